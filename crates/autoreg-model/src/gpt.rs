@@ -1,0 +1,282 @@
+//! A GPT-2 style decoder: pre-norm blocks of causal self-attention and a GELU MLP.
+
+use crate::config::{ModelConfig, Positions};
+use crate::layers::{LayerNorm, Linear, Rope};
+use tch::{Kind, Tensor, nn};
+
+/// Keys and values of every layer for the tokens seen so far (incremental decoding).
+#[derive(Debug)]
+pub struct KvCache {
+    layers: Vec<Option<(Tensor, Tensor)>>, // per layer: (B, nh, S, hs) each
+}
+
+impl KvCache {
+    /// An empty cache for a model of `n_layer` blocks.
+    pub fn new(n_layer: usize) -> Self {
+        Self { layers: (0..n_layer).map(|_| None).collect() }
+    }
+
+    /// Number of cached positions.
+    pub fn len(&self) -> i64 {
+        self.layers.first().and_then(|l| l.as_ref()).map_or(0, |(k, _)| k.size()[2])
+    }
+
+    /// Whether nothing is cached.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Forgets every position.
+    pub fn clear(&mut self) {
+        self.layers.iter_mut().for_each(|l| *l = None);
+    }
+}
+
+#[derive(Debug)]
+struct Attention {
+    c_attn: Linear,
+    c_proj: Linear,
+    n_head: i64,
+    dropout: f64,
+}
+
+impl Attention {
+    /// `x` (B, T, C) at positions `past..past + T`, where `past` is the cached length.
+    fn forward(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        rope: Option<&Rope>,
+        train: bool,
+        kind: Kind,
+    ) -> Tensor {
+        let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
+        let hs = c / self.n_head;
+        let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
+        let heads = |i: i64| qkv.narrow(2, i * c, c).view([b, t, self.n_head, hs]).transpose(1, 2); // (B, nh, T, hs)
+        let (mut q, mut k, mut v) = (heads(0), heads(1), heads(2));
+        let past = cache.as_ref().and_then(|c| c.as_ref()).map_or(0, |(k, _)| k.size()[2]);
+        if let Some(rope) = rope {
+            q = rope.apply(&q, past);
+            k = rope.apply(&k, past);
+        }
+        if let Some(slot) = cache {
+            if let Some((pk, pv)) = slot.take() {
+                k = Tensor::cat(&[pk, k], 2); // (B, nh, past + T, hs)
+                v = Tensor::cat(&[pv, v], 2);
+            }
+            *slot = Some((k.shallow_clone(), v.shallow_clone()));
+        }
+        let p = if train { self.dropout } else { 0.0 };
+        let y = if past == 0 {
+            Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, p, true, None, false)
+        } else if t == 1 {
+            // One new query sees every cached key.
+            Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, p, false, None, false)
+        } else {
+            // Several new queries: query i sees keys 0..=past + i.
+            let mask = Tensor::ones([t, past + t], (Kind::Bool, x.device())).tril(past);
+            Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false)
+        }; // (B, nh, T, hs)
+        let y = y.transpose(1, 2).contiguous().view([b, t, c]);
+        self.c_proj.forward(&y, kind).dropout(p, train)
+    }
+}
+
+#[derive(Debug)]
+struct Block {
+    ln_1: LayerNorm,
+    attn: Attention,
+    ln_2: LayerNorm,
+    c_fc: Linear,
+    c_proj: Linear,
+    dropout: f64,
+}
+
+impl Block {
+    fn forward(
+        &self,
+        x: &Tensor,
+        cache: Option<&mut Option<(Tensor, Tensor)>>,
+        rope: Option<&Rope>,
+        train: bool,
+        kind: Kind,
+    ) -> Tensor {
+        let x = x + self.attn.forward(&self.ln_1.forward(x), cache, rope, train, kind);
+        let h = self.c_fc.forward(&self.ln_2.forward(&x), kind).gelu("none"); // (B, T, 4C)
+        let p = if train { self.dropout } else { 0.0 };
+        &x + self.c_proj.forward(&h, kind).dropout(p, train)
+    }
+}
+
+/// The decoder. Its variables live in the `nn::VarStore` it was built on.
+#[derive(Debug)]
+pub struct Gpt {
+    config: ModelConfig,
+    vocab_size: i64,
+    wte: Tensor,         // (V, C), tied to the output head
+    wpe: Option<Tensor>, // (block_size, C) with learned positions
+    rope: Option<Rope>,
+    blocks: Vec<Block>,
+    ln_f: LayerNorm,
+    kind: Kind,
+}
+
+impl Gpt {
+    /// Builds the decoder on `vs` with GPT-2 initialisation: N(0, 0.02) weights and
+    /// residual projections scaled by 1/√(2·n_layer). Products run in `kind`
+    /// (f32, or bf16 for mixed precision). `config` must be valid.
+    pub fn new(vs: &nn::Path, config: &ModelConfig, vocab_size: i64, kind: Kind) -> Self {
+        let ModelConfig { n_layer, n_head, n_embd: c, block_size, dropout, bias, positions } = *config;
+        let std = 0.02;
+        let proj_std = std / ((2 * n_layer) as f64).sqrt();
+        let init = nn::Init::Randn { mean: 0.0, stdev: std };
+        let wte = (vs / "wte").var("weight", &[vocab_size, c], init);
+        let wpe = (positions == Positions::Learned).then(|| (vs / "wpe").var("weight", &[block_size, c], init));
+        let rope = (positions == Positions::Rope).then(|| Rope::new(block_size, c / n_head, vs.device()));
+        let blocks = (0..n_layer)
+            .map(|i| {
+                let p = vs / "h" / i;
+                Block {
+                    ln_1: LayerNorm::new(&p / "ln_1", c, bias),
+                    attn: Attention {
+                        c_attn: Linear::new(&p / "attn" / "c_attn", c, 3 * c, bias, std),
+                        c_proj: Linear::new(&p / "attn" / "c_proj", c, c, bias, proj_std),
+                        n_head,
+                        dropout,
+                    },
+                    ln_2: LayerNorm::new(&p / "ln_2", c, bias),
+                    c_fc: Linear::new(&p / "mlp" / "c_fc", c, 4 * c, bias, std),
+                    c_proj: Linear::new(&p / "mlp" / "c_proj", 4 * c, c, bias, proj_std),
+                    dropout,
+                }
+            })
+            .collect();
+        let ln_f = LayerNorm::new(vs / "ln_f", c, bias);
+        Self { config: config.clone(), vocab_size, wte, wpe, rope, blocks, ln_f, kind }
+    }
+
+    /// The shape this decoder was built with.
+    pub fn config(&self) -> &ModelConfig {
+        &self.config
+    }
+
+    /// Runs the matrix products in `kind` from now on (f32, or bf16 for mixed precision).
+    pub fn set_compute_kind(&mut self, kind: Kind) {
+        self.kind = kind;
+    }
+
+    /// Number of token ids.
+    pub fn vocab_size(&self) -> i64 {
+        self.vocab_size
+    }
+
+    /// A cache sized for this decoder.
+    pub fn new_cache(&self) -> KvCache {
+        KvCache::new(self.blocks.len())
+    }
+
+    /// Final hidden states: `idx` (B, T) -> (B, T, C) in f32. With a cache, the tokens
+    /// continue the cached ones, and their keys and values are appended to it. The
+    /// cached length plus T must not exceed `block_size`.
+    pub fn hidden(&self, idx: &Tensor, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
+        let t = idx.size()[1];
+        let past = cache.as_ref().map_or(0, |c| c.len());
+        let p = if train { self.config.dropout } else { 0.0 };
+        let mut x = Tensor::embedding(&self.wte, idx, -1, false, false); // (B, T, C)
+        if let Some(wpe) = &self.wpe {
+            x = x + wpe.narrow(0, past, t); // (T, C) broadcast over B
+        }
+        let mut x = x.dropout(p, train);
+        for (i, block) in self.blocks.iter().enumerate() {
+            let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
+            x = block.forward(&x, slot, self.rope.as_ref(), train, self.kind);
+        }
+        self.ln_f.forward(&x)
+    }
+
+    /// Logits over the vocabulary from hidden states: (..., C) -> (..., V) in f32,
+    /// through the output head tied to the token embedding.
+    pub fn logits(&self, hidden: &Tensor) -> Tensor {
+        hidden.to_kind(self.kind).linear(&self.wte.to_kind(self.kind), None::<Tensor>).to_kind(Kind::Float)
+    }
+
+    /// Logits for every position: `idx` (B, T) -> (B, T, V).
+    pub fn forward_t(&self, idx: &Tensor, train: bool) -> Tensor {
+        self.logits(&self.hidden(idx, None, train))
+    }
+
+    /// Mean cross-entropy of next-token prediction: `idx` and `targets` are (B, T).
+    pub fn loss(&self, idx: &Tensor, targets: &Tensor, train: bool) -> Tensor {
+        let logits = self.forward_t(idx, train); // (B, T, V)
+        logits.view([-1, self.vocab_size]).cross_entropy_for_logits(&targets.view([-1]))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::Device;
+
+    fn model(positions: Positions) -> (nn::VarStore, Gpt) {
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = ModelConfig { n_layer: 2, n_head: 2, n_embd: 16, block_size: 12, positions, ..Default::default() };
+        let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+        (vs, gpt)
+    }
+
+    #[test]
+    fn is_causal_a_later_token_never_changes_earlier_logits() {
+        for positions in [Positions::Learned, Positions::Rope] {
+            let (_vs, gpt) = model(positions);
+            let a = Tensor::from_slice(&[1i64, 2, 3, 4, 5]).view([1, 5]);
+            let b = Tensor::from_slice(&[1i64, 2, 3, 4, 9]).view([1, 5]);
+            let (la, lb) = (gpt.forward_t(&a, false), gpt.forward_t(&b, false));
+            assert_eq!(la.size(), [1, 5, 11]);
+            assert!(la.narrow(1, 0, 4).allclose(&lb.narrow(1, 0, 4), 1e-6, 1e-6, false));
+            assert!(!la.narrow(1, 4, 1).allclose(&lb.narrow(1, 4, 1), 1e-6, 1e-6, false));
+        }
+    }
+
+    #[test]
+    fn cached_decoding_matches_the_full_forward() {
+        for positions in [Positions::Learned, Positions::Rope] {
+            let (_vs, gpt) = model(positions);
+            let idx = Tensor::from_slice(&[3i64, 1, 4, 1, 5, 9, 2, 6, 7, 0, 3, 8]).view([2, 6]);
+            let full = gpt.forward_t(&idx, false); // (2, 6, V)
+            let mut cache = gpt.new_cache();
+            // A prefill of 3 tokens, one of 2 (masked against the cache), then one at a time.
+            let mut parts = vec![gpt.logits(&gpt.hidden(&idx.narrow(1, 0, 3), Some(&mut cache), false))];
+            parts.push(gpt.logits(&gpt.hidden(&idx.narrow(1, 3, 2), Some(&mut cache), false)));
+            parts.push(gpt.logits(&gpt.hidden(&idx.narrow(1, 5, 1), Some(&mut cache), false)));
+            assert_eq!(cache.len(), 6);
+            let incremental = Tensor::cat(&parts, 1);
+            assert!(full.allclose(&incremental, 1e-5, 1e-5, false), "{positions:?}");
+        }
+    }
+
+    #[test]
+    fn variables_follow_gpt2_names_and_initialisation() {
+        let (vs, _gpt) = model(Positions::Learned);
+        let vars = vs.variables();
+        assert!(vars.contains_key("wte.weight") && vars.contains_key("wpe.weight"));
+        assert!(vars.contains_key("h.1.attn.c_proj.weight") && vars.contains_key("ln_f.weight"));
+        assert!(!vars.contains_key("h.0.attn.c_attn.bias"), "bias = false");
+        let std = |name: &str| vars[name].std(true).double_value(&[]);
+        assert!((std("h.0.mlp.c_fc.weight") - 0.02).abs() < 0.003);
+        assert!((std("h.0.mlp.c_proj.weight") - 0.01).abs() < 0.002); // 0.02 / sqrt(2 * 2)
+    }
+
+    #[test]
+    fn bf16_products_stay_close_to_f32() {
+        let (_vs, mut gpt) = model(Positions::Rope);
+        let idx = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
+        let f32_logits = gpt.forward_t(&idx, false);
+        gpt.set_compute_kind(Kind::BFloat16);
+        let bf16_logits = gpt.forward_t(&idx, false);
+        assert_eq!(bf16_logits.kind(), Kind::Float);
+        assert!(bf16_logits.allclose(&f32_logits, 0.05, 0.05, false));
+        assert!(!bf16_logits.equal(&f32_logits), "the products really ran in bf16");
+    }
+}

@@ -1,0 +1,97 @@
+//! The building blocks of the decoder, written out so that mixed precision is explicit:
+//! weights stay in f32, matrix products run in the model's compute kind.
+
+use tch::{Kind, Tensor, nn};
+
+/// A linear layer `y = x Wᵀ + b` whose product runs in a chosen kind.
+#[derive(Debug)]
+pub(crate) struct Linear {
+    ws: Tensor,
+    bs: Option<Tensor>,
+}
+
+impl Linear {
+    /// Weights drawn from N(0, std²), biases zero.
+    pub fn new(p: nn::Path, d_in: i64, d_out: i64, bias: bool, std: f64) -> Self {
+        let ws = p.var("weight", &[d_out, d_in], nn::Init::Randn { mean: 0.0, stdev: std });
+        let bs = bias.then(|| p.var("bias", &[d_out], nn::Init::Const(0.0)));
+        Self { ws, bs }
+    }
+
+    /// `x` (..., d_in) -> (..., d_out) in `kind`.
+    pub fn forward(&self, x: &Tensor, kind: Kind) -> Tensor {
+        let bs = self.bs.as_ref().map(|b| b.to_kind(kind));
+        x.to_kind(kind).linear(&self.ws.to_kind(kind), bs.as_ref())
+    }
+}
+
+/// Layer normalisation with an optional bias, always computed in f32.
+#[derive(Debug)]
+pub(crate) struct LayerNorm {
+    ws: Tensor,
+    bs: Option<Tensor>,
+    dim: i64,
+}
+
+impl LayerNorm {
+    /// Weight one, bias zero.
+    pub fn new(p: nn::Path, dim: i64, bias: bool) -> Self {
+        let ws = p.var("weight", &[dim], nn::Init::Const(1.0));
+        let bs = bias.then(|| p.var("bias", &[dim], nn::Init::Const(0.0)));
+        Self { ws, bs, dim }
+    }
+
+    /// `x` (..., dim) -> (..., dim) in f32.
+    pub fn forward(&self, x: &Tensor) -> Tensor {
+        x.to_kind(Kind::Float).layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true)
+    }
+}
+
+/// Rotary position embedding tables for positions `0..block_size`.
+#[derive(Debug)]
+pub(crate) struct Rope {
+    cos: Tensor, // (block_size, head_size / 2)
+    sin: Tensor, // (block_size, head_size / 2)
+}
+
+impl Rope {
+    pub fn new(block_size: i64, head_size: i64, device: tch::Device) -> Self {
+        let opts = (Kind::Float, device);
+        let inv_freq = (Tensor::arange_start_step(0, head_size, 2, opts) / head_size as f64)
+            .multiply_scalar(-(10_000f64.ln()))
+            .exp(); // (hs/2,)
+        let t = Tensor::arange(block_size, opts);
+        let freqs = t.outer(&inv_freq); // (block_size, hs/2)
+        Self { cos: freqs.cos(), sin: freqs.sin() }
+    }
+
+    /// Rotates `x` (B, nh, T, hs) as if its tokens sat at positions `offset..offset + T`.
+    pub fn apply(&self, x: &Tensor, offset: i64) -> Tensor {
+        let t = x.size()[2];
+        let half = x.size()[3] / 2;
+        let cos = self.cos.narrow(0, offset, t).to_kind(x.kind()); // (T, hs/2)
+        let sin = self.sin.narrow(0, offset, t).to_kind(x.kind());
+        let x1 = x.narrow(3, 0, half);
+        let x2 = x.narrow(3, half, half);
+        Tensor::cat(&[&x1 * &cos - &x2 * &sin, &x1 * &sin + &x2 * &cos], 3)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn rope_preserves_norms_and_depends_on_relative_position() {
+        let rope = Rope::new(16, 8, tch::Device::Cpu);
+        tch::manual_seed(0);
+        let q = Tensor::randn([1, 1, 1, 8], (Kind::Float, tch::Device::Cpu));
+        let k = Tensor::randn([1, 1, 1, 8], (Kind::Float, tch::Device::Cpu));
+        let norm = |x: &Tensor| x.norm().double_value(&[]);
+        assert!((norm(&rope.apply(&q, 5)) - norm(&q)).abs() < 1e-5);
+        // <R(m) q, R(n) k> depends only on m - n.
+        let dot = |m, n| (rope.apply(&q, m) * rope.apply(&k, n)).sum(Kind::Float).double_value(&[]);
+        assert!((dot(7, 3) - dot(10, 6)).abs() < 1e-4);
+        assert!((dot(7, 3) - dot(7, 4)).abs() > 1e-4);
+    }
+}

@@ -1,0 +1,130 @@
+//! AdamW written over plain tensors, because tch's optimizers cannot save their moments
+//! and an exact resume needs them.
+
+use serde::{Deserialize, Serialize};
+use tch::{Tensor, nn};
+
+/// AdamW hyper-parameters (the learning rate is given at each step).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AdamWConfig {
+    /// β₁, the decay of the first moment.
+    pub beta1: f64,
+    /// β₂, the decay of the second moment.
+    pub beta2: f64,
+    /// ε added to the denominator.
+    pub eps: f64,
+    /// Decoupled weight decay, applied to matrices only (not biases, norms).
+    pub weight_decay: f64,
+}
+
+/// One parameter with its moments.
+struct Slot {
+    name: String,
+    param: Tensor,
+    m: Tensor,
+    v: Tensor,
+    decay: bool,
+}
+
+/// AdamW over every trainable variable of a `VarStore`, as `torch.optim.AdamW` computes it.
+pub struct AdamW {
+    config: AdamWConfig,
+    slots: Vec<Slot>,
+    step: i64,
+}
+
+impl AdamW {
+    /// Moments start at zero. Variables of two or more dimensions get weight decay.
+    pub fn new(vs: &nn::VarStore, config: AdamWConfig) -> Self {
+        let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
+        vars.sort_by(|a, b| a.0.cmp(&b.0));
+        let slots = vars
+            .into_iter()
+            .filter(|(_, p)| p.requires_grad())
+            .map(|(name, param)| Slot {
+                m: param.zeros_like(),
+                v: param.zeros_like(),
+                decay: param.dim() >= 2,
+                name,
+                param,
+            })
+            .collect();
+        Self { config, slots, step: 0 }
+    }
+
+    /// Number of updates made so far.
+    pub fn step_count(&self) -> i64 {
+        self.step
+    }
+
+    /// Scales all gradients so that their global L2 norm is at most `max_norm`
+    /// (as `torch.nn.utils.clip_grad_norm_`); returns the norm before clipping.
+    pub fn clip_grad_norm(&self, max_norm: f64) -> f64 {
+        let grads: Vec<Tensor> = self.slots.iter().map(|s| s.param.grad()).filter(|g| g.defined()).collect();
+        if grads.is_empty() {
+            return 0.0;
+        }
+        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
+        let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
+        let coef = (max_norm / (total + 1e-6)).min(1.0);
+        if coef < 1.0 {
+            tch::no_grad(|| grads.iter().for_each(|g| drop(g.shallow_clone().g_mul_scalar_(coef))));
+        }
+        total
+    }
+
+    /// One update with learning rate `lr`, then the gradients are zeroed.
+    pub fn step(&mut self, lr: f64) {
+        self.step += 1;
+        let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
+        let bias1 = 1.0 - beta1.powi(self.step as i32);
+        let bias2 = 1.0 - beta2.powi(self.step as i32);
+        tch::no_grad(|| {
+            for s in &mut self.slots {
+                let g = s.param.grad();
+                if !g.defined() {
+                    continue;
+                }
+                if s.decay && weight_decay > 0.0 {
+                    let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
+                }
+                let _ = s.m.g_mul_scalar_(beta1).g_add_(&(&g * (1.0 - beta1)));
+                let _ = s.v.g_mul_scalar_(beta2).addcmul_(&g, &g.g_mul_scalar(1.0 - beta2));
+                let denom = (&s.v / bias2).sqrt_().g_add_scalar_(eps);
+                let _ = s.param.g_add_(&(&s.m / denom).g_mul_scalar_(-lr / bias1));
+                s.param.zero_grad();
+            }
+        });
+    }
+
+    /// Zeroes every gradient.
+    pub fn zero_grad(&mut self) {
+        self.slots.iter_mut().for_each(|s| s.param.zero_grad());
+    }
+
+    /// The moments as named tensors (`m.<var>`, `v.<var>`), for saving.
+    pub fn state(&self) -> Vec<(String, Tensor)> {
+        self.slots
+            .iter()
+            .flat_map(|s| [(format!("m.{}", s.name), s.m.shallow_clone()), (format!("v.{}", s.name), s.v.shallow_clone())])
+            .collect()
+    }
+
+    /// Restores moments saved by [`AdamW::state`] and the step count.
+    pub fn load_state(&mut self, named: &[(String, Tensor)], step: i64) -> Result<(), String> {
+        let find = |key: String| {
+            named.iter().find(|(n, _)| *n == key).map(|(_, t)| t).ok_or(format!("optimizer state has no `{key}`"))
+        };
+        for s in &mut self.slots {
+            for (key, dst) in [(format!("m.{}", s.name), &mut s.m), (format!("v.{}", s.name), &mut s.v)] {
+                let src = find(key.clone())?;
+                if src.size() != dst.size() {
+                    return Err(format!("optimizer state `{key}` has shape {:?}, expected {:?}", src.size(), dst.size()));
+                }
+                tch::no_grad(|| dst.copy_(src));
+            }
+        }
+        self.step = step;
+        Ok(())
+    }
+}

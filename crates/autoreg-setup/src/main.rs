@@ -1,0 +1,86 @@
+//! `cargo setup`: makes `.venv/` with the pinned `torch` wheel and links `.venv/libtorch`
+//! to it, which is where `.cargo/config.toml` points `LIBTORCH` for torch-sys.
+//!
+//! Idempotent: a venv that already holds the pinned version is reused. Skipped when the
+//! user points `LIBTORCH` at a libtorch of their own.
+
+use anyhow::{Context, Result, bail};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The PyTorch release that `tch` 0.26 is built against.
+const TORCH_VERSION: &str = "2.13.0";
+
+fn main() -> Result<()> {
+    // CARGO_MANIFEST_DIR is crates/autoreg-setup; the project root is two levels up.
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .canonicalize()
+        .context("cannot find the project root")?;
+    let venv = root.join(".venv");
+    let link = venv.join("libtorch");
+
+    if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
+        if user != link {
+            println!("LIBTORCH={} is set: using it, nothing to install", user.display());
+            return Ok(());
+        }
+    }
+    if installed_version(&link).as_deref() == Some(TORCH_VERSION) {
+        println!("libtorch {TORCH_VERSION} ready in {}", link.display());
+        return Ok(());
+    }
+
+    let python = std::env::var("AUTOREG_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !venv.join("bin/python").exists() {
+        println!("creating {} with {python}", venv.display());
+        run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
+    }
+    let venv_python = venv.join("bin/python");
+    println!("installing torch=={TORCH_VERSION} into {} (about 5 GB)", venv.display());
+    run(Command::new(&venv_python).args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        &format!("torch=={TORCH_VERSION}"),
+    ]))?;
+
+    let output = Command::new(&venv_python)
+        .args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
+        .output()
+        .context("cannot run the venv's python")?;
+    if !output.status.success() {
+        bail!("`import torch` failed: {}", String::from_utf8_lossy(&output.stderr));
+    }
+    let torch_dir = PathBuf::from(String::from_utf8_lossy(&output.stdout).trim());
+    if link.symlink_metadata().is_ok() {
+        std::fs::remove_file(&link).with_context(|| format!("cannot replace {}", link.display()))?;
+    }
+    std::os::unix::fs::symlink(&torch_dir, &link)
+        .with_context(|| format!("cannot link {} to {}", link.display(), torch_dir.display()))?;
+    match installed_version(&link) {
+        Some(v) if v == TORCH_VERSION => {
+            println!("libtorch {TORCH_VERSION} ready in {}", link.display());
+            Ok(())
+        }
+        other => bail!("expected torch {TORCH_VERSION} in {}, found {other:?}", link.display()),
+    }
+}
+
+/// The torch version installed at `libtorch` (a torch package directory), if any.
+fn installed_version(libtorch: &Path) -> Option<String> {
+    let text = std::fs::read_to_string(libtorch.join("version.py")).ok()?;
+    let line = text.lines().find(|l| l.starts_with("__version__"))?;
+    let version = line.split(['\'', '"']).nth(1)?;
+    Some(version.split('+').next().unwrap_or(version).to_owned())
+}
+
+fn run(command: &mut Command) -> Result<()> {
+    let status = command.status().with_context(|| format!("cannot run {command:?}"))?;
+    if !status.success() {
+        bail!("{command:?} failed with {status}");
+    }
+    Ok(())
+}

@@ -1,0 +1,318 @@
+//! Text tokenizers: byte-level (256 byte values + specials) and character-level (a
+//! vocabulary of the Unicode scalar values seen in the training files + specials).
+//!
+//! A file is one document, `BOS text EOS`. Character-level never splits a UTF-8
+//! character and rejects text that is not UTF-8 or holds characters outside its
+//! vocabulary, naming the byte offset. Byte-level accepts any bytes and decodes to the
+//! exact bytes, valid UTF-8 or not.
+
+use autoreg_tokens::{Specials, TokenError, Tokenizer, TokenizerBuilder};
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::path::PathBuf;
+
+/// How text is split into tokens.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Level {
+    /// One token per byte: a fixed vocabulary of 256.
+    Byte,
+    /// One token per Unicode character, vocabulary learned from the corpus.
+    #[default]
+    Char,
+}
+
+/// `[tokenizer] kind = "text"` in a config.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TextConfig {
+    /// `"char"` (default) or `"byte"`.
+    #[serde(default)]
+    pub level: Level,
+}
+
+impl TokenizerBuilder for TextConfig {
+    type Tokenizer = TextTokenizer;
+
+    fn build(&self, files: &[PathBuf]) -> Result<TextTokenizer, TokenError> {
+        match self.level {
+            Level::Byte => Ok(TextTokenizer::byte()),
+            Level::Char => {
+                let mut chars = BTreeSet::new();
+                for text in files.iter().filter_map(|f| std::fs::read_to_string(f).ok()) {
+                    chars.extend(text.chars());
+                }
+                if chars.is_empty() {
+                    return Err(TokenError::Fit {
+                        kind: "text",
+                        reason: "no readable UTF-8 text in the data files".into(),
+                    });
+                }
+                TextTokenizer::char(chars.into_iter().collect())
+            }
+        }
+    }
+}
+
+/// A fitted text tokenizer, saved in `tokenizer.json` as
+/// `{"kind": "text", "level": "char", "chars": "\n !..."}`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "TextTokenizerRepr", into = "TextTokenizerRepr")]
+pub struct TextTokenizer {
+    level: Level,
+    /// Character-level vocabulary, sorted and unique; token `i` is `chars[i]`.
+    chars: Vec<char>,
+}
+
+/// The saved form of [`TextTokenizer`], validated on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TextTokenizerRepr {
+    level: Level,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    chars: String,
+}
+
+impl TryFrom<TextTokenizerRepr> for TextTokenizer {
+    type Error = String;
+
+    fn try_from(repr: TextTokenizerRepr) -> Result<Self, String> {
+        match repr.level {
+            Level::Byte if repr.chars.is_empty() => Ok(Self::byte()),
+            Level::Byte => Err("a byte-level text tokenizer has no `chars`".into()),
+            Level::Char => Self::char(repr.chars.chars().collect()).map_err(|e| e.to_string()),
+        }
+    }
+}
+
+impl From<TextTokenizer> for TextTokenizerRepr {
+    fn from(t: TextTokenizer) -> Self {
+        Self { level: t.level, chars: t.chars.into_iter().collect() }
+    }
+}
+
+impl TextTokenizer {
+    /// The byte-level tokenizer: token `b` is byte `b`, specials from 256.
+    pub fn byte() -> Self {
+        Self { level: Level::Byte, chars: Vec::new() }
+    }
+
+    /// A character-level tokenizer over `chars`, which must be sorted and unique.
+    pub fn char(chars: Vec<char>) -> Result<Self, TokenError> {
+        if chars.is_empty() || !chars.windows(2).all(|w| w[0] < w[1]) {
+            return Err(TokenError::Fit {
+                kind: "text",
+                reason: "the character vocabulary must be non-empty, sorted and unique".into(),
+            });
+        }
+        Ok(Self { level: Level::Char, chars })
+    }
+
+    /// The level of this tokenizer.
+    pub fn level(&self) -> Level {
+        self.level
+    }
+
+    /// Number of ordinary (non-special) tokens.
+    fn num_symbols(&self) -> u32 {
+        match self.level {
+            Level::Byte => 256,
+            Level::Char => self.chars.len() as u32,
+        }
+    }
+
+    /// Ordinary tokens of `text`, without BOS and EOS.
+    pub fn encode_str(&self, text: &str, name: &str) -> Result<Vec<u32>, TokenError> {
+        match self.level {
+            Level::Byte => Ok(text.bytes().map(u32::from).collect()),
+            Level::Char => text
+                .char_indices()
+                .map(|(offset, c)| {
+                    self.chars.binary_search(&c).map(|i| i as u32).map_err(|_| {
+                        TokenError::format(
+                            name,
+                            format!(
+                                "character {c:?} (U+{:04X}) at byte {offset} is not in the vocabulary",
+                                c as u32
+                            ),
+                        )
+                    })
+                })
+                .collect(),
+        }
+    }
+}
+
+impl Tokenizer for TextTokenizer {
+    fn kind(&self) -> &'static str {
+        "text"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.num_symbols() as usize + 3
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.num_symbols())
+    }
+
+    fn token_name(&self, token: u32) -> Option<String> {
+        if let Some(name) = self.specials().name(token) {
+            return Some(name.to_owned());
+        }
+        match self.level {
+            Level::Byte if token < 256 => {
+                let b = token as u8;
+                Some(if b.is_ascii_graphic() || b == b' ' {
+                    format!("{:?}", b as char)
+                } else {
+                    format!("0x{b:02x}")
+                })
+            }
+            Level::Char => self.chars.get(token as usize).map(|c| format!("{c:?}")),
+            Level::Byte => None,
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        "txt"
+    }
+
+    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        let symbols = match self.level {
+            Level::Byte => bytes.iter().map(|&b| u32::from(b)).collect(),
+            Level::Char => {
+                let text = std::str::from_utf8(bytes).map_err(|e| {
+                    TokenError::format(name, format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()))
+                })?;
+                self.encode_str(text, name)?
+            }
+        };
+        let Specials { bos, eos, .. } = self.specials();
+        let mut doc = Vec::with_capacity(symbols.len() + 2);
+        doc.push(bos);
+        doc.extend(symbols);
+        doc.push(eos);
+        Ok(vec![doc])
+    }
+
+    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+        self.check_range(tokens)?;
+        let specials = self.specials();
+        let symbols = tokens.iter().take_while(|&&t| t != specials.eos).filter(|&&t| !specials.contains(t));
+        Ok(match self.level {
+            Level::Byte => symbols.map(|&t| t as u8).collect(),
+            Level::Char => symbols.map(|&t| self.chars[t as usize]).collect::<String>().into_bytes(),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn fit(texts: &[&str]) -> TextTokenizer {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = texts
+            .iter()
+            .enumerate()
+            .map(|(i, t)| {
+                let p = dir.path().join(format!("{i}.txt"));
+                std::fs::write(&p, t).unwrap();
+                p
+            })
+            .collect();
+        TextConfig { level: Level::Char }.build(&files).unwrap()
+    }
+
+    #[test]
+    fn char_level_round_trips_multibyte_text() {
+        let text = "Grüße, 世界! 🎵\nline two";
+        let tok = fit(&[text]);
+        let docs = tok.encode(text.as_bytes(), "t").unwrap();
+        assert_eq!(docs.len(), 1);
+        // One token per character, never per byte, plus BOS and EOS.
+        assert_eq!(docs[0].len(), text.chars().count() + 2);
+        assert_eq!(docs[0][0], tok.specials().bos);
+        assert_eq!(*docs[0].last().unwrap(), tok.specials().eos);
+        assert_eq!(tok.decode(&docs[0]).unwrap(), text.as_bytes());
+    }
+
+    #[test]
+    fn char_vocabulary_is_the_sorted_set_of_characters() {
+        let tok = fit(&["bca", "ab"]);
+        assert_eq!(tok.vocab_size(), 3 + 3);
+        assert_eq!(tok.encode_str("abc", "t").unwrap(), vec![0, 1, 2]);
+        assert_eq!(tok.token_name(0).as_deref(), Some("'a'"));
+        assert_eq!(tok.token_name(4).as_deref(), Some("<eos>"));
+        assert_eq!(tok.token_name(6), None);
+    }
+
+    #[test]
+    fn char_level_rejects_non_utf8_with_the_offset() {
+        let tok = fit(&["abc"]);
+        let err = tok.encode(b"ab\xffc", "bad.txt").unwrap_err().to_string();
+        assert_eq!(err, "bad.txt: not UTF-8: invalid byte at offset 2");
+    }
+
+    #[test]
+    fn char_level_rejects_unknown_characters() {
+        let tok = fit(&["abc"]);
+        let err = tok.encode("abz".as_bytes(), "p.txt").unwrap_err().to_string();
+        assert!(err.contains("'z' (U+007A) at byte 2"), "{err}");
+    }
+
+    #[test]
+    fn byte_level_round_trips_any_bytes() {
+        let tok = TextConfig { level: Level::Byte }.build(&[]).unwrap();
+        assert_eq!(tok.vocab_size(), 259);
+        let bytes: Vec<u8> = (0..=255).chain([0xff, 0xfe, b'a']).collect();
+        let docs = tok.encode(&bytes, "b").unwrap();
+        assert_eq!(docs[0].len(), bytes.len() + 2);
+        assert_eq!(tok.decode(&docs[0]).unwrap(), bytes);
+        // Invalid UTF-8 decodes to the same bytes; showing it is lossy, not a panic.
+        let shown = String::from_utf8_lossy(&tok.decode(&[0xff, b'a' as u32]).unwrap()).into_owned();
+        assert_eq!(shown, "\u{fffd}a");
+        assert_eq!(tok.token_name(0xff).as_deref(), Some("0xff"));
+        assert_eq!(tok.token_name(b'a' as u32).as_deref(), Some("'a'"));
+    }
+
+    #[test]
+    fn decode_stops_at_eos_and_rejects_out_of_range() {
+        let tok = fit(&["ab"]);
+        let s = tok.specials();
+        assert_eq!(tok.decode(&[s.bos, 0, 1, s.eos, 0]).unwrap(), b"ab");
+        let err = tok.decode(&[0, 99]).unwrap_err().to_string();
+        assert!(err.contains("token 99 at position 1"), "{err}");
+    }
+
+    #[test]
+    fn saved_form_round_trips_and_is_validated() {
+        let tok = fit(&["hello\n"]);
+        let json = serde_json::to_string(&tok).unwrap();
+        assert_eq!(json, r#"{"level":"char","chars":"\nehlo"}"#);
+        let back: TextTokenizer = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, tok);
+        let unsorted = serde_json::from_str::<TextTokenizer>(r#"{"level":"char","chars":"ba"}"#);
+        assert!(unsorted.unwrap_err().to_string().contains("sorted"));
+        let byte: TextTokenizer = serde_json::from_str(r#"{"level":"byte"}"#).unwrap();
+        assert_eq!(byte, TextTokenizer::byte());
+    }
+
+    #[test]
+    fn round_trips_tiny_shakespeare_when_present() {
+        // The real corpus, from the shared data root (skipped where it is absent).
+        let root = std::env::var("AUTOREG_DATA").unwrap_or_else(|_| "../../../shared/datasets".into());
+        let path = PathBuf::from(root).join("tinyshakespeare/input.txt");
+        let Ok(text) = std::fs::read_to_string(&path) else {
+            eprintln!("skipped: {} not found", path.display());
+            return;
+        };
+        let tok = TextConfig::default().build(std::slice::from_ref(&path)).unwrap();
+        assert_eq!(tok.vocab_size(), 65 + 3);
+        let docs = tok.encode_file(&path).unwrap();
+        assert_eq!(tok.decode(&docs[0]).unwrap(), text.as_bytes());
+        let byte = TextTokenizer::byte();
+        assert_eq!(byte.decode(&byte.encode_file(&path).unwrap()[0]).unwrap(), text.as_bytes());
+    }
+}
