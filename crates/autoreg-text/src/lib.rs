@@ -34,6 +34,10 @@ pub struct TextConfig {
 impl TokenizerBuilder for TextConfig {
     type Tokenizer = TextTokenizer;
 
+    fn extensions(&self) -> &'static [&'static str] {
+        &["txt"]
+    }
+
     fn build(&self, files: &[PathBuf]) -> Result<TextTokenizer, TokenError> {
         match self.level {
             Level::Byte => Ok(TextTokenizer::byte()),

@@ -12,4 +12,4 @@ mod tokenizer;
 pub use atomic::write_atomic;
 pub use error::TokenError;
 pub use store::TokenStore;
-pub use tokenizer::{Specials, Tokenizer, TokenizerBuilder};
+pub use tokenizer::{PromptCut, Specials, Tokenizer, TokenizerBuilder};

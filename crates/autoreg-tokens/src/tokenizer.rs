@@ -35,6 +35,31 @@ impl Specials {
     }
 }
 
+/// How much of a prompt file to keep, in the modality's own unit
+/// (`--prompt-bars`, `--prompt-rows`, `--prompt-seconds`).
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub enum PromptCut {
+    /// The whole file.
+    Whole,
+    /// The first N bars of a piece of music.
+    Bars(u32),
+    /// The first N rows of an image.
+    Rows(u32),
+    /// The first N seconds of a recording.
+    Seconds(f64),
+}
+
+impl std::fmt::Display for PromptCut {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Whole => f.write_str("the whole file"),
+            Self::Bars(n) => write!(f, "{n} bars"),
+            Self::Rows(n) => write!(f, "{n} rows"),
+            Self::Seconds(s) => write!(f, "{s} seconds"),
+        }
+    }
+}
+
 /// A fitted tokenizer: turns a file's bytes into documents of token ids and back.
 ///
 /// Object safe, so that the modality can be chosen at run time (`Box<dyn Tokenizer>`).
@@ -62,6 +87,67 @@ pub trait Tokenizer: Send + Sync {
     /// Decodes tokens into the contents of a file. Specials are skipped; decoding stops
     /// at the first EOS. Out-of-range ids are an error.
     fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError>;
+
+    /// Encodes a prompt file: its first document without the final EOS, cut to `cut`.
+    /// The default supports [`PromptCut::Whole`] only.
+    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
+        if cut != PromptCut::Whole {
+            return Err(TokenError::format(name, format!("a {} prompt cannot be cut to {cut}", self.kind())));
+        }
+        let mut doc = self.encode(bytes, name)?.into_iter().next().unwrap_or_default();
+        if doc.last() == Some(&self.specials().eos) {
+            doc.pop();
+        }
+        if doc.is_empty() {
+            return Err(TokenError::format(name, "the prompt holds nothing to encode"));
+        }
+        Ok(doc)
+    }
+
+    /// Names of the classes this tokenizer conditions on (`"0"`..`"9"` for digits);
+    /// empty when it has none.
+    fn classes(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// The tokens that start a sample of class number `class` (`BOS Class_k`).
+    fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
+        let n = self.classes().len();
+        Err(TokenError::format(
+            "--class",
+            if n == 0 {
+                format!("this {} tokenizer has no classes", self.kind())
+            } else {
+                format!("class {class} is out of range: there are {n} classes (0..{})", n - 1)
+            },
+        ))
+    }
+
+    /// Writes companion files for a sample decoded to `path` (a piano roll, an audio
+    /// preview, a waveform plot) and returns their paths. The default writes none.
+    fn write_companions(&self, _tokens: &[u32], _path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        Ok(Vec::new())
+    }
+
+    /// Writes one picture of many samples (an image grid, one row per entry of `rows`)
+    /// to `path` (PNG). Returns `false` when the modality has no such picture.
+    fn write_overview(&self, _rows: &[Vec<Vec<u32>>], _path: &Path) -> Result<bool, TokenError> {
+        Ok(false)
+    }
+
+    /// Augments a training window in place (a transposition, say), the variant chosen
+    /// by `draw`. The default leaves it unchanged.
+    fn augment(&self, _window: &mut [u32], _draw: u64) {}
+
+    /// The modality's own unit for evaluation (`"note"`, `"dim"`, `"sample"`), if any.
+    fn unit(&self) -> Option<&'static str> {
+        None
+    }
+
+    /// How many units (see [`Tokenizer::unit`]) the document `doc` holds.
+    fn count_units(&self, _doc: &[u32]) -> usize {
+        0
+    }
 
     /// Reads and encodes the file at `path`.
     fn encode_file(&self, path: &Path) -> Result<Vec<Vec<u32>>, TokenError> {
@@ -91,6 +177,9 @@ pub trait Tokenizer: Send + Sync {
 pub trait TokenizerBuilder {
     /// The tokenizer it builds.
     type Tokenizer: Tokenizer;
+
+    /// Extensions (lowercase, without the dot) of the files taken from a data folder.
+    fn extensions(&self) -> &'static [&'static str];
 
     /// Builds the tokenizer. Files that cannot be read are skipped here; encoding
     /// reports them.

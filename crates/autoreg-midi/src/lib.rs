@@ -1,0 +1,1 @@
+//! Placeholder: work in progress.
