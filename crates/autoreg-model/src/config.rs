@@ -58,10 +58,7 @@ impl ModelConfig {
             return Err(format!("model.{key} must be at least 1, got {v}"));
         }
         if self.n_embd % self.n_head != 0 {
-            return Err(format!(
-                "model.n_embd ({}) must be a multiple of model.n_head ({})",
-                self.n_embd, self.n_head
-            ));
+            return Err(format!("model.n_embd ({}) must be a multiple of model.n_head ({})", self.n_embd, self.n_head));
         }
         if self.positions == Positions::Rope && (self.n_embd / self.n_head) % 2 != 0 {
             return Err("model.positions = \"rope\" needs an even head size (n_embd / n_head)".into());

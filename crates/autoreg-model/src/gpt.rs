@@ -185,7 +185,7 @@ impl Gpt {
         let p = if train { self.config.dropout } else { 0.0 };
         let mut x = Tensor::embedding(&self.wte, idx, -1, false, false); // (B, T, C)
         if let Some(wpe) = &self.wpe {
-            x = x + wpe.narrow(0, past, t); // (T, C) broadcast over B
+            x += wpe.narrow(0, past, t); // (T, C) broadcast over B
         }
         let mut x = x.dropout(p, train);
         for (i, block) in self.blocks.iter().enumerate() {

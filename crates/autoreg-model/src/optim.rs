@@ -106,7 +106,9 @@ impl AdamW {
     pub fn state(&self) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
-            .flat_map(|s| [(format!("m.{}", s.name), s.m.shallow_clone()), (format!("v.{}", s.name), s.v.shallow_clone())])
+            .flat_map(|s| {
+                [(format!("m.{}", s.name), s.m.shallow_clone()), (format!("v.{}", s.name), s.v.shallow_clone())]
+            })
             .collect()
     }
 
@@ -119,7 +121,11 @@ impl AdamW {
             for (key, dst) in [(format!("m.{}", s.name), &mut s.m), (format!("v.{}", s.name), &mut s.v)] {
                 let src = find(key.clone())?;
                 if src.size() != dst.size() {
-                    return Err(format!("optimizer state `{key}` has shape {:?}, expected {:?}", src.size(), dst.size()));
+                    return Err(format!(
+                        "optimizer state `{key}` has shape {:?}, expected {:?}",
+                        src.size(),
+                        dst.size()
+                    ));
                 }
                 tch::no_grad(|| dst.copy_(src));
             }

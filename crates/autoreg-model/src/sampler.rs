@@ -73,10 +73,10 @@ impl SampleOptions {
         if self.top_k == Some(0) {
             return bad("top_k", "must be at least 1");
         }
-        if let Some(p) = self.top_p {
-            if !(p > 0.0 && p <= 1.0) {
-                return bad("top_p", "must be in (0, 1]");
-            }
+        if let Some(p) = self.top_p
+            && !(p > 0.0 && p <= 1.0)
+        {
+            return bad("top_p", "must be in (0, 1]");
         }
         Ok(())
     }
@@ -147,10 +147,8 @@ impl<'a> Sampler<'a> {
             .into_iter()
             .map(|row| {
                 let mut out: Vec<u32> = row.into_iter().map(|t| t as u32).collect();
-                if let Some(e) = eos {
-                    if let Some(at) = out[prompt.len()..].iter().position(|&t| t == e) {
-                        out.truncate(prompt.len() + at + 1);
-                    }
+                if let Some(at) = eos.and_then(|e| out[prompt.len()..].iter().position(|&t| t == e)) {
+                    out.truncate(prompt.len() + at + 1);
                 }
                 out
             })
@@ -279,7 +277,8 @@ mod tests {
         let s = Sampler::new(&gpt, Device::Cpu);
         let mut steps = 0;
         // With a vocabulary of 13, any token is likely to come up within 200 draws.
-        let out = s.generate(&[1], Some(4), &SampleOptions { max_tokens: 200, ..opts(3, true) }, &mut || steps += 1).unwrap();
+        let out =
+            s.generate(&[1], Some(4), &SampleOptions { max_tokens: 200, ..opts(3, true) }, &mut || steps += 1).unwrap();
         assert!(steps < 200);
         for row in out {
             assert_eq!(row.iter().filter(|&&t| t == 4).count(), 1);
@@ -293,7 +292,8 @@ mod tests {
         let s = Sampler::new(&gpt, Device::Cpu);
         let greedy = s.generate(&[2], None, &SampleOptions { temperature: 0.0, ..opts(1, true) }, &mut || {}).unwrap();
         let top1 = s.generate(&[2], None, &SampleOptions { top_k: Some(1), ..opts(9, true) }, &mut || {}).unwrap();
-        let nucleus = s.generate(&[2], None, &SampleOptions { top_p: Some(1e-6), ..opts(4, true) }, &mut || {}).unwrap();
+        let nucleus =
+            s.generate(&[2], None, &SampleOptions { top_p: Some(1e-6), ..opts(4, true) }, &mut || {}).unwrap();
         assert_eq!(greedy, top1);
         assert_eq!(greedy, nucleus);
     }

@@ -13,10 +13,8 @@ const TORCH_VERSION: &str = "2.13.0";
 
 fn main() -> Result<()> {
     // CARGO_MANIFEST_DIR is crates/autoreg-setup; the project root is two levels up.
-    let root = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../..")
-        .canonicalize()
-        .context("cannot find the project root")?;
+    let root =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().context("cannot find the project root")?;
     let venv = root.join(".venv");
     let link = venv.join("libtorch");
 

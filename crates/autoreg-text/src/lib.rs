@@ -135,10 +135,7 @@ impl TextTokenizer {
                     self.chars.binary_search(&c).map(|i| i as u32).map_err(|_| {
                         TokenError::format(
                             name,
-                            format!(
-                                "character {c:?} (U+{:04X}) at byte {offset} is not in the vocabulary",
-                                c as u32
-                            ),
+                            format!("character {c:?} (U+{:04X}) at byte {offset} is not in the vocabulary", c as u32),
                         )
                     })
                 })
@@ -167,11 +164,7 @@ impl Tokenizer for TextTokenizer {
         match self.level {
             Level::Byte if token < 256 => {
                 let b = token as u8;
-                Some(if b.is_ascii_graphic() || b == b' ' {
-                    format!("{:?}", b as char)
-                } else {
-                    format!("0x{b:02x}")
-                })
+                Some(if b.is_ascii_graphic() || b == b' ' { format!("{:?}", b as char) } else { format!("0x{b:02x}") })
             }
             Level::Char => self.chars.get(token as usize).map(|c| format!("{c:?}")),
             Level::Byte => None,

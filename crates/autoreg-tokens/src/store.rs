@@ -80,18 +80,14 @@ impl TokenStore {
             return Err(format!("expected {expected} bytes after the header, found {}", rest.len()));
         }
         let (offset_bytes, token_bytes) = rest.split_at(8 * (num_docs + 1));
-        let offsets: Vec<usize> =
-            (0..=num_docs).map(|i| u64_at(offset_bytes, 8 * i) as usize).collect();
+        let offsets: Vec<usize> = (0..=num_docs).map(|i| u64_at(offset_bytes, 8 * i) as usize).collect();
         let ordered = offsets.first() == Some(&0)
             && offsets.last() == Some(&num_tokens)
             && offsets.windows(2).all(|w| w[0] <= w[1]);
         if !ordered {
             return Err("document offsets out of order".into());
         }
-        let tokens = token_bytes
-            .chunks_exact(4)
-            .map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]]))
-            .collect();
+        let tokens = token_bytes.chunks_exact(4).map(|c| u32::from_le_bytes([c[0], c[1], c[2], c[3]])).collect();
         Ok(Self { tokens, offsets })
     }
 }

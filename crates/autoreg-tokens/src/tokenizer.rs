@@ -164,9 +164,7 @@ pub trait Tokenizer: Send + Sync {
     fn check_range(&self, tokens: &[u32]) -> Result<(), TokenError> {
         let vocab_size = self.vocab_size();
         match tokens.iter().position(|&t| t as usize >= vocab_size) {
-            Some(position) => {
-                Err(TokenError::OutOfRange { token: tokens[position], position, vocab_size })
-            }
+            Some(position) => Err(TokenError::OutOfRange { token: tokens[position], position, vocab_size }),
             None => Ok(()),
         }
     }
