@@ -1,1 +1,32 @@
-//! Placeholder: work in progress.
+//! Audio tokenizer for autoreg, for WaveNet-style sample-level modelling: a WAV file
+//! becomes one token per sample and back.
+//!
+//! Encoding reads the WAV (8, 16, 24 or 32-bit integer, or 32-bit float; any number of
+//! channels, mixed down to mono; any rate, resampled to `sample_rate`), optionally
+//! peak-normalises it and trims leading and trailing silence, then quantizes every sample
+//! to `2^bits` levels, mu-law (μ = 2^bits − 1) or linear. A document is
+//! `BOS [Label_k] samples... EOS`; a recording longer than `max_samples` is cut into
+//! several documents. Decoding writes 16-bit PCM mono WAV at `sample_rate`.
+//!
+//! Token ids: samples `0..2^bits`, then one label per class, then BOS, EOS and PAD.
+//!
+//! Labels come from the file name through `label_pattern`, a template matched against
+//! the whole file name (case-insensitive): `{label}` captures the label, `{_}` matches
+//! any non-empty text, everything else is literal. Each placeholder takes as few
+//! characters as it can, left to right, so `"{label}_{_}.wav"` (the default) takes
+//! the digit from FSDD names such as `7_jackson_32.wav`.
+
+mod config;
+mod labels;
+mod level;
+mod quantize;
+mod read;
+mod resample;
+mod snr;
+mod tokenizer;
+mod waveform;
+mod write;
+
+pub use config::{AudioConfig, Quantization};
+pub use snr::snr_db;
+pub use tokenizer::AudioTokenizer;

@@ -1,1 +1,22 @@
+//! Training for autoreg: data sets tokenized once into a cache, random windows,
+//! the AdamW loop with warm-up and cosine decay, atomic checkpoints, metrics and plots.
 
+mod batch;
+mod checkpoint;
+mod config;
+mod data;
+mod error;
+mod eval;
+mod metrics;
+mod schedule;
+mod trainer;
+
+pub use batch::Batcher;
+pub use checkpoint::{Checkpoint, RunDir, TrainState};
+pub use config::{DataConfig, SplitMode, TrainConfig};
+pub use data::{Dataset, list_files, load_dataset, resolve_data_path};
+pub use error::TrainError;
+pub use eval::{Evaluation, evaluate};
+pub use metrics::{MetricsLog, plot_losses};
+pub use schedule::learning_rate;
+pub use trainer::{TrainSummary, Trainer};

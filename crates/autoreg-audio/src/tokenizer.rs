@@ -1,0 +1,260 @@
+//! The fitted audio tokenizer.
+
+use crate::config::AudioConfig;
+use crate::labels::LabelPattern;
+use crate::level::{normalize, trim_silence};
+use crate::quantize::Quantizer;
+use crate::read::read_wav;
+use crate::resample::resample;
+use crate::snr::snr_db;
+use crate::waveform::waveform_png;
+use crate::write::wav_bytes;
+use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer, write_atomic};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A fitted audio tokenizer, saved in `tokenizer.json` as
+/// `{"kind": "audio", "config": {...}, "classes": ["0", "1", ...]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "AudioTokenizerRepr", into = "AudioTokenizerRepr")]
+pub struct AudioTokenizer {
+    config: AudioConfig,
+    /// Class names, sorted and unique; empty unless `config.conditional`.
+    classes: Vec<String>,
+    pattern: LabelPattern,
+    quantizer: Quantizer,
+}
+
+/// The saved form of [`AudioTokenizer`], validated on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AudioTokenizerRepr {
+    config: AudioConfig,
+    #[serde(default)]
+    classes: Vec<String>,
+}
+
+impl TryFrom<AudioTokenizerRepr> for AudioTokenizer {
+    type Error = String;
+
+    fn try_from(repr: AudioTokenizerRepr) -> Result<Self, String> {
+        Self::new(repr.config, repr.classes)
+    }
+}
+
+impl From<AudioTokenizer> for AudioTokenizerRepr {
+    fn from(t: AudioTokenizer) -> Self {
+        Self { config: t.config, classes: t.classes }
+    }
+}
+
+impl PartialEq for AudioTokenizer {
+    fn eq(&self, other: &Self) -> bool {
+        self.config == other.config && self.classes == other.classes
+    }
+}
+
+impl AudioTokenizer {
+    /// A tokenizer with `config` and the class names `classes` (sorted and unique, empty
+    /// unless `config.conditional`). The error names the offending setting.
+    pub fn new(config: AudioConfig, classes: Vec<String>) -> Result<Self, String> {
+        let pattern = config.validate()?;
+        if !classes.windows(2).all(|w| w[0] < w[1]) {
+            return Err("the class names must be sorted and unique".into());
+        }
+        if !config.conditional && !classes.is_empty() {
+            return Err("an audio tokenizer that is not conditional has no classes".into());
+        }
+        let quantizer = Quantizer::new(config.quantization, config.bits);
+        Ok(Self { config, classes, pattern, quantizer })
+    }
+
+    /// The settings this tokenizer was built with.
+    pub fn config(&self) -> &AudioConfig {
+        &self.config
+    }
+
+    /// Number of sample levels, `2^bits`: sample tokens are `0..levels()`.
+    pub fn levels(&self) -> u32 {
+        1 << self.config.bits
+    }
+
+    /// The recording in a WAV file as it is tokenized: mono, at `sample_rate`,
+    /// normalised and trimmed as configured, before quantization. `name` identifies the
+    /// file in errors.
+    pub fn load_samples(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>, TokenError> {
+        let mono = read_wav(bytes, name)?;
+        let mut samples = resample(mono.samples, mono.rate, self.config.sample_rate, name)?;
+        if self.config.normalize {
+            normalize(&mut samples);
+        }
+        if let Some(threshold) = self.config.trim_silence {
+            samples = trim_silence(&samples, threshold).to_vec();
+        }
+        Ok(samples)
+    }
+
+    /// The sample tokens of `samples`, without specials or labels.
+    pub fn quantize(&self, samples: &[f32]) -> Vec<u32> {
+        samples.iter().map(|&s| self.quantizer.level(s)).collect()
+    }
+
+    /// The samples that `tokens` decode to: sample tokens only, stopping at the first
+    /// EOS. Out-of-range ids are an error.
+    pub fn decode_samples(&self, tokens: &[u32]) -> Result<Vec<f32>, TokenError> {
+        self.check_range(tokens)?;
+        let eos = self.specials().eos;
+        let levels = self.levels();
+        Ok(tokens
+            .iter()
+            .take_while(|&&t| t != eos)
+            .filter(|&&t| t < levels)
+            .map(|&t| self.quantizer.value(t))
+            .collect())
+    }
+
+    /// Signal-to-noise ratio in dB of `samples` after quantizing and decoding them.
+    pub fn round_trip_snr_db(&self, samples: &[f32]) -> f64 {
+        let decoded: Vec<f32> = self.quantize(samples).into_iter().map(|t| self.quantizer.value(t)).collect();
+        snr_db(samples, &decoded)
+    }
+
+    /// The label token for the file called `name` (a path or a file name): `Ok(None)`
+    /// when the name does not match `label_pattern`; an error when it gives a label
+    /// that is not one of the classes.
+    fn label_token(&self, name: &str) -> Result<Option<u32>, TokenError> {
+        let file_name = Path::new(name).file_name().map_or_else(|| name.into(), |n| n.to_string_lossy());
+        let Some(label) = self.pattern.label(&file_name) else {
+            return Ok(None);
+        };
+        match self.classes.binary_search_by(|c| c.as_str().cmp(label)) {
+            Ok(k) => Ok(Some(self.levels() + k as u32)),
+            Err(_) => Err(TokenError::format(
+                name,
+                format!("label {label:?} is not one of the {} classes {:?}", self.classes.len(), self.classes),
+            )),
+        }
+    }
+
+    /// `BOS [label]`: the start of every document of the file called `name`; with
+    /// `required`, a name that gives no label is an error when conditional.
+    fn head(&self, name: &str, required: bool) -> Result<Vec<u32>, TokenError> {
+        let mut head = vec![self.specials().bos];
+        if self.config.conditional {
+            match self.label_token(name)? {
+                Some(label) => head.push(label),
+                None if required => {
+                    return Err(TokenError::format(
+                        name,
+                        format!("the file name does not match the label pattern {:?}", self.config.label_pattern),
+                    ));
+                }
+                None => {}
+            }
+        }
+        Ok(head)
+    }
+}
+
+impl Tokenizer for AudioTokenizer {
+    fn kind(&self) -> &'static str {
+        "audio"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.levels() as usize + self.classes.len() + 3
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.levels() + self.classes.len() as u32)
+    }
+
+    fn token_name(&self, token: u32) -> Option<String> {
+        if let Some(name) = self.specials().name(token) {
+            return Some(name.to_owned());
+        }
+        match token.checked_sub(self.levels()) {
+            None => Some(format!("Sample_{token}")),
+            Some(k) => self.classes.get(k as usize).map(|c| format!("Label_{c}")),
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        "wav"
+    }
+
+    /// `BOS [Label_k] samples... EOS`, one document per `max_samples` samples. When
+    /// conditional, the file name in `name` must give one of the classes.
+    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        let head = self.head(name, true)?;
+        let tokens = self.quantize(&self.load_samples(bytes, name)?);
+        let eos = self.specials().eos;
+        let window = if self.config.max_samples == 0 { tokens.len() } else { self.config.max_samples };
+        let document = |chunk: &[u32]| [head.as_slice(), chunk, &[eos]].concat();
+        if tokens.is_empty() {
+            return Ok(vec![document(&[])]);
+        }
+        Ok(tokens.chunks(window).map(document).collect())
+    }
+
+    /// Decodes to a mono 16-bit PCM WAV at `sample_rate`.
+    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+        wav_bytes(&self.decode_samples(tokens)?, self.config.sample_rate)
+    }
+
+    /// `BOS [Label_k] samples...` of the whole recording ([`PromptCut::Whole`], not cut
+    /// into windows) or of its first seconds ([`PromptCut::Seconds`]). The label is kept
+    /// when conditional and the file name gives one.
+    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
+        let mut samples = self.load_samples(bytes, name)?;
+        match cut {
+            PromptCut::Whole => {}
+            PromptCut::Seconds(s) if s.is_finite() && s > 0.0 => {
+                samples.truncate((s * f64::from(self.config.sample_rate)).round() as usize);
+            }
+            PromptCut::Seconds(s) => {
+                return Err(TokenError::format(name, format!("a prompt of {s} seconds: must be positive")));
+            }
+            other => return Err(TokenError::format(name, format!("an audio prompt cannot be cut to {other}"))),
+        }
+        let mut prompt = self.head(name, false)?;
+        prompt.extend(self.quantize(&samples));
+        Ok(prompt)
+    }
+
+    fn classes(&self) -> Vec<String> {
+        self.classes.clone()
+    }
+
+    fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
+        match self.classes.len() {
+            0 => Err(TokenError::format("--class", "this audio tokenizer has no classes (it is not conditional)")),
+            n if class >= n => Err(TokenError::format(
+                "--class",
+                format!("class {class} is out of range: there are {n} classes (0..{})", n - 1),
+            )),
+            _ => Ok(vec![self.specials().bos, self.levels() + class as u32]),
+        }
+    }
+
+    /// Writes the waveform of the decoded samples to `<stem>.png` beside `path`.
+    fn write_companions(&self, tokens: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        let samples = self.decode_samples(tokens)?;
+        let png_path = path.with_extension("png");
+        let png = waveform_png(&samples, self.config.sample_rate).map_err(|e| {
+            TokenError::format(png_path.display().to_string(), format!("cannot draw the waveform: {e}"))
+        })?;
+        write_atomic(&png_path, &png)?;
+        Ok(vec![png_path])
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        Some("sample")
+    }
+
+    /// Number of sample tokens in `doc`.
+    fn count_units(&self, doc: &[u32]) -> usize {
+        let levels = self.levels();
+        doc.iter().filter(|&&t| t < levels).count()
+    }
+}

@@ -1,0 +1,206 @@
+//! [`MidiTokenizer`]: the [`Tokenizer`] for Standard MIDI Files.
+
+use crate::config::MidiConfig;
+use crate::decode::{DecodeError, Decoder};
+use crate::encode::Encoder;
+use crate::grid::Grid;
+use crate::render::{render_piano_roll, render_preview_wav};
+use crate::score::Score;
+use crate::vocab::{DRUMS, Token, Vocab};
+use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A MIDI tokenizer (REMI or TSD). Its vocabulary follows from its [`MidiConfig`];
+/// saved as `{"config": {...}, "vocab": ["Bar", "Position_0", ...]}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "MidiTokenizerRepr", into = "MidiTokenizerRepr")]
+pub struct MidiTokenizer {
+    config: MidiConfig,
+    vocab: Vocab,
+}
+
+/// The saved form of [`MidiTokenizer`]: the vocabulary is checked against the config on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct MidiTokenizerRepr {
+    config: MidiConfig,
+    vocab: Vec<String>,
+}
+
+impl TryFrom<MidiTokenizerRepr> for MidiTokenizer {
+    type Error = String;
+
+    fn try_from(repr: MidiTokenizerRepr) -> Result<Self, String> {
+        let tokenizer = Self::new(repr.config).map_err(|e| e.to_string())?;
+        let names = tokenizer.names();
+        if names != repr.vocab {
+            let at =
+                names.iter().zip(&repr.vocab).position(|(a, b)| a != b).unwrap_or(names.len().min(repr.vocab.len()));
+            return Err(format!(
+                "the saved vocabulary ({} tokens) differs from the config's ({} tokens) at token {at}",
+                repr.vocab.len(),
+                names.len()
+            ));
+        }
+        Ok(tokenizer)
+    }
+}
+
+impl From<MidiTokenizer> for MidiTokenizerRepr {
+    fn from(t: MidiTokenizer) -> Self {
+        Self { vocab: t.names(), config: t.config }
+    }
+}
+
+/// A decoded token sequence: the MIDI file and what it took to make it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct DecodeReport {
+    /// The Standard MIDI File.
+    pub midi: Vec<u8>,
+    /// The decoded notes and maps.
+    pub score: Score,
+    /// How many grammar violations were repaired (0 for a well-formed sequence).
+    pub repairs: usize,
+}
+
+impl MidiTokenizer {
+    /// The tokenizer for `config`, after checking it.
+    pub fn new(config: MidiConfig) -> Result<Self, TokenError> {
+        config.validate()?;
+        let vocab = Vocab::new(&config);
+        Ok(Self { config, vocab })
+    }
+
+    /// Its configuration.
+    pub fn config(&self) -> &MidiConfig {
+        &self.config
+    }
+
+    /// The names of the ordinary tokens, by id.
+    fn names(&self) -> Vec<String> {
+        (0..self.vocab.size).filter_map(|id| self.vocab.token(id).map(|t| self.vocab.name(t))).collect()
+    }
+
+    /// Encodes a score into documents, each `BOS ... EOS` (see [`Tokenizer::encode`]).
+    pub fn encode_score(&self, score: &Score, name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        let grid = Grid::new(score, &self.config, &self.vocab, name)?;
+        Ok(self.encoder().documents(&grid, 0..grid.bars.len(), true))
+    }
+
+    /// Decodes leniently: tokens that break the grammar are skipped or completed (a
+    /// `Pitch` without `Duration` lasts a beat) and counted. Only ids outside the
+    /// vocabulary are an error.
+    pub fn decode_report(&self, tokens: &[u32]) -> Result<DecodeReport, TokenError> {
+        self.check_range(tokens)?;
+        let (score, repairs) = Decoder::new(&self.config, &self.vocab, false).run(tokens, self.specials())?;
+        Ok(DecodeReport { midi: score.to_midi()?, score, repairs })
+    }
+
+    /// Decodes strictly: the first token that breaks the grammar is an error naming it
+    /// and its position.
+    pub fn decode_strict(&self, tokens: &[u32]) -> Result<Vec<u8>, DecodeError> {
+        let (score, _) = Decoder::new(&self.config, &self.vocab, true).run(tokens, self.specials())?;
+        Ok(score.to_midi()?)
+    }
+
+    fn encoder(&self) -> Encoder<'_> {
+        Encoder::new(&self.config, &self.vocab, self.specials())
+    }
+}
+
+impl Tokenizer for MidiTokenizer {
+    fn kind(&self) -> &'static str {
+        "midi"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.vocab.size as usize + 3
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.vocab.size)
+    }
+
+    fn token_name(&self, token: u32) -> Option<String> {
+        match self.specials().name(token) {
+            Some(name) => Some(name.to_owned()),
+            None => self.vocab.token(token).map(|t| self.vocab.name(t)),
+        }
+    }
+
+    fn extension(&self) -> &'static str {
+        "mid"
+    }
+
+    /// Splits the piece on bar lines into documents of at most `max_bars` bars and
+    /// `max_tokens` tokens; documents without notes are left out.
+    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        self.encode_score(&Score::from_midi(bytes, name)?, name)
+    }
+
+    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+        Ok(self.decode_report(tokens)?.midi)
+    }
+
+    /// [`PromptCut::Whole`] is the whole piece as one document; [`PromptCut::Bars`]
+    /// keeps its first bars.
+    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
+        let grid = Grid::new(&Score::from_midi(bytes, name)?, &self.config, &self.vocab, name)?;
+        let bars = match cut {
+            PromptCut::Whole => grid.bars.len(),
+            PromptCut::Bars(n) if n > 0 => grid.bars.len().min(n as usize),
+            _ => return Err(TokenError::format(name, format!("a MIDI prompt cannot be cut to {cut}"))),
+        };
+        let mut doc = self.encoder().documents(&grid, 0..bars, false).into_iter().next().ok_or_else(|| {
+            TokenError::format(name, format!("the first {bars} bars hold no notes in the pitch range"))
+        })?;
+        doc.pop();
+        Ok(doc)
+    }
+
+    fn write_companions(&self, tokens: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        let score = self.decode_report(tokens)?.score;
+        let (png, wav) = (path.with_extension("png"), path.with_extension("wav"));
+        render_piano_roll(&score, &png)?;
+        render_preview_wav(&score, &wav)?;
+        Ok(vec![png, wav])
+    }
+
+    /// Transposes every `Pitch` (drums excepted) by up to `transpose` semitones, the
+    /// shift chosen by `draw` and reduced so that every pitch stays in the range.
+    fn augment(&self, window: &mut [u32], draw: u64) {
+        let t = i64::from(self.config.transpose);
+        let wanted = (draw % (2 * t as u64 + 1)) as i64 - t;
+        if wanted == 0 {
+            return;
+        }
+        let mut drums = false;
+        let mut pitched = Vec::new();
+        for (i, &id) in window.iter().enumerate() {
+            match self.vocab.token(id) {
+                Some(Token::Program(p)) => drums = p == DRUMS,
+                Some(Token::Pitch(p)) if !drums => pitched.push((i, i64::from(p))),
+                _ => {}
+            }
+        }
+        let [lo, hi] = self.config.pitch_range.map(i64::from);
+        let (Some(min), Some(max)) = (pitched.iter().map(|p| p.1).min(), pitched.iter().map(|p| p.1).max()) else {
+            return;
+        };
+        let shift = wanted.clamp((lo - min).min(0), (hi - max).max(0));
+        for (i, p) in pitched {
+            if let Some(id) = self.vocab.id(Token::Pitch((p + shift) as u8)) {
+                window[i] = id;
+            }
+        }
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        Some("note")
+    }
+
+    fn count_units(&self, doc: &[u32]) -> usize {
+        doc.iter().filter(|&&id| matches!(self.vocab.token(id), Some(Token::Pitch(_)))).count()
+    }
+}

@@ -1,0 +1,40 @@
+//! The overview picture: a grid of decoded samples, one row per entry, 1-pixel gaps.
+
+use crate::raster::Raster;
+use crate::tokenizer::PixelsTokenizer;
+use autoreg_tokens::{TokenError, write_atomic};
+use image::{DynamicImage, Rgb, RgbImage};
+use std::path::Path;
+
+/// The grey of the gaps and of empty cells, visible on black and on white.
+const GAP: Rgb<u8> = Rgb([128, 128, 128]);
+
+/// Writes the grid of `rows` (each a list of samples) to `path` as PNG, each sample
+/// enlarged by the tokenizer's scale.
+pub(crate) fn write_overview(
+    tokenizer: &PixelsTokenizer,
+    rows: &[Vec<Vec<u32>>],
+    path: &Path,
+) -> Result<(), TokenError> {
+    let columns = rows.iter().map(Vec::len).max().unwrap_or(0);
+    if columns == 0 {
+        return Err(TokenError::format(path.display().to_string(), "no samples to draw an overview of"));
+    }
+    let (cell_w, cell_h) = (tokenizer.width() * tokenizer.scale, tokenizer.height() * tokenizer.scale);
+    let width = columns as u32 * (cell_w + 1) - 1;
+    let height = rows.len() as u32 * (cell_h + 1) - 1;
+    let mut canvas = RgbImage::from_pixel(width, height, GAP);
+    for (r, row) in rows.iter().enumerate() {
+        for (c, tokens) in row.iter().enumerate() {
+            let raster: Raster = tokenizer.raster(tokens)?.enlarged(tokenizer.scale);
+            let cell = DynamicImage::from(raster.to_image()).to_rgb8();
+            image::imageops::replace(
+                &mut canvas,
+                &cell,
+                (c as u32 * (cell_w + 1)).into(),
+                (r as u32 * (cell_h + 1)).into(),
+            );
+        }
+    }
+    write_atomic(path, &crate::decode::png_of(&DynamicImage::ImageRgb8(canvas))?)
+}

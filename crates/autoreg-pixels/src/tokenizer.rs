@@ -1,0 +1,401 @@
+use crate::config::{Colors, Filter};
+use crate::error::InputError;
+use crate::raster::{Raster, Shape};
+use crate::read::{self, Sample, Source};
+use crate::{palette, quantize};
+use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer};
+use image::DynamicImage;
+use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
+use std::path::Path;
+
+/// What the ordinary tokens stand for.
+#[derive(Clone, Debug, PartialEq)]
+pub(crate) enum Symbols {
+    /// Token `l` is grey level `l` of `levels`.
+    Grey {
+        /// Number of levels.
+        levels: u32,
+    },
+    /// Token `l` is level `l` of `levels` of one channel; three tokens per pixel.
+    Rgb {
+        /// Number of levels per channel.
+        levels: u32,
+    },
+    /// Token `i` is palette colour `i`.
+    Palette(Vec<[u8; 3]>),
+}
+
+/// A fitted image tokenizer. A document is `BOS [Class_k] pixels... EOS`, pixels in
+/// raster order, each one token (grey, palette) or three (R, G, B).
+///
+/// Token ids: the pixel symbols, then one per class (when conditional), then BOS, EOS, PAD.
+/// Saved as a JSON object: `width`, `height`, `colors`, `levels` or `palette`, `classes`,
+/// `resize`, `filter`, `max_value`, `scale`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Saved", into = "Saved")]
+pub struct PixelsTokenizer {
+    pub(crate) shape: Shape,
+    pub(crate) symbols: Symbols,
+    /// Class names, token `n_symbols + k` is class `k`; empty when unconditional.
+    pub(crate) classes: Vec<String>,
+    /// The CSV value meaning full intensity.
+    pub(crate) max_value: f64,
+    /// Factor by which decoded images are enlarged.
+    pub(crate) scale: u32,
+}
+
+/// The saved form of [`PixelsTokenizer`], validated on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    width: u32,
+    height: u32,
+    colors: Colors,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    levels: Option<u32>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    palette: Vec<[u8; 3]>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    classes: Vec<String>,
+    resize: bool,
+    filter: Filter,
+    max_value: f64,
+    scale: u32,
+}
+
+impl TryFrom<Saved> for PixelsTokenizer {
+    type Error = String;
+
+    fn try_from(s: Saved) -> Result<Self, String> {
+        let symbols = match (s.colors, s.levels, s.palette.is_empty()) {
+            (Colors::Grey, Some(levels), true) => Symbols::Grey { levels },
+            (Colors::Rgb, Some(levels), true) => Symbols::Rgb { levels },
+            (Colors::Palette, None, false) => Symbols::Palette(s.palette),
+            (Colors::Palette, ..) => return Err("a palette tokenizer needs a `palette` and no `levels`".into()),
+            _ => return Err("a grey or rgb tokenizer needs `levels` and no `palette`".into()),
+        };
+        let shape = Shape { width: s.width, height: s.height, resize: s.resize, filter: s.filter };
+        Self::new(shape, symbols, s.classes, s.max_value, s.scale)
+    }
+}
+
+impl From<PixelsTokenizer> for Saved {
+    fn from(t: PixelsTokenizer) -> Self {
+        let colors = t.colors();
+        let (levels, palette) = match t.symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => (Some(levels), Vec::new()),
+            Symbols::Palette(palette) => (None, palette),
+        };
+        let Shape { width, height, resize, filter } = t.shape;
+        Self {
+            width,
+            height,
+            colors,
+            levels,
+            palette,
+            classes: t.classes,
+            resize,
+            filter,
+            max_value: t.max_value,
+            scale: t.scale,
+        }
+    }
+}
+
+impl PixelsTokenizer {
+    /// Checks the parts of a tokenizer and puts them together.
+    pub(crate) fn new(
+        shape: Shape,
+        symbols: Symbols,
+        classes: Vec<String>,
+        max_value: f64,
+        scale: u32,
+    ) -> Result<Self, String> {
+        if !(1..=4096).contains(&shape.width) || !(1..=4096).contains(&shape.height) {
+            return Err(format!("width and height must be 1 to 4096, not {}x{}", shape.width, shape.height));
+        }
+        match &symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } if !(2..=256).contains(levels) => {
+                return Err(format!("levels must be 2 to 256, not {levels}"));
+            }
+            Symbols::Palette(p) if p.is_empty() || p.len() > 65_536 || !p.windows(2).all(|w| w[0] < w[1]) => {
+                return Err("the palette must hold 1 to 65,536 colours, sorted and unique".into());
+            }
+            _ => {}
+        }
+        let mut sorted = classes.clone();
+        sorted.sort();
+        sorted.dedup();
+        if sorted.len() != classes.len() || classes.iter().any(String::is_empty) {
+            return Err("class names must be unique and not empty".into());
+        }
+        if !(max_value.is_finite() && max_value > 0.0) {
+            return Err(format!("max_value must be a number above 0, not {max_value}"));
+        }
+        if !(1..=64).contains(&scale) {
+            return Err(format!("scale must be 1 to 64, not {scale}"));
+        }
+        Ok(Self { shape, symbols, classes, max_value, scale })
+    }
+
+    /// Image width in pixels.
+    pub fn width(&self) -> u32 {
+        self.shape.width
+    }
+
+    /// Image height in pixels.
+    pub fn height(&self) -> u32 {
+        self.shape.height
+    }
+
+    /// How pixels become tokens.
+    pub fn colors(&self) -> Colors {
+        match self.symbols {
+            Symbols::Grey { .. } => Colors::Grey,
+            Symbols::Rgb { .. } => Colors::Rgb,
+            Symbols::Palette(_) => Colors::Palette,
+        }
+    }
+
+    /// Levels per channel (grey, rgb); `None` for a palette.
+    pub fn levels(&self) -> Option<u32> {
+        match self.symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => Some(levels),
+            Symbols::Palette(_) => None,
+        }
+    }
+
+    /// The learned palette, 8-bit RGB; empty unless `colors` is palette.
+    pub fn palette(&self) -> &[[u8; 3]] {
+        match &self.symbols {
+            Symbols::Palette(p) => p,
+            _ => &[],
+        }
+    }
+
+    /// Values per pixel of decoded images: 1 for grey, 3 for rgb and palette.
+    pub fn channels(&self) -> usize {
+        match self.symbols {
+            Symbols::Grey { .. } => 1,
+            _ => 3,
+        }
+    }
+
+    /// Number of pixel tokens (ordinary tokens that are not classes).
+    pub(crate) fn num_symbols(&self) -> u32 {
+        match &self.symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => *levels,
+            Symbols::Palette(p) => p.len() as u32,
+        }
+    }
+
+    /// Tokens of one image, specials and class excluded.
+    pub(crate) fn image_tokens(&self) -> usize {
+        let per_pixel = if matches!(self.symbols, Symbols::Rgb { .. }) { 3 } else { 1 };
+        (self.shape.width * self.shape.height) as usize * per_pixel
+    }
+
+    /// The class number of a document: its first class token.
+    pub fn class_of(&self, doc: &[u32]) -> Option<usize> {
+        let first = self.num_symbols();
+        doc.iter().find(|&&t| t >= first && ((t - first) as usize) < self.classes.len()).map(|&t| (t - first) as usize)
+    }
+
+    /// Encodes an image in memory into a document `BOS [Class_k] pixels EOS`. `class` is
+    /// needed by a conditional tokenizer and ignored otherwise; `name` names the image in errors.
+    pub fn encode_image(&self, image: &DynamicImage, class: Option<usize>, name: &str) -> Result<Vec<u32>, TokenError> {
+        if let Some(k) = class.filter(|&k| k >= self.classes.len() && !self.classes.is_empty()) {
+            return Err(TokenError::format(
+                name,
+                format!("class {k} is out of range: there are {} classes", self.classes.len()),
+            ));
+        }
+        let label = class.and_then(|k| self.classes.get(k)).cloned();
+        self.document(Sample { raster: Raster::from_image(image, self.channels()), label }, 0, name)
+    }
+
+    /// Decodes tokens into the image they describe, at the tokenizer's size (not enlarged):
+    /// specials and class tokens are skipped, decoding stops at the first EOS, and missing
+    /// pixels are black, extra ones dropped. Out-of-range ids are an error.
+    pub fn decode_image(&self, tokens: &[u32]) -> Result<DynamicImage, TokenError> {
+        Ok(self.raster(tokens)?.to_image())
+    }
+
+    /// Decodes tokens as [`PixelsTokenizer::decode_image`] does, into `width * height *
+    /// channels` values in [0, 1], raster order, channels interleaved.
+    pub fn decode_pixels(&self, tokens: &[u32]) -> Result<Vec<f32>, TokenError> {
+        Ok(self.raster(tokens)?.values)
+    }
+
+    /// The decoded picture of `tokens` as a raster.
+    pub(crate) fn raster(&self, tokens: &[u32]) -> Result<Raster, TokenError> {
+        self.check_range(tokens)?;
+        let (eos, n) = (self.specials().eos, self.num_symbols());
+        let symbols = tokens.iter().take_while(|&&t| t != eos).filter(|&&t| t < n);
+        let mut values: Vec<f32> = match &self.symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => {
+                symbols.map(|&t| quantize::value(t, *levels)).collect()
+            }
+            Symbols::Palette(p) => symbols.flat_map(|&t| p[t as usize].map(|c| f32::from(c) / 255.0)).collect(),
+        };
+        let (width, height, channels) = (self.shape.width, self.shape.height, self.channels());
+        values.resize((width * height) as usize * channels, 0.0);
+        Ok(Raster { width, height, channels, values })
+    }
+
+    /// The document of one sample; `index` and `name` name it in errors.
+    fn document(&self, sample: Sample, index: usize, name: &str) -> Result<Vec<u32>, TokenError> {
+        let raster = self.shape.fit(sample.raster, index).map_err(|e| e.at(name))?;
+        let class = self.class_token(sample.label, index).map_err(|e| e.at(name))?;
+        let Specials { bos, eos, .. } = self.specials();
+        let mut doc = Vec::with_capacity(self.image_tokens() + 3);
+        doc.push(bos);
+        doc.extend(class);
+        match &self.symbols {
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => {
+                doc.extend(raster.values.iter().map(|&v| quantize::level(v, *levels)));
+            }
+            Symbols::Palette(p) => {
+                let mut seen: HashMap<[u32; 3], u32> = HashMap::new();
+                doc.extend(raster.values.chunks_exact(3).map(|c| {
+                    let pixel = [c[0], c[1], c[2]];
+                    *seen.entry(pixel.map(f32::to_bits)).or_insert_with(|| palette::nearest(p, pixel) as u32)
+                }));
+            }
+        }
+        doc.push(eos);
+        Ok(doc)
+    }
+
+    /// The class token for `label`: none when unconditional, an error when the label is
+    /// missing or unknown.
+    fn class_token(&self, label: Option<String>, index: usize) -> Result<Option<u32>, InputError> {
+        if self.classes.is_empty() {
+            return Ok(None);
+        }
+        let label = label.ok_or(InputError::NoClass { index })?;
+        match self.classes.iter().position(|c| *c == label) {
+            Some(k) => Ok(Some(self.num_symbols() + k as u32)),
+            None => Err(InputError::UnknownClass { index, class: label, known: self.classes.len() }),
+        }
+    }
+
+    /// Encodes the input `bytes` called `name`; `path` finds its class (subfolder, IDX labels).
+    pub(crate) fn encode_from(
+        &self,
+        bytes: &[u8],
+        name: &str,
+        path: Option<&Path>,
+    ) -> Result<Vec<Vec<u32>>, TokenError> {
+        let folder = path.and_then(Path::parent).and_then(Path::file_name).and_then(|f| f.to_str());
+        let source = Source { name, path, folder_label: folder, max_value: self.max_value, channels: self.channels() };
+        read::read(bytes, &source)?.into_iter().enumerate().map(|(i, s)| self.document(s, i, name)).collect()
+    }
+}
+
+impl Tokenizer for PixelsTokenizer {
+    fn kind(&self) -> &'static str {
+        "pixels"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.num_symbols() as usize + self.classes.len() + 3
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.num_symbols() + self.classes.len() as u32)
+    }
+
+    fn token_name(&self, token: u32) -> Option<String> {
+        if let Some(name) = self.specials().name(token) {
+            return Some(name.to_owned());
+        }
+        let n = self.num_symbols();
+        if token >= n {
+            return self.classes.get((token - n) as usize).map(|c| format!("Class_{c}"));
+        }
+        Some(match &self.symbols {
+            Symbols::Grey { .. } => format!("Grey_{token}"),
+            Symbols::Rgb { .. } => format!("Level_{token}"),
+            Symbols::Palette(p) => {
+                let [r, g, b] = p[token as usize];
+                format!("Colour_{token}_#{r:02x}{g:02x}{b:02x}")
+            }
+        })
+    }
+
+    fn extension(&self) -> &'static str {
+        "png"
+    }
+
+    /// Encodes every image the input holds. Without a path, IDX images have no labels and
+    /// image files no subfolder class; [`Tokenizer::encode_file`] finds both.
+    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        self.encode_from(bytes, name, None)
+    }
+
+    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+        crate::decode::png(&self.raster(tokens)?.enlarged(self.scale))
+    }
+
+    /// The prompt's first image, cut to its top rows by [`PromptCut::Rows`]. `name` is
+    /// taken as the prompt's path to find its class (subfolder or IDX labels file).
+    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
+        let rows = match cut {
+            PromptCut::Whole => self.shape.height,
+            PromptCut::Rows(r) if r <= self.shape.height => r,
+            PromptCut::Rows(r) => {
+                let reason = format!("cannot keep {r} rows of an image {} rows high", self.shape.height);
+                return Err(InputError::Prompt(reason).at(name));
+            }
+            other => return Err(InputError::Prompt(format!("an image prompt cannot be cut to {other}")).at(name)),
+        };
+        let mut doc = self
+            .encode_from(bytes, name, Some(Path::new(name)))?
+            .into_iter()
+            .next()
+            .ok_or_else(|| TokenError::format(name, "the prompt holds no image (an IDX labels file?)"))?;
+        let head = 1 + usize::from(!self.classes.is_empty());
+        doc.truncate(head + self.image_tokens() / self.shape.height as usize * rows as usize);
+        Ok(doc)
+    }
+
+    fn classes(&self) -> Vec<String> {
+        self.classes.clone()
+    }
+
+    fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
+        let n = self.classes.len();
+        if class >= n {
+            let reason = if n == 0 {
+                "this pixels tokenizer is not conditional: it has no classes".to_owned()
+            } else {
+                format!("class {class} is out of range: there are {n} classes (0..{})", n - 1)
+            };
+            return Err(TokenError::format("--class", reason));
+        }
+        Ok(vec![self.specials().bos, self.num_symbols() + class as u32])
+    }
+
+    fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<bool, TokenError> {
+        crate::grid::write_overview(self, rows, path).map(|()| true)
+    }
+
+    fn unit(&self) -> Option<&'static str> {
+        Some("dim")
+    }
+
+    /// Sub-pixels in `doc`: one per grey or RGB token, three per palette colour.
+    fn count_units(&self, doc: &[u32]) -> usize {
+        let per_token = if matches!(self.symbols, Symbols::Palette(_)) { 3 } else { 1 };
+        doc.iter().filter(|&&t| t < self.num_symbols()).count() * per_token
+    }
+
+    /// Reads and encodes the file at `path`: a plain image's class is its subfolder's
+    /// name, IDX images take labels from the labels file beside them.
+    fn encode_file(&self, path: &Path) -> Result<Vec<Vec<u32>>, TokenError> {
+        let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;
+        self.encode_from(&bytes, &path.display().to_string(), Some(path))
+    }
+}

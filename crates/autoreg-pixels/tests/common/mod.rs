@@ -1,0 +1,71 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use autoreg_pixels::image::{DynamicImage, GrayImage, RgbImage};
+use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
+use autoreg_tokens::TokenizerBuilder;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use std::path::{Path, PathBuf};
+
+/// The shared data root: `AUTOREG_DATA` (data must then be there), else
+/// `../../../shared/datasets` from the crate, or `None` (skip) when that is absent.
+pub fn data_root() -> Option<PathBuf> {
+    if let Some(root) = std::env::var_os("AUTOREG_DATA") {
+        return Some(PathBuf::from(root));
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets");
+    if root.is_dir() {
+        Some(root)
+    } else {
+        eprintln!("skipped: {} not found and AUTOREG_DATA not set", root.display());
+        None
+    }
+}
+
+/// A data file under the root, which must exist.
+pub fn data_file(root: &Path, relative: &str) -> PathBuf {
+    let path = root.join(relative);
+    assert!(path.is_file(), "{} is missing", path.display());
+    path
+}
+
+/// A random grey image.
+pub fn random_grey(width: u32, height: u32, seed: u64) -> DynamicImage {
+    let mut rng = StdRng::seed_from_u64(seed);
+    DynamicImage::ImageLuma8(GrayImage::from_fn(width, height, |_, _| [rng.random::<u8>()].into()))
+}
+
+/// A random RGB image.
+pub fn random_rgb(width: u32, height: u32, seed: u64) -> DynamicImage {
+    let mut rng = StdRng::seed_from_u64(seed);
+    DynamicImage::ImageRgb8(RgbImage::from_fn(width, height, |_, _| rng.random::<[u8; 3]>().into()))
+}
+
+/// Saves `image` as PNG at `dir/name` and returns the path.
+pub fn save(dir: &Path, name: &str, image: &DynamicImage) -> PathBuf {
+    let path = dir.join(name);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    image.save(&path).unwrap();
+    path
+}
+
+/// PNG bytes of `image`.
+pub fn png_bytes(image: &DynamicImage) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    image.write_to(&mut std::io::Cursor::new(&mut bytes), autoreg_pixels::image::ImageFormat::Png).unwrap();
+    bytes
+}
+
+/// A tokenizer fitted by `config` on `images`, saved to a temporary folder.
+pub fn fit_on(config: &PixelsConfig, images: &[&DynamicImage]) -> PixelsTokenizer {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> =
+        images.iter().enumerate().map(|(i, im)| save(dir.path(), &format!("{i}.png"), im)).collect();
+    config.build(&files).unwrap()
+}
+
+/// Decodes PNG bytes.
+pub fn load_png(bytes: &[u8]) -> DynamicImage {
+    autoreg_pixels::image::load_from_memory(bytes).unwrap()
+}

@@ -1,0 +1,57 @@
+use std::path::PathBuf;
+
+/// What can go wrong while preparing data, training or checkpointing.
+#[derive(Debug, thiserror::Error)]
+pub enum TrainError {
+    /// A file or folder could not be read or written.
+    #[error("{}: {source}", path.display())]
+    Io {
+        /// The file or folder.
+        path: PathBuf,
+        /// The underlying error.
+        source: std::io::Error,
+    },
+    /// The data set is missing, empty or too small.
+    #[error("data: {0}")]
+    Data(String),
+    /// A tokenizer error while preparing data.
+    #[error(transparent)]
+    Token(#[from] autoreg_tokens::TokenError),
+    /// A run directory or checkpoint is missing or damaged.
+    #[error("{}: {reason}", path.display())]
+    Checkpoint {
+        /// The run directory or file.
+        path: PathBuf,
+        /// What is wrong.
+        reason: String,
+    },
+    /// libtorch reported an error.
+    #[error("{context}: {source}")]
+    Torch {
+        /// What was being done.
+        context: String,
+        /// The libtorch error.
+        source: tch::TchError,
+    },
+    /// The configuration cannot work (a key named with its section).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl TrainError {
+    /// An [`TrainError::Io`] for `path`.
+    pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> Self {
+        Self::Io { path: path.into(), source }
+    }
+
+    /// A [`TrainError::Checkpoint`] for `path`.
+    pub fn checkpoint(path: impl Into<PathBuf>, reason: impl Into<String>) -> Self {
+        Self::Checkpoint { path: path.into(), reason: reason.into() }
+    }
+
+    /// A [`TrainError::Torch`] with `context`.
+    pub fn torch(context: impl Into<String>) -> impl FnOnce(tch::TchError) -> Self {
+        let context = context.into();
+        move |source| Self::Torch { context, source }
+    }
+}
