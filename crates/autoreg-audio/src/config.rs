@@ -101,6 +101,5 @@ impl TokenizerBuilder for AudioConfig {
             }
         }
         AudioTokenizer::new(self.clone(), classes.into_iter().collect())
-            .map_err(|reason| TokenError::Fit { kind: "audio", reason })
     }
 }

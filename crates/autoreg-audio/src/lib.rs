@@ -14,7 +14,9 @@
 //! the whole file name (case-insensitive): `{label}` captures the label, `{_}` matches
 //! any non-empty text, everything else is literal. Each placeholder takes as few
 //! characters as it can, left to right, so `"{label}_{_}.wav"` (the default) takes
-//! the digit from FSDD names such as `7_jackson_32.wav`.
+//! the digit from FSDD names such as `7_jackson_32.wav`. With `conditional = true` the
+//! class names are learned from the training file names (sorted) and every document
+//! starts `BOS Label_k`; a training file whose name gives no known label is an error.
 
 mod config;
 mod labels;

@@ -37,7 +37,7 @@ pub(crate) fn read_wav(bytes: &[u8], name: &str) -> Result<Mono, TokenError> {
         return Err(bad(format!("sample {i} is not a finite number")));
     }
     let channels = usize::from(spec.channels);
-    if channels == 0 || interleaved.len() % channels != 0 {
+    if channels == 0 || !interleaved.len().is_multiple_of(channels) {
         return Err(bad(format!("{} samples do not make whole frames of {channels} channels", interleaved.len())));
     }
     let samples = interleaved.chunks_exact(channels).map(|frame| frame.iter().sum::<f32>() / channels as f32).collect();

@@ -35,9 +35,9 @@ struct AudioTokenizerRepr {
 }
 
 impl TryFrom<AudioTokenizerRepr> for AudioTokenizer {
-    type Error = String;
+    type Error = TokenError;
 
-    fn try_from(repr: AudioTokenizerRepr) -> Result<Self, String> {
+    fn try_from(repr: AudioTokenizerRepr) -> Result<Self, TokenError> {
         Self::new(repr.config, repr.classes)
     }
 }
@@ -56,14 +56,15 @@ impl PartialEq for AudioTokenizer {
 
 impl AudioTokenizer {
     /// A tokenizer with `config` and the class names `classes` (sorted and unique, empty
-    /// unless `config.conditional`). The error names the offending setting.
-    pub fn new(config: AudioConfig, classes: Vec<String>) -> Result<Self, String> {
-        let pattern = config.validate()?;
+    /// unless `config.conditional`). A [`TokenError::Fit`] names the offending setting.
+    pub fn new(config: AudioConfig, classes: Vec<String>) -> Result<Self, TokenError> {
+        let fit = |reason: String| TokenError::Fit { kind: "audio", reason };
+        let pattern = config.validate().map_err(fit)?;
         if !classes.windows(2).all(|w| w[0] < w[1]) {
-            return Err("the class names must be sorted and unique".into());
+            return Err(fit("the class names must be sorted and unique".into()));
         }
         if !config.conditional && !classes.is_empty() {
-            return Err("an audio tokenizer that is not conditional has no classes".into());
+            return Err(fit("an audio tokenizer that is not conditional has no classes".into()));
         }
         let quantizer = Quantizer::new(config.quantization, config.bits);
         Ok(Self { config, classes, pattern, quantizer })
@@ -204,7 +205,8 @@ impl Tokenizer for AudioTokenizer {
 
     /// `BOS [Label_k] samples...` of the whole recording ([`PromptCut::Whole`], not cut
     /// into windows) or of its first seconds ([`PromptCut::Seconds`]). The label is kept
-    /// when conditional and the file name gives one.
+    /// when conditional and the file name gives one; a label that is not one of the
+    /// classes is an error.
     fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
         let mut samples = self.load_samples(bytes, name)?;
         match cut {

@@ -4,7 +4,45 @@ mod common;
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
 use autoreg_tokens::{TokenError, Tokenizer, TokenizerBuilder};
-use common::{FORMATS, Format, sine, wav, wav16};
+use common::{sine, wav16};
+use hound::{SampleFormat, WavSpec, WavWriter};
+use std::io::Cursor;
+
+/// A sample format that the tokenizer reads.
+#[derive(Clone, Copy, Debug)]
+enum Format {
+    Int(u16),
+    Float,
+}
+
+/// All formats the tokenizer supports.
+const FORMATS: [Format; 5] = [Format::Int(8), Format::Int(16), Format::Int(24), Format::Int(32), Format::Float];
+
+/// WAV bytes of `channels` (each a list of samples in [-1, 1], all of the same length).
+fn wav(channels: &[Vec<f64>], rate: u32, format: Format) -> Vec<u8> {
+    let (bits, sample_format) = match format {
+        Format::Int(bits) => (bits, SampleFormat::Int),
+        Format::Float => (32, SampleFormat::Float),
+    };
+    let spec = WavSpec { channels: channels.len() as u16, sample_rate: rate, bits_per_sample: bits, sample_format };
+    let mut cursor = Cursor::new(Vec::new());
+    let mut writer = WavWriter::new(&mut cursor, spec).unwrap();
+    for i in 0..channels[0].len() {
+        for ch in channels {
+            let x = ch[i];
+            match format {
+                Format::Int(8) => writer.write_sample((x * 127.0).round() as i8).unwrap(),
+                Format::Int(16) => writer.write_sample((x * 32767.0).round() as i16).unwrap(),
+                Format::Int(bits) => {
+                    writer.write_sample((x * ((1i64 << (bits - 1)) - 1) as f64).round() as i32).unwrap()
+                }
+                Format::Float => writer.write_sample(x as f32).unwrap(),
+            }
+        }
+    }
+    writer.finalize().unwrap();
+    cursor.into_inner()
+}
 
 fn tokenizer(config: AudioConfig) -> AudioTokenizer {
     config.build(&[]).unwrap()
@@ -24,11 +62,9 @@ fn every_format_channel_count_and_rate_keeps_a_sine() {
     for rate in [8000, 16000, 44100, 22050] {
         for format in FORMATS {
             for channels in [1, 2] {
-                // 500 Hz: the left channel at 0.6, the right at 0.2; mixed down to 0.4.
-                let data: Vec<Vec<f64>> = [0.6, 0.2][..channels]
-                    .iter()
-                    .map(|&amp| sine(500.0, if channels == 1 { 0.4 } else { amp }, rate, 0.5))
-                    .collect();
+                // 500 Hz at 0.4, or the left channel at 0.6 and the right at 0.2: mixed down to 0.4.
+                let amps: &[f64] = if channels == 1 { &[0.4] } else { &[0.6, 0.2] };
+                let data: Vec<Vec<f64>> = amps.iter().map(|&amp| sine(500.0, amp, rate, 0.5)).collect();
                 let what = format!("{format:?}, {channels} channels, {rate} Hz");
                 let samples = tok.load_samples(&wav(&data, rate, format), "sine.wav").unwrap();
                 let n = data[0].len() as u64;
@@ -104,10 +140,12 @@ fn truncated_and_corrupt_files_are_errors_naming_the_file() {
     assert_eq!(name, "data/garbage.wav");
     assert!(reason.contains("not a readable WAV"), "{reason}");
 
-    let mut zero_rate = good.clone();
-    zero_rate[24..28].copy_from_slice(&0u32.to_le_bytes());
-    let (_, reason) = format_error(tok.encode(&zero_rate, "rate.wav"));
-    assert!(reason.contains("sample rate 0 Hz"), "{reason}");
+    // A consistent header (rate and byte rate) declaring a rate too high to resample.
+    let mut fast = good.clone();
+    fast[24..28].copy_from_slice(&1_000_000u32.to_le_bytes());
+    fast[28..32].copy_from_slice(&2_000_000u32.to_le_bytes());
+    let (_, reason) = format_error(tok.encode(&fast, "rate.wav"));
+    assert!(reason.contains("sample rate 1000000 Hz is outside"), "{reason}");
 
     let nan = wav(&[vec![0.0, f64::NAN, 0.5]], 8000, Format::Float);
     let (_, reason) = format_error(tok.encode(&nan, "nan.wav"));

@@ -21,6 +21,8 @@ struct Harvest {
     labels: BTreeSet<String>,
     /// Pixels drawn for the palette, RGB in [0, 1].
     pixels: Vec<[f32; 3]>,
+    /// Why the file or one of its images could not be used, if so.
+    error: Option<String>,
 }
 
 /// An error for a config or data set that cannot give a tokenizer.
@@ -34,22 +36,33 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
     if config.colors == Colors::Palette && !(1..=65_536).contains(&config.palette_size) {
         return Err(fit_error(format!("palette_size must be 1 to 65,536, not {}", config.palette_size)));
     }
+    if config.colors != Colors::Palette && !(2..=256).contains(&config.levels) {
+        return Err(fit_error(format!("levels must be 2 to 256, not {}", config.levels)));
+    }
     let max_value = match config.max_value {
         Some(v) => v,
         None => largest_csv_value(files).unwrap_or(255.0),
     };
     let channels = if config.colors == Colors::Grey { 1 } else { 3 };
     let by_folder = files.iter().filter_map(|f| f.parent()).collect::<BTreeSet<_>>().len() > 1;
-    let source = |path: &'_ Path, name: &'_ str| -> Vec<read::Sample> {
+    let samples = |path: &Path| -> Result<Vec<read::Sample>, TokenError> {
+        let name = path.display().to_string();
         let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).filter(|_| by_folder);
-        let source = Source { name, path: Some(path), folder_label: folder, max_value, channels };
-        std::fs::read(path).ok().and_then(|bytes| read::read(&bytes, &source).ok()).unwrap_or_default()
+        let source = Source { name: &name, path: Some(path), folder_label: folder, max_value, channels };
+        read::read(&std::fs::read(path).map_err(|e| TokenError::io(path, e))?, &source)
     };
     let (width, height) = match (config.width, config.height) {
         (Some(w), Some(h)) => (w, h),
         (w, h) => {
-            let first = files.iter().find_map(|f| source(f, &f.display().to_string()).into_iter().next());
-            let raster = first.ok_or_else(|| no_images(files))?.raster;
+            let mut first_error = None;
+            let first = files.iter().find_map(|f| match samples(f) {
+                Ok(s) => s.into_iter().next(),
+                Err(e) => {
+                    first_error.get_or_insert(e.to_string());
+                    None
+                }
+            });
+            let raster = first.ok_or_else(|| no_images(files, first_error))?.raster;
             (w.unwrap_or(raster.width), h.unwrap_or(raster.height))
         }
     };
@@ -65,8 +78,18 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
             let mut rng = StdRng::seed_from_u64(config.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut harvest = Harvest::default();
             let mut seen = 0usize;
-            for (j, sample) in source(path, &path.display().to_string()).into_iter().enumerate() {
-                let Ok(raster) = shape.fit(sample.raster, j) else { continue };
+            let read = samples(path).unwrap_or_else(|e| {
+                harvest.error = Some(e.to_string());
+                Vec::new()
+            });
+            for (j, sample) in read.into_iter().enumerate() {
+                let raster = match shape.fit(sample.raster, j) {
+                    Ok(raster) => raster,
+                    Err(e) => {
+                        harvest.error.get_or_insert_with(|| e.at(&path.display().to_string()).to_string());
+                        continue;
+                    }
+                };
                 harvest.images += 1;
                 harvest.labels.extend(sample.label);
                 if quota > 0 {
@@ -79,7 +102,7 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
         })
         .collect();
     if harvests.iter().all(|h| h.images == 0) {
-        return Err(no_images(files));
+        return Err(no_images(files, harvests.into_iter().find_map(|h| h.error)));
     }
     let classes = if config.conditional { classes(&harvests)? } else { Vec::new() };
     let symbols = match config.colors {
@@ -106,10 +129,14 @@ fn draw(kept: &mut Vec<[f32; 3]>, pixel: [f32; 3], quota: usize, seen: &mut usiz
     }
 }
 
-/// The error for training files that hold no usable image.
-fn no_images(files: &[PathBuf]) -> TokenError {
-    let shown = files.first().map(|f| format!(" (the first is {})", f.display())).unwrap_or_default();
-    fit_error(format!("none of the {} data files holds a readable image of the right size{shown}", files.len()))
+/// The error for training files that hold no usable image; `first_error` says why one failed.
+fn no_images(files: &[PathBuf], first_error: Option<String>) -> TokenError {
+    let why = match (first_error, files.first()) {
+        (Some(e), _) => format!("; the first error: {e}"),
+        (None, Some(f)) => format!(" (the first is {})", f.display()),
+        (None, None) => String::new(),
+    };
+    fit_error(format!("none of the {} data files holds a readable image of the right size{why}", files.len()))
 }
 
 /// The largest value in the training files' CSV rows, if any file is CSV.

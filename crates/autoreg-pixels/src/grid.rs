@@ -1,6 +1,5 @@
 //! The overview picture: a grid of decoded samples, one row per entry, 1-pixel gaps.
 
-use crate::raster::Raster;
 use crate::tokenizer::PixelsTokenizer;
 use autoreg_tokens::{TokenError, write_atomic};
 use image::{DynamicImage, Rgb, RgbImage};
@@ -26,8 +25,7 @@ pub(crate) fn write_overview(
     let mut canvas = RgbImage::from_pixel(width, height, GAP);
     for (r, row) in rows.iter().enumerate() {
         for (c, tokens) in row.iter().enumerate() {
-            let raster: Raster = tokenizer.raster(tokens)?.enlarged(tokenizer.scale);
-            let cell = DynamicImage::from(raster.to_image()).to_rgb8();
+            let cell = tokenizer.raster(tokens)?.enlarged(tokenizer.scale).to_image().to_rgb8();
             image::imageops::replace(
                 &mut canvas,
                 &cell,

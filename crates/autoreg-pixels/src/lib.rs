@@ -19,5 +19,6 @@ mod read;
 mod tokenizer;
 
 pub use config::{Colors, Filter, PixelsConfig};
+/// The `image` crate, whose `DynamicImage` the in-memory helpers take and return.
 pub use image;
 pub use tokenizer::PixelsTokenizer;

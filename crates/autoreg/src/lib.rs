@@ -1,1 +1,19 @@
+//! autoreg: autoregressive sequence modelling across modalities.
+//!
+//! A tokenizer (one crate per modality) turns files into tokens, one GPT decoder learns
+//! next-token prediction from a TOML config, a sampler generates tokens, and the
+//! tokenizer turns them back into files. This crate is the `autoreg` command and a
+//! facade over the others.
 
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod registry;
+pub mod run;
+
+pub use autoreg_model as model;
+pub use autoreg_text as text;
+pub use autoreg_tokens as tokens;
+pub use autoreg_train as train;
+pub use config::Config;
+pub use registry::{SavedTokenizer, TokenizerConfig};

@@ -1,0 +1,114 @@
+//! Lenient decoding, enlarged output, prompts and the overview grid.
+
+mod common;
+
+use autoreg_pixels::{Colors, PixelsConfig, PixelsTokenizer};
+use autoreg_tokens::{PromptCut, Tokenizer, TokenizerBuilder};
+use common::*;
+use std::path::PathBuf;
+
+/// A conditional 4x3 grey tokenizer with 17 levels, classes `a` and `b`, images enlarged 3 times.
+fn conditional() -> (PixelsTokenizer, Vec<PathBuf>, tempfile::TempDir) {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> = ["a", "b"]
+        .iter()
+        .enumerate()
+        .map(|(i, c)| save(dir.path(), &format!("{c}/x.png"), &random_grey(4, 3, i as u64)))
+        .collect();
+    let config = PixelsConfig { levels: 17, conditional: true, scale: 3, ..Default::default() };
+    (config.build(&files).unwrap(), files, dir)
+}
+
+#[test]
+fn decoding_pads_crops_and_skips_stray_class_tokens() {
+    let (tok, _, _dir) = conditional();
+    let s = tok.specials();
+    let (class_a, class_b) = (17, 18);
+    assert_eq!(tok.token_name(class_b).as_deref(), Some("Class_b"));
+    // Too short: the rest is black. A class token in the middle is skipped.
+    let short = tok.decode_pixels(&[s.bos, class_a, 16, class_b, 8]).unwrap();
+    assert_eq!(short.len(), 12);
+    assert_eq!(&short[..2], &[1.0, 0.5]);
+    assert!(short[2..].iter().all(|&v| v == 0.0));
+    // Too long: cut to the image; decoding stops at EOS.
+    let long: Vec<u32> = std::iter::repeat_n(16, 20).chain([s.eos, 0]).collect();
+    assert!(tok.decode_pixels(&long).unwrap().iter().all(|&v| v == 1.0));
+    let stopped = tok.decode_pixels(&[4, s.eos, 16, 16]).unwrap();
+    assert!(stopped[0] == 0.25 && stopped[1..].iter().all(|&v| v == 0.0));
+    let err = tok.decode(&[s.bos, tok.vocab_size() as u32]).unwrap_err().to_string();
+    assert!(err.contains("outside the vocabulary"), "{err}");
+}
+
+#[test]
+fn decoded_files_are_enlarged_png_written_atomically() {
+    let (tok, files, dir) = conditional();
+    let doc = &tok.encode_file(&files[1]).unwrap()[0];
+    assert_eq!(tok.class_of(doc), Some(1));
+    let out = dir.path().join("sample.png");
+    tok.decode_to_file(doc, &out).unwrap();
+    let big = autoreg_pixels::image::open(&out).unwrap().to_luma8();
+    let small = tok.decode_image(doc).unwrap().to_luma8();
+    assert_eq!(big.dimensions(), (12, 9));
+    assert!(big.enumerate_pixels().all(|(x, y, p)| *p == *small.get_pixel(x / 3, y / 3)));
+    assert_eq!(tok.extension(), "png");
+    assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(), 1);
+}
+
+#[test]
+fn prompts_keep_the_class_and_the_top_rows() {
+    let (tok, files, dir) = conditional();
+    let doc = &tok.encode_file(&files[0]).unwrap()[0];
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let name = files[0].display().to_string();
+    let whole = tok.encode_prompt(&bytes, &name, PromptCut::Whole).unwrap();
+    assert_eq!(whole, doc[..doc.len() - 1]);
+    for rows in 0..=3 {
+        let cut = tok.encode_prompt(&bytes, &name, PromptCut::Rows(rows)).unwrap();
+        assert_eq!(cut, doc[..2 + 4 * rows as usize], "{rows} rows");
+    }
+    let err = tok.encode_prompt(&bytes, &name, PromptCut::Rows(4)).unwrap_err().to_string();
+    assert!(err.contains("cannot keep 4 rows of an image 3 rows high"), "{err}");
+    let err = tok.encode_prompt(&bytes, &name, PromptCut::Seconds(1.0)).unwrap_err().to_string();
+    assert!(err.contains("cannot be cut to 1 seconds"), "{err}");
+    // A prompt whose class is unknown (not in a class folder) is refused for a conditional tokenizer.
+    let stray = save(dir.path(), "elsewhere/p.png", &random_grey(4, 3, 5));
+    let err = tok.encode_prompt(&bytes, &stray.display().to_string(), PromptCut::Whole).unwrap_err().to_string();
+    assert!(err.contains("p.png") && err.contains("class \"elsewhere\""), "{err}");
+    let err = tok.encode(&bytes, "in memory").unwrap_err().to_string();
+    assert!(err.contains("in memory: image 0 has no class"), "{err}");
+}
+
+#[test]
+fn the_overview_is_a_grid_with_one_pixel_gaps() {
+    let (tok, files, dir) = conditional();
+    let docs: Vec<Vec<u32>> = files.iter().map(|f| tok.encode_file(f).unwrap().remove(0)).collect();
+    let rows = vec![vec![docs[0].clone(), docs[1].clone(), docs[0].clone()], vec![docs[1].clone()]];
+    let out = dir.path().join("overview.png");
+    assert!(tok.write_overview(&rows, &out).unwrap());
+    let grid = autoreg_pixels::image::open(&out).unwrap().to_rgb8();
+    assert_eq!(grid.dimensions(), (3 * 13 - 1, 2 * 10 - 1));
+    for (r, row) in rows.iter().enumerate() {
+        for (c, doc) in row.iter().enumerate() {
+            let small = tok.decode_image(doc).unwrap().to_luma8();
+            for (x, y, p) in small.enumerate_pixels() {
+                let g = grid.get_pixel(c as u32 * 13 + x * 3 + 1, r as u32 * 10 + y * 3 + 2);
+                assert_eq!(g.0, [p[0]; 3], "row {r} column {c} pixel {x},{y}");
+            }
+        }
+    }
+    assert_eq!(grid.get_pixel(12, 0).0, [128; 3], "gap between columns");
+    assert_eq!(grid.get_pixel(0, 9).0, [128; 3], "gap between rows");
+    let err = tok.write_overview(&[], &out).unwrap_err().to_string();
+    assert!(err.contains("overview.png") && err.contains("no samples"), "{err}");
+}
+
+#[test]
+fn rgb_token_names_and_vocabulary() {
+    let tok = fit_on(&PixelsConfig { colors: Colors::Rgb, levels: 4, ..Default::default() }, &[&random_rgb(2, 2, 0)]);
+    assert_eq!(tok.vocab_size(), 4 + 3);
+    assert_eq!(tok.token_name(3).as_deref(), Some("Level_3"));
+    assert_eq!(tok.token_name(4).as_deref(), Some("<bos>"));
+    assert_eq!(tok.token_name(7), None);
+    assert_eq!(tok.unit(), Some("dim"));
+    assert!(tok.classes().is_empty());
+}

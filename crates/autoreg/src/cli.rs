@@ -1,0 +1,161 @@
+//! Command-line arguments.
+
+use autoreg_model::DeviceChoice;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+/// Train autoregressive models on text, music, images or sound, and sample from them.
+#[derive(Debug, Parser)]
+#[command(name = "autoreg", version, about)]
+pub struct Cli {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Train a model from a TOML config, or resume a run.
+    Train(TrainArgs),
+    /// Generate files from a trained run.
+    Sample(SampleArgs),
+    /// Report the validation loss of a trained run.
+    Eval(EvalArgs),
+    /// Show the tokens of a file under a run's tokenizer.
+    Encode(EncodeArgs),
+    /// Turn token ids back into a file.
+    Decode(DecodeArgs),
+    /// Describe a run: config, tokenizer, checkpoints, metrics.
+    Info(InfoArgs),
+}
+
+/// `autoreg train`.
+#[derive(Debug, Args)]
+pub struct TrainArgs {
+    /// The TOML config (with --resume: the run it names is resumed).
+    pub config: Option<PathBuf>,
+    /// Override a config key, e.g. `--set train.max_steps=500` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub set: Vec<String>,
+    /// Continue a run from its last checkpoint: the run named by the config, or RUN_DIR.
+    #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
+    pub resume: Option<Option<PathBuf>>,
+}
+
+/// Which checkpoint of a run to use.
+#[derive(Clone, Copy, Debug, Default, ValueEnum)]
+pub enum Which {
+    /// The lowest validation loss.
+    #[default]
+    Best,
+    /// The most recent.
+    Last,
+}
+
+impl Which {
+    /// The link name in the run directory.
+    pub fn link(self) -> &'static str {
+        match self {
+            Self::Best => "best",
+            Self::Last => "last",
+        }
+    }
+}
+
+/// Options shared by the commands that load a trained model.
+#[derive(Debug, Args)]
+pub struct ModelArgs {
+    /// The run directory, e.g. runs/shakespeare-char.
+    pub run_dir: PathBuf,
+    /// Which checkpoint.
+    #[arg(long, value_enum, default_value_t)]
+    pub checkpoint: Which,
+    /// Run on this device instead of the run's `train.device`.
+    #[arg(long)]
+    pub device: Option<DeviceChoice>,
+}
+
+/// `autoreg sample`.
+#[derive(Debug, Args)]
+pub struct SampleArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// Number of samples (default: the run's `sample.num`).
+    #[arg(long)]
+    pub num: Option<usize>,
+    /// New tokens per sample, at most.
+    #[arg(long)]
+    pub max_tokens: Option<usize>,
+    /// Sampling temperature; 0 is greedy.
+    #[arg(long)]
+    pub temperature: Option<f64>,
+    /// Keep the k most likely tokens.
+    #[arg(long)]
+    pub top_k: Option<usize>,
+    /// Nucleus sampling: keep tokens covering probability p.
+    #[arg(long)]
+    pub top_p: Option<f64>,
+    /// Seed: the same seed gives the same samples.
+    #[arg(long)]
+    pub seed: Option<u64>,
+    /// A prompt file in the modality's own format, continued by every sample.
+    #[arg(long)]
+    pub prompt: Option<PathBuf>,
+    /// Keep the first N bars of a MIDI prompt.
+    #[arg(long, requires = "prompt")]
+    pub prompt_bars: Option<u32>,
+    /// Keep the first N rows of an image prompt.
+    #[arg(long, requires = "prompt")]
+    pub prompt_rows: Option<u32>,
+    /// Keep the first S seconds of an audio prompt.
+    #[arg(long, requires = "prompt")]
+    pub prompt_seconds: Option<f64>,
+    /// Sample class number K (class-conditional runs).
+    #[arg(long, conflicts_with = "prompt")]
+    pub class: Option<usize>,
+    /// Recompute the whole context at every step instead of using the KV cache.
+    #[arg(long)]
+    pub no_kv_cache: bool,
+    /// Folder for the generated files.
+    #[arg(long, default_value = "out")]
+    pub out: PathBuf,
+}
+
+/// `autoreg eval`.
+#[derive(Debug, Args)]
+pub struct EvalArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+}
+
+/// `autoreg encode`.
+#[derive(Debug, Args)]
+pub struct EncodeArgs {
+    /// A run directory or a tokenizer.json.
+    pub tokenizer: PathBuf,
+    /// The file to encode.
+    pub file: PathBuf,
+    /// Print token ids instead of names.
+    #[arg(long)]
+    pub ids: bool,
+}
+
+/// `autoreg decode`.
+#[derive(Debug, Args)]
+pub struct DecodeArgs {
+    /// A run directory or a tokenizer.json.
+    pub tokenizer: PathBuf,
+    /// A file of whitespace-separated token ids (`-` reads standard input).
+    pub ids: PathBuf,
+    /// The file to write.
+    #[arg(long)]
+    pub out: PathBuf,
+}
+
+/// `autoreg info`.
+#[derive(Debug, Args)]
+pub struct InfoArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+}

@@ -1,0 +1,83 @@
+//! `autoreg encode`, `decode` and `info`: look inside tokenizers and runs.
+
+use crate::cli::{DecodeArgs, EncodeArgs, InfoArgs};
+use crate::config::Config;
+use crate::registry::SavedTokenizer;
+use anyhow::{Context, Result};
+use autoreg_train::{MetricsLog, RunDir};
+use std::io::Read;
+use std::path::Path;
+
+/// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory.
+fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
+    let file = if path.is_dir() { RunDir::new(path).tokenizer_path() } else { path.to_owned() };
+    Ok(SavedTokenizer::load(&file)?)
+}
+
+/// Prints the tokens of a file, by name or id, one document per line.
+pub fn encode(args: &EncodeArgs) -> Result<()> {
+    let saved = load_tokenizer(&args.tokenizer)?;
+    let tok = saved.as_dyn();
+    for doc in tok.encode_file(&args.file)? {
+        let words: Vec<String> = doc
+            .iter()
+            .map(|&t| if args.ids { t.to_string() } else { tok.token_name(t).unwrap_or_else(|| t.to_string()) })
+            .collect();
+        println!("{}", words.join(" "));
+    }
+    Ok(())
+}
+
+/// Decodes whitespace-separated token ids into a file.
+pub fn decode(args: &DecodeArgs) -> Result<()> {
+    let saved = load_tokenizer(&args.tokenizer)?;
+    let mut text = String::new();
+    if args.ids.as_os_str() == "-" {
+        std::io::stdin().read_to_string(&mut text).context("cannot read token ids from standard input")?;
+    } else {
+        text = std::fs::read_to_string(&args.ids).with_context(|| format!("cannot read {}", args.ids.display()))?;
+    }
+    let ids = text
+        .split_whitespace()
+        .enumerate()
+        .map(|(i, w)| {
+            w.parse::<u32>()
+                .with_context(|| format!("{}: word {} ({w:?}) is not a token id", args.ids.display(), i + 1))
+        })
+        .collect::<Result<Vec<u32>>>()?;
+    saved.as_dyn().decode_to_file(&ids, &args.out)?;
+    eprintln!("wrote {}", args.out.display());
+    Ok(())
+}
+
+/// Describes a run directory.
+pub fn info(args: &InfoArgs) -> Result<()> {
+    let run = RunDir::new(&args.run_dir);
+    let config = Config::load(&run.config_path(), &[])
+        .with_context(|| format!("{} is not a run directory", args.run_dir.display()))?;
+    let saved = SavedTokenizer::load(&run.tokenizer_path())?;
+    let tok = saved.as_dyn();
+    let m = &config.model;
+    println!("run        {}", run.path().display());
+    println!("data       {}", config.data.path.display());
+    println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
+    println!(
+        "model      {} layers, {} heads, {} wide, context {}, {:?} positions",
+        m.n_layer, m.n_head, m.n_embd, m.block_size, m.positions
+    );
+    for which in ["last", "best"] {
+        match run.checkpoint(which) {
+            Ok(c) => println!(
+                "{which:<10} step {} (train loss {:.4}, val loss {:.4}) in {}",
+                c.state.step,
+                c.state.train_loss,
+                c.state.val_loss,
+                c.dir.display()
+            ),
+            Err(_) => println!("{which:<10} none"),
+        }
+    }
+    let records = MetricsLog::new(run.metrics_path()).read()?;
+    println!("metrics    {} evaluations in {}", records.len(), run.metrics_path().display());
+    Ok(())
+}

@@ -1,0 +1,32 @@
+//! One module per subcommand.
+
+mod eval;
+mod inspect;
+mod sample;
+mod train;
+
+use crate::cli::{Cli, Command};
+use anyhow::Result;
+
+pub use eval::eval;
+pub use inspect::{decode, encode, info};
+pub use sample::sample;
+pub use train::train;
+
+/// Runs the subcommand.
+pub fn run(cli: Cli) -> Result<()> {
+    match cli.command {
+        Command::Train(args) => train(&args).map(|_| ()),
+        Command::Sample(args) => sample(&args).map(|_| ()),
+        Command::Eval(args) => eval(&args).map(|_| ()),
+        Command::Encode(args) => encode(&args),
+        Command::Decode(args) => decode(&args),
+        Command::Info(args) => info(&args),
+    }
+}
+
+/// Whether standard error is a terminal (progress bars are drawn only there).
+fn interactive() -> bool {
+    use std::io::IsTerminal;
+    std::io::stderr().is_terminal()
+}

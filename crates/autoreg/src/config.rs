@@ -1,0 +1,176 @@
+//! The TOML configuration of a run: `name` and the sections `[data]`, `[tokenizer]`,
+//! `[model]`, `[train]` and `[sample]`. Every key but `name` and `[tokenizer] kind`
+//! has a default, so a config file is a plain list of overrides.
+
+use crate::registry::TokenizerConfig;
+use autoreg_model::{ModelConfig, SampleOptions};
+use autoreg_train::{DataConfig, TrainConfig};
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A whole run configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Name of the run: it trains into `<train.runs_dir>/<name>/`.
+    pub name: String,
+    /// Where the data is.
+    #[serde(default)]
+    pub data: DataConfig,
+    /// The modality and its tokenizer.
+    pub tokenizer: TokenizerConfig,
+    /// The decoder's shape.
+    #[serde(default)]
+    pub model: ModelConfig,
+    /// Optimisation and hardware.
+    #[serde(default)]
+    pub train: TrainConfig,
+    /// Defaults for `autoreg sample`.
+    #[serde(default)]
+    pub sample: SampleOptions,
+}
+
+/// A configuration that cannot be used; the message names the file, the key and,
+/// where known, the line.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ConfigError(pub String);
+
+impl Config {
+    /// Reads `path` and applies `overrides` (`section.key=value`, or `key=value` for a
+    /// top-level key). The value is read as TOML (`4`, `1e-3`, `true`, `"text"`);
+    /// anything that is not TOML is taken as a string (`--set train.device=cuda`).
+    pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError(format!("{}: cannot read the config: {e}", path.display())))?;
+        // Parsed from text first, so that an error in the file shows its line.
+        let config: Self = toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        if overrides.is_empty() {
+            return config.validated(path);
+        }
+        let mut table: toml::Table =
+            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        for o in overrides {
+            apply_override(&mut table, o)?;
+        }
+        let config = Self::deserialize(toml::Value::Table(table)).map_err(|e| {
+            ConfigError(format!("{} with --set {}: {}", path.display(), overrides.join(" --set "), e.message()))
+        })?;
+        config.validated(path)
+    }
+
+    /// Checks values that types alone cannot (ranges, divisibility).
+    fn validated(self, path: &Path) -> Result<Self, ConfigError> {
+        let checks = [self.model.validate(), self.train.validate(), self.sample.validate().map_err(|e| e.to_string())];
+        for check in checks {
+            check.map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        }
+        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
+            return Err(ConfigError(format!(
+                "{}: name {:?} must be a plain folder name (no slashes, not starting with a dot)",
+                path.display(),
+                self.name
+            )));
+        }
+        Ok(self)
+    }
+
+    /// The run directory: `<train.runs_dir>/<name>`.
+    pub fn run_dir(&self) -> PathBuf {
+        self.train.runs_dir.join(&self.name)
+    }
+
+    /// The configuration as TOML, as saved in the run directory.
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_default()
+    }
+}
+
+/// Sets `key=value` in `table`, creating the section if needed.
+fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
+    let bad = |why: &str| ConfigError(format!("--set {item}: {why}"));
+    let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected section.key=value"))?;
+    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
+        .ok()
+        .and_then(|mut t| t.remove("v"))
+        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let mut parts: Vec<&str> = key.trim().split('.').collect();
+    let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| bad("empty key"))?;
+    let mut current = table;
+    for section in parts {
+        let entry = current.entry(section).or_insert_with(|| toml::Value::Table(toml::Table::new()));
+        current = entry.as_table_mut().ok_or_else(|| bad(&format!("`{section}` is not a section")))?;
+    }
+    current.insert(last.to_owned(), value);
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(text: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.toml");
+        std::fs::write(&path, text).unwrap();
+        (dir, path)
+    }
+
+    const MINIMAL: &str = "name = \"t\"\n[tokenizer]\nkind = \"text\"\n";
+
+    #[test]
+    fn defaults_fill_everything_but_name_and_kind() {
+        let (_d, path) = write(MINIMAL);
+        let c = Config::load(&path, &[]).unwrap();
+        assert_eq!(c.model, ModelConfig::default());
+        assert_eq!(c.run_dir(), PathBuf::from("runs/t"));
+    }
+
+    #[test]
+    fn unknown_key_names_file_key_line_and_expected_keys() {
+        let (_d, path) = write(&format!("{MINIMAL}[model]\nn_layer = 2\nn_layr = 4\n"));
+        let err = Config::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.starts_with(&path.display().to_string()), "{err}");
+        assert!(err.contains("line 6") && err.contains("unknown field `n_layr`") && err.contains("n_layer"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_names_the_line_and_what_was_expected() {
+        let (_d, path) = write(&format!("{MINIMAL}[train]\nmax_steps = \"many\"\n"));
+        let err = Config::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("line 5") && err.contains("invalid type: string \"many\", expected i64"), "{err}");
+    }
+
+    #[test]
+    fn overrides_set_any_key_and_are_checked() {
+        let (_d, path) = write(MINIMAL);
+        let c = Config::load(
+            &path,
+            &["model.n_layer=2".into(), "train.device=cpu".into(), "train.lr=3e-4".into(), "name=other".into()],
+        )
+        .unwrap();
+        assert_eq!((c.model.n_layer, c.train.lr, c.name.as_str()), (2, 3e-4, "other"));
+        assert_eq!(c.train.device, autoreg_model::DeviceChoice::Cpu);
+        let err = Config::load(&path, &["model.n_layr=2".into()]).unwrap_err().to_string();
+        assert!(err.contains("--set model.n_layr=2") && err.contains("unknown field `n_layr`"), "{err}");
+        let err = Config::load(&path, &["model".into()]).unwrap_err().to_string();
+        assert!(err.contains("expected section.key=value"), "{err}");
+    }
+
+    #[test]
+    fn invalid_values_are_named() {
+        let (_d, path) = write(&format!("{MINIMAL}[model]\nn_embd = 100\nn_head = 3\n"));
+        let err = Config::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("model.n_embd (100) must be a multiple of model.n_head (3)"), "{err}");
+        let (_d, path) = write("name = \"../x\"\n[tokenizer]\nkind = \"text\"\n");
+        assert!(Config::load(&path, &[]).unwrap_err().to_string().contains("plain folder name"));
+    }
+
+    #[test]
+    fn saved_form_loads_back_the_same() {
+        let (_d, path) = write(&format!("{MINIMAL}[data]\npath = \"x.txt\"\n[sample]\ntop_k = 5\n"));
+        let c = Config::load(&path, &[]).unwrap();
+        let (_d2, again) = write(&c.to_toml());
+        assert_eq!(Config::load(&again, &[]).unwrap(), c);
+    }
+}

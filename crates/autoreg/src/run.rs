@@ -1,0 +1,47 @@
+//! Opening a trained run for sampling and evaluation.
+
+use crate::cli::ModelArgs;
+use crate::config::Config;
+use crate::registry::SavedTokenizer;
+use anyhow::{Context, Result};
+use autoreg_model::{Gpt, resolve_device};
+use autoreg_train::{Checkpoint, RunDir};
+use tch::Device;
+use tch::nn::VarStore;
+
+/// A run's config, tokenizer and model with the chosen checkpoint's weights.
+pub struct LoadedRun {
+    /// The run directory.
+    pub dir: RunDir,
+    /// Its resolved config.
+    pub config: Config,
+    /// Its tokenizer.
+    pub tokenizer: SavedTokenizer,
+    /// The checkpoint that was loaded.
+    pub checkpoint: Checkpoint,
+    /// The decoder, in evaluation mode use.
+    pub model: Gpt,
+    /// Where the model lives.
+    pub device: Device,
+    /// Keeps the model's variables alive.
+    _vs: VarStore,
+}
+
+/// Opens the run directory named in `args` and loads its model.
+pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
+    let dir = RunDir::new(&args.run_dir);
+    let checkpoint = dir.checkpoint(args.checkpoint.link())?;
+    let config = Config::load(&dir.config_path(), &[])?;
+    let tokenizer = SavedTokenizer::load(&dir.tokenizer_path())?;
+    if config.train.threads > 0 {
+        tch::set_num_threads(config.train.threads as i32);
+    }
+    let device = resolve_device(args.device.unwrap_or(config.train.device)).map_err(anyhow::Error::msg)?;
+    let mut vs = VarStore::new(device);
+    let kind = config.train.precision.compute_kind(device);
+    let model = Gpt::new(&vs.root(), &config.model, tokenizer.as_dyn().vocab_size() as i64, kind);
+    checkpoint
+        .load_weights(&mut vs)
+        .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;
+    Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, _vs: vs })
+}
