@@ -143,6 +143,7 @@ impl<'a> Decoder<'a> {
                 });
             }
             self.finish(p, None);
+            self.repairs += 1;
         }
         let repairs = self.repairs;
         Ok((self.score(), repairs))
@@ -271,7 +272,7 @@ impl<'a> Decoder<'a> {
     }
 
     fn finish(&mut self, p: Pending, duration: Option<u16>) {
-        let default = u16::try_from(self.config.positions_per_beat).unwrap_or(1).min(self.vocab.max_steps());
+        let default = self.config.positions_per_beat.min(self.vocab.max_steps());
         let duration = duration.unwrap_or(default);
         self.notes.push(GridNote { step: p.step, duration, pitch: p.pitch, velocity: p.velocity, program: p.program });
     }

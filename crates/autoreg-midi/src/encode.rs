@@ -43,7 +43,7 @@ impl<'a> Encoder<'a> {
         Self { config, vocab, specials }
     }
 
-    /// The documents of `grid`'s bars from `first` on, each `BOS ... EOS`, split after
+    /// The documents of `grid`'s bars in `bars`, each `BOS ... EOS`, split after
     /// `max_bars` bars or before going over `max_tokens` (when `split`); documents
     /// without notes are left out.
     pub fn documents(&self, grid: &Grid, bars: std::ops::Range<usize>, split: bool) -> Vec<Vec<u32>> {

@@ -79,7 +79,7 @@ impl Grid {
         if u64::from(last) > max_steps {
             return Err(TokenError::format(name, format!("the piece is longer than {MAX_BEATS} beats")));
         }
-        let mut tempos = Vec::new();
+        let mut tempos: Vec<(u32, u8)> = Vec::new();
         if !vocab.tempos.is_empty() {
             let first = Tempo { tick: 0, micros_per_beat: DEFAULT_MICROS_PER_BEAT };
             for tempo in std::iter::once(&first).chain(&score.tempos) {

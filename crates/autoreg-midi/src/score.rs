@@ -97,23 +97,24 @@ impl Score {
 
     /// Ticks at which bars start, up to `end`, following the time-signature map
     /// (a change takes effect at the first bar line at or after it; 4/4 before any).
-    pub fn bar_ticks(&self, end: u64) -> Vec<u64> {
+    pub fn bar_ticks(&self, end: u64) -> impl Iterator<Item = u64> + '_ {
         let tpb = u64::from(self.ticks_per_beat.max(1));
-        let bar_len = |sig: Option<&TimeSignature>| {
+        let bar_len = move |sig: Option<&TimeSignature>| {
             sig.map_or(4 * tpb, |s| (u64::from(s.numerator) * 4 * tpb / u64::from(s.denominator.max(1))).max(1))
         };
-        let mut bars = Vec::new();
-        let (mut tick, mut next) = (0u64, 0usize);
-        let mut sig = None;
-        while tick <= end {
+        let (mut tick, mut next, mut sig) = (0u64, 0usize, None);
+        std::iter::from_fn(move || {
+            if tick > end {
+                return None;
+            }
             while let Some(s) = self.time_signatures.get(next).filter(|s| s.tick <= tick) {
                 sig = Some(s);
                 next += 1;
             }
-            bars.push(tick);
+            let bar = tick;
             tick += bar_len(sig);
-        }
-        bars
+            Some(bar)
+        })
     }
 }
 
@@ -142,7 +143,7 @@ mod tests {
 
     #[test]
     fn bars_follow_the_time_signatures() {
-        assert_eq!(score().bar_ticks(700), vec![0, 300, 600]);
-        assert_eq!(Score { ticks_per_beat: 10, ..Score::default() }.bar_ticks(80), vec![0, 40, 80]);
+        assert_eq!(score().bar_ticks(700).collect::<Vec<_>>(), vec![0, 300, 600]);
+        assert_eq!(Score { ticks_per_beat: 10, ..Score::default() }.bar_ticks(80).collect::<Vec<_>>(), vec![0, 40, 80]);
     }
 }

@@ -160,11 +160,6 @@ impl Vocab {
         }
     }
 
-    /// Number of grid steps a `Position` can take (REMI).
-    pub fn positions(&self) -> u16 {
-        self.position.len as u16
-    }
-
     /// The longest `Duration` and `TimeShift`, in grid steps.
     pub fn max_steps(&self) -> u16 {
         self.duration.len as u16

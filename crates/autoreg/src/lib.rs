@@ -11,7 +11,9 @@ pub mod config;
 pub mod registry;
 pub mod run;
 
+pub use autoreg_audio as audio;
 pub use autoreg_model as model;
+pub use autoreg_pixels as pixels;
 pub use autoreg_text as text;
 pub use autoreg_tokens as tokens;
 pub use autoreg_train as train;

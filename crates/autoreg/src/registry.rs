@@ -1,5 +1,7 @@
 //! The modalities autoreg knows. Adding one is one line in [`modalities!`]'s call below.
 
+use autoreg_audio::{AudioConfig, AudioTokenizer};
+use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{TextConfig, TextTokenizer};
 use autoreg_tokens::{TokenError, Tokenizer, TokenizerBuilder};
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,8 @@ macro_rules! modalities {
 
 modalities! {
     Text => "text", TextConfig, TextTokenizer;
+    Pixels => "pixels", PixelsConfig, PixelsTokenizer;
+    Audio => "audio", AudioConfig, AudioTokenizer;
 }
 
 impl SavedTokenizer {

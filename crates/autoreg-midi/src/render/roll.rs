@@ -32,7 +32,8 @@ pub(super) fn piano_roll(score: &Score) -> RgbImage {
     for pitch in (low..=high).filter(|p| p % 12 == 0) {
         fill(&mut image, 0, width, y_top(pitch) + ROW - 1, y_top(pitch) + ROW, OCTAVE_LINE);
     }
-    for bar in score.bar_ticks(end) {
+    // At most as many bar lines as pixel columns, a bound for absurd files.
+    for bar in score.bar_ticks(end).take(width as usize) {
         fill(&mut image, x(bar), x(bar) + 1, 0, height, BAR_LINE);
     }
     for note in &score.notes {

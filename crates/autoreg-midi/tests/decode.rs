@@ -1,0 +1,164 @@
+//! Lenient and strict decoding, prompts, augmentation, splitting and the saved form.
+
+mod common;
+
+use autoreg_midi::{DecodeError, MidiConfig, MidiTokenizer, Scheme, Score};
+use autoreg_tokens::{PromptCut, Tokenizer};
+use common::{note, smf};
+use midly::Format;
+
+fn tok(scheme: Scheme) -> MidiTokenizer {
+    MidiTokenizer::new(MidiConfig { scheme, ..MidiConfig::default() }).unwrap()
+}
+
+fn ids(tok: &MidiTokenizer, names: &str) -> Vec<u32> {
+    let by_name: std::collections::HashMap<String, u32> =
+        (0..tok.vocab_size() as u32).map(|id| (tok.token_name(id).unwrap(), id)).collect();
+    names.split_whitespace().map(|n| by_name[n]).collect()
+}
+
+/// A scale of `bars` bars of 4/4, one quarter note per beat from C4.
+fn scale(bars: u8) -> Vec<u8> {
+    let events = (0..bars * 4).flat_map(|i| [note(0, 0, 48 + i % 40, 90), note(96, 0, 48 + i % 40, 0)]).collect();
+    smf(Format::SingleTrack, 96, vec![events])
+}
+
+#[test]
+fn lenient_decoding_repairs_and_counts() {
+    let tok = tok(Scheme::Remi);
+    let good = ids(&tok, "<bos> Bar TimeSig_4/4 Position_0 Pitch_60 Velocity_99 Duration_8 <eos>");
+    assert_eq!(tok.decode_report(&good).unwrap().repairs, 0);
+    // A Pitch without Velocity and Duration, a stray Duration, a Position past the bar.
+    let bad = ids(&tok, "Bar Position_0 Pitch_60 Position_4 Duration_2 Position_40 Pitch_62 Velocity_99");
+    let report = tok.decode_report(&bad).unwrap();
+    assert_eq!(report.repairs, 4);
+    let notes: Vec<(u64, u64, u8)> = report.score.notes.iter().map(|n| (n.start, n.duration, n.pitch)).collect();
+    // Both notes get the default duration of a beat; the second stays at position 4.
+    let beat = u64::from(report.score.ticks_per_beat);
+    assert_eq!(notes, vec![(0, beat, 60), (beat / 2, beat, 62)]);
+    Score::from_midi(&report.midi, "repaired").unwrap();
+}
+
+#[test]
+fn strict_decoding_names_the_first_invalid_token() {
+    let tok = tok(Scheme::Remi);
+    let bad = ids(&tok, "<bos> Bar Position_0 Pitch_60 Velocity_99 Duration_8 Position_2 Pitch_62 Duration_4 <eos>");
+    match tok.decode_strict(&bad) {
+        Err(DecodeError::InvalidToken { position, name, reason, .. }) => {
+            assert_eq!((position, name.as_str()), (8, "Duration_4"));
+            assert_eq!(reason, "expected Velocity after Pitch");
+        }
+        other => panic!("{other:?}"),
+    }
+    let err = tok.decode_strict(&ids(&tok, "Bar Position_2 TimeSig_3/4")).unwrap_err().to_string();
+    assert!(err.contains("at position 2: TimeSig inside a bar"), "{err}");
+    assert!(tok.decode_strict(&[tok.vocab_size() as u32]).unwrap_err().to_string().contains("outside the vocabulary"));
+    assert!(tok.decode(&[tok.vocab_size() as u32]).is_err());
+}
+
+#[test]
+fn documents_split_on_bar_lines() {
+    let config = MidiConfig { max_bars: 4, velocity_bins: 0, tempo_bins: 0, ..MidiConfig::default() };
+    let tok = MidiTokenizer::new(config).unwrap();
+    let docs = tok.encode(&scale(10), "scale.mid").unwrap();
+    let bars: Vec<usize> =
+        docs.iter().map(|d| d.iter().filter(|&&t| tok.token_name(t).unwrap() == "Bar").count()).collect();
+    assert_eq!(bars, vec![4, 4, 2]);
+    assert_eq!(docs.iter().map(|d| tok.count_units(d)).sum::<usize>(), 40);
+    for doc in &docs {
+        assert_eq!((doc[0], *doc.last().unwrap()), (tok.specials().bos, tok.specials().eos));
+        // Each document stands alone: it round-trips by itself.
+        assert_eq!(tok.encode(&tok.decode(doc).unwrap(), "doc").unwrap(), vec![doc.clone()]);
+    }
+    let limited = MidiTokenizer::new(MidiConfig { max_bars: 0, max_tokens: 40, ..tok.config().clone() }).unwrap();
+    let docs = limited.encode(&scale(10), "scale.mid").unwrap();
+    assert!(
+        docs.len() > 1 && docs.iter().all(|d| d.len() <= 40),
+        "{:?}",
+        docs.iter().map(Vec::len).collect::<Vec<_>>()
+    );
+    assert_eq!(docs.iter().map(|d| limited.count_units(d)).sum::<usize>(), 40);
+}
+
+#[test]
+fn prompt_keeps_the_first_bars() {
+    for scheme in [Scheme::Remi, Scheme::Tsd] {
+        let tok = tok(scheme);
+        let prompt = tok.encode_prompt(&scale(10), "scale.mid", PromptCut::Bars(3)).unwrap();
+        assert_eq!(prompt[0], tok.specials().bos);
+        assert_ne!(*prompt.last().unwrap(), tok.specials().eos);
+        assert_eq!(tok.count_units(&prompt), 12);
+        let whole = tok.encode_prompt(&scale(10), "scale.mid", PromptCut::Whole).unwrap();
+        assert_eq!(tok.count_units(&whole), 40);
+        assert!(tok.encode_prompt(&scale(2), "s.mid", PromptCut::Rows(2)).is_err());
+    }
+}
+
+#[test]
+fn augmentation_transposes_within_the_pitch_range() {
+    let config = MidiConfig { transpose: 5, pitch_range: [50, 70], ..MidiConfig::default() };
+    let tok = MidiTokenizer::new(config).unwrap();
+    let doc = ids(&tok, "Bar Position_0 Pitch_52 Velocity_99 Duration_4 Pitch_68 Velocity_99 Duration_4");
+    let pitches = |d: &[u32]| -> Vec<String> {
+        d.iter().map(|&t| tok.token_name(t).unwrap()).filter(|n| n.starts_with("Pitch")).collect()
+    };
+    let mut shifts = std::collections::BTreeSet::new();
+    for draw in 0..11 {
+        let mut window = doc.clone();
+        tok.augment(&mut window, draw);
+        let p = pitches(&window);
+        let low: i32 = p[0]["Pitch_".len()..].parse().unwrap();
+        let high: i32 = p[1]["Pitch_".len()..].parse().unwrap();
+        assert_eq!(high - low, 16, "intervals are kept");
+        assert!((50..=70).contains(&low) && (50..=70).contains(&high));
+        shifts.insert(low - 52);
+        // Only Pitch tokens change.
+        let same = window.iter().zip(&doc).filter(|(a, b)| a == b).count();
+        assert!(same >= doc.len() - 2);
+    }
+    // Room for -2..=+2 only: larger draws are reduced to fit.
+    assert_eq!(shifts.into_iter().collect::<Vec<_>>(), vec![-2, -1, 0, 1, 2]);
+}
+
+#[test]
+fn saved_form_round_trips_and_is_checked() {
+    let tok = tok(Scheme::Tsd);
+    let json = serde_json::to_value(&tok).unwrap();
+    assert!(json.get("kind").is_none());
+    assert_eq!(json["vocab"].as_array().unwrap().len() + 3, tok.vocab_size());
+    let back: MidiTokenizer = serde_json::from_value(json.clone()).unwrap();
+    assert_eq!(back.config(), tok.config());
+    let mut changed = json;
+    changed["config"]["positions_per_beat"] = 4.into();
+    let err = serde_json::from_value::<MidiTokenizer>(changed).unwrap_err().to_string();
+    assert!(err.contains("differs"), "{err}");
+    let config: MidiConfig = toml_like(r#"{"scheme": "tsd", "pitch_range": [40, 90]}"#);
+    assert_eq!((config.scheme, config.pitch_range, config.positions_per_beat), (Scheme::Tsd, [40, 90], 8));
+    assert!(serde_json::from_str::<MidiConfig>(r#"{"bogus": 1}"#).is_err());
+}
+
+fn toml_like(json: &str) -> MidiConfig {
+    serde_json::from_str(json).unwrap()
+}
+
+#[test]
+fn companions_are_written_beside_the_midi_file() {
+    let tok = tok(Scheme::Remi);
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sample.mid");
+    let doc = &tok.encode(&scale(4), "scale.mid").unwrap()[0];
+    tok.decode_to_file(doc, &path).unwrap();
+    let files = tok.write_companions(doc, &path).unwrap();
+    assert_eq!(files, vec![dir.path().join("sample.png"), dir.path().join("sample.wav")]);
+    let png = image::open(&files[0]).unwrap();
+    assert!(png.width() > 100 && png.height() > 40);
+    let wav = hound::WavReader::open(&files[1]).unwrap();
+    let spec = wav.spec();
+    assert_eq!((spec.sample_rate, spec.channels, spec.bits_per_sample), (22_050, 1, 16));
+    // 16 beats at 120 bpm: 8 seconds and a release.
+    let seconds = wav.duration() as f64 / 22_050.0;
+    assert!((8.0..8.5).contains(&seconds), "{seconds}");
+    let loud = wav.into_samples::<i16>().map(Result::unwrap).map(i16::unsigned_abs).max().unwrap();
+    assert!(loud > 1000);
+    autoreg_midi::render_midi_file(&path, &dir.path().join("r.png"), &dir.path().join("r.wav")).unwrap();
+}

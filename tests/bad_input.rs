@@ -1,0 +1,107 @@
+//! Bad input gets a clear error naming the file or key, exit code 1, and no panic.
+
+mod common;
+use common::{Scratch, fails, ok};
+use std::path::Path;
+
+/// The 1-based line of `path` that starts with `key`.
+fn line_of(path: &Path, key: &str) -> usize {
+    std::fs::read_to_string(path).unwrap().lines().position(|l| l.starts_with(key)).unwrap() + 1
+}
+
+#[test]
+fn unknown_toml_key() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "[sample]\ntop_kk = 5\n");
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(err.contains("t.toml") && err.contains("unknown field `top_kk`"), "{err}");
+    assert!(err.contains(&format!("line {}", line_of(&cfg, "top_kk"))), "{err}");
+}
+
+#[test]
+fn wrong_value_type() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "").to_str().unwrap().to_owned();
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("n_layer = 2", "n_layer = \"two\"");
+    std::fs::write(&cfg, text).unwrap();
+    let err = fails(s.path(), &["train", &cfg]);
+    assert!(
+        err.contains(&format!("line {}", line_of(cfg.as_ref(), "n_layer")))
+            && err.contains("invalid type: string \"two\", expected i64"),
+        "{err}"
+    );
+    let err = fails(s.path(), &["train", &cfg, "--set", "model.n_layer=x"]);
+    assert!(err.contains("t.toml"), "{err}");
+}
+
+#[test]
+fn missing_data_path() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap(), "--set", "data.path=missing.txt"]);
+    assert!(err.contains("data.path missing.txt not found") && err.contains("data.root"), "{err}");
+}
+
+#[test]
+fn empty_data_set() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path().join("data/empty")).unwrap();
+    std::fs::write(s.path().join("data/empty/README.md"), "not text data").unwrap();
+    let cfg = s.config("t", "");
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap(), "--set", "data.path=empty"]);
+    assert!(err.contains("no .txt files in") && err.contains("empty"), "{err}");
+    // Files that hold too little for one window of the model.
+    std::fs::write(s.path().join("data/empty/tiny.txt"), "ab").unwrap();
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap(), "--set", "data.path=empty"]);
+    assert!(err.contains("fewer than model.block_size + 1"), "{err}");
+}
+
+#[test]
+fn non_utf8_input_to_the_character_tokenizer() {
+    let s = Scratch::new();
+    std::fs::create_dir_all(s.path().join("data/bad")).unwrap();
+    std::fs::write(s.path().join("data/bad/latin1.txt"), b"caf\xe9 au lait").unwrap();
+    let cfg = s.config("t", "");
+    let out = common::autoreg(s.path(), &["train", cfg.to_str().unwrap(), "--set", "data.path=bad"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(stderr.contains("warning: skipped") && stderr.contains("latin1.txt: not UTF-8: invalid byte at offset 3"));
+    assert!(stderr.contains("error: data: no usable data: all 1 file(s) were skipped"), "{stderr}");
+    // The same file as a prompt, to a trained character model.
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("t");
+    let err = fails(s.path(), &["sample", run.to_str().unwrap(), "--prompt", "data/bad/latin1.txt"]);
+    assert!(err.contains("latin1.txt: not UTF-8: invalid byte at offset 3"), "{err}");
+}
+
+#[test]
+fn run_directory_without_weights() {
+    let s = Scratch::new();
+    let err = fails(s.path(), &["sample", "nowhere"]);
+    assert!(err.contains("nowhere: not a run directory"), "{err}");
+    let cfg = s.config("t", "");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("t");
+    std::fs::remove_dir_all(run.join("checkpoints")).unwrap();
+    std::fs::remove_file(run.join("last")).unwrap();
+    std::fs::remove_file(run.join("best")).unwrap();
+    for cmd in ["sample", "eval"] {
+        let err = fails(s.path(), &[cmd, run.to_str().unwrap()]);
+        assert!(err.contains("no `best` checkpoint: no weights were saved here"), "{err}");
+    }
+    let err = fails(s.path(), &["train", "--resume", run.to_str().unwrap()]);
+    assert!(err.contains("no `last` checkpoint"), "{err}");
+}
+
+#[test]
+fn prompt_longer_than_the_context() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    std::fs::write(s.path().join("long.txt"), "the lazy dog ".repeat(10)).unwrap();
+    let run = s.run_dir("t");
+    let err = fails(s.path(), &["sample", run.to_str().unwrap(), "--prompt", "long.txt"]);
+    assert!(err.contains("the prompt has 131 tokens but the model's context (block_size) is 32"), "{err}");
+    let err = fails(s.path(), &["sample", run.to_str().unwrap(), "--class", "3"]);
+    assert!(err.contains("has no classes"), "{err}");
+}

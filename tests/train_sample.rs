@@ -1,0 +1,88 @@
+//! Training, resuming, sampling and evaluating end to end through the `autoreg` binary.
+
+mod common;
+use common::{Scratch, last_val_loss, ok};
+
+#[test]
+fn resume_continues_exactly() {
+    let s = Scratch::new();
+    // The decay ends at step 40 in both runs, so the schedule does not depend on max_steps.
+    let extra = "decay_steps = 40\n";
+    let cfg = s.config("whole", &extra);
+    ok(s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=40"]);
+    let cfg = s.config("split", &extra);
+    ok(s.path(), &["train", cfg.to_str().unwrap()]); // 20 steps
+    let run = s.run_dir("split");
+    ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--set", "train.max_steps=40"]);
+    let (a, b) = (last_val_loss(&s.run_dir("whole")), last_val_loss(&run));
+    eprintln!("2N steps: val loss {a:.6}; N + resumed N: {b:.6}");
+    assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    // The resumed run's metrics continue without repeating step 20.
+    let steps: Vec<i64> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_i64().unwrap())
+        .collect();
+    assert_eq!(steps, [0, 10, 20, 30, 40]);
+}
+
+#[test]
+fn dropout_runs_resume_exactly_too() {
+    let s = Scratch::new();
+    let extra = "decay_steps = 20\n";
+    let cfg = s.config("whole", extra);
+    let set = ["--set", "model.dropout=0.2"];
+    ok(s.path(), &["train", cfg.to_str().unwrap(), set[0], set[1], "--set", "train.max_steps=20"]);
+    let cfg = s.config("split", extra);
+    ok(s.path(), &["train", cfg.to_str().unwrap(), set[0], set[1], "--set", "train.max_steps=10"]);
+    let run = s.run_dir("split");
+    ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--set", "train.max_steps=20"]);
+    let (a, b) = (last_val_loss(&s.run_dir("whole")), last_val_loss(&run));
+    assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+}
+
+#[test]
+fn fresh_training_refuses_to_overwrite_a_run() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let err = common::fails(s.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(err.contains("already holds a trained run") && err.contains("--resume"), "{err}");
+}
+
+#[test]
+fn run_directory_holds_everything_and_samples_are_reproducible() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "[sample]\nnum = 3\nmax_tokens = 40\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("t");
+    for f in [
+        "config.toml",
+        "tokenizer.json",
+        "metrics.jsonl",
+        "loss.png",
+        "last/model.safetensors",
+        "last/optimizer.safetensors",
+        "last/state.json",
+        "best/model.safetensors",
+    ] {
+        assert!(run.join(f).is_file(), "{f} missing");
+    }
+    let r = run.to_str().unwrap();
+    let a = ok(s.path(), &["sample", r, "--seed", "5", "--out", "a"]);
+    let b = ok(s.path(), &["sample", r, "--seed", "5", "--out", "b", "--no-kv-cache"]);
+    let c = ok(s.path(), &["sample", r, "--seed", "6", "--out", "c"]);
+    assert_eq!(a, b, "same seed, same text, with or without the cache (40 tokens fit the context)");
+    assert_ne!(a, c);
+    for i in 0..3 {
+        let f = |d: &str| std::fs::read(s.path().join(d).join(format!("t-{i}.txt"))).unwrap();
+        assert_eq!(f("a"), f("b"));
+    }
+    // A prompt is continued.
+    std::fs::write(s.path().join("p.txt"), "the quick").unwrap();
+    let out = ok(s.path(), &["sample", r, "--prompt", "p.txt", "--num", "1", "--out", "p"]);
+    assert!(out.starts_with("the quick"), "{out}");
+    assert!(s.path().join("p/t.txt").is_file());
+    let eval = ok(s.path(), &["eval", r]);
+    assert!(eval.contains("nats/token") && run.join("eval.json").is_file(), "{eval}");
+}
