@@ -11,7 +11,9 @@ pub enum SplitMode {
     Documents,
     /// The last `val_fraction` of every document validates (nanoGPT's split of one file).
     Tail,
-    /// Documents from files whose name matches `val_files` validate (an upstream split).
+    /// Whole files, with all their documents: those whose name matches the glob
+    /// `val_files` validate (an upstream split), or without it `val_fraction` of the
+    /// files, shuffled by the seed.
     Files,
 }
 
@@ -27,7 +29,8 @@ pub struct DataConfig {
     pub split: SplitMode,
     /// Share of documents (or of each document, with `split = "tail"`) that validates.
     pub val_fraction: f64,
-    /// With `split = "files"`: a glob on file names, e.g. `"*_[0-4].wav"`.
+    /// With `split = "files"`: a glob on file names that picks the validation files,
+    /// e.g. `"*_[0-4].wav"`.
     pub val_files: Option<String>,
     /// Where tokenized data is cached. Unset: the user's cache folder (`~/.cache/autoreg`).
     pub cache_dir: Option<PathBuf>,

@@ -205,7 +205,7 @@ fn split(
 ) -> Result<(TokenStore, TokenStore), TrainError> {
     let n = store.num_docs();
     let frac = config.val_fraction;
-    if config.split != SplitMode::Files && !(frac > 0.0 && frac < 1.0) {
+    if !(config.split == SplitMode::Files && config.val_files.is_some()) && !(frac > 0.0 && frac < 1.0) {
         return Err(TrainError::Config(format!("data.val_fraction must be in (0, 1), got {frac}")));
     }
     let mut train = TokenStore::new();
@@ -235,15 +235,37 @@ fn split(
             }
         }
         SplitMode::Files => {
-            let pattern = config.val_files.as_deref().ok_or_else(|| {
-                TrainError::Config("data.split = \"files\" needs data.val_files, a glob on file names".into())
-            })?;
-            let glob = glob::Pattern::new(pattern)
-                .map_err(|e| TrainError::Config(format!("data.val_files {pattern:?} is not a valid glob: {e}")))?;
+            let names: Vec<String> = manifest
+                .files
+                .iter()
+                .map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
+                .collect();
+            let is_val: Vec<bool> = match config.val_files.as_deref() {
+                Some(pattern) => {
+                    let glob = glob::Pattern::new(pattern).map_err(|e| {
+                        TrainError::Config(format!("data.val_files {pattern:?} is not a valid glob: {e}"))
+                    })?;
+                    names.iter().map(|n| glob.matches(n)).collect()
+                }
+                None => {
+                    let used: Vec<usize> = (0..names.len()).filter(|&i| manifest.files[i].docs > 0).collect();
+                    if used.len() < 2 {
+                        return Err(TrainError::Data(format!(
+                            "data.split = \"files\" needs at least 2 files with data, found {}",
+                            used.len()
+                        )));
+                    }
+                    let n_val = ((used.len() as f64 * frac).round() as usize).clamp(1, used.len() - 1);
+                    let mut order = used;
+                    order.shuffle(&mut StdRng::seed_from_u64(seed));
+                    let mut is_val = vec![false; names.len()];
+                    order[..n_val].iter().for_each(|&i| is_val[i] = true);
+                    is_val
+                }
+            };
             let mut docs = store.docs();
-            for file in &manifest.files {
-                let name = file.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-                let target = if glob.matches(&name) { &mut val } else { &mut train };
+            for (file, val_file) in manifest.files.iter().zip(is_val) {
+                let target = if val_file { &mut val } else { &mut train };
                 for doc in docs.by_ref().take(file.docs) {
                     target.push(doc);
                 }
@@ -328,6 +350,9 @@ mod tests {
         let by_file =
             DataConfig { split: SplitMode::Files, val_files: Some("*_[0-4].txt".into()), ..config(dir.path()) };
         let d = load_dataset(&by_file, &files, &tok, "t", 1).unwrap();
+        assert_eq!((d.train.num_docs(), d.val.num_docs()), (1, 1));
+        let random_files = DataConfig { split: SplitMode::Files, val_fraction: 0.5, ..config(dir.path()) };
+        let d = load_dataset(&random_files, &files, &tok, "t", 1).unwrap();
         assert_eq!((d.train.num_docs(), d.val.num_docs()), (1, 1));
         let one_doc = load_dataset(&config(dir.path()), &files[..1], &tok, "t", 1).unwrap_err().to_string();
         assert!(one_doc.contains("at least 2 documents"), "{one_doc}");

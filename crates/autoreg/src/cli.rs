@@ -28,6 +28,8 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Describe a run: config, tokenizer, checkpoints, metrics.
     Info(InfoArgs),
+    /// Draw a MIDI file as a piano roll (PNG) and play it into a WAV preview.
+    Render(RenderArgs),
 }
 
 /// `autoreg train`.
@@ -158,4 +160,14 @@ pub struct DecodeArgs {
 pub struct InfoArgs {
     /// The run directory.
     pub run_dir: PathBuf,
+}
+
+/// `autoreg render`.
+#[derive(Debug, Args)]
+pub struct RenderArgs {
+    /// The MIDI file.
+    pub file: PathBuf,
+    /// Folder for the PNG and WAV (default: beside the MIDI file).
+    #[arg(long)]
+    pub out: Option<PathBuf>,
 }

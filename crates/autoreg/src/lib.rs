@@ -12,6 +12,7 @@ pub mod registry;
 pub mod run;
 
 pub use autoreg_audio as audio;
+pub use autoreg_midi as midi;
 pub use autoreg_model as model;
 pub use autoreg_pixels as pixels;
 pub use autoreg_text as text;

@@ -1,6 +1,7 @@
 //! The modalities autoreg knows. Adding one is one line in [`modalities!`]'s call below.
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
+use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{TextConfig, TextTokenizer};
 use autoreg_tokens::{TokenError, Tokenizer, TokenizerBuilder};
@@ -48,6 +49,7 @@ macro_rules! modalities {
 
 modalities! {
     Text => "text", TextConfig, TextTokenizer;
+    Midi => "midi", MidiConfig, MidiTokenizer;
     Pixels => "pixels", PixelsConfig, PixelsTokenizer;
     Audio => "audio", AudioConfig, AudioTokenizer;
 }

@@ -1,11 +1,11 @@
 //! `autoreg encode`, `decode` and `info`: look inside tokenizers and runs.
 
-use crate::cli::{DecodeArgs, EncodeArgs, InfoArgs};
+use crate::cli::{DecodeArgs, EncodeArgs, InfoArgs, RenderArgs};
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
 use autoreg_train::{MetricsLog, RunDir};
-use std::io::Read;
+use std::io::{Read, Write};
 use std::path::Path;
 
 /// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory.
@@ -18,12 +18,13 @@ fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
 pub fn encode(args: &EncodeArgs) -> Result<()> {
     let saved = load_tokenizer(&args.tokenizer)?;
     let tok = saved.as_dyn();
+    let mut out = std::io::stdout().lock();
     for doc in tok.encode_file(&args.file)? {
         let words: Vec<String> = doc
             .iter()
             .map(|&t| if args.ids { t.to_string() } else { tok.token_name(t).unwrap_or_else(|| t.to_string()) })
             .collect();
-        println!("{}", words.join(" "));
+        writeln!(out, "{}", words.join(" "))?;
     }
     Ok(())
 }
@@ -79,5 +80,20 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     }
     let records = MetricsLog::new(run.metrics_path()).read()?;
     println!("metrics    {} evaluations in {}", records.len(), run.metrics_path().display());
+    Ok(())
+}
+
+/// Writes the piano roll and the audio preview of a MIDI file.
+pub fn render(args: &RenderArgs) -> Result<()> {
+    let stem = args.file.file_stem().with_context(|| format!("{} names no file", args.file.display()))?;
+    let dir = match &args.out {
+        Some(dir) => dir.clone(),
+        None => args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
+    };
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
+    let png = dir.join(stem).with_extension("png");
+    let wav = dir.join(stem).with_extension("wav");
+    autoreg_midi::render_midi_file(&args.file, &png, &wav)?;
+    eprintln!("wrote {}\nwrote {}", png.display(), wav.display());
     Ok(())
 }

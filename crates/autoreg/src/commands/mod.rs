@@ -9,7 +9,7 @@ use crate::cli::{Cli, Command};
 use anyhow::Result;
 
 pub use eval::eval;
-pub use inspect::{decode, encode, info};
+pub use inspect::{decode, encode, info, render};
 pub use sample::sample;
 pub use train::train;
 
@@ -22,6 +22,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Encode(args) => encode(&args),
         Command::Decode(args) => decode(&args),
         Command::Info(args) => info(&args),
+        Command::Render(args) => render(&args),
     }
 }
 
