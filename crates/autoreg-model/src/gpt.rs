@@ -4,6 +4,9 @@ use crate::config::{ModelConfig, Positions};
 use crate::layers::{LayerNorm, Linear, Rope};
 use tch::{Kind, Tensor, nn};
 
+/// The target id that [`Gpt::loss`] ignores (padding).
+pub const IGNORE: i64 = -100;
+
 /// Keys and values of every layer for the tokens seen so far (incremental decoding).
 #[derive(Debug)]
 pub struct KvCache {
@@ -206,10 +209,17 @@ impl Gpt {
         self.logits(&self.hidden(idx, None, train))
     }
 
-    /// Mean cross-entropy of next-token prediction: `idx` and `targets` are (B, T).
+    /// Mean cross-entropy of next-token prediction: `idx` and `targets` are (B, T);
+    /// targets of -100 (padding) are ignored.
     pub fn loss(&self, idx: &Tensor, targets: &Tensor, train: bool) -> Tensor {
         let logits = self.forward_t(idx, train); // (B, T, V)
-        logits.view([-1, self.vocab_size]).cross_entropy_for_logits(&targets.view([-1]))
+        logits.view([-1, self.vocab_size]).cross_entropy_loss::<Tensor>(
+            &targets.view([-1]),
+            None,
+            tch::Reduction::Mean,
+            IGNORE,
+            0.0,
+        )
     }
 }
 

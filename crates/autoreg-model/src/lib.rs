@@ -10,6 +10,6 @@ mod sampler;
 
 pub use config::{ModelConfig, Positions};
 pub use device::{DeviceChoice, Precision, resolve_device};
-pub use gpt::{Gpt, KvCache};
+pub use gpt::{Gpt, IGNORE, KvCache};
 pub use optim::{AdamW, AdamWConfig};
 pub use sampler::{SampleError, SampleOptions, Sampler};

@@ -139,6 +139,13 @@ pub trait Tokenizer: Send + Sync {
     /// by `draw`. The default leaves it unchanged.
     fn augment(&self, _window: &mut [u32], _draw: u64) {}
 
+    /// How many tokens at the start of `doc` describe the whole document (BOS, and a
+    /// class token when conditional). Training windows that start inside a document
+    /// keep them in front. The default is 1 (BOS).
+    fn prefix_len(&self, _doc: &[u32]) -> usize {
+        1
+    }
+
     /// The modality's own unit for evaluation (`"note"`, `"dim"`, `"sample"`), if any.
     fn unit(&self) -> Option<&'static str> {
         None

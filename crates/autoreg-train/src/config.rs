@@ -17,6 +17,18 @@ pub enum SplitMode {
     Files,
 }
 
+/// How training windows are cut from a split.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Windows {
+    /// Anywhere in the documents laid end to end (nanoGPT): for text and music.
+    #[default]
+    Stream,
+    /// Inside one document, which keeps its prefix (BOS, class) in front; a short
+    /// document is padded. For images and labelled recordings.
+    Documents,
+}
+
 /// `[data]`: where the files are and how to split them.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -32,6 +44,8 @@ pub struct DataConfig {
     /// With `split = "files"`: a glob on file names that picks the validation files,
     /// e.g. `"*_[0-4].wav"`.
     pub val_files: Option<String>,
+    /// `"stream"` or `"documents"`: how training windows are cut.
+    pub windows: Windows,
     /// Where tokenized data is cached. Unset: the user's cache folder (`~/.cache/autoreg`).
     pub cache_dir: Option<PathBuf>,
 }
@@ -44,6 +58,7 @@ impl Default for DataConfig {
             split: SplitMode::Documents,
             val_fraction: 0.1,
             val_files: None,
+            windows: Windows::Stream,
             cache_dir: None,
         }
     }

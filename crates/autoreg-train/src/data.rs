@@ -1,7 +1,7 @@
 //! Data sets: files found under a data root, tokenized once in parallel into a cache
 //! keyed by the tokenizer and the files' contents, then split for validation.
 
-use crate::config::{DataConfig, SplitMode};
+use crate::config::{DataConfig, SplitMode, Windows};
 use crate::error::TrainError;
 use autoreg_tokens::{TokenStore, Tokenizer, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -25,6 +25,8 @@ pub struct Dataset {
     pub skipped: Vec<String>,
     /// Whether the tokens came from the cache.
     pub from_cache: bool,
+    /// How training windows are cut.
+    pub windows: Windows,
 }
 
 /// The data file or folder named by `[data]`, resolved against the data root:
@@ -117,7 +119,7 @@ pub fn load_dataset(
         )));
     }
     let (train, val) = split(config, &store, &manifest, seed)?;
-    Ok(Dataset { train, val, files_used, skipped, from_cache })
+    Ok(Dataset { train, val, files_used, skipped, from_cache, windows: config.windows })
 }
 
 fn tokenize_cached(

@@ -1,6 +1,7 @@
 //! Training for autoreg: data sets tokenized once into a cache, random windows,
 //! the AdamW loop with warm-up and cosine decay, atomic checkpoints, metrics and plots.
 
+mod baseline;
 mod batch;
 mod checkpoint;
 mod config;
@@ -11,9 +12,10 @@ mod metrics;
 mod schedule;
 mod trainer;
 
+pub use baseline::{Baseline, baseline_nats};
 pub use batch::Batcher;
 pub use checkpoint::{Checkpoint, RunDir, TrainState};
-pub use config::{DataConfig, SplitMode, TrainConfig};
+pub use config::{DataConfig, SplitMode, TrainConfig, Windows};
 pub use data::{Dataset, list_files, load_dataset, resolve_data_path};
 pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};

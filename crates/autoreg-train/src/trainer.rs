@@ -91,8 +91,8 @@ impl<'a> Trainer<'a> {
             metrics.truncate_after(-1)?;
         }
         let block = model_config.block_size;
-        let train = Batcher::new(&data.train, block, device, "training")?;
-        let val = Batcher::new(&data.val, block, device, "validation")?;
+        let train = Batcher::new(&data.train, block, data.windows, tokenizer, device, "training")?;
+        let val = Batcher::new(&data.val, block, data.windows, tokenizer, device, "validation")?;
         Ok(Self {
             config,
             tokenizer,

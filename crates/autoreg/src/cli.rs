@@ -116,6 +116,9 @@ pub struct SampleArgs {
     /// Sample class number K (class-conditional runs).
     #[arg(long, conflicts_with = "prompt")]
     pub class: Option<usize>,
+    /// Sample every class, N samples each, and draw them as one grid, a row per class.
+    #[arg(long, value_name = "N", conflicts_with_all = ["prompt", "class"])]
+    pub per_class: Option<usize>,
     /// Recompute the whole context at every step instead of using the KV cache.
     #[arg(long)]
     pub no_kv_cache: bool,
@@ -129,6 +132,12 @@ pub struct SampleArgs {
 pub struct EvalArgs {
     #[command(flatten)]
     pub model: ModelArgs,
+    /// Order of the Markov-chain baseline.
+    #[arg(long, default_value_t = 3)]
+    pub markov_order: usize,
+    /// Skip the count-based baselines.
+    #[arg(long)]
+    pub no_baselines: bool,
 }
 
 /// `autoreg encode`.

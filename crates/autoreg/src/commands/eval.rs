@@ -3,11 +3,12 @@
 use crate::cli::EvalArgs;
 use crate::run::load_run;
 use anyhow::Result;
-use autoreg_tokens::write_atomic;
-use autoreg_train::{Evaluation, evaluate, list_files, load_dataset, resolve_data_path};
+use autoreg_tokens::{TokenStore, write_atomic};
+use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate, list_files, load_dataset, resolve_data_path};
+use std::f64::consts::LN_2;
 
-/// Evaluates a run's checkpoint on its validation split, prints the figures and saves
-/// them as `eval.json` in the run directory.
+/// Evaluates a run's checkpoint on its validation split beside count-based baselines
+/// fitted on its training split, prints the table and saves it as `eval.json`.
 pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let run = load_run(&args.model)?;
     let config = &run.config;
@@ -17,27 +18,50 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let batch = config.train.batch_size.max(1) as usize;
     let e = evaluate(&run.model, &data.val, tok, run.device, batch);
     println!(
-        "{} (step {}): validation {} documents, {} tokens",
+        "{} (step {}): validation split of {} documents, {} predicted tokens",
         run.dir.path().display(),
         run.checkpoint.state.step,
         e.documents,
         e.tokens
     );
-    println!("loss {:.4} nats/token, {:.4} bits/token", e.loss, e.bits_per_token());
-    let mut json = serde_json::json!({
+    let units = tok.unit().map(|u| (u, data.val.docs().map(|d| tok.count_units(d)).sum::<usize>()));
+    let header =
+        units.map(|(u, _)| format!("  {:>12} {:>12}", format!("nats/{u}"), format!("bits/{u}"))).unwrap_or_default();
+    println!("{:<20} {:>11} {:>11} {:>12}{header}", "model", "nats/token", "bits/token", "nats/doc");
+    let mut rows = vec![row("transformer", e.loss * e.tokens as f64, e.tokens, &data.val, units)];
+    if !args.no_baselines {
+        let vocab = tok.vocab_size();
+        for b in [Baseline::Unigram, Baseline::Markov(args.markov_order), Baseline::Positional] {
+            let (nats, count) = baseline_nats(b, &data.train, &data.val, vocab);
+            rows.push(row(&b.to_string(), nats, count, &data.val, units));
+        }
+    }
+    let path = run.dir.path().join("eval.json");
+    let json = serde_json::json!({
         "step": run.checkpoint.state.step,
         "documents": e.documents,
         "tokens": e.tokens,
-        "loss_nats_per_token": e.loss,
-        "bits_per_token": e.bits_per_token(),
+        "unit": units.map(|(u, _)| u),
+        "units": units.map(|(_, n)| n),
+        "models": rows,
     });
-    if let Some((unit, count, nats)) = e.per_unit {
-        println!("per {unit}: {nats:.4} nats, {:.4} bits ({count} {unit}s)", nats / std::f64::consts::LN_2);
-        json["unit"] = unit.into();
-        json["units"] = count.into();
-        json["nats_per_unit"] = nats.into();
-    }
-    let path = run.dir.path().join("eval.json");
     write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
     Ok(e)
+}
+
+/// Prints one line of the table and returns it as JSON.
+fn row(name: &str, nats: f64, tokens: usize, val: &TokenStore, units: Option<(&str, usize)>) -> serde_json::Value {
+    let per_token = nats / tokens.max(1) as f64;
+    let per_doc = nats / val.num_docs().max(1) as f64;
+    let per_unit = units.map(|(_, n)| nats / n.max(1) as f64);
+    let unit_cols = per_unit.map(|u| format!("  {u:>12.4} {:>12.4}", u / LN_2)).unwrap_or_default();
+    println!("{name:<20} {per_token:>11.4} {:>11.4} {per_doc:>12.2}{unit_cols}", per_token / LN_2);
+    serde_json::json!({
+        "model": name,
+        "nats_per_token": per_token,
+        "bits_per_token": per_token / LN_2,
+        "nats_per_document": per_doc,
+        "nats_per_unit": per_unit,
+    })
 }

@@ -1,0 +1,151 @@
+//! Count-based baselines that the decoder should beat, evaluated on the same targets
+//! as [`crate::evaluate`]: every token of a document after its first.
+
+use autoreg_tokens::TokenStore;
+use std::collections::HashMap;
+
+/// A baseline model of next tokens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Baseline {
+    /// One distribution over tokens (add-one smoothing): the entropy of the data.
+    Unigram,
+    /// An order-k Markov chain: the next token given the k before it (within the
+    /// document), each order interpolated with the one below (Dirichlet smoothing).
+    Markov(usize),
+    /// A distribution per position in the document (add-one smoothing): the
+    /// independent-pixel model of images.
+    Positional,
+}
+
+impl std::fmt::Display for Baseline {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Unigram => f.write_str("unigram"),
+            Self::Markov(k) => write!(f, "order-{k} Markov"),
+            Self::Positional => f.write_str("per-position"),
+        }
+    }
+}
+
+/// Total nats of `val`'s targets under `baseline` fitted on `train`, and their count.
+pub fn baseline_nats(baseline: Baseline, train: &TokenStore, val: &TokenStore, vocab: usize) -> (f64, usize) {
+    let mut total = 0.0;
+    let mut count = 0;
+    match baseline {
+        Baseline::Unigram => {
+            let mut counts = vec![0.0f64; vocab];
+            train.docs().flat_map(|d| d.iter().skip(1)).for_each(|&t| counts[t as usize] += 1.0);
+            let sum: f64 = counts.iter().sum::<f64>() + vocab as f64;
+            for &t in val.docs().flat_map(|d| d.iter().skip(1)) {
+                total -= ((counts[t as usize] + 1.0) / sum).ln();
+                count += 1;
+            }
+        }
+        Baseline::Positional => {
+            let mut counts: Vec<Vec<f64>> = Vec::new();
+            for d in train.docs() {
+                for (i, &t) in d.iter().enumerate().skip(1) {
+                    if counts.len() <= i {
+                        counts.resize(i + 1, vec![0.0; vocab]);
+                    }
+                    counts[i][t as usize] += 1.0;
+                }
+            }
+            for d in val.docs() {
+                for (i, &t) in d.iter().enumerate().skip(1) {
+                    let (c, sum) = counts.get(i).map_or((0.0, 0.0), |row| (row[t as usize], row.iter().sum()));
+                    total -= ((c + 1.0) / (sum + vocab as f64)).ln();
+                    count += 1;
+                }
+            }
+        }
+        Baseline::Markov(order) => {
+            let model = Markov::fit(train, order, vocab);
+            for d in val.docs() {
+                for i in 1..d.len() {
+                    total -= model.prob(&d[i.saturating_sub(order)..i], d[i]).ln();
+                    count += 1;
+                }
+            }
+        }
+    }
+    (total, count)
+}
+
+/// Counts of contexts of length 0..=order and of the tokens that follow them.
+struct Markov {
+    /// Per context: (number of times seen, counts of the next token).
+    table: HashMap<Vec<u32>, (f64, HashMap<u32, f64>)>,
+    vocab: usize,
+}
+
+/// Pseudo-count given to the lower order's distribution.
+const ALPHA: f64 = 1.0;
+
+impl Markov {
+    fn fit(train: &TokenStore, order: usize, vocab: usize) -> Self {
+        let mut table: HashMap<Vec<u32>, (f64, HashMap<u32, f64>)> = HashMap::new();
+        for d in train.docs() {
+            for i in 1..d.len() {
+                for k in 0..=order.min(i) {
+                    let entry = table.entry(d[i - k..i].to_vec()).or_default();
+                    entry.0 += 1.0;
+                    *entry.1.entry(d[i]).or_default() += 1.0;
+                }
+            }
+        }
+        Self { table, vocab }
+    }
+
+    /// P(next | context), backing off from the longest context to a uniform one.
+    fn prob(&self, context: &[u32], next: u32) -> f64 {
+        let mut p = 1.0 / self.vocab as f64;
+        for k in 0..=context.len() {
+            if let Some((seen, nexts)) = self.table.get(&context[context.len() - k..]) {
+                p = (nexts.get(&next).copied().unwrap_or(0.0) + ALPHA * p) / (seen + ALPHA);
+            }
+        }
+        p
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn store(docs: &[&[u32]]) -> TokenStore {
+        let mut s = TokenStore::new();
+        docs.iter().for_each(|d| s.push(d));
+        s
+    }
+
+    #[test]
+    fn markov_learns_a_deterministic_sequence_and_unigram_does_not() {
+        let cycle: Vec<u32> = (0..300).map(|i| i % 3).collect();
+        let (train, val) = (store(&[&cycle]), store(&[&cycle[..30]]));
+        let (markov, n) = baseline_nats(Baseline::Markov(2), &train, &val, 4);
+        let (unigram, m) = baseline_nats(Baseline::Unigram, &train, &val, 4);
+        assert_eq!((n, m), (29, 29));
+        assert!(markov / (n as f64) < 0.05, "{markov}");
+        assert!((unigram / m as f64 - 3f64.ln()).abs() < 0.05, "{unigram}");
+    }
+
+    #[test]
+    fn markov_probabilities_sum_to_one() {
+        let train = store(&[&[0, 1, 2, 1, 0, 2, 2, 1], &[3, 3, 1]]);
+        let model = Markov::fit(&train, 2, 5);
+        for context in [&[][..], &[1], &[2, 1], &[4, 4]] {
+            let sum: f64 = (0..5).map(|t| model.prob(context, t)).sum();
+            assert!((sum - 1.0).abs() < 1e-9, "{context:?}: {sum}");
+        }
+    }
+
+    #[test]
+    fn positional_model_learns_fixed_layouts() {
+        let train = store(&[&[9, 1, 2, 3], &[9, 1, 2, 3], &[9, 1, 2, 3]]);
+        let (pos, n) = baseline_nats(Baseline::Positional, &train, &store(&[&[9, 1, 2, 3]]), 10);
+        let (uni, _) = baseline_nats(Baseline::Unigram, &train, &store(&[&[9, 1, 2, 3]]), 10);
+        assert_eq!(n, 3);
+        assert!(pos < uni);
+    }
+}
