@@ -83,14 +83,15 @@ pub fn ok(cwd: &Path, args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Runs `autoreg`, expecting a clean failure: exit code 1, one `error:` line, no panic.
+/// Runs `autoreg`, expecting a clean failure: exit code 1, an `error:` message, no
+/// panic. Returns the message, from `error:` to the end.
 pub fn fails(cwd: &Path, args: &[&str]) -> String {
     let out = autoreg(cwd, args);
     let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
     assert_eq!(out.status.code(), Some(1), "autoreg {args:?} should fail with 1:\n{stderr}");
     assert!(!stderr.contains("panicked"), "autoreg {args:?} panicked:\n{stderr}");
-    let error = stderr.lines().find(|l| l.starts_with("error: ")).unwrap_or_else(|| panic!("no error line:\n{stderr}"));
-    error.to_owned()
+    let at = stderr.find("error: ").unwrap_or_else(|| panic!("no error message:\n{stderr}"));
+    stderr[at..].to_owned()
 }
 
 /// The last validation loss in a run's metrics.

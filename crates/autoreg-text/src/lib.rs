@@ -11,6 +11,12 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
+/// `bytes` as UTF-8 text, or an error naming the first invalid byte.
+fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, TokenError> {
+    std::str::from_utf8(bytes)
+        .map_err(|e| TokenError::format(name, format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))
+}
+
 /// How text is split into tokens.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -43,13 +49,23 @@ impl TokenizerBuilder for TextConfig {
             Level::Byte => Ok(TextTokenizer::byte()),
             Level::Char => {
                 let mut chars = BTreeSet::new();
-                for text in files.iter().filter_map(|f| std::fs::read_to_string(f).ok()) {
-                    chars.extend(text.chars());
+                let mut first_error = None;
+                for file in files {
+                    let text = std::fs::read(file)
+                        .map_err(|e| TokenError::io(file, e))
+                        .and_then(|b| utf8(&b, &file.display().to_string()).map(str::to_owned));
+                    match text {
+                        Ok(text) => chars.extend(text.chars()),
+                        Err(e) => {
+                            first_error.get_or_insert(e);
+                        }
+                    }
                 }
                 if chars.is_empty() {
+                    let why = first_error.map(|e| format!(" ({e})")).unwrap_or_default();
                     return Err(TokenError::Fit {
                         kind: "text",
-                        reason: "no readable UTF-8 text in the data files".into(),
+                        reason: format!("no readable UTF-8 text in the data files{why}"),
                     });
                 }
                 TextTokenizer::char(chars.into_iter().collect())
@@ -178,12 +194,7 @@ impl Tokenizer for TextTokenizer {
     fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
         let symbols = match self.level {
             Level::Byte => bytes.iter().map(|&b| u32::from(b)).collect(),
-            Level::Char => {
-                let text = std::str::from_utf8(bytes).map_err(|e| {
-                    TokenError::format(name, format!("not UTF-8: invalid byte at offset {}", e.valid_up_to()))
-                })?;
-                self.encode_str(text, name)?
-            }
+            Level::Char => self.encode_str(utf8(bytes, name)?, name)?,
         };
         let Specials { bos, eos, .. } = self.specials();
         let mut doc = Vec::with_capacity(symbols.len() + 2);
