@@ -134,3 +134,71 @@ impl AdamW {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Device, Kind};
+
+    fn setup() -> (nn::VarStore, Tensor, Tensor) {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let w = vs.root().var("w", &[2, 2], nn::Init::Const(1.0));
+        let b = vs.root().var("b", &[2], nn::Init::Const(1.0));
+        (vs, w, b)
+    }
+
+    fn config() -> AdamWConfig {
+        AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.5 }
+    }
+
+    #[test]
+    fn first_step_moves_each_weight_by_lr_against_its_gradient_and_decays_matrices() {
+        let (vs, w, b) = setup();
+        let mut opt = AdamW::new(&vs, config());
+        // Gradients: d/dw sum(w * c) = c, with c of mixed signs.
+        let c = Tensor::from_slice(&[2.0f32, -3.0, 0.5, -0.25]).view([2, 2]);
+        ((&w * &c).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)).backward();
+        opt.step(0.1);
+        // After one step m̂ = g and v̂ = g², so the update is -lr·sign(g); matrices are
+        // first scaled by 1 - lr·wd = 0.95, vectors are not.
+        let w_now = Vec::<f32>::try_from(w.view([-1])).unwrap();
+        for (got, g) in w_now.iter().zip([2.0f32, -3.0, 0.5, -0.25]) {
+            assert!((got - (0.95 - 0.1 * g.signum())).abs() < 1e-5, "{got}");
+        }
+        let b_now = Vec::<f32>::try_from(&b).unwrap();
+        assert!(b_now.iter().all(|v| (v - 0.9).abs() < 1e-5), "{b_now:?}");
+        assert_eq!(opt.step_count(), 1);
+        assert!(!w.grad().defined() || w.grad().abs().sum(Kind::Float).double_value(&[]) == 0.0);
+    }
+
+    #[test]
+    fn clipping_scales_the_global_norm() {
+        let (vs, w, b) = setup();
+        let opt = AdamW::new(&vs, config());
+        ((&w * 3.0).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)).backward();
+        // Gradient norm: sqrt(4·9 + 2·16) = sqrt(68).
+        let norm = opt.clip_grad_norm(1.0);
+        assert!((norm - 68f64.sqrt()).abs() < 1e-4);
+        let after = (w.grad().pow_tensor_scalar(2).sum(Kind::Float) + b.grad().pow_tensor_scalar(2).sum(Kind::Float))
+            .sqrt()
+            .double_value(&[]);
+        assert!((after - 1.0).abs() < 1e-4, "{after}");
+    }
+
+    #[test]
+    fn state_round_trips_and_is_checked() {
+        let (vs, w, _b) = setup();
+        let mut opt = AdamW::new(&vs, config());
+        (&w * 2.0).sum(Kind::Float).backward();
+        opt.step(0.01);
+        let state: Vec<(String, Tensor)> = opt.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+        let mut fresh = AdamW::new(&vs, config());
+        fresh.load_state(&state, 1).unwrap();
+        for ((n1, a), (n2, b)) in opt.state().iter().zip(fresh.state().iter()) {
+            assert_eq!(n1, n2);
+            assert!(a.equal(b), "{n1}");
+        }
+        let err = fresh.load_state(&state[1..], 1).unwrap_err();
+        assert_eq!(err, "optimizer state has no `m.b`");
+    }
+}
