@@ -84,6 +84,13 @@ fn run_directory_holds_everything_and_samples_are_reproducible() {
     let out = ok(s.path(), &["sample", r, "--prompt", "p.txt", "--num", "1", "--out", "p"]);
     assert!(out.starts_with("the quick"), "{out}");
     assert!(s.path().join("p/t.txt").is_file());
+    // encode --ids and decode give the file back; names are readable.
+    let ids = ok(s.path(), &["encode", r, "p.txt", "--ids"]);
+    std::fs::write(s.path().join("ids.txt"), ids).unwrap();
+    ok(s.path(), &["decode", r, "ids.txt", "--out", "back.txt"]);
+    assert_eq!(std::fs::read(s.path().join("back.txt")).unwrap(), b"the quick");
+    let names = ok(s.path(), &["encode", &format!("{r}/tokenizer.json"), "p.txt"]);
+    assert_eq!(names.trim(), "<bos> 't' 'h' 'e' ' ' 'q' 'u' 'i' 'c' 'k' <eos>");
     let eval = ok(s.path(), &["eval", r]);
     assert!(eval.contains("nats/token") && run.join("eval.json").is_file(), "{eval}");
 }
