@@ -4,6 +4,10 @@ torch.optim.AdamW (betas 0.9/0.99, weight decay 0.1 on matrices) and gradient cl
 batch 12, on random windows of tiny shakespeare. Prints milliseconds per step.
 
 Usage: python train_step.py INPUT_TXT WARMUP_STEPS TIMED_STEPS
+       python train_step.py INPUT_TXT --full SEED
+The second form trains nanoGPT's full 2,000-step schedule (warm-up 100, cosine decay from
+1e-3 to 1e-4) on the first 90% of the text and prints the validation loss over the last
+10% in non-overlapping windows of 64, as `autoreg eval` computes it: the quality reference.
 """
 import math
 import sys
@@ -57,13 +61,24 @@ class GPT(nn.Module):
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
+def lr_at(it, lr=1e-3, min_lr=1e-4, warmup=100, decay=2000):
+    if it < warmup:
+        return lr * (it + 1) / (warmup + 1)
+    if it >= decay:
+        return min_lr
+    return min_lr + 0.5 * (1.0 + math.cos(math.pi * (it - warmup) / (decay - warmup))) * (lr - min_lr)
+
+
 def main():
-    path, warmup, steps = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
+    path = sys.argv[1]
+    full = sys.argv[2] == "--full"
     text = open(path, encoding="utf-8").read()
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
-    torch.manual_seed(1337)
+    n = int(0.9 * len(data))
+    train, val = (data[:n], data[n:]) if full else (data, data)
+    torch.manual_seed(int(sys.argv[3]) if full else 1337)
     model = GPT(len(chars) + 3)  # the same vocabulary as autoreg's (65 characters + 3 specials)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -74,9 +89,9 @@ def main():
     )
 
     def step():
-        ix = torch.randint(len(data) - BLOCK - 1, (BATCH,))
-        x = torch.stack([data[i : i + BLOCK] for i in ix])
-        y = torch.stack([data[i + 1 : i + 1 + BLOCK] for i in ix])
+        ix = torch.randint(len(train) - BLOCK - 1, (BATCH,))
+        x = torch.stack([train[i : i + BLOCK] for i in ix])
+        y = torch.stack([train[i + 1 : i + 1 + BLOCK] for i in ix])
         loss = model(x, y)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -84,6 +99,25 @@ def main():
         opt.zero_grad(set_to_none=True)
         return loss.item()
 
+    if full:
+        start = time.perf_counter()
+        for it in range(2000):
+            for group in opt.param_groups:
+                group["lr"] = lr_at(it)
+            step()
+        elapsed = time.perf_counter() - start
+        model.eval()
+        total, count = 0.0, 0
+        with torch.no_grad():
+            for s in range(0, len(val) - 1, 64 * 32):
+                chunks = [(i, min(i + 64, len(val) - 1)) for i in range(s, min(s + 64 * 32, len(val) - 1), 64)]
+                for a, b in chunks:
+                    x, y = val[a:b].unsqueeze(0), val[a + 1 : b + 1].unsqueeze(0)
+                    total += model(x, y).item() * (b - a)
+                    count += b - a
+        print(f"val_loss {total / count:.4f} tokens {count} train_seconds {elapsed:.1f}")
+        return
+    warmup, steps = int(sys.argv[2]), int(sys.argv[3])
     for _ in range(warmup):
         step()
     start = time.perf_counter()
