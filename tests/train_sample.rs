@@ -8,9 +8,9 @@ fn resume_continues_exactly() {
     let s = Scratch::new();
     // The decay ends at step 40 in both runs, so the schedule does not depend on max_steps.
     let extra = "decay_steps = 40\n";
-    let cfg = s.config("whole", &extra);
+    let cfg = s.config("whole", extra);
     ok(s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=40"]);
-    let cfg = s.config("split", &extra);
+    let cfg = s.config("split", extra);
     ok(s.path(), &["train", cfg.to_str().unwrap()]); // 20 steps
     let run = s.run_dir("split");
     ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--set", "train.max_steps=40"]);

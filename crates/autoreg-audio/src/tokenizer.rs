@@ -250,6 +250,16 @@ impl Tokenizer for AudioTokenizer {
         Ok(vec![png_path])
     }
 
+    /// `BOS Label_k` (2) when the document starts with a label, else BOS (1): training
+    /// windows that start inside a recording keep its digit in front.
+    fn prefix_len(&self, doc: &[u32]) -> usize {
+        let label = self.levels()..self.levels() + self.classes.len() as u32;
+        match doc {
+            [bos, second, ..] if *bos == self.specials().bos && label.contains(second) => 2,
+            _ => 1,
+        }
+    }
+
     fn unit(&self) -> Option<&'static str> {
         Some("sample")
     }

@@ -99,6 +99,22 @@ fn conditional_documents_carry_the_label_from_the_file_name() {
 }
 
 #[test]
+fn training_windows_keep_bos_and_the_label_as_the_prefix() {
+    let tok = digits();
+    let s = tok.specials();
+    let bytes = wav16(&sine(300.0, 0.5, 8000, 0.1), 8000);
+    let doc = &tok.encode(&bytes, "7_theo_2.wav").unwrap()[0];
+    assert_eq!(doc[..2], [s.bos, 256 + 2]);
+    assert_eq!(tok.prefix_len(doc), 2, "windows inside the recording keep BOS Label_7");
+    // A prompt without a label, a sample right after BOS, and a bare BOS keep only BOS.
+    assert_eq!(tok.prefix_len(&[s.bos, 12, 13]), 1);
+    assert_eq!(tok.prefix_len(&[s.bos]), 1);
+    assert_eq!(tok.prefix_len(&[s.bos, s.eos]), 1);
+    let plain = AudioConfig::default().build(&[]).unwrap();
+    assert_eq!(plain.prefix_len(&plain.encode(&bytes, "7_theo_2.wav").unwrap()[0]), 1);
+}
+
+#[test]
 fn fitting_needs_a_matching_name_and_a_valid_config() {
     let conditional = AudioConfig { conditional: true, ..AudioConfig::default() };
     let err = conditional.build(&[PathBuf::from("a.wav")]).unwrap_err().to_string();

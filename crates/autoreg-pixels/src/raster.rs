@@ -99,6 +99,28 @@ impl Raster {
         Self { width: self.width * factor, height: self.height * factor, values, ..self }
     }
 
+    /// The picture shrunk `factor` times, each `factor` x `factor` square averaged into
+    /// one pixel: the inverse of [`Raster::enlarged`]. The size must be a multiple of
+    /// `factor`.
+    pub fn shrunk(self, factor: u32) -> Self {
+        if factor <= 1 || !self.width.is_multiple_of(factor) || !self.height.is_multiple_of(factor) {
+            return self;
+        }
+        let (f, c) = (factor as usize, self.channels);
+        let (width, height) = (self.width / factor, self.height / factor);
+        let big_row = self.width as usize * c;
+        let mut values = vec![0.0f32; (width * height) as usize * c];
+        for (y, row) in self.values.chunks_exact(big_row.max(1)).enumerate() {
+            let out = &mut values[y / f * width as usize * c..][..width as usize * c];
+            for (x, pixel) in row.chunks_exact(c).enumerate() {
+                out[x / f * c..][..c].iter_mut().zip(pixel).for_each(|(o, &v)| *o += v);
+            }
+        }
+        let area = (f * f) as f32;
+        values.iter_mut().for_each(|v| *v = (*v / area).clamp(0.0, 1.0));
+        Self { width, height, values, ..self }
+    }
+
     /// The picture as 8-bit grey or RGB, each value rounded.
     pub fn to_image(&self) -> DynamicImage {
         let bytes: Vec<u8> = self.values.iter().map(|&v| (v.clamp(0.0, 1.0) * 255.0).round() as u8).collect();
@@ -135,6 +157,19 @@ mod tests {
         assert_eq!((big.width, big.height), (4, 2));
         let row = [0.1, 0.2, 0.3, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.4, 0.5, 0.6];
         assert_eq!(big.values, [row, row].concat());
+    }
+
+    #[test]
+    fn shrinking_undoes_enlarging_and_averages_squares() {
+        let r = Raster { width: 3, height: 2, channels: 3, values: (0..18).map(|i| i as f32 / 17.0).collect() };
+        for f in [1, 2, 5] {
+            let back = r.clone().enlarged(f).shrunk(f);
+            assert_eq!((back.width, back.height, back.channels), (3, 2, 3));
+            assert!(back.values.iter().zip(&r.values).all(|(a, b)| (a - b).abs() < 1e-6), "{f}: {:?}", back.values);
+        }
+        let grey = Raster { width: 2, height: 2, channels: 1, values: vec![0.0, 1.0, 0.5, 0.5] };
+        assert_eq!(grey.clone().shrunk(2).values, [0.5]);
+        assert_eq!(grey.clone().shrunk(3), grey, "a size that is not a multiple is left alone");
     }
 
     #[test]

@@ -340,7 +340,9 @@ impl Tokenizer for PixelsTokenizer {
     }
 
     /// The prompt's first image, cut to its top rows by [`PromptCut::Rows`]. `name` is
-    /// taken as the prompt's path to find its class (subfolder or IDX labels file).
+    /// taken as the prompt's path to find its class (subfolder or IDX labels file). An
+    /// image exactly `scale` times the tokenizer's size (a decoded sample) is shrunk back
+    /// square by square, so that a sample's pixels come back unchanged whatever `resize`.
     fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
         let rows = match cut {
             PromptCut::Whole => self.shape.height,
@@ -351,11 +353,24 @@ impl Tokenizer for PixelsTokenizer {
             }
             other => return Err(InputError::Prompt(format!("an image prompt cannot be cut to {other}")).at(name)),
         };
-        let mut doc = self
-            .encode_from(bytes, name, Some(Path::new(name)))?
+        let path = Path::new(name);
+        let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str());
+        let source = Source {
+            name,
+            path: Some(path),
+            folder_label: folder,
+            max_value: self.max_value,
+            channels: self.channels(),
+        };
+        let mut sample = read::read(bytes, &source)?
             .into_iter()
             .next()
             .ok_or_else(|| TokenError::format(name, "the prompt holds no image (an IDX labels file?)"))?;
+        let (width, height) = (self.shape.width * self.scale, self.shape.height * self.scale);
+        if self.scale > 1 && (sample.raster.width, sample.raster.height) == (width, height) {
+            sample.raster = sample.raster.shrunk(self.scale);
+        }
+        let mut doc = self.document(sample, 0, name)?;
         let head = 1 + usize::from(!self.classes.is_empty());
         doc.truncate(head + self.image_tokens() / self.shape.height as usize * rows as usize);
         Ok(doc)

@@ -79,6 +79,42 @@ fn prompts_keep_the_class_and_the_top_rows() {
 }
 
 #[test]
+fn a_decoded_sample_used_as_a_prompt_gives_back_its_tokens() {
+    // Decoded samples are enlarged `scale` times; as a prompt they are shrunk back exactly,
+    // with resizing on (where a filter would blur them) and off (where the size was refused).
+    for resize in [true, false] {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = ["a", "b"]
+            .iter()
+            .enumerate()
+            .map(|(i, c)| save(dir.path(), &format!("{c}/x.png"), &random_rgb(4, 3, 7 + i as u64)))
+            .collect();
+        for colors in [Colors::Grey, Colors::Rgb, Colors::Palette] {
+            let config = PixelsConfig {
+                levels: 17,
+                colors,
+                palette_size: 6,
+                conditional: true,
+                resize,
+                scale: 3,
+                ..Default::default()
+            };
+            let tok = config.build(&files).unwrap();
+            let doc = &tok.encode_file(&files[1]).unwrap()[0];
+            let sample = dir.path().join("b/sample.png");
+            tok.decode_to_file(doc, &sample).unwrap();
+            let bytes = std::fs::read(&sample).unwrap();
+            let name = sample.display().to_string();
+            let whole = tok.encode_prompt(&bytes, &name, PromptCut::Whole).unwrap();
+            assert_eq!(whole, doc[..doc.len() - 1], "{colors:?}, resize {resize}");
+            let per_row = doc.len() / 3 - 1;
+            let cut = tok.encode_prompt(&bytes, &name, PromptCut::Rows(2)).unwrap();
+            assert_eq!(cut, doc[..2 + 2 * per_row], "{colors:?}, resize {resize}");
+        }
+    }
+}
+
+#[test]
 fn the_overview_is_a_grid_with_one_pixel_gaps() {
     let (tok, files, dir) = conditional();
     let docs: Vec<Vec<u32>> = files.iter().map(|f| tok.encode_file(f).unwrap().remove(0)).collect();

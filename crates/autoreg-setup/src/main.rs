@@ -18,11 +18,11 @@ fn main() -> Result<()> {
     let venv = root.join(".venv");
     let link = venv.join("libtorch");
 
-    if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from) {
-        if user != link {
-            println!("LIBTORCH={} is set: using it, nothing to install", user.display());
-            return Ok(());
-        }
+    if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from)
+        && user != link
+    {
+        println!("LIBTORCH={} is set: using it, nothing to install", user.display());
+        return Ok(());
     }
     if installed_version(&link).as_deref() == Some(TORCH_VERSION) {
         println!("libtorch {TORCH_VERSION} ready in {}", link.display());

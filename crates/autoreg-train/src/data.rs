@@ -207,7 +207,8 @@ fn split(
 ) -> Result<(TokenStore, TokenStore), TrainError> {
     let n = store.num_docs();
     let frac = config.val_fraction;
-    if !(config.split == SplitMode::Files && config.val_files.is_some()) && !(frac > 0.0 && frac < 1.0) {
+    let by_glob = config.split == SplitMode::Files && config.val_files.is_some();
+    if !(by_glob || frac > 0.0 && frac < 1.0) {
         return Err(TrainError::Config(format!("data.val_fraction must be in (0, 1), got {frac}")));
     }
     let mut train = TokenStore::new();

@@ -20,6 +20,8 @@ macro_rules! modalities {
         }
 
         /// A fitted tokenizer of any modality, as saved in a run's `tokenizer.json`.
+        // One lives per run; boxing the larger variants would buy nothing.
+        #[allow(clippy::large_enum_variant)]
         #[derive(Clone, Debug, Serialize, Deserialize)]
         #[serde(tag = "kind")]
         pub enum SavedTokenizer {

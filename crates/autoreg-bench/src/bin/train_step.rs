@@ -47,7 +47,9 @@ fn main() -> Result<()> {
     let (mut ours, mut theirs) = (Vec::new(), Vec::new());
     let py_args = [path.display().to_string(), WARMUP.to_string(), steps.to_string()];
     for round in 0..rounds {
-        (0..WARMUP).for_each(|_| drop(step()));
+        for _ in 0..WARMUP {
+            step();
+        }
         let start = Instant::now();
         let loss = (0..steps).map(|_| step()).last().unwrap_or_default();
         let ms = 1e3 * start.elapsed().as_secs_f64() / steps as f64;

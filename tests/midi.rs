@@ -1,0 +1,356 @@
+//! The MIDI modality end to end through the `autoreg` binary, on Nottingham tunes: a
+//! tiny model trains, samples tunes that parse with their piano roll and preview, skips
+//! broken files with one warning each, and continues a prompt without changing it.
+//!
+//! The tunes come from `$AUTOREG_DATA/nottingham/melody`; without `AUTOREG_DATA`, from
+//! `../shared/datasets` beside the repository. Missing data fails the tests when
+//! `AUTOREG_DATA` is set and skips them (with a note) when it is not.
+
+mod common;
+use autoreg::midi::{SAMPLE_RATE, Score};
+use common::{autoreg, ok};
+use std::path::{Path, PathBuf};
+
+/// Grid steps per beat in the test config.
+const PPB: u64 = 4;
+/// Longest duration in beats (the tokenizer's default).
+const MAX_DURATION_BEATS: u64 = 8;
+/// Pitch range of the test config: narrower than a piano, wide enough for the tunes.
+const PITCH_RANGE: [u8; 2] = [48, 96];
+
+/// The Nottingham melody files, sorted; `None` (test skipped) when `AUTOREG_DATA` is
+/// unset and the default data root does not hold them.
+fn melodies() -> Option<Vec<PathBuf>> {
+    let (root, from_env) = match std::env::var_os("AUTOREG_DATA") {
+        Some(root) => (PathBuf::from(root), true),
+        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"), false),
+    };
+    let dir = root.join("nottingham/melody");
+    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
+        Ok(entries) => {
+            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mid")).collect()
+        }
+        Err(e) if from_env => panic!("AUTOREG_DATA is set but {} cannot be read: {e}", dir.display()),
+        Err(_) => {
+            eprintln!("skipped: no Nottingham tunes in {} (set AUTOREG_DATA)", dir.display());
+            return None;
+        }
+    };
+    files.sort();
+    assert!(files.len() >= 100, "{} holds only {} .mid files", dir.display(), files.len());
+    Some(files)
+}
+
+/// A scratch project whose `data/melody/` holds `count` tunes spread over the corpus.
+struct Project {
+    dir: tempfile::TempDir,
+    tunes: Vec<PathBuf>,
+}
+
+impl Project {
+    fn new(count: usize) -> Option<Self> {
+        let all = melodies()?;
+        let dir = tempfile::tempdir().unwrap();
+        let data = dir.path().join("data/melody");
+        std::fs::create_dir_all(&data).unwrap();
+        let step = all.len() / count;
+        let tunes = all
+            .iter()
+            .step_by(step)
+            .take(count)
+            .map(|f| {
+                let to = data.join(f.file_name().unwrap());
+                std::fs::copy(f, &to).unwrap();
+                to
+            })
+            .collect();
+        Some(Self { dir, tunes })
+    }
+
+    fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes `<name>.toml`: a tiny REMI model of `data/melody`, 20 steps on the CPU.
+    fn config(&self, name: &str) -> PathBuf {
+        let text = format!(
+            r#"name = "{name}"
+
+[data]
+root = "{root}"
+path = "melody"
+split = "files"
+val_fraction = 0.1
+cache_dir = "{cache}"
+
+[tokenizer]
+kind = "midi"
+scheme = "remi"
+positions_per_beat = {PPB}
+max_duration_beats = {MAX_DURATION_BEATS}
+pitch_range = [{lo}, {hi}]
+max_bars = 8
+transpose = 2
+
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+block_size = 64
+
+[train]
+runs_dir = "{runs}"
+batch_size = 4
+max_steps = 20
+warmup_steps = 2
+eval_interval = 10
+eval_batches = 2
+device = "cpu"
+threads = 1
+
+[sample]
+num = 3
+max_tokens = 200
+"#,
+            root = self.path().join("data").display(),
+            cache = self.path().join("cache").display(),
+            runs = self.path().join("runs").display(),
+            lo = PITCH_RANGE[0],
+            hi = PITCH_RANGE[1],
+        );
+        let path = self.path().join(format!("{name}.toml"));
+        std::fs::write(&path, text).unwrap();
+        path
+    }
+
+    /// Trains `name`; returns its run directory.
+    fn train(&self, name: &str) -> PathBuf {
+        let config = self.config(name);
+        ok(self.path(), &["train", config.to_str().unwrap()]);
+        self.path().join("runs").join(name)
+    }
+}
+
+/// Reads a MIDI file written by `autoreg`.
+fn read_score(path: &Path) -> Score {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    Score::from_midi(&bytes, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"))
+}
+
+/// The CRC-32 of PNG chunks (ISO 3309, as in zlib).
+fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// Checks the structure of a PNG file (signature, chunks with valid CRCs, IHDR first,
+/// IDAT, IEND last) and returns its width and height.
+fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}: not a PNG", path.display());
+    let (mut pos, mut kinds, mut size) = (8, Vec::new(), None);
+    while pos < bytes.len() {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let body = &bytes[pos + 4..pos + 8 + len];
+        let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+        assert_eq!(crc32(body), crc, "{}: bad CRC in chunk {:?}", path.display(), String::from_utf8_lossy(&body[..4]));
+        if &body[..4] == b"IHDR" {
+            let be = |i: usize| u32::from_be_bytes(body[i..i + 4].try_into().unwrap());
+            size = Some((be(4), be(8)));
+        }
+        kinds.push(String::from_utf8_lossy(&body[..4]).into_owned());
+        pos += 12 + len;
+    }
+    assert_eq!(pos, bytes.len(), "{}: trailing bytes", path.display());
+    assert_eq!(kinds.first().map(String::as_str), Some("IHDR"), "{}", path.display());
+    assert_eq!(kinds.last().map(String::as_str), Some("IEND"), "{}", path.display());
+    assert!(kinds.iter().any(|k| k == "IDAT"), "{}: no image data", path.display());
+    size.unwrap()
+}
+
+/// Checks a WAV file's header (RIFF, PCM, mono, 16-bit, the preview's sample rate,
+/// sizes consistent with the file) and returns its samples.
+fn wav_samples(path: &Path) -> Vec<i16> {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let u16_at = |i: usize| u16::from_le_bytes(bytes[i..i + 2].try_into().unwrap());
+    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
+    assert!(&bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE", "{}: not a WAV file", path.display());
+    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "{}: RIFF size", path.display());
+    let (mut pos, mut format, mut data) = (12, None, None);
+    while pos + 8 <= bytes.len() {
+        let len = u32_at(pos + 4) as usize;
+        let body = pos + 8..pos + 8 + len;
+        assert!(body.end <= bytes.len(), "{}: chunk at {pos} overruns the file", path.display());
+        match &bytes[pos..pos + 4] {
+            b"fmt " => format = Some((u16_at(pos + 8), u16_at(pos + 10), u32_at(pos + 12), u16_at(pos + 22))),
+            b"data" => data = Some(body.clone()),
+            _ => {}
+        }
+        pos = body.end + len % 2;
+    }
+    assert_eq!(format, Some((1, 1, SAMPLE_RATE, 16)), "{}: not 16-bit mono PCM", path.display());
+    let data = data.unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
+    bytes[data].chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]])).collect()
+}
+
+/// A note on the test grid: (onset step, pitch, duration in steps).
+type GridNote = (u64, u8, u64);
+
+/// The notes of `score` on the grid (as the tokenizer quantizes them), in the pitch
+/// range, with onsets before step `end`; sorted.
+fn grid_notes(score: &Score, end: u64) -> Vec<GridNote> {
+    let tpb = u64::from(score.ticks_per_beat);
+    let step = |tick: u64| (tick * PPB * 2 + tpb) / (2 * tpb);
+    let mut notes: Vec<GridNote> = score
+        .notes
+        .iter()
+        .filter(|n| (PITCH_RANGE[0]..=PITCH_RANGE[1]).contains(&n.pitch))
+        .map(|n| (step(n.start), n.pitch, step(n.duration).clamp(1, MAX_DURATION_BEATS * PPB)))
+        .filter(|n| n.0 < end)
+        .collect();
+    notes.sort_unstable();
+    notes
+}
+
+/// The grid step at which bar `bar` (0-based) of `score` starts.
+fn bar_step(score: &Score, bar: usize) -> u64 {
+    let tick = score.bar_ticks(u64::MAX / 2).nth(bar).unwrap();
+    let tpb = u64::from(score.ticks_per_beat);
+    (tick * PPB * 2 + tpb) / (2 * tpb)
+}
+
+#[test]
+fn a_tiny_model_samples_tunes_with_piano_roll_and_preview() {
+    let Some(p) = Project::new(40) else { return };
+    let run = p.train("tunes");
+    ok(p.path(), &["sample", run.to_str().unwrap(), "--seed", "3", "--out", "out"]);
+    let out = p.path().join("out");
+    for i in 0..3 {
+        let mid = out.join(format!("tunes-{i}.mid"));
+        let score = read_score(&mid);
+        assert!(!score.notes.is_empty(), "{}: no notes", mid.display());
+        for n in &score.notes {
+            assert!(
+                (PITCH_RANGE[0]..=PITCH_RANGE[1]).contains(&n.pitch),
+                "{}: pitch {} outside {PITCH_RANGE:?}",
+                mid.display(),
+                n.pitch
+            );
+            assert!(n.duration > 0, "{}: a note without length", mid.display());
+        }
+        let (lo, hi) =
+            (score.notes.iter().map(|n| n.pitch).min().unwrap(), score.notes.iter().map(|n| n.pitch).max().unwrap());
+        let (width, height) = png_size(&mid.with_extension("png"));
+        // A row of pixels at least per semitone spanned, a column at least per beat.
+        let beats = score.end() / u64::from(score.ticks_per_beat);
+        assert!(height > u32::from(hi - lo), "{}: {height} px for pitches {lo}..={hi}", mid.display());
+        assert!(u64::from(width) > beats, "{}: {width} px for {beats} beats", mid.display());
+        let samples = wav_samples(&mid.with_extension("wav"));
+        let seconds = samples.len() as f64 / f64::from(SAMPLE_RATE);
+        let expected = score.seconds_at(score.end());
+        assert!(
+            seconds >= expected && seconds < expected + 0.5,
+            "{}: {seconds:.2} s of audio for {expected:.2} s of music",
+            mid.with_extension("wav").display()
+        );
+        assert!(samples.iter().any(|&s| s.unsigned_abs() > 1000), "{}: silent", mid.with_extension("wav").display());
+    }
+}
+
+#[test]
+fn broken_files_are_skipped_with_one_warning_each() {
+    let Some(p) = Project::new(20) else { return };
+    let data = p.path().join("data/melody");
+    std::fs::write(data.join("empty.mid"), b"").unwrap();
+    let mut state = 0x9e37_79b9_7f4a_7c15_u64;
+    let noise: Vec<u8> = (0..600)
+        .map(|_| {
+            state = state.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            (state >> 56) as u8
+        })
+        .collect();
+    assert!(!noise.starts_with(b"MThd") && !noise.starts_with(b"RIFF"));
+    std::fs::write(data.join("noise.mid"), &noise).unwrap();
+    // A sound header and a track chunk of noise.
+    let mut garbled = b"MThd\0\0\0\x06\0\0\0\x01\x01\xe0MTrk".to_vec();
+    garbled.extend((noise.len() as u32).to_be_bytes());
+    garbled.extend(noise.iter().map(|b| b | 0x80));
+    std::fs::write(data.join("garbled.mid"), &garbled).unwrap();
+    let good = std::fs::read(&p.tunes[0]).unwrap();
+    std::fs::write(data.join("truncated.mid"), &good[..good.len() * 3 / 5]).unwrap();
+    let broken = ["empty.mid", "noise.mid", "garbled.mid", "truncated.mid"];
+
+    let config = p.config("skips");
+    let check = |stderr: &str| {
+        let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+        assert_eq!(warnings.len(), broken.len(), "{stderr}");
+        for name in broken {
+            let about = warnings.iter().filter(|w| w.contains(&format!("{}: ", data.join(name).display()))).count();
+            assert_eq!(about, 1, "one warning naming {name}:\n{stderr}");
+        }
+        assert!(stderr.contains("data: 20 file(s) (4 skipped)"), "{stderr}");
+    };
+    let out = autoreg(p.path(), &["train", config.to_str().unwrap(), "--set", "train.max_steps=2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    eprintln!("{stderr}");
+    check(&stderr);
+    for (name, reason) in [("empty", "empty"), ("noise", "MThd"), ("garbled", "malformed"), ("truncated", "truncated")]
+    {
+        let line = stderr.lines().find(|l| l.contains(&format!("{name}.mid"))).unwrap();
+        assert!(line.contains(reason), "the warning about {name}.mid should say why: {line}");
+    }
+    // A second run reads the tokens from the cache, and still warns once per file.
+    let out =
+        autoreg(p.path(), &["train", config.to_str().unwrap(), "--set", "name=again", "--set", "train.max_steps=2"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("from the cache"), "{stderr}");
+    check(&stderr);
+}
+
+#[test]
+fn a_prompt_is_continued_with_its_first_bars_unchanged() {
+    let Some(p) = Project::new(40) else { return };
+    let run = p.train("cont");
+    // The tune with the most notes in its first two bars.
+    let (prompt, original) =
+        p.tunes.iter().map(|t| (t, read_score(t))).max_by_key(|(_, s)| grid_notes(s, bar_step(s, 2)).len()).unwrap();
+    let (bar1, bar2) = (bar_step(&original, 1), bar_step(&original, 2));
+    let expected = grid_notes(&original, bar2);
+    assert!(expected.len() >= 8, "{}: too few notes in two bars: {expected:?}", prompt.display());
+    let args = ["sample", run.to_str().unwrap(), "--prompt", prompt.to_str().unwrap(), "--prompt-bars", "2"];
+    ok(p.path(), &[&args[..], &["--num", "3", "--max-tokens", "150", "--seed", "1", "--out", "cont"]].concat());
+    let mut continued = 0;
+    for i in 0..3 {
+        let mid = p.path().join(format!("cont/cont-{i}.mid"));
+        let score = read_score(&mid);
+        // The first bar is the prompt's; the second keeps the prompt's notes and may
+        // gain the model's.
+        let first = grid_notes(&score, bar1);
+        assert_eq!(first, grid_notes(&original, bar1), "{}: first bar differs", mid.display());
+        let mut two = grid_notes(&score, bar2);
+        for note in &expected {
+            let Some(at) = two.iter().position(|n| n == note) else {
+                panic!("{}: prompt note {note:?} missing from {two:?}", mid.display());
+            };
+            two.remove(at);
+        }
+        eprintln!(
+            "{}: {} prompt notes, {} more in bar 2, {} notes in all",
+            mid.display(),
+            expected.len(),
+            two.len(),
+            score.notes.len()
+        );
+        let (sig, want) = (score.time_signatures[0], original.time_signatures[0]);
+        assert_eq!((sig.numerator, sig.denominator), (want.numerator, want.denominator), "{}", mid.display());
+        continued += usize::from(grid_notes(&score, u64::MAX).len() > grid_notes(&score, bar2).len());
+    }
+    assert!(continued > 0, "no sample went on past the prompt's two bars");
+}

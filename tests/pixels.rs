@@ -1,0 +1,175 @@
+//! Images end to end through the `autoreg` binary: a tiny class-conditional model of the
+//! 8x8 digits is trained, then sampled per class, for one class, from a prompt's top
+//! rows, and evaluated in bits per dimension.
+
+mod common;
+use autoreg::pixels::image::{self, GrayImage, Luma};
+use common::{Scratch, fails, ok};
+use std::path::{Path, PathBuf};
+
+/// Side of a digit in pixels, and the factor by which decoded PNGs are enlarged.
+const SIDE: u32 = 8;
+const SCALE: u32 = 4;
+/// Grey levels of the tokenizer.
+const LEVELS: u32 = 17;
+
+/// The data root holding `digits/digits.csv.gz`: `$AUTOREG_DATA` when it has the file,
+/// else the copy carried in the repository.
+fn data_root() -> PathBuf {
+    std::env::var_os("AUTOREG_DATA")
+        .map(PathBuf::from)
+        .filter(|root| root.join("digits/digits.csv.gz").is_file())
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets"))
+}
+
+/// Writes a tiny class-conditional digits config (resizing off, so that a prompt of
+/// another size is an error) and returns its path.
+fn digits_config(s: &Scratch) -> PathBuf {
+    let text = format!(
+        r#"name = "digits"
+
+[data]
+root = "{root}"
+path = "digits/digits.csv.gz"
+split = "documents"
+val_fraction = 0.1
+windows = "documents"
+cache_dir = "{cache}"
+
+[tokenizer]
+kind = "pixels"
+colors = "grey"
+levels = {LEVELS}
+conditional = true
+resize = false
+scale = {SCALE}
+
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+block_size = 66
+
+[train]
+runs_dir = "{runs}"
+batch_size = 16
+max_steps = 40
+lr = 3e-3
+warmup_steps = 5
+eval_interval = 20
+eval_batches = 2
+device = "cpu"
+threads = 1
+
+[sample]
+num = 2
+max_tokens = 70
+"#,
+        root = data_root().display(),
+        cache = s.path().join("cache").display(),
+        runs = s.path().join("runs").display(),
+    );
+    let path = s.path().join("digits.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// The grey value of level `l`, as the tokenizer decodes it.
+fn grey(l: u32) -> u8 {
+    (f64::from(l) * 255.0 / f64::from(LEVELS - 1)).round() as u8
+}
+
+/// An 8x8 prompt whose pixels are exact grey levels, different in every row and column.
+fn prompt_image() -> GrayImage {
+    GrayImage::from_fn(SIDE, SIDE, |x, y| Luma([grey((3 * x + 5 * y) % LEVELS)]))
+}
+
+fn dimensions(path: &Path) -> (u32, u32) {
+    image::image_dimensions(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+#[test]
+fn conditional_digits_sample_per_class_from_prompts_and_evaluate() {
+    let s = Scratch::new();
+    let cfg = digits_config(&s);
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("digits");
+    let r = run.to_str().unwrap();
+    let cell = SIDE * SCALE;
+
+    // Every class, two samples each: one grid row per class and a PNG per sample.
+    ok(s.path(), &["sample", r, "--per-class", "2", "--seed", "3", "--out", "grid"]);
+    assert_eq!(dimensions(&s.path().join("grid/digits.png")), (2 * (cell + 1) - 1, 10 * (cell + 1) - 1));
+    for class in 0..10 {
+        for i in 0..2 {
+            let path = s.path().join(format!("grid/digits-{class}-{i}.png"));
+            assert_eq!(dimensions(&path), (cell, cell), "{}", path.display());
+        }
+    }
+    assert!(!s.path().join("grid/digits-10-0.png").exists());
+
+    // One class: fine; a class that does not exist: a clear error, no panic.
+    ok(s.path(), &["sample", r, "--class", "7", "--num", "1", "--out", "seven"]);
+    assert_eq!(dimensions(&s.path().join("seven/digits.png")), (cell, cell));
+    let err = fails(s.path(), &["sample", r, "--class", "10", "--out", "none"]);
+    assert!(err.contains("class 10 is out of range") && err.contains("10 classes"), "{err}");
+
+    // A prompt's class is its folder's name; its top 4 rows are kept, the rest sampled.
+    std::fs::create_dir_all(s.path().join("prompts/3")).unwrap();
+    let prompt_path = s.path().join("prompts/3/p.png");
+    let prompt = prompt_image();
+    prompt.save(&prompt_path).unwrap();
+    let p = prompt_path.to_str().unwrap();
+    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "4", "--num", "2", "--seed", "1", "--out", "done"]);
+    let mut bottoms = Vec::new();
+    for i in 0..2 {
+        let out = image::open(s.path().join(format!("done/digits-{i}.png"))).unwrap().to_luma8();
+        assert_eq!(out.dimensions(), (cell, cell));
+        for (x, y, px) in out.enumerate_pixels() {
+            if y < 4 * SCALE {
+                assert_eq!(px, prompt.get_pixel(x / SCALE, y / SCALE), "sample {i}: pixel ({x}, {y}) of the kept rows");
+            }
+        }
+        // Sampled pixels are grey levels of the tokenizer too.
+        assert!(out.pixels().all(|px| (0..LEVELS).any(|l| grey(l) == px[0])));
+        bottoms.push(out.rows().skip((4 * SCALE) as usize).flatten().map(|px| px[0]).collect::<Vec<_>>());
+    }
+    assert_ne!(bottoms[0], bottoms[1], "two samples from one prompt should differ below it");
+    // The whole prompt kept: the image comes back unchanged.
+    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "8", "--num", "1", "--out", "whole"]);
+    let whole = image::open(s.path().join("whole/digits.png")).unwrap().to_luma8();
+    assert!(whole.enumerate_pixels().all(|(x, y, px)| px == prompt.get_pixel(x / SCALE, y / SCALE)));
+
+    // A sample written by `sample` (enlarged) is a prompt too: it comes back unchanged.
+    let again = s.path().join("prompts/3/again.png");
+    std::fs::copy(s.path().join("done/digits-1.png"), &again).unwrap();
+    let a = again.to_str().unwrap();
+    ok(s.path(), &["sample", r, "--prompt", a, "--prompt-rows", "8", "--num", "1", "--out", "again"]);
+    assert_eq!(
+        image::open(s.path().join("again/digits.png")).unwrap().to_luma8(),
+        image::open(&again).unwrap().to_luma8()
+    );
+
+    // Prompts that cannot be used: another size (resizing is off), a folder that is not a
+    // class, too many rows.
+    let wrong = s.path().join("prompts/3/wrong.png");
+    GrayImage::new(10, 6).save(&wrong).unwrap();
+    let err = fails(s.path(), &["sample", r, "--prompt", wrong.to_str().unwrap(), "--prompt-rows", "4"]);
+    assert!(err.contains("wrong.png") && err.contains("10x6, not 8x8"), "{err}");
+    std::fs::create_dir_all(s.path().join("prompts/nine")).unwrap();
+    let classless = s.path().join("prompts/nine/p.png");
+    prompt.save(&classless).unwrap();
+    let err = fails(s.path(), &["sample", r, "--prompt", classless.to_str().unwrap(), "--prompt-rows", "4"]);
+    assert!(err.contains(r#"class "nine""#) && err.contains("not one of the 10 classes"), "{err}");
+    let err = fails(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "9"]);
+    assert!(err.contains("cannot keep 9 rows"), "{err}");
+
+    // Evaluation in bits per dimension beside the independent-pixel model.
+    let eval = ok(s.path(), &["eval", r]);
+    assert!(eval.contains("bits/dim") && eval.contains("per-position"), "{eval}");
+    let json: serde_json::Value = serde_json::from_slice(&std::fs::read(run.join("eval.json")).unwrap()).unwrap();
+    assert_eq!(json["unit"], "dim");
+    assert_eq!(json["units"], 180 * 64, "the validation split is 10% of 1,797 images of 64 pixels");
+    let transformer = json["models"][0]["nats_per_unit"].as_f64().unwrap();
+    assert!(transformer.is_finite() && transformer > 0.0 && transformer < f64::from(LEVELS).ln(), "{eval}");
+}
