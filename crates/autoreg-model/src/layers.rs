@@ -18,14 +18,18 @@ impl Linear {
         Self { ws, bs }
     }
 
-    /// `x` (..., d_in) -> (..., d_out) in `kind`.
+    /// `x` (..., d_in) -> (..., d_out) in `kind`; `x` is f32 or already in `kind`.
     pub fn forward(&self, x: &Tensor, kind: Kind) -> Tensor {
+        if kind == Kind::Float {
+            // Everything is f32 already: no casts (each would cost a call per layer).
+            return x.linear(&self.ws, self.bs.as_ref());
+        }
         let bs = self.bs.as_ref().map(|b| b.to_kind(kind));
         x.to_kind(kind).linear(&self.ws.to_kind(kind), bs.as_ref())
     }
 }
 
-/// Layer normalisation with an optional bias, always computed in f32.
+/// Layer normalisation with an optional bias, computed in f32.
 #[derive(Debug)]
 pub(crate) struct LayerNorm {
     ws: Tensor,
@@ -41,9 +45,9 @@ impl LayerNorm {
         Self { ws, bs, dim }
     }
 
-    /// `x` (..., dim) -> (..., dim) in f32.
+    /// `x` (..., dim) -> (..., dim), both f32 (the residual stream stays in f32).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.to_kind(Kind::Float).layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true)
+        x.layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true)
     }
 }
 

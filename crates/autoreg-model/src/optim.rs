@@ -57,49 +57,52 @@ impl AdamW {
         self.step
     }
 
-    /// Scales all gradients so that their global L2 norm is at most `max_norm`
+    /// Gradients of `loss` with respect to every parameter, in the optimizer's order.
+    /// They are returned, not accumulated into the parameters' `.grad` (as PyTorch's
+    /// `zero_grad(set_to_none=True)` would leave them), which saves a zeroing and an
+    /// addition per parameter and step.
+    pub fn gradients(&self, loss: &Tensor) -> Vec<Tensor> {
+        let params: Vec<&Tensor> = self.slots.iter().map(|s| &s.param).collect();
+        Tensor::run_backward(&[loss], &params, false, false)
+    }
+
+    /// Scales `grads` in place so that their global L2 norm is at most `max_norm`
     /// (as `torch.nn.utils.clip_grad_norm_`); returns the norm before clipping.
-    pub fn clip_grad_norm(&self, max_norm: f64) -> f64 {
-        let grads: Vec<Tensor> = self.slots.iter().map(|s| s.param.grad()).filter(|g| g.defined()).collect();
-        if grads.is_empty() {
+    pub fn clip_grad_norm(grads: &mut [Tensor], max_norm: f64) -> f64 {
+        let norms: Vec<Tensor> = grads.iter().filter(|g| g.defined()).map(|g| g.norm()).collect();
+        if norms.is_empty() {
             return 0.0;
         }
-        let norms: Vec<Tensor> = grads.iter().map(|g| g.norm()).collect();
         let total = Tensor::stack(&norms, 0).norm().double_value(&[]);
         let coef = (max_norm / (total + 1e-6)).min(1.0);
         if coef < 1.0 {
-            tch::no_grad(|| grads.iter().for_each(|g| drop(g.shallow_clone().g_mul_scalar_(coef))));
+            tch::no_grad(|| grads.iter_mut().filter(|g| g.defined()).for_each(|g| drop(g.g_mul_scalar_(coef))));
         }
         total
     }
 
-    /// One update with learning rate `lr`, then the gradients are zeroed.
-    pub fn step(&mut self, lr: f64) {
+    /// One update with learning rate `lr` from `grads`, as given by
+    /// [`AdamW::gradients`] (undefined gradients leave their parameter as it is).
+    pub fn step(&mut self, grads: &[Tensor], lr: f64) {
         self.step += 1;
         let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
         let bias1 = 1.0 - beta1.powi(self.step as i32);
         let bias2 = 1.0 - beta2.powi(self.step as i32);
         tch::no_grad(|| {
-            for s in &mut self.slots {
-                let g = s.param.grad();
+            for (s, g) in self.slots.iter_mut().zip(grads) {
                 if !g.defined() {
                     continue;
                 }
                 if s.decay && weight_decay > 0.0 {
                     let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
                 }
-                let _ = s.m.g_mul_scalar_(beta1).g_add_(&(&g * (1.0 - beta1)));
-                let _ = s.v.g_mul_scalar_(beta2).addcmul_(&g, &g.g_mul_scalar(1.0 - beta2));
-                let denom = (&s.v / bias2).sqrt_().g_add_scalar_(eps);
+                let _ = s.m.lerp_(g, 1.0 - beta1);
+                let _ = s.v.g_mul_scalar_(beta2).addcmul_(g, &g.g_mul_scalar(1.0 - beta2));
+                // param -= lr / bias1 · m / (√(v / bias2) + eps)
+                let denom = s.v.sqrt().g_div_scalar_(bias2.sqrt()).g_add_scalar_(eps);
                 let _ = s.param.g_add_(&(&s.m / denom).g_mul_scalar_(-lr / bias1));
-                s.param.zero_grad();
             }
         });
-    }
-
-    /// Zeroes every gradient.
-    pub fn zero_grad(&mut self) {
-        self.slots.iter_mut().for_each(|s| s.param.zero_grad());
     }
 
     /// The moments as named tensors (`m.<var>`, `v.<var>`), for saving.
@@ -157,8 +160,8 @@ mod tests {
         let mut opt = AdamW::new(&vs, config());
         // Gradients: d/dw sum(w * c) = c, with c of mixed signs.
         let c = Tensor::from_slice(&[2.0f32, -3.0, 0.5, -0.25]).view([2, 2]);
-        ((&w * &c).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)).backward();
-        opt.step(0.1);
+        let grads = opt.gradients(&((&w * &c).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)));
+        opt.step(&grads, 0.1);
         // After one step m̂ = g and v̂ = g², so the update is -lr·sign(g); matrices are
         // first scaled by 1 - lr·wd = 0.95, vectors are not.
         let w_now = Vec::<f32>::try_from(w.view([-1])).unwrap();
@@ -168,29 +171,28 @@ mod tests {
         let b_now = Vec::<f32>::try_from(&b).unwrap();
         assert!(b_now.iter().all(|v| (v - 0.9).abs() < 1e-5), "{b_now:?}");
         assert_eq!(opt.step_count(), 1);
-        assert!(!w.grad().defined() || w.grad().abs().sum(Kind::Float).double_value(&[]) == 0.0);
+        assert!(!w.grad().defined(), "gradients are returned, not accumulated");
     }
 
     #[test]
     fn clipping_scales_the_global_norm() {
         let (vs, w, b) = setup();
         let opt = AdamW::new(&vs, config());
-        ((&w * 3.0).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)).backward();
+        let mut grads = opt.gradients(&((&w * 3.0).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)));
         // Gradient norm: sqrt(4·9 + 2·16) = sqrt(68).
-        let norm = opt.clip_grad_norm(1.0);
+        let norm = AdamW::clip_grad_norm(&mut grads, 1.0);
         assert!((norm - 68f64.sqrt()).abs() < 1e-4);
-        let after = (w.grad().pow_tensor_scalar(2).sum(Kind::Float) + b.grad().pow_tensor_scalar(2).sum(Kind::Float))
-            .sqrt()
-            .double_value(&[]);
+        let squares: Vec<Tensor> = grads.iter().map(|g| g.pow_tensor_scalar(2).sum(Kind::Float)).collect();
+        let after = Tensor::stack(&squares, 0).sum(Kind::Float).sqrt().double_value(&[]);
         assert!((after - 1.0).abs() < 1e-4, "{after}");
     }
 
     #[test]
     fn state_round_trips_and_is_checked() {
-        let (vs, w, _b) = setup();
+        let (vs, w, b) = setup();
         let mut opt = AdamW::new(&vs, config());
-        (&w * 2.0).sum(Kind::Float).backward();
-        opt.step(0.01);
+        let grads = opt.gradients(&((&w * 2.0).sum(Kind::Float) + (&b * 0.0).sum(Kind::Float)));
+        opt.step(&grads, 0.01);
         let state: Vec<(String, Tensor)> = opt.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
         let mut fresh = AdamW::new(&vs, config());
         fresh.load_state(&state, 1).unwrap();

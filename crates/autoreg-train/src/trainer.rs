@@ -188,16 +188,22 @@ impl<'a> Trainer<'a> {
         let mut rng = StdRng::seed_from_u64(seed);
         tch::manual_seed(seed as i64);
         let mut total = 0.0;
+        let mut grads: Vec<Tensor> = Vec::new();
         for _ in 0..cfg.grad_accum {
             let (x, y) = self.train.random(cfg.batch_size, &mut rng, Some(self.tokenizer)); // (B, T) each
             let loss = self.model.loss(&x, &y, true) / cfg.grad_accum as f64;
-            loss.backward();
+            let micro = self.opt.gradients(&loss);
             total += loss.double_value(&[]);
+            if grads.is_empty() {
+                grads = micro;
+            } else {
+                tch::no_grad(|| grads.iter_mut().zip(&micro).for_each(|(g, m)| drop(g.g_add_(m))));
+            }
         }
         if cfg.grad_clip > 0.0 {
-            self.opt.clip_grad_norm(cfg.grad_clip);
+            AdamW::clip_grad_norm(&mut grads, cfg.grad_clip);
         }
-        self.opt.step(lr);
+        self.opt.step(&grads, lr);
         total
     }
 

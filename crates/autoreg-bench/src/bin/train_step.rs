@@ -34,9 +34,9 @@ fn main() -> Result<()> {
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each
         let loss = model.loss(&x, &y, true);
-        loss.backward();
-        opt.clip_grad_norm(1.0);
-        opt.step(1e-3);
+        let mut grads = opt.gradients(&loss);
+        AdamW::clip_grad_norm(&mut grads, 1.0);
+        opt.step(&grads, 1e-3);
         loss.double_value(&[])
     };
 
