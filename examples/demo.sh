@@ -15,16 +15,14 @@ cargo setup
 cargo build --release --quiet
 autoreg=./target/release/autoreg
 
-# Trains the run of a config (extra arguments are --set overrides), or resumes it if it
-# exists (a finished run is left as is).
+# Trains the run of a config, or resumes it if it exists (a finished run is left as is).
 train() {
-    local config=$1 name
-    shift
-    name=$(sed -n 's/^name = "\(.*\)"/\1/p' "configs/$config.toml")
+    local name
+    name=$(sed -n 's/^name = "\(.*\)"/\1/p' "configs/$1.toml")
     if [ -e "runs/$name/last" ]; then
         "$autoreg" train --resume "runs/$name"
     else
-        "$autoreg" train "configs/$config.toml" "$@"
+        "$autoreg" train "configs/$1.toml"
     fi
 }
 
@@ -32,9 +30,7 @@ train digits
 "$autoreg" sample runs/digits --per-class 8 --out out # out/digits.png: a row per digit
 
 if [ -d "$AUTOREG_DATA/nottingham/melody" ]; then
-    # A few minutes: 400 of the config's 1,500 steps (the full run beats an order-4
-    # Markov chain on held-out tunes; see the README).
-    train melody --set train.max_steps=400
+    train melody
     "$autoreg" sample runs/melody --out out # out/melody.mid, .png (piano roll), .wav
 else
     echo "skipping the melody demo: $AUTOREG_DATA/nottingham/melody not found"
