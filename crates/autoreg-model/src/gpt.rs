@@ -56,13 +56,14 @@ impl Attention {
         let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
         let hs = c / self.n_head;
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
-        let heads = |i: i64| qkv.narrow(2, i * c, c).view([b, t, self.n_head, hs]).transpose(1, 2); // (B, nh, T, hs)
-        let (mut q, mut k, mut v) = (heads(0), heads(1), heads(2));
         let past = cache.as_ref().and_then(|c| c.as_ref()).map_or(0, |(k, _)| k.size()[2]);
+        let mut qk = qkv.narrow(2, 0, 2 * c).view([b, t, 2 * self.n_head, hs]); // (B, T, 2nh, hs)
         if let Some(rope) = rope {
-            q = rope.apply(&q, past);
-            k = rope.apply(&k, past);
+            qk = rope.apply(&qk, past); // queries and keys rotated together
         }
+        let heads = |x: &Tensor, i: i64| x.narrow(2, i * self.n_head, self.n_head).transpose(1, 2); // (B, nh, T, hs)
+        let (q, mut k) = (heads(&qk, 0), heads(&qk, 1));
+        let mut v = qkv.narrow(2, 2 * c, c).view([b, t, self.n_head, hs]).transpose(1, 2); // (B, nh, T, hs)
         if let Some(slot) = cache {
             if let Some((pk, pv)) = slot.take() {
                 k = Tensor::cat(&[pk, k], 2); // (B, nh, past + T, hs)

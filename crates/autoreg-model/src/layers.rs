@@ -51,11 +51,12 @@ impl LayerNorm {
     }
 }
 
-/// Rotary position embedding tables for positions `0..block_size`.
+/// Rotary position embedding tables for positions `0..block_size`, in the half-split
+/// convention: dimension `i` of a head is paired with dimension `i + head_size / 2`.
 #[derive(Debug)]
 pub(crate) struct Rope {
-    cos: Tensor, // (block_size, head_size / 2)
-    sin: Tensor, // (block_size, head_size / 2)
+    cos: Tensor, // (block_size, 1, head_size): cos of each pair's angle, repeated for both halves
+    sin: Tensor, // (block_size, 1, head_size): -sin for the first half, +sin for the second
 }
 
 impl Rope {
@@ -66,18 +67,20 @@ impl Rope {
             .exp(); // (hs/2,)
         let t = Tensor::arange(block_size, opts);
         let freqs = t.outer(&inv_freq); // (block_size, hs/2)
-        Self { cos: freqs.cos(), sin: freqs.sin() }
+        let (cos, sin) = (freqs.cos(), freqs.sin());
+        let cos = Tensor::cat(&[&cos, &cos], 1).unsqueeze(1); // (block_size, 1, hs)
+        let sin = Tensor::cat(&[-&sin, sin], 1).unsqueeze(1);
+        Self { cos, sin }
     }
 
-    /// Rotates `x` (B, nh, T, hs) as if its tokens sat at positions `offset..offset + T`.
+    /// Rotates `x` (B, T, H, hs), any number of heads H, as if its tokens sat at
+    /// positions `offset..offset + T`: `(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)`.
+    /// Four tensor operations, so that queries and keys can go through in one call.
     pub fn apply(&self, x: &Tensor, offset: i64) -> Tensor {
-        let t = x.size()[2];
-        let half = x.size()[3] / 2;
-        let cos = self.cos.narrow(0, offset, t).to_kind(x.kind()); // (T, hs/2)
+        let (t, hs) = (x.size()[1], x.size()[3]);
+        let cos = self.cos.narrow(0, offset, t).to_kind(x.kind()); // (T, 1, hs)
         let sin = self.sin.narrow(0, offset, t).to_kind(x.kind());
-        let x1 = x.narrow(3, 0, half);
-        let x2 = x.narrow(3, half, half);
-        Tensor::cat(&[&x1 * &cos - &x2 * &sin, &x1 * &sin + &x2 * &cos], 3)
+        x * cos + x.roll([hs / 2], [3]) * sin // roll: (x1, x2) -> (x2, x1)
     }
 }
 
@@ -89,7 +92,7 @@ mod tests {
     fn rope_preserves_norms_and_depends_on_relative_position() {
         let rope = Rope::new(16, 8, tch::Device::Cpu);
         tch::manual_seed(0);
-        let q = Tensor::randn([1, 1, 1, 8], (Kind::Float, tch::Device::Cpu));
+        let q = Tensor::randn([1, 1, 1, 8], (Kind::Float, tch::Device::Cpu)); // (B, T, H, hs)
         let k = Tensor::randn([1, 1, 1, 8], (Kind::Float, tch::Device::Cpu));
         let norm = |x: &Tensor| x.norm().double_value(&[]);
         assert!((norm(&rope.apply(&q, 5)) - norm(&q)).abs() < 1e-5);
@@ -97,5 +100,24 @@ mod tests {
         let dot = |m, n| (rope.apply(&q, m) * rope.apply(&k, n)).sum(Kind::Float).double_value(&[]);
         assert!((dot(7, 3) - dot(10, 6)).abs() < 1e-4);
         assert!((dot(7, 3) - dot(7, 4)).abs() > 1e-4);
+    }
+
+    #[test]
+    fn rope_rotates_half_split_pairs_by_position_times_frequency() {
+        // Checkpoints depend on this convention: pair (i, i + hs/2) turns by pos * 10000^(-2i/hs).
+        let (hs, pos) = (8i64, 3i64);
+        let rope = Rope::new(16, hs, tch::Device::Cpu);
+        tch::manual_seed(1);
+        let x = Tensor::randn([2, 4, 3, hs], (Kind::Float, tch::Device::Cpu)); // (B, T, H, hs)
+        let out = rope.apply(&x, pos - 1); // token 1 sits at position `pos`
+        for i in 0..hs / 2 {
+            let angle = pos as f64 * 10_000f64.powf(-2.0 * i as f64 / hs as f64);
+            let (a, b) =
+                (x.get(0).get(1).get(2).double_value(&[i]), x.get(0).get(1).get(2).double_value(&[i + hs / 2]));
+            let (ra, rb) =
+                (out.get(0).get(1).get(2).double_value(&[i]), out.get(0).get(1).get(2).double_value(&[i + hs / 2]));
+            assert!((ra - (a * angle.cos() - b * angle.sin())).abs() < 1e-5, "pair {i}");
+            assert!((rb - (b * angle.cos() + a * angle.sin())).abs() < 1e-5, "pair {i}");
+        }
     }
 }
