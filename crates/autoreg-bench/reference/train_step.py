@@ -1,13 +1,21 @@
 """PyTorch reference for bench `train_step`: nanoGPT's character-level Shakespeare model
 (4 layers, 4 heads, 128 wide, block 64, no bias, dropout 0, tied head) trained with
 torch.optim.AdamW (betas 0.9/0.99, weight decay 0.1 on matrices) and gradient clipping 1.0,
-batch 12, on random windows of tiny shakespeare. Prints milliseconds per step.
+batch 12, on random windows of tiny shakespeare.
 
-Usage: python train_step.py INPUT_TXT WARMUP_STEPS TIMED_STEPS
-       python train_step.py INPUT_TXT --full SEED
-The second form trains nanoGPT's full 2,000-step schedule (warm-up 100, cosine decay from
-1e-3 to 1e-4) on the first 90% of the text and prints the validation loss over the last
-10% in non-overlapping windows of 64, as `autoreg eval` computes it: the quality reference.
+Usage: python train_step.py INPUT_TXT --serve [--rope]
+       python train_step.py INPUT_TXT --full SEED [--rope]
+
+--serve keeps one model training: each line N read from standard input runs N more steps
+and answers `ms_per_step MS threads N loss L`, so that the benchmark can alternate short
+rounds of both implementations in one process each.
+
+--full trains nanoGPT's 2,000-step schedule (warm-up 100, cosine decay from 1e-3 to 1e-4)
+on the first 90% of the text and prints the validation loss over the last 10% in
+non-overlapping windows of 64, as `autoreg eval` computes it: the quality reference.
+
+--rope replaces the learned position embedding by rotary positions (half-split pairs,
+queries and keys rotated in one call, as autoreg does it).
 """
 import math
 import sys
@@ -20,9 +28,24 @@ from torch.nn import functional as F
 N_LAYER, N_HEAD, N_EMBD, BLOCK, BATCH = 4, 4, 128, 64, 12
 
 
-class Block(nn.Module):
+class Rope(nn.Module):
     def __init__(self):
         super().__init__()
+        hs = N_EMBD // N_HEAD
+        inv_freq = torch.exp(torch.arange(0, hs, 2).float() / hs * -math.log(10000.0))
+        freqs = torch.outer(torch.arange(BLOCK).float(), inv_freq)  # (T, hs/2)
+        self.register_buffer("cos", torch.cat([freqs.cos(), freqs.cos()], 1).unsqueeze(1))  # (T, 1, hs)
+        self.register_buffer("sin", torch.cat([-freqs.sin(), freqs.sin()], 1).unsqueeze(1))
+
+    def forward(self, x):  # (B, T, H, hs)
+        T, hs = x.size(1), x.size(3)
+        return x * self.cos[:T] + x.roll(hs // 2, 3) * self.sin[:T]
+
+
+class Block(nn.Module):
+    def __init__(self, rope):
+        super().__init__()
+        self.rope = rope
         self.ln_1 = nn.LayerNorm(N_EMBD, bias=False)
         self.c_attn = nn.Linear(N_EMBD, 3 * N_EMBD, bias=False)
         self.attn_proj = nn.Linear(N_EMBD, N_EMBD, bias=False)
@@ -32,19 +55,23 @@ class Block(nn.Module):
 
     def forward(self, x):
         B, T, C = x.size()
-        q, k, v = self.c_attn(self.ln_1(x)).split(N_EMBD, dim=2)
-        q, k, v = (t.view(B, T, N_HEAD, C // N_HEAD).transpose(1, 2) for t in (q, k, v))
+        qkv = self.c_attn(self.ln_1(x)).view(B, T, 3 * N_HEAD, C // N_HEAD)
+        qk, v = qkv[:, :, : 2 * N_HEAD], qkv[:, :, 2 * N_HEAD :]
+        if self.rope is not None:
+            qk = self.rope(qk)
+        q, k, v = (t.transpose(1, 2) for t in (qk[:, :, :N_HEAD], qk[:, :, N_HEAD:], v))
         y = F.scaled_dot_product_attention(q, k, v, is_causal=True)
         x = x + self.attn_proj(y.transpose(1, 2).contiguous().view(B, T, C))
         return x + self.mlp_proj(F.gelu(self.c_fc(self.ln_2(x))))
 
 
 class GPT(nn.Module):
-    def __init__(self, vocab):
+    def __init__(self, vocab, rope):
         super().__init__()
         self.wte = nn.Embedding(vocab, N_EMBD)
-        self.wpe = nn.Embedding(BLOCK, N_EMBD)
-        self.h = nn.ModuleList(Block() for _ in range(N_LAYER))
+        self.wpe = None if rope else nn.Embedding(BLOCK, N_EMBD)
+        rope = Rope() if rope else None
+        self.h = nn.ModuleList(Block(rope) for _ in range(N_LAYER))
         self.ln_f = nn.LayerNorm(N_EMBD, bias=False)
         for p in self.parameters():
             if p.dim() >= 2:
@@ -54,7 +81,9 @@ class GPT(nn.Module):
             nn.init.normal_(b.mlp_proj.weight, 0.0, 0.02 / math.sqrt(2 * N_LAYER))
 
     def forward(self, idx, targets):
-        x = self.wte(idx) + self.wpe(torch.arange(idx.size(1)))
+        x = self.wte(idx)
+        if self.wpe is not None:
+            x = x + self.wpe(torch.arange(idx.size(1)))
         for b in self.h:
             x = b(x)
         logits = F.linear(self.ln_f(x), self.wte.weight)
@@ -70,16 +99,18 @@ def lr_at(it, lr=1e-3, min_lr=1e-4, warmup=100, decay=2000):
 
 
 def main():
-    path = sys.argv[1]
-    full = sys.argv[2] == "--full"
+    rope = "--rope" in sys.argv
+    args = [a for a in sys.argv if a != "--rope"]
+    path = args[1]
+    full = args[2] == "--full"
     text = open(path, encoding="utf-8").read()
     chars = sorted(set(text))
     stoi = {c: i for i, c in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
     n = int(0.9 * len(data))
     train, val = (data[:n], data[n:]) if full else (data, data)
-    torch.manual_seed(int(sys.argv[3]) if full else 1337)
-    model = GPT(len(chars) + 3)  # the same vocabulary as autoreg's (65 characters + 3 specials)
+    torch.manual_seed(int(args[3]) if full else 1337)
+    model = GPT(len(chars) + 3, rope)  # the same vocabulary as autoreg's (65 characters + 3 specials)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
     opt = torch.optim.AdamW(
@@ -117,14 +148,13 @@ def main():
                     count += b - a
         print(f"val_loss {total / count:.4f} tokens {count} train_seconds {elapsed:.1f}")
         return
-    warmup, steps = int(sys.argv[2]), int(sys.argv[3])
-    for _ in range(warmup):
-        step()
-    start = time.perf_counter()
-    for _ in range(steps):
-        loss = step()
-    elapsed = time.perf_counter() - start
-    print(f"ms_per_step {1000 * elapsed / steps:.4f} threads {torch.get_num_threads()} loss {loss:.4f}")
+    for line in sys.stdin:
+        steps = int(line)
+        start = time.perf_counter()
+        for _ in range(steps):
+            loss = step()
+        elapsed = time.perf_counter() - start
+        print(f"ms_per_step {1000 * elapsed / steps:.4f} threads {torch.get_num_threads()} loss {loss:.4f}", flush=True)
 
 
 if __name__ == "__main__":

@@ -3,8 +3,9 @@
 use anyhow::{Context, Result, bail};
 use autoreg_text::{TextConfig, TextTokenizer};
 use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
 
 /// The repository root.
 pub fn project_root() -> PathBuf {
@@ -27,20 +28,52 @@ pub fn shakespeare() -> Result<(PathBuf, TextTokenizer, Vec<u32>)> {
     Ok((path, tok, doc))
 }
 
-/// Runs a Python script in the project's virtual environment (made by `cargo setup`)
-/// and returns its standard output.
-pub fn run_python(script: &str, args: &[String]) -> Result<String> {
-    let python = project_root().join(".venv/bin/python");
-    let script = project_root().join("crates/autoreg-bench/reference").join(script);
-    let out = Command::new(&python)
-        .arg(&script)
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run {} (run `cargo setup` first)", python.display()))?;
-    if !out.status.success() {
-        bail!("{} failed: {}", script.display(), String::from_utf8_lossy(&out.stderr));
+/// A Python script kept running in the project's virtual environment (made by
+/// `cargo setup`), answering one line of standard output per line of input.
+pub struct PythonServer {
+    name: String,
+    child: Child,
+    stdin: ChildStdin,
+    stdout: BufReader<ChildStdout>,
+}
+
+impl PythonServer {
+    /// Starts `reference/<script>` with `args`.
+    pub fn spawn(script: &str, args: &[String]) -> Result<Self> {
+        let python = project_root().join(".venv/bin/python");
+        let path = project_root().join("crates/autoreg-bench/reference").join(script);
+        let mut child = Command::new(&python)
+            .arg(&path)
+            .args(args)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .with_context(|| format!("cannot run {} (run `cargo setup` first)", python.display()))?;
+        let (stdin, stdout) = match (child.stdin.take(), child.stdout.take()) {
+            (Some(i), Some(o)) => (i, BufReader::new(o)),
+            _ => bail!("{}: no pipes to the child process", path.display()),
+        };
+        Ok(Self { name: path.display().to_string(), child, stdin, stdout })
     }
-    Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+
+    /// Sends `request` as one line and returns the answer line.
+    pub fn ask(&mut self, request: &str) -> Result<String> {
+        writeln!(self.stdin, "{request}").with_context(|| format!("{} stopped", self.name))?;
+        let mut answer = String::new();
+        if self.stdout.read_line(&mut answer)? == 0 {
+            bail!("{} stopped without answering {request:?}", self.name);
+        }
+        Ok(answer.trim().to_owned())
+    }
+}
+
+impl Drop for PythonServer {
+    fn drop(&mut self) {
+        // A server loops until its input closes; killing it does not wait for that.
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 /// The median of `values`.

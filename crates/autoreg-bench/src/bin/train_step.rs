@@ -1,15 +1,20 @@
 //! Time per training step of autoreg beside the PyTorch reference
-//! (`reference/train_step.py`), same model, batch and optimizer, in one run.
+//! (`reference/train_step.py`), same model, batch and optimizer, in one run: once with
+//! learned positions (nanoGPT's model) and once with rotary positions (the shipped
+//! `configs/shakespeare-char.toml`). Both keep training in their own process while short
+//! rounds alternate between them, so that a slow spell of a shared machine hits both;
+//! the ratio is the median of the per-round ratios.
 //!
 //! `cargo run --release -p autoreg-bench --bin train_step [-- ROUNDS STEPS]`
 
 use anyhow::{Context, Result};
-use autoreg_bench::{median, run_python, shakespeare};
-use autoreg_model::{AdamW, AdamWConfig, Gpt, ModelConfig};
+use autoreg_bench::{PythonServer, median, shakespeare};
+use autoreg_model::{AdamW, AdamWConfig, Gpt, ModelConfig, Positions};
 use autoreg_tokens::{TokenStore, Tokenizer};
 use autoreg_train::{Batcher, Windows};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::path::Path;
 use std::time::Instant;
 use tch::{Device, Kind, nn::VarStore};
 
@@ -17,19 +22,44 @@ const WARMUP: usize = 20;
 
 fn main() -> Result<()> {
     let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
-    let rounds = args.first().copied().unwrap_or(3);
-    let steps = args.get(1).copied().unwrap_or(200);
+    let rounds = args.first().copied().unwrap_or(20);
+    let steps = args.get(1).copied().unwrap_or(50);
     let (path, tok, doc) = shakespeare()?;
     let mut store = TokenStore::new();
     store.push(&doc);
+    println!(
+        "train step: 4 layers x 128, block 64, batch 12, AdamW + clipping, CPU, {} threads; \
+         {rounds} rounds of {steps} steps each",
+        tch::get_num_threads()
+    );
+    let mut summary = Vec::new();
+    for positions in [Positions::Learned, Positions::Rope] {
+        summary.push((positions, compare(positions, rounds, steps, &path, &tok, &store)?));
+    }
+    println!("medians (ratio below 1: autoreg is faster):");
+    for (positions, [a, p, ratio]) in summary {
+        let name = format!("{positions:?}");
+        println!("  {name:<8} autoreg {a:7.3} ms/step   PyTorch {p:7.3} ms/step   ratio {ratio:.3}");
+    }
+    Ok(())
+}
 
+/// Medians of autoreg's ms/step, PyTorch's ms/step and their per-round ratio.
+fn compare(
+    positions: Positions,
+    rounds: usize,
+    steps: usize,
+    path: &Path,
+    tok: &dyn Tokenizer,
+    store: &TokenStore,
+) -> Result<[f64; 3]> {
     // nanoGPT's shakespeare-char CPU model.
-    let config = ModelConfig { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, ..Default::default() };
+    let config = ModelConfig { n_layer: 4, n_head: 4, n_embd: 128, block_size: 64, positions, ..Default::default() };
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, Kind::Float);
     let mut opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 });
-    let batches = Batcher::new(&store, config.block_size, Windows::Stream, &tok, Device::Cpu, "training")?;
+    let batches = Batcher::new(store, config.block_size, Windows::Stream, tok, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each
@@ -39,38 +69,39 @@ fn main() -> Result<()> {
         opt.step(&grads, 1e-3);
         loss.double_value(&[])
     };
-
-    println!(
-        "train step: 4 layers x 128, block 64, batch 12, AdamW + clipping, CPU, {} threads",
-        tch::get_num_threads()
-    );
-    let (mut ours, mut theirs) = (Vec::new(), Vec::new());
-    let py_args = [path.display().to_string(), WARMUP.to_string(), steps.to_string()];
-    for round in 0..rounds {
-        for _ in 0..WARMUP {
-            step();
-        }
-        let start = Instant::now();
-        let loss = (0..steps).map(|_| step()).last().unwrap_or_default();
-        let ms = 1e3 * start.elapsed().as_secs_f64() / steps as f64;
-        let out = run_python("train_step.py", &py_args)?;
-        let py_ms: f64 = out
+    let mut py_args = vec![path.display().to_string(), "--serve".to_owned()];
+    if positions == Positions::Rope {
+        py_args.push("--rope".into());
+    }
+    let mut reference = PythonServer::spawn("train_step.py", &py_args)?;
+    let mut py_round = |n: usize| -> Result<(f64, String)> {
+        let out = reference.ask(&n.to_string())?;
+        let ms = out
             .split_whitespace()
             .skip_while(|w| *w != "ms_per_step")
             .nth(1)
             .and_then(|v| v.parse().ok())
             .with_context(|| format!("unexpected reference output: {out}"))?;
+        Ok((ms, out))
+    };
+
+    println!("positions = {positions:?}");
+    for _ in 0..WARMUP {
+        step();
+    }
+    py_round(WARMUP)?;
+    let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
+    for round in 0..rounds {
+        let start = Instant::now();
+        let loss = (0..steps).map(|_| step()).last().unwrap_or_default();
+        let ms = 1e3 * start.elapsed().as_secs_f64() / steps as f64;
+        let (py_ms, out) = py_round(steps)?;
         println!(
-            "  round {round}: autoreg {ms:7.3} ms/step (loss {loss:.3})   PyTorch {py_ms:7.3} ms/step   ({})",
-            out.trim()
+            "  round {round:2}: autoreg {ms:7.3} ms/step (loss {loss:.3})   PyTorch {py_ms:7.3} ms/step   ({out})"
         );
         ours.push(ms);
         theirs.push(py_ms);
+        ratios.push(ms / py_ms);
     }
-    let (a, p) = (median(&mut ours), median(&mut theirs));
-    println!("median over {rounds} rounds of {steps} steps:");
-    println!("  autoreg  {a:7.3} ms/step");
-    println!("  PyTorch  {p:7.3} ms/step");
-    println!("  ratio    autoreg / PyTorch = {:.3} (below 1: autoreg is faster)", a / p);
-    Ok(())
+    Ok([median(&mut ours), median(&mut theirs), median(&mut ratios)])
 }
