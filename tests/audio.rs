@@ -2,31 +2,15 @@
 //! digit-conditional model of `configs/spoken-digits.toml`'s kind on a few FSDD
 //! recordings, then sample a class, fail on an unknown class, and continue a prompt.
 //!
-//! The recordings come from the shared data root: `AUTOREG_DATA`, else
-//! `../shared/datasets` beside the repository. Without `AUTOREG_DATA` and without that
-//! folder the test is skipped; with `AUTOREG_DATA` set, missing data fails it.
+//! The recordings come from `fsdd/recordings` under the shared data root
+//! ([`common::shared_data`]).
 
 mod common;
-use common::{autoreg, fails, ok};
-use std::path::{Path, PathBuf};
+use common::{autoreg, fails, ok, shared_data};
+use std::path::Path;
 
 /// Sample rate of FSDD and of the config.
 const RATE: u32 = 8000;
-
-/// The FSDD recordings folder, or `None` (skip) when the default data root is absent.
-fn fsdd() -> Option<PathBuf> {
-    let (root, required) = match std::env::var_os("AUTOREG_DATA") {
-        Some(root) => (PathBuf::from(root), true),
-        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"), false),
-    };
-    let dir = root.join("fsdd/recordings");
-    if !dir.is_dir() {
-        assert!(!required, "AUTOREG_DATA is set but {} is not a folder", dir.display());
-        eprintln!("skipped: {} not found (set AUTOREG_DATA)", dir.display());
-        return None;
-    }
-    Some(dir)
-}
 
 /// A WAV file read by hand from its RIFF chunks, independently of the crate's reader.
 struct Wav {
@@ -99,7 +83,7 @@ fn png_size(path: &Path) -> (u32, u32) {
 
 #[test]
 fn spoken_digits_train_sample_class_and_continue_a_prompt() {
-    let Some(fsdd) = fsdd() else { return };
+    let Some(fsdd) = shared_data("fsdd/recordings") else { return };
     let scratch = tempfile::tempdir().unwrap();
     let s = scratch.path();
     // Speaker jackson, every digit: index 0 validates (the config's upstream split

@@ -2,13 +2,12 @@
 //! tiny model trains, samples tunes that parse with their piano roll and preview, skips
 //! broken files with one warning each, and continues a prompt without changing it.
 //!
-//! The tunes come from `$AUTOREG_DATA/nottingham/melody`; without `AUTOREG_DATA`, from
-//! `../shared/datasets` beside the repository. Missing data fails the tests when
-//! `AUTOREG_DATA` is set and skips them (with a note) when it is not.
+//! The tunes come from `nottingham/melody` under the shared data root
+//! ([`common::shared_data`]).
 
 mod common;
 use autoreg::midi::{SAMPLE_RATE, Score};
-use common::{autoreg, ok};
+use common::{autoreg, ok, shared_data, tiny_config};
 use std::path::{Path, PathBuf};
 
 /// Grid steps per beat in the test config.
@@ -18,24 +17,15 @@ const MAX_DURATION_BEATS: u64 = 8;
 /// Pitch range of the test config: narrower than a piano, wide enough for the tunes.
 const PITCH_RANGE: [u8; 2] = [48, 96];
 
-/// The Nottingham melody files, sorted; `None` (test skipped) when `AUTOREG_DATA` is
-/// unset and the default data root does not hold them.
+/// The Nottingham melody files, sorted; `None` when the test is skipped
+/// (see [`common::shared_data`]).
 fn melodies() -> Option<Vec<PathBuf>> {
-    let (root, from_env) = match std::env::var_os("AUTOREG_DATA") {
-        Some(root) => (PathBuf::from(root), true),
-        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"), false),
-    };
-    let dir = root.join("nottingham/melody");
-    let mut files: Vec<PathBuf> = match std::fs::read_dir(&dir) {
-        Ok(entries) => {
-            entries.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "mid")).collect()
-        }
-        Err(e) if from_env => panic!("AUTOREG_DATA is set but {} cannot be read: {e}", dir.display()),
-        Err(_) => {
-            eprintln!("skipped: no Nottingham tunes in {} (set AUTOREG_DATA)", dir.display());
-            return None;
-        }
-    };
+    let dir = shared_data("nottingham/melody")?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+        .collect();
     files.sort();
     assert!(files.len() >= 100, "{} holds only {} .mid files", dir.display(), files.len());
     Some(files)
@@ -73,54 +63,14 @@ impl Project {
 
     /// Writes `<name>.toml`: a tiny REMI model of `data/melody`, 20 steps on the CPU.
     fn config(&self, name: &str) -> PathBuf {
-        let text = format!(
-            r#"name = "{name}"
-
-[data]
-root = "{root}"
-path = "melody"
-split = "files"
-val_fraction = 0.1
-cache_dir = "{cache}"
-
-[tokenizer]
-kind = "midi"
-scheme = "remi"
-positions_per_beat = {PPB}
-max_duration_beats = {MAX_DURATION_BEATS}
-pitch_range = [{lo}, {hi}]
-max_bars = 8
-transpose = 2
-
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-block_size = 64
-
-[train]
-runs_dir = "{runs}"
-batch_size = 4
-max_steps = 20
-warmup_steps = 2
-eval_interval = 10
-eval_batches = 2
-device = "cpu"
-threads = 1
-
-[sample]
-num = 3
-max_tokens = 200
-"#,
-            root = self.path().join("data").display(),
-            cache = self.path().join("cache").display(),
-            runs = self.path().join("runs").display(),
-            lo = PITCH_RANGE[0],
-            hi = PITCH_RANGE[1],
+        let data = "path = \"melody\"\nsplit = \"files\"\nval_fraction = 0.1";
+        let tokenizer = format!(
+            "kind = \"midi\"\nscheme = \"remi\"\npositions_per_beat = {PPB}\nmax_duration_beats = {MAX_DURATION_BEATS}\n\
+             pitch_range = [{}, {}]\nmax_bars = 8\ntranspose = 2",
+            PITCH_RANGE[0], PITCH_RANGE[1]
         );
-        let path = self.path().join(format!("{name}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
+        let sample = "[sample]\nnum = 3\nmax_tokens = 200\n";
+        tiny_config(self.path(), &self.path().join("data"), name, data, &tokenizer, 64, sample)
     }
 
     /// Trains `name`; returns its run directory.

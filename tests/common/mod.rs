@@ -25,26 +25,47 @@ impl Scratch {
         self.dir.path()
     }
 
-    /// Writes `configs/<name>.toml`: a tiny character model of `data/corpus.txt`, with
-    /// `extra` appended (TOML sections).
+    /// Writes `<name>.toml`: a tiny character model of `data/corpus.txt`, with `extra`
+    /// appended (TOML sections).
     pub fn config(&self, name: &str, extra: &str) -> PathBuf {
-        let text = format!(
-            r#"name = "{name}"
+        let data = "path = \"corpus.txt\"\nsplit = \"tail\"";
+        tiny_config(self.path(), &self.path().join("data"), name, data, "kind = \"text\"", 32, extra)
+    }
+
+    pub fn run_dir(&self, name: &str) -> PathBuf {
+        self.path().join("runs").join(name)
+    }
+}
+
+/// Writes `<dir>/<name>.toml`: a tiny model (2 layers, 32 wide, `block_size`) trained
+/// for 20 steps on one CPU thread, its data under `root` and its cache and runs in `dir`.
+/// `data` and `tokenizer` are the keys of those sections; `extra` (TOML sections) ends
+/// the file.
+pub fn tiny_config(
+    dir: &Path,
+    root: &Path,
+    name: &str,
+    data: &str,
+    tokenizer: &str,
+    block_size: u32,
+    extra: &str,
+) -> PathBuf {
+    let text = format!(
+        r#"name = "{name}"
 
 [data]
 root = "{root}"
-path = "corpus.txt"
-split = "tail"
 cache_dir = "{cache}"
+{data}
 
 [tokenizer]
-kind = "text"
+{tokenizer}
 
 [model]
 n_layer = 2
 n_head = 2
 n_embd = 32
-block_size = 32
+block_size = {block_size}
 
 [train]
 runs_dir = "{runs}"
@@ -55,19 +76,32 @@ eval_interval = 10
 eval_batches = 2
 device = "cpu"
 threads = 1
-{extra}"#,
-            root = self.path().join("data").display(),
-            cache = self.path().join("cache").display(),
-            runs = self.path().join("runs").display(),
-        );
-        let path = self.path().join(format!("{name}.toml"));
-        std::fs::write(&path, text).unwrap();
-        path
-    }
 
-    pub fn run_dir(&self, name: &str) -> PathBuf {
-        self.path().join("runs").join(name)
+{extra}"#,
+        root = root.display(),
+        cache = dir.join("cache").display(),
+        runs = dir.join("runs").display(),
+    );
+    let path = dir.join(format!("{name}.toml"));
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+/// `rel` under the shared data root: `$AUTOREG_DATA`, else `../shared/datasets` beside the
+/// repository. Missing data fails the calling test when `AUTOREG_DATA` is set and skips
+/// it (`None`, with a note) when it is not.
+pub fn shared_data(rel: &str) -> Option<PathBuf> {
+    let (root, required) = match std::env::var_os("AUTOREG_DATA") {
+        Some(root) => (PathBuf::from(root), true),
+        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"), false),
+    };
+    let path = root.join(rel);
+    if !path.exists() {
+        assert!(!required, "AUTOREG_DATA is set but {} does not exist", path.display());
+        eprintln!("skipped: {} not found (set AUTOREG_DATA)", path.display());
+        return None;
     }
+    Some(path)
 }
 
 /// Runs `autoreg` with `args` in `cwd`.
