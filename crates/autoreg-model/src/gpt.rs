@@ -43,16 +43,20 @@ struct Attention {
     dropout: f64,
 }
 
+/// What every layer of one forward pass shares.
+#[derive(Clone, Copy)]
+struct Pass<'a> {
+    rope: Option<&'a Rope>,
+    /// Dropout on.
+    train: bool,
+    /// Kind of the matrix products.
+    kind: Kind,
+}
+
 impl Attention {
     /// `x` (B, T, C) at positions `past..past + T`, where `past` is the cached length.
-    fn forward(
-        &self,
-        x: &Tensor,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        rope: Option<&Rope>,
-        train: bool,
-        kind: Kind,
-    ) -> Tensor {
+    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, pass: &Pass) -> Tensor {
+        let Pass { rope, train, kind } = *pass;
         let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
         let hs = c / self.n_head;
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
@@ -98,15 +102,9 @@ struct Block {
 }
 
 impl Block {
-    fn forward(
-        &self,
-        x: &Tensor,
-        cache: Option<&mut Option<(Tensor, Tensor)>>,
-        rope: Option<&Rope>,
-        train: bool,
-        kind: Kind,
-    ) -> Tensor {
-        let x = x + self.attn.forward(&self.ln_1.forward(x), cache, rope, train, kind);
+    fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, pass: &Pass) -> Tensor {
+        let Pass { train, kind, .. } = *pass;
+        let x = x + self.attn.forward(&self.ln_1.forward(x), cache, pass);
         let h = self.c_fc.forward(&self.ln_2.forward(&x), kind).gelu("none"); // (B, T, 4C)
         let p = if train { self.dropout } else { 0.0 };
         &x + self.c_proj.forward(&h, kind).dropout(p, train)
@@ -192,9 +190,10 @@ impl Gpt {
             x += wpe.narrow(0, past, t); // (T, C) broadcast over B
         }
         let mut x = x.dropout(p, train);
+        let pass = Pass { rope: self.rope.as_ref(), train, kind: self.kind };
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
-            x = block.forward(&x, slot, self.rope.as_ref(), train, self.kind);
+            x = block.forward(&x, slot, &pass);
         }
         self.ln_f.forward(&x)
     }
