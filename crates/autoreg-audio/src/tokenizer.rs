@@ -11,6 +11,7 @@ use crate::waveform::waveform_png;
 use crate::write::wav_bytes;
 use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer, write_atomic};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A fitted audio tokenizer, saved in `tokenizer.json` as
@@ -228,15 +229,8 @@ impl Tokenizer for AudioTokenizer {
         self.classes.clone()
     }
 
-    fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
-        match self.classes.len() {
-            0 => Err(TokenError::format("--class", "this audio tokenizer has no classes (it is not conditional)")),
-            n if class >= n => Err(TokenError::format(
-                "--class",
-                format!("class {class} is out of range: there are {n} classes (0..{})", n - 1),
-            )),
-            _ => Ok(vec![self.specials().bos, self.levels() + class as u32]),
-        }
+    fn class_tokens(&self) -> Range<u32> {
+        self.levels()..self.levels() + self.classes.len() as u32
     }
 
     /// Writes the waveform of the decoded samples to `<stem>.png` beside `path`.
@@ -248,16 +242,6 @@ impl Tokenizer for AudioTokenizer {
         })?;
         write_atomic(&png_path, &png)?;
         Ok(vec![png_path])
-    }
-
-    /// `BOS Label_k` (2) when the document starts with a label, else BOS (1): training
-    /// windows that start inside a recording keep its digit in front.
-    fn prefix_len(&self, doc: &[u32]) -> usize {
-        let label = self.levels()..self.levels() + self.classes.len() as u32;
-        match doc {
-            [bos, second, ..] if *bos == self.specials().bos && label.contains(second) => 2,
-            _ => 1,
-        }
     }
 
     fn unit(&self) -> Option<&'static str> {

@@ -7,6 +7,7 @@ use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
+use std::ops::Range;
 use std::path::Path;
 
 /// What the ordinary tokens stand for.
@@ -183,7 +184,7 @@ impl PixelsTokenizer {
     }
 
     /// Number of pixel tokens (ordinary tokens that are not classes).
-    pub(crate) fn num_symbols(&self) -> u32 {
+    pub fn num_symbols(&self) -> u32 {
         match &self.symbols {
             Symbols::Grey { levels } | Symbols::Rgb { levels } => *levels,
             Symbols::Palette(p) => p.len() as u32,
@@ -371,8 +372,7 @@ impl Tokenizer for PixelsTokenizer {
             sample.raster = sample.raster.shrunk(self.scale);
         }
         let mut doc = self.document(sample, 0, name)?;
-        let head = 1 + usize::from(!self.classes.is_empty());
-        doc.truncate(head + self.image_tokens() / self.shape.height as usize * rows as usize);
+        doc.truncate(self.prefix_len(&doc) + self.image_tokens() / self.shape.height as usize * rows as usize);
         Ok(doc)
     }
 
@@ -380,17 +380,8 @@ impl Tokenizer for PixelsTokenizer {
         self.classes.clone()
     }
 
-    fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
-        let n = self.classes.len();
-        if class >= n {
-            let reason = if n == 0 {
-                "this pixels tokenizer is not conditional: it has no classes".to_owned()
-            } else {
-                format!("class {class} is out of range: there are {n} classes (0..{})", n - 1)
-            };
-            return Err(TokenError::format("--class", reason));
-        }
-        Ok(vec![self.specials().bos, self.num_symbols() + class as u32])
+    fn class_tokens(&self) -> Range<u32> {
+        self.num_symbols()..self.num_symbols() + self.classes.len() as u32
     }
 
     fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<bool, TokenError> {

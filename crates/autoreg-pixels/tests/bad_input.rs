@@ -118,3 +118,17 @@ fn csv_values_above_max_value_and_bad_gzip_name_the_file() {
     let err = tok.encode_file(&gz).unwrap_err().to_string();
     assert!(err.contains("rows.csv.gz") && err.contains("not valid gzip"), "{err}");
 }
+
+#[test]
+fn class_token_is_the_prefix_that_training_windows_keep() {
+    let dir = tempfile::tempdir().unwrap();
+    let files: Vec<PathBuf> =
+        ["cat", "dog"].iter().map(|c| save(dir.path(), &format!("{c}/a.png"), &random_grey(3, 3, 5))).collect();
+    let tok = PixelsConfig { conditional: true, ..Default::default() }.build(&files).unwrap();
+    assert_eq!(tok.class_tokens(), 256..258);
+    let doc = &tok.encode_file(&files[1]).unwrap()[0];
+    assert_eq!(&doc[..2], [tok.specials().bos, 257]);
+    assert_eq!(tok.prefix_len(doc), 2, "BOS Class_dog");
+    let plain = PixelsConfig::default().build(&files).unwrap();
+    assert_eq!(plain.prefix_len(&plain.encode_file(&files[1]).unwrap()[0]), 1);
+}

@@ -1,5 +1,6 @@
 use crate::{TokenError, write_atomic};
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// Ids of the special tokens that every tokenizer reserves.
@@ -110,13 +111,23 @@ pub trait Tokenizer: Send + Sync {
         Vec::new()
     }
 
+    /// Ids of the class tokens, class 0 first: one per entry of [`Tokenizer::classes`].
+    /// The default is none.
+    fn class_tokens(&self) -> Range<u32> {
+        0..0
+    }
+
     /// The tokens that start a sample of class number `class` (`BOS Class_k`).
     fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
-        let n = self.classes().len();
+        let ids = self.class_tokens();
+        let n = ids.len();
+        if class < n {
+            return Ok(vec![self.specials().bos, ids.start + class as u32]);
+        }
         Err(TokenError::format(
             "--class",
             if n == 0 {
-                format!("this {} tokenizer has no classes", self.kind())
+                format!("this {} tokenizer has no classes (it is not conditional)", self.kind())
             } else {
                 format!("class {class} is out of range: there are {n} classes (0..{})", n - 1)
             },
@@ -139,11 +150,14 @@ pub trait Tokenizer: Send + Sync {
     /// by `draw`. The default leaves it unchanged.
     fn augment(&self, _window: &mut [u32], _draw: u64) {}
 
-    /// How many tokens at the start of `doc` describe the whole document (BOS, and a
-    /// class token when conditional). Training windows that start inside a document
-    /// keep them in front. The default is 1 (BOS).
-    fn prefix_len(&self, _doc: &[u32]) -> usize {
-        1
+    /// How many tokens at the start of `doc` describe the whole document: 2 for
+    /// `BOS Class_k`, else 1 (BOS). Training windows that start inside a document keep
+    /// them in front.
+    fn prefix_len(&self, doc: &[u32]) -> usize {
+        match doc {
+            [bos, class, ..] if *bos == self.specials().bos && self.class_tokens().contains(class) => 2,
+            _ => 1,
+        }
     }
 
     /// The modality's own unit for evaluation (`"note"`, `"dim"`, `"sample"`), if any.

@@ -69,7 +69,7 @@ fn main() -> Result<()> {
     let config = &run.config;
     let files = list_files(&resolve_data_path(&config.data)?, config.tokenizer.extensions())?;
     let data = load_dataset(&config.data, &files, tok, &run.tokenizer.to_json(), config.train.seed)?;
-    let symbols = num_symbols(tok);
+    let symbols = tok.num_symbols();
     println!(
         "{} (step {}): {}x{} {:?}, {} symbols, {} classes; {} training + {} validation images; {} thread(s)",
         o.run_dir.display(),
@@ -157,11 +157,6 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Number of pixel symbols: the ordinary tokens below the class tokens.
-fn num_symbols(tok: &PixelsTokenizer) -> u32 {
-    tok.levels().unwrap_or(tok.palette().len() as u32)
-}
-
 /// Nats of one image under the transformer.
 struct Score {
     /// -log p(class | BOS); 0 when unconditional.
@@ -174,9 +169,8 @@ struct Score {
 /// replaced by that class first.
 fn score(run: &LoadedRun, tok: &PixelsTokenizer, docs: &[&[u32]], class: Option<usize>) -> Result<Vec<Score>> {
     let block = run.model.config().block_size as usize;
-    let symbols = num_symbols(tok);
-    let first_class = symbols;
-    let last_class = symbols + tok.classes().len() as u32;
+    let symbols = tok.num_symbols();
+    let class_ids = tok.class_tokens(); // (first class, after the last)
     let pad = i64::from(tok.specials().pad);
     let batch = 32;
     let mut out = Vec::with_capacity(docs.len());
@@ -191,7 +185,7 @@ fn score(run: &LoadedRun, tok: &PixelsTokenizer, docs: &[&[u32]], class: Option<
             for (i, doc) in chunk.iter().enumerate() {
                 for (j, &tok_id) in doc.iter().enumerate() {
                     let id = match class {
-                        Some(k) if (first_class..last_class).contains(&tok_id) => first_class + k as u32,
+                        Some(k) if class_ids.contains(&tok_id) => class_ids.start + k as u32,
                         _ => tok_id,
                     };
                     if j < doc.len() - 1 {
@@ -214,7 +208,7 @@ fn score(run: &LoadedRun, tok: &PixelsTokenizer, docs: &[&[u32]], class: Option<
                     let nats = -f64::from(logp[i * t + j]);
                     if target < symbols {
                         s.pixels += nats;
-                    } else if (first_class..last_class).contains(&target) {
+                    } else if class_ids.contains(&target) {
                         s.class += nats;
                     }
                 }
@@ -229,7 +223,7 @@ fn score(run: &LoadedRun, tok: &PixelsTokenizer, docs: &[&[u32]], class: Option<
 /// Total nats of the validation pixels under a distribution per position (and per class
 /// when `by_class`) fitted on the training split with add-one smoothing over the symbols.
 fn independent_pixels(tok: &PixelsTokenizer, train: &TokenStore, val: &[&[u32]], by_class: bool) -> f64 {
-    let symbols = num_symbols(tok) as usize;
+    let symbols = tok.num_symbols() as usize;
     let pixels = |doc: &[u32]| doc.iter().copied().filter(|&t| (t as usize) < symbols).collect::<Vec<u32>>();
     let group = |doc: &[u32]| if by_class { tok.class_of(doc).unwrap_or(0) } else { 0 };
     let groups = if by_class { tok.classes().len().max(1) } else { 1 };
