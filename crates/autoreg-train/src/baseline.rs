@@ -51,9 +51,10 @@ pub fn baseline_nats(baseline: Baseline, train: &TokenStore, val: &TokenStore, v
                     counts[i][t as usize] += 1.0;
                 }
             }
+            let sums: Vec<f64> = counts.iter().map(|row| row.iter().sum()).collect();
             for d in val.docs() {
                 for (i, &t) in d.iter().enumerate().skip(1) {
-                    let (c, sum) = counts.get(i).map_or((0.0, 0.0), |row| (row[t as usize], row.iter().sum()));
+                    let (c, sum) = counts.get(i).map_or((0.0, 0.0), |row| (row[t as usize], sums[i]));
                     total -= ((c + 1.0) / (sum + vocab as f64)).ln();
                     count += 1;
                 }
@@ -88,7 +89,12 @@ impl Markov {
         for d in train.docs() {
             for i in 1..d.len() {
                 for k in 0..=order.min(i) {
-                    let entry = table.entry(d[i - k..i].to_vec()).or_default();
+                    let context = &d[i - k..i];
+                    // Look up by slice first: a new key is allocated once, not per occurrence.
+                    let entry = match table.get_mut(context) {
+                        Some(entry) => entry,
+                        None => table.entry(context.to_vec()).or_default(),
+                    };
                     entry.0 += 1.0;
                     *entry.1.entry(d[i]).or_default() += 1.0;
                 }

@@ -128,13 +128,20 @@ fn tokenize_cached(
     tokenizer: &dyn Tokenizer,
     tokenizer_json: &str,
 ) -> Result<(TokenStore, Manifest, bool), TrainError> {
+    // Each file's length and hash in parallel, then combined in file order.
+    let digests: Vec<(u64, blake3::Hash)> = files
+        .par_iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).unwrap_or_default(); // unreadable files are reported below
+            (bytes.len() as u64, blake3::hash(&bytes))
+        })
+        .collect();
     let mut hasher = blake3::Hasher::new();
     hasher.update(tokenizer_json.as_bytes());
-    for f in files {
-        let bytes = std::fs::read(f).unwrap_or_default(); // unreadable files are reported below
+    for (f, (len, hash)) in files.iter().zip(&digests) {
         hasher.update(f.to_string_lossy().as_bytes());
-        hasher.update(&(bytes.len() as u64).to_le_bytes());
-        hasher.update(blake3::hash(&bytes).as_bytes());
+        hasher.update(&len.to_le_bytes());
+        hasher.update(hash.as_bytes());
     }
     let key = hasher.finalize().to_hex();
     let cache_dir = config

@@ -1,8 +1,8 @@
 //! Evaluation over every token of a split.
 
-use autoreg_model::Gpt;
+use autoreg_model::{Gpt, IGNORE};
 use autoreg_tokens::{TokenStore, Tokenizer};
-use tch::{Device, Kind, Reduction, Tensor};
+use tch::{Device, Reduction, Tensor};
 
 /// Loss over a whole split.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,7 +53,7 @@ pub fn evaluate(
         for chunk in windows.chunks(batch.max(1)) {
             let t = chunk.iter().map(|(x, _)| x.len()).max().unwrap_or(1);
             let mut x = vec![pad; chunk.len() * t];
-            let mut y = vec![-100i64; chunk.len() * t]; // ignored positions
+            let mut y = vec![IGNORE; chunk.len() * t];
             for (i, (xs, ys)) in chunk.iter().enumerate() {
                 for (j, (&a, &b)) in xs.iter().zip(ys.iter()).enumerate() {
                     x[i * t + j] = i64::from(a);
@@ -65,7 +65,7 @@ pub fn evaluate(
             let x = Tensor::from_slice(&x).view(shape).to_device(device);
             let y = Tensor::from_slice(&y).view([-1]).to_device(device);
             let logits = model.forward_t(&x, false).view([-1, model.vocab_size()]); // (B*T, V)
-            let loss = logits.to_kind(Kind::Float).cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, -100, 0.0);
+            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, IGNORE, 0.0);
             total += loss.double_value(&[]);
         }
     });

@@ -21,4 +21,4 @@ pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
 pub use metrics::{MetricsLog, plot_losses};
 pub use schedule::learning_rate;
-pub use trainer::{TrainSummary, Trainer};
+pub use trainer::{TrainSummary, Trainer, build_model};

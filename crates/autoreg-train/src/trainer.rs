@@ -7,7 +7,7 @@ use crate::data::Dataset;
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
 use crate::schedule::learning_rate;
-use autoreg_model::{AdamW, AdamWConfig, Gpt, ModelConfig, resolve_device};
+use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, resolve_device};
 use autoreg_tokens::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -28,6 +28,25 @@ pub struct TrainSummary {
     pub best_val_loss: f64,
     /// Training seconds, over all sessions of the run.
     pub elapsed_s: f64,
+}
+
+/// Builds the decoder for `train`'s threads, precision and seed on `device`: weights
+/// freshly initialised, to be trained or overwritten by a checkpoint.
+pub fn build_model(
+    model: &ModelConfig,
+    train: &TrainConfig,
+    device: DeviceChoice,
+    vocab_size: usize,
+) -> Result<(VarStore, Gpt), TrainError> {
+    if train.threads > 0 {
+        tch::set_num_threads(train.threads as i32);
+    }
+    let device = resolve_device(device).map_err(TrainError::Config)?;
+    tch::manual_seed(train.seed as i64);
+    let vs = VarStore::new(device);
+    let kind = train.precision.compute_kind(device);
+    let gpt = Gpt::new(&vs.root(), model, vocab_size as i64, kind);
+    Ok((vs, gpt))
 }
 
 /// A model, its optimizer and its data, ready to train into a run directory.
@@ -61,14 +80,8 @@ impl<'a> Trainer<'a> {
     ) -> Result<Self, TrainError> {
         config.validate().map_err(TrainError::Config)?;
         model_config.validate().map_err(TrainError::Config)?;
-        if config.threads > 0 {
-            tch::set_num_threads(config.threads as i32);
-        }
-        let device = resolve_device(config.device).map_err(TrainError::Config)?;
-        tch::manual_seed(config.seed as i64);
-        let mut vs = VarStore::new(device);
-        let kind = config.precision.compute_kind(device);
-        let model = Gpt::new(&vs.root(), model_config, tokenizer.vocab_size() as i64, kind);
+        let (mut vs, model) = build_model(model_config, config, config.device, tokenizer.vocab_size())?;
+        let device = vs.device();
         let mut opt = AdamW::new(
             &vs,
             AdamWConfig {

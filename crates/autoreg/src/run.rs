@@ -4,8 +4,8 @@ use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
-use autoreg_model::{Gpt, resolve_device};
-use autoreg_train::{Checkpoint, RunDir};
+use autoreg_model::Gpt;
+use autoreg_train::{Checkpoint, RunDir, build_model};
 use tch::Device;
 use tch::nn::VarStore;
 
@@ -33,13 +33,9 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     let checkpoint = dir.checkpoint(args.checkpoint.link())?;
     let config = Config::load(&dir.config_path(), &[])?;
     let tokenizer = SavedTokenizer::load(&dir.tokenizer_path())?;
-    if config.train.threads > 0 {
-        tch::set_num_threads(config.train.threads as i32);
-    }
-    let device = resolve_device(args.device.unwrap_or(config.train.device)).map_err(anyhow::Error::msg)?;
-    let mut vs = VarStore::new(device);
-    let kind = config.train.precision.compute_kind(device);
-    let model = Gpt::new(&vs.root(), &config.model, tokenizer.as_dyn().vocab_size() as i64, kind);
+    let device = args.device.unwrap_or(config.train.device);
+    let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.as_dyn().vocab_size())?;
+    let device = vs.device();
     checkpoint
         .load_weights(&mut vs)
         .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;

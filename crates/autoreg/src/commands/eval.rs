@@ -24,7 +24,7 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
         e.documents,
         e.tokens
     );
-    let units = tok.unit().map(|u| (u, data.val.docs().map(|d| tok.count_units(d)).sum::<usize>()));
+    let units = e.per_unit.map(|(u, n, _)| (u, n));
     let header =
         units.map(|(u, _)| format!("  {:>12} {:>12}", format!("nats/{u}"), format!("bits/{u}"))).unwrap_or_default();
     println!("{:<20} {:>11} {:>11} {:>12}{header}", "model", "nats/token", "bits/token", "nats/doc");
