@@ -8,12 +8,15 @@ pub(crate) struct Quantizer {
     kind: Quantization,
     /// Highest level, `2^bits − 1`; also μ for mu-law.
     top: f32,
+    /// ln(1 + μ), the mu-law normaliser.
+    ln_1p_top: f32,
 }
 
 impl Quantizer {
     /// A quantizer with `2^bits` levels.
     pub(crate) fn new(kind: Quantization, bits: u32) -> Self {
-        Self { kind, top: ((1u32 << bits) - 1) as f32 }
+        let top = ((1u32 << bits) - 1) as f32;
+        Self { kind, top, ln_1p_top: top.ln_1p() }
     }
 
     /// The level of `sample`, clamped to `[-1, 1]`; NaN gives the middle level.
@@ -21,7 +24,7 @@ impl Quantizer {
         let x = if sample.is_nan() { 0.0 } else { sample.clamp(-1.0, 1.0) };
         let y = match self.kind {
             Quantization::Linear => x,
-            Quantization::MuLaw => x.signum() * (self.top * x.abs()).ln_1p() / self.top.ln_1p(),
+            Quantization::MuLaw => x.signum() * (self.top * x.abs()).ln_1p() / self.ln_1p_top,
         };
         ((y + 1.0) / 2.0 * self.top).round() as u32
     }
@@ -31,7 +34,7 @@ impl Quantizer {
         let y = 2.0 * (level as f32).min(self.top) / self.top - 1.0;
         match self.kind {
             Quantization::Linear => y,
-            Quantization::MuLaw => y.signum() * (y.abs() * self.top.ln_1p()).exp_m1() / self.top,
+            Quantization::MuLaw => y.signum() * (y.abs() * self.ln_1p_top).exp_m1() / self.top,
         }
     }
 }

@@ -1,17 +1,19 @@
 //! Image sampling speed: 28x28 images (784 pixel tokens after `BOS Class_k`) from a
-//! model of `configs/mnist-binary.toml`'s shape (4 layers x 128, block 786, random
-//! weights), with the KV cache beside recomputing the whole context, batch 1 and 8.
+//! model of `configs/mnist-binary.toml`'s shape (read from the config; random weights),
+//! with the KV cache beside recomputing the whole context, batch 1 and 8.
 //!
 //! `cargo run --release -p autoreg-bench --bin pixels_speed [-- --threads T]` (default 1)
 
 use anyhow::{Context, Result, bail};
-use autoreg_model::{Gpt, ModelConfig, SampleOptions, Sampler};
+use autoreg::Config;
+use autoreg_bench::project_root;
+use autoreg_model::{Gpt, SampleOptions, Sampler};
 use std::time::Instant;
 use tch::{Device, Kind, nn::VarStore};
 
 /// Pixels of a 28x28 image, one token each.
 const PIXELS: usize = 28 * 28;
-/// Binary levels, ten classes, BOS, EOS, PAD.
+/// Binary levels (the config's `levels = 2`), ten classes, BOS, EOS, PAD.
 const VOCAB: i64 = 2 + 10 + 3;
 
 fn main() -> Result<()> {
@@ -24,7 +26,7 @@ fn main() -> Result<()> {
         }
     }
     tch::set_num_threads(threads);
-    let config = ModelConfig { n_layer: 4, n_head: 4, n_embd: 128, block_size: 786, ..Default::default() };
+    let config = Config::load(&project_root().join("configs/mnist-binary.toml"), &[])?.model;
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), &config, VOCAB, Kind::Float);
@@ -32,7 +34,10 @@ fn main() -> Result<()> {
     // BOS then Class_3, as `autoreg sample --class 3` starts.
     let prompt = [VOCAB as u32 - 3, 2 + 3];
     println!(
-        "sampling 28x28 images ({PIXELS} tokens each), 4 layers x 128, block 786, CPU, {} thread(s)",
+        "sampling 28x28 images ({PIXELS} tokens each), {} layers x {}, block {}, CPU, {} thread(s)",
+        config.n_layer,
+        config.n_embd,
+        config.block_size,
         tch::get_num_threads()
     );
     println!("{:>7} {:>22} {:>22} {:>9} {:>6}", "batch", "KV cache", "recompute the context", "speed-up", "same");
