@@ -7,7 +7,7 @@
 
 mod common;
 use autoreg::midi::{SAMPLE_RATE, Score};
-use common::{autoreg, ok, shared_data, tiny_config};
+use common::{autoreg, ok, parse_wav, png_size, shared_data, tiny_config};
 use std::path::{Path, PathBuf};
 
 /// Grid steps per beat in the test config.
@@ -87,68 +87,6 @@ fn read_score(path: &Path) -> Score {
     Score::from_midi(&bytes, &path.display().to_string()).unwrap_or_else(|e| panic!("{e}"))
 }
 
-/// The CRC-32 of PNG chunks (ISO 3309, as in zlib).
-fn crc32(bytes: &[u8]) -> u32 {
-    let mut crc = !0u32;
-    for &b in bytes {
-        crc ^= u32::from(b);
-        for _ in 0..8 {
-            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
-        }
-    }
-    !crc
-}
-
-/// Checks the structure of a PNG file (signature, chunks with valid CRCs, IHDR first,
-/// IDAT, IEND last) and returns its width and height.
-fn png_size(path: &Path) -> (u32, u32) {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}: not a PNG", path.display());
-    let (mut pos, mut kinds, mut size) = (8, Vec::new(), None);
-    while pos < bytes.len() {
-        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
-        let body = &bytes[pos + 4..pos + 8 + len];
-        let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
-        assert_eq!(crc32(body), crc, "{}: bad CRC in chunk {:?}", path.display(), String::from_utf8_lossy(&body[..4]));
-        if &body[..4] == b"IHDR" {
-            let be = |i: usize| u32::from_be_bytes(body[i..i + 4].try_into().unwrap());
-            size = Some((be(4), be(8)));
-        }
-        kinds.push(String::from_utf8_lossy(&body[..4]).into_owned());
-        pos += 12 + len;
-    }
-    assert_eq!(pos, bytes.len(), "{}: trailing bytes", path.display());
-    assert_eq!(kinds.first().map(String::as_str), Some("IHDR"), "{}", path.display());
-    assert_eq!(kinds.last().map(String::as_str), Some("IEND"), "{}", path.display());
-    assert!(kinds.iter().any(|k| k == "IDAT"), "{}: no image data", path.display());
-    size.unwrap()
-}
-
-/// Checks a WAV file's header (RIFF, PCM, mono, 16-bit, the preview's sample rate,
-/// sizes consistent with the file) and returns its samples.
-fn wav_samples(path: &Path) -> Vec<i16> {
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    let u16_at = |i: usize| u16::from_le_bytes(bytes[i..i + 2].try_into().unwrap());
-    let u32_at = |i: usize| u32::from_le_bytes(bytes[i..i + 4].try_into().unwrap());
-    assert!(&bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE", "{}: not a WAV file", path.display());
-    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "{}: RIFF size", path.display());
-    let (mut pos, mut format, mut data) = (12, None, None);
-    while pos + 8 <= bytes.len() {
-        let len = u32_at(pos + 4) as usize;
-        let body = pos + 8..pos + 8 + len;
-        assert!(body.end <= bytes.len(), "{}: chunk at {pos} overruns the file", path.display());
-        match &bytes[pos..pos + 4] {
-            b"fmt " => format = Some((u16_at(pos + 8), u16_at(pos + 10), u32_at(pos + 12), u16_at(pos + 22))),
-            b"data" => data = Some(body.clone()),
-            _ => {}
-        }
-        pos = body.end + len % 2;
-    }
-    assert_eq!(format, Some((1, 1, SAMPLE_RATE, 16)), "{}: not 16-bit mono PCM", path.display());
-    let data = data.unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
-    bytes[data].chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]])).collect()
-}
-
 /// A note on the test grid: (onset step, pitch, duration in steps).
 type GridNote = (u64, u8, u64);
 
@@ -201,7 +139,9 @@ fn a_tiny_model_samples_tunes_with_piano_roll_and_preview() {
         let beats = score.end() / u64::from(score.ticks_per_beat);
         assert!(height > u32::from(hi - lo), "{}: {height} px for pitches {lo}..={hi}", mid.display());
         assert!(u64::from(width) > beats, "{}: {width} px for {beats} beats", mid.display());
-        let samples = wav_samples(&mid.with_extension("wav"));
+        let wav = parse_wav(&mid.with_extension("wav"));
+        assert_eq!((wav.channels, wav.rate), (1, SAMPLE_RATE), "{}: not mono", mid.display());
+        let samples = wav.samples;
         let seconds = samples.len() as f64 / f64::from(SAMPLE_RATE);
         let expected = score.seconds_at(score.end());
         assert!(

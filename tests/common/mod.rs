@@ -104,6 +104,89 @@ pub fn shared_data(rel: &str) -> Option<PathBuf> {
     Some(path)
 }
 
+/// The CRC-32 of PNG chunks (ISO 3309, as in zlib).
+pub fn crc32(bytes: &[u8]) -> u32 {
+    let mut crc = !0u32;
+    for &b in bytes {
+        crc ^= u32::from(b);
+        for _ in 0..8 {
+            crc = if crc & 1 == 1 { (crc >> 1) ^ 0xedb8_8320 } else { crc >> 1 };
+        }
+    }
+    !crc
+}
+
+/// Checks the structure of a PNG file (signature, chunks with valid CRCs, IHDR first,
+/// IDAT, IEND last) and returns its width and height.
+pub fn png_size(path: &Path) -> (u32, u32) {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    assert_eq!(&bytes[..8], b"\x89PNG\r\n\x1a\n", "{}: not a PNG", path.display());
+    let (mut pos, mut kinds, mut size) = (8, Vec::new(), None);
+    while pos < bytes.len() {
+        let len = u32::from_be_bytes(bytes[pos..pos + 4].try_into().unwrap()) as usize;
+        let body = &bytes[pos + 4..pos + 8 + len];
+        let crc = u32::from_be_bytes(bytes[pos + 8 + len..pos + 12 + len].try_into().unwrap());
+        assert_eq!(crc32(body), crc, "{}: bad CRC in chunk {:?}", path.display(), String::from_utf8_lossy(&body[..4]));
+        if &body[..4] == b"IHDR" {
+            let be = |i: usize| u32::from_be_bytes(body[i..i + 4].try_into().unwrap());
+            size = Some((be(4), be(8)));
+        }
+        kinds.push(String::from_utf8_lossy(&body[..4]).into_owned());
+        pos += 12 + len;
+    }
+    assert_eq!(pos, bytes.len(), "{}: trailing bytes", path.display());
+    assert_eq!(kinds.first().map(String::as_str), Some("IHDR"), "{}", path.display());
+    assert_eq!(kinds.last().map(String::as_str), Some("IEND"), "{}", path.display());
+    assert!(kinds.iter().any(|k| k == "IDAT"), "{}: no image data", path.display());
+    size.unwrap()
+}
+
+/// A 16-bit PCM WAV file, read by hand from its RIFF chunks (independently of hound).
+pub struct Wav {
+    pub channels: u16,
+    pub rate: u32,
+    pub samples: Vec<i16>,
+}
+
+impl Wav {
+    /// The samples as values in [-1, 1).
+    pub fn floats(&self) -> Vec<f32> {
+        self.samples.iter().map(|&s| f32::from(s) / 32768.0).collect()
+    }
+}
+
+/// Reads a WAV file, checking the RIFF header, that every chunk fits the file, and that
+/// it is 16-bit PCM with whole samples.
+pub fn parse_wav(path: &Path) -> Wav {
+    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let u16_at = |i: usize| u16::from_le_bytes([bytes[i], bytes[i + 1]]);
+    let u32_at = |i: usize| u32::from_le_bytes([bytes[i], bytes[i + 1], bytes[i + 2], bytes[i + 3]]);
+    assert!(
+        bytes.len() >= 12 && &bytes[..4] == b"RIFF" && &bytes[8..12] == b"WAVE",
+        "{}: not a WAV file",
+        path.display()
+    );
+    assert_eq!(u32_at(4) as usize, bytes.len() - 8, "{}: RIFF size", path.display());
+    let (mut pos, mut format, mut data) = (12, None, None);
+    while pos + 8 <= bytes.len() {
+        let len = u32_at(pos + 4) as usize;
+        let body = pos + 8..pos + 8 + len;
+        assert!(body.end <= bytes.len(), "{}: chunk at {pos} overruns the file", path.display());
+        match &bytes[pos..pos + 4] {
+            b"fmt " => format = Some((u16_at(pos + 8), u16_at(pos + 10), u32_at(pos + 12), u16_at(pos + 22))),
+            b"data" => data = Some(body.clone()),
+            _ => {}
+        }
+        pos = body.end + len % 2;
+    }
+    let (format, channels, rate, bits) = format.unwrap_or_else(|| panic!("{}: no fmt chunk", path.display()));
+    assert_eq!((format, bits), (1, 16), "{}: 16-bit PCM expected", path.display());
+    let data = data.unwrap_or_else(|| panic!("{}: no data chunk", path.display()));
+    assert_eq!(data.len() % 2, 0, "{}: half a sample", path.display());
+    let samples = bytes[data].chunks_exact(2).map(|s| i16::from_le_bytes([s[0], s[1]])).collect();
+    Wav { channels, rate, samples }
+}
+
 /// Runs `autoreg` with `args` in `cwd`.
 pub fn autoreg(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_autoreg")).current_dir(cwd).args(args).output().unwrap()
