@@ -31,6 +31,18 @@ impl Meter {
     pub fn quarters(&self) -> f64 {
         f64::from(self.numerator) * 4.0 / f64::from(self.denominator)
     }
+
+    /// Length of a bar in grid steps at `positions_per_beat` (a whole number in a
+    /// validated config).
+    pub fn steps(&self, positions_per_beat: u16) -> f64 {
+        self.quarters() * f64::from(positions_per_beat)
+    }
+
+    /// Grid steps in a bar of `meter`, or of 4/4 without one: the one rule that the
+    /// vocabulary, the encoder and the decoder share.
+    pub(crate) fn bar_steps(meter: Option<&Meter>, positions_per_beat: u16) -> u32 {
+        meter.map_or(4 * u32::from(positions_per_beat), |m| m.steps(positions_per_beat) as u32)
+    }
 }
 
 impl TryFrom<String> for Meter {
@@ -142,7 +154,7 @@ impl MidiConfig {
             if self.time_signatures[..i].contains(m) {
                 return fail(format!("time signature {} is listed twice", String::from(*m)));
             }
-            let steps = f64::from(self.positions_per_beat) * m.quarters();
+            let steps = m.steps(self.positions_per_beat);
             if steps.fract() != 0.0 || steps < 1.0 {
                 return fail(format!(
                     "a bar of {} is not a whole number of grid steps at {} positions per beat",

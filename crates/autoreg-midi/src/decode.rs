@@ -1,6 +1,6 @@
 //! Turning tokens back into a [`Score`], leniently (repairing) or strictly.
 
-use crate::config::{MidiConfig, Scheme};
+use crate::config::{Meter, MidiConfig, Scheme};
 use crate::grid::MAX_BEATS;
 use crate::score::{DRUM_CHANNEL, Note, Score, Tempo, TimeSignature};
 use crate::vocab::{DRUMS, Token, Vocab};
@@ -96,7 +96,7 @@ impl<'a> Decoder<'a> {
             strict,
             repairs: 0,
             bar_start: None,
-            bar_len: 4 * u32::from(config.positions_per_beat),
+            bar_len: Meter::bar_steps(None, config.positions_per_beat),
             time: None,
             program: 0,
             after_program: false,
@@ -212,7 +212,7 @@ impl<'a> Decoder<'a> {
                     if self.time.is_some() {
                         return Err("TimeSig inside a bar".into());
                     }
-                    self.bar_len = (meter.quarters() * f64::from(self.config.positions_per_beat)) as u32;
+                    self.bar_len = Meter::bar_steps(Some(meter), self.config.positions_per_beat);
                     at
                 } else {
                     self.time.unwrap_or(0)

@@ -96,9 +96,8 @@ impl Grid {
             .iter()
             .filter_map(|s| closest(&vocab.meters, s.numerator, s.denominator).map(|m| (step(s.tick), m)))
             .collect();
-        let bar_steps = |meter: Option<u8>| match meter.and_then(|m| vocab.meters.get(usize::from(m))) {
-            Some(m) => (m.quarters() * ppb as f64) as u32,
-            None => 4 * ppb as u32,
+        let bar_steps = |meter: Option<u8>| {
+            Meter::bar_steps(meter.and_then(|m| vocab.meters.get(usize::from(m))), config.positions_per_beat)
         };
         let (mut bars, mut start, mut next) = (Vec::new(), 0u32, 0usize);
         let mut meter = closest(&vocab.meters, 4, 4);

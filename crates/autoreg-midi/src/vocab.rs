@@ -72,8 +72,12 @@ impl Vocab {
     pub fn new(config: &MidiConfig) -> Self {
         let ppb = u32::from(config.positions_per_beat);
         let remi = config.scheme == Scheme::Remi;
-        let bar_steps =
-            config.time_signatures.iter().map(|m| (m.quarters() * f64::from(ppb)) as u32).max().unwrap_or(4 * ppb);
+        let bar_steps = config
+            .time_signatures
+            .iter()
+            .map(|m| Meter::bar_steps(Some(m), config.positions_per_beat))
+            .max()
+            .unwrap_or_else(|| Meter::bar_steps(None, config.positions_per_beat));
         let max_steps = u32::from(config.max_duration_beats) * ppb;
         let [lo, hi] = config.pitch_range;
         let velocities = levels(1.0, 127.0, config.velocity_bins, true);
