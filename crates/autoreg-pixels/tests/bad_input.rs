@@ -5,7 +5,7 @@ mod common;
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_tokens::{PromptCut, Tokenizer, TokenizerBuilder};
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A 4x4 grey tokenizer that does not resize, and its temporary folder.
 fn strict() -> (PixelsTokenizer, tempfile::TempDir) {
@@ -92,12 +92,18 @@ fn a_prompt_of_the_wrong_size_is_refused() {
     assert!(err.contains("prompt.png") && err.contains("is 3x4, not 4x4"), "{err}");
 }
 
+/// `cat/a.png` and `dog/a.png` in `dir`, and a conditional tokenizer fitted on them.
+fn cat_and_dog(dir: &Path) -> (Vec<PathBuf>, PixelsTokenizer) {
+    let files: Vec<PathBuf> =
+        ["cat", "dog"].iter().map(|c| save(dir, &format!("{c}/a.png"), &random_grey(3, 3, 4))).collect();
+    let tok = PixelsConfig { conditional: true, ..Default::default() }.build(&files).unwrap();
+    (files, tok)
+}
+
 #[test]
 fn a_class_out_of_range_is_refused() {
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> =
-        ["cat", "dog"].iter().map(|c| save(dir.path(), &format!("{c}/a.png"), &random_grey(3, 3, 4))).collect();
-    let tok = PixelsConfig { conditional: true, ..Default::default() }.build(&files).unwrap();
+    let (files, tok) = cat_and_dog(dir.path());
     assert_eq!(tok.classes(), ["cat", "dog"]);
     assert_eq!(tok.class_prompt(1).unwrap(), vec![tok.specials().bos, 256 + 1]);
     let err = tok.class_prompt(2).unwrap_err().to_string();
@@ -122,9 +128,7 @@ fn csv_values_above_max_value_and_bad_gzip_name_the_file() {
 #[test]
 fn class_token_is_the_prefix_that_training_windows_keep() {
     let dir = tempfile::tempdir().unwrap();
-    let files: Vec<PathBuf> =
-        ["cat", "dog"].iter().map(|c| save(dir.path(), &format!("{c}/a.png"), &random_grey(3, 3, 5))).collect();
-    let tok = PixelsConfig { conditional: true, ..Default::default() }.build(&files).unwrap();
+    let (files, tok) = cat_and_dog(dir.path());
     assert_eq!(tok.class_tokens(), 256..258);
     let doc = &tok.encode_file(&files[1]).unwrap()[0];
     assert_eq!(&doc[..2], [tok.specials().bos, 257]);
