@@ -39,6 +39,11 @@ impl TokenStore {
         &self.tokens[self.offsets[i]..self.offsets[i + 1]]
     }
 
+    /// Every token, the documents end to end.
+    pub fn tokens(&self) -> &[u32] {
+        &self.tokens
+    }
+
     /// All documents in order.
     pub fn docs(&self) -> impl Iterator<Item = &[u32]> {
         (0..self.num_docs()).map(|i| self.doc(i))

@@ -10,11 +10,12 @@ use tch::{Device, Tensor};
 
 /// Draws training windows from one split.
 pub struct Batcher {
-    /// The split's documents laid end to end.
-    stream: Vec<u32>,
-    /// Per document: where it starts in `stream`, its length and its prefix length.
-    docs: Vec<(usize, usize, usize)>,
-    /// With [`Windows::Documents`]: cumulative count of window starts per document.
+    /// The split's documents, end to end.
+    store: TokenStore,
+    /// With [`Windows::Documents`], per document of two or more tokens: its index in
+    /// `store` and its prefix length.
+    docs: Vec<(usize, usize)>,
+    /// With [`Windows::Documents`]: cumulative count of window starts per entry of `docs`.
     starts: Vec<usize>,
     windows: Windows,
     block: usize,
@@ -23,9 +24,10 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// A batcher over `store`. `name` ("training", "validation") appears in errors.
+    /// A batcher over `store`, which it keeps. `name` ("training", "validation")
+    /// appears in errors.
     pub fn new(
-        store: &TokenStore,
+        store: TokenStore,
         block_size: i64,
         windows: Windows,
         tokenizer: &dyn Tokenizer,
@@ -33,45 +35,38 @@ impl Batcher {
         name: &str,
     ) -> Result<Self, TrainError> {
         let block = block_size as usize;
-        let stream: Vec<u32> = store.docs().flatten().copied().collect();
-        let mut docs = Vec::with_capacity(store.num_docs());
-        let mut at = 0;
-        for doc in store.docs() {
-            docs.push((at, doc.len(), tokenizer.prefix_len(doc).min(block)));
-            at += doc.len();
+        let (mut docs, mut starts) = (Vec::new(), Vec::new());
+        if windows == Windows::Documents {
+            let mut total = 0;
+            for (i, doc) in store.docs().enumerate().filter(|(_, d)| d.len() >= 2) {
+                docs.push((i, tokenizer.prefix_len(doc).min(block)));
+                total += doc.len().saturating_sub(block).max(1);
+                starts.push(total);
+            }
         }
-        let starts: Vec<usize> = docs
-            .iter()
-            .filter(|(_, len, _)| *len >= 2)
-            .scan(0, |total, (_, len, _)| {
-                *total += len.saturating_sub(block).max(1);
-                Some(*total)
-            })
-            .collect();
-        docs.retain(|(_, len, _)| *len >= 2);
         let too_short = match windows {
-            Windows::Stream => stream.len() < block + 1,
+            Windows::Stream => store.num_tokens() < block + 1,
             Windows::Documents => docs.is_empty(),
         };
         if too_short {
             return Err(TrainError::Data(format!(
                 "the {name} split has {} tokens, fewer than model.block_size + 1 = {}: \
                  add data or lower model.block_size",
-                stream.len(),
+                store.num_tokens(),
                 block + 1
             )));
         }
-        Ok(Self { stream, docs, starts, windows, block, pad: tokenizer.specials().pad, device })
+        Ok(Self { store, docs, starts, windows, block, pad: tokenizer.specials().pad, device })
     }
 
     /// Number of tokens in the split.
     pub fn len(&self) -> usize {
-        self.stream.len()
+        self.store.num_tokens()
     }
 
     /// Whether the split is empty (never, once built).
     pub fn is_empty(&self) -> bool {
-        self.stream.is_empty()
+        self.store.num_tokens() == 0
     }
 
     /// `batch` random windows: inputs and targets, (B, T) each on the device; padded
@@ -86,16 +81,18 @@ impl Batcher {
             window.clear();
             match self.windows {
                 Windows::Stream => {
-                    let start = rng.random_range(0..=self.stream.len() - t - 1);
-                    window.extend_from_slice(&self.stream[start..start + t + 1]);
+                    let stream = self.store.tokens();
+                    let start = rng.random_range(0..=stream.len() - t - 1);
+                    window.extend_from_slice(&stream[start..start + t + 1]);
                 }
                 Windows::Documents => {
                     // A document chosen in proportion to its window starts, then a start.
                     let total = self.starts.last().copied().unwrap_or(1);
                     let draw = rng.random_range(0..total);
                     let i = self.starts.partition_point(|&c| c <= draw);
-                    let (at, len, prefix) = self.docs[i];
-                    let doc = &self.stream[at..at + len];
+                    let (d, prefix) = self.docs[i];
+                    let doc = self.store.doc(d);
+                    let len = doc.len();
                     let offset = draw - if i == 0 { 0 } else { self.starts[i - 1] };
                     if offset == 0 {
                         window.extend_from_slice(&doc[..len.min(t + 1)]);
@@ -129,7 +126,7 @@ mod tests {
     use autoreg_text::TextTokenizer;
     use rand::SeedableRng;
 
-    fn batcher(store: &TokenStore, block: i64, windows: Windows) -> Result<Batcher, TrainError> {
+    fn batcher(store: TokenStore, block: i64, windows: Windows) -> Result<Batcher, TrainError> {
         Batcher::new(store, block, windows, &TextTokenizer::byte(), Device::Cpu, "validation")
     }
 
@@ -137,7 +134,7 @@ mod tests {
     fn targets_are_inputs_shifted_by_one() {
         let mut store = TokenStore::new();
         store.push(&(0..50).collect::<Vec<u32>>());
-        let b = batcher(&store, 8, Windows::Stream).unwrap();
+        let b = batcher(store, 8, Windows::Stream).unwrap();
         let (x, y) = b.random(4, &mut StdRng::seed_from_u64(0), None);
         assert_eq!(x.size(), [4, 8]);
         // The stream counts up, so every target is its input plus one.
@@ -148,7 +145,7 @@ mod tests {
     fn same_seed_same_batches() {
         let mut store = TokenStore::new();
         store.push(&(0..500).collect::<Vec<u32>>());
-        let b = batcher(&store, 8, Windows::Stream).unwrap();
+        let b = batcher(store, 8, Windows::Stream).unwrap();
         let (a, _) = b.random(4, &mut StdRng::seed_from_u64(3), None);
         let (c, _) = b.random(4, &mut StdRng::seed_from_u64(3), None);
         let (d, _) = b.random(4, &mut StdRng::seed_from_u64(4), None);
@@ -159,7 +156,7 @@ mod tests {
     fn a_split_shorter_than_a_window_is_an_error() {
         let mut store = TokenStore::new();
         store.push(&[1, 2, 3]);
-        let err = batcher(&store, 8, Windows::Stream).err().unwrap().to_string();
+        let err = batcher(store, 8, Windows::Stream).err().unwrap().to_string();
         assert!(err.contains("the validation split has 3 tokens, fewer than model.block_size + 1 = 9"), "{err}");
     }
 
@@ -169,7 +166,7 @@ mod tests {
         let long: Vec<u32> = (0..40).collect();
         store.push(&long);
         store.push(&[100, 101, 102]);
-        let b = batcher(&store, 8, Windows::Documents).unwrap();
+        let b = batcher(store, 8, Windows::Documents).unwrap();
         let (x, y) = b.random(64, &mut StdRng::seed_from_u64(1), None);
         let x = Vec::<i64>::try_from(x.view([-1])).unwrap();
         let y = Vec::<i64>::try_from(y.view([-1])).unwrap();

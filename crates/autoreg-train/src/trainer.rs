@@ -66,16 +66,16 @@ pub struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
-    /// Builds the model on the configured device. With `resume`, weights, optimizer
-    /// moments and the step come from the run's `last` checkpoint, and metrics past
-    /// that step are dropped.
+    /// Builds the model on the configured device; the batchers take over `data`'s
+    /// splits. With `resume`, weights, optimizer moments and the step come from the
+    /// run's `last` checkpoint, and metrics past that step are dropped.
     pub fn new(
         run: RunDir,
         title: &str,
         model_config: &ModelConfig,
         config: &'a TrainConfig,
         tokenizer: &'a dyn Tokenizer,
-        data: &Dataset,
+        data: Dataset,
         resume: bool,
     ) -> Result<Self, TrainError> {
         config.validate().map_err(TrainError::Config)?;
@@ -104,8 +104,8 @@ impl<'a> Trainer<'a> {
             metrics.truncate_after(-1)?;
         }
         let block = model_config.block_size;
-        let train = Batcher::new(&data.train, block, data.windows, tokenizer, device, "training")?;
-        let val = Batcher::new(&data.val, block, data.windows, tokenizer, device, "validation")?;
+        let train = Batcher::new(data.train, block, data.windows, tokenizer, device, "training")?;
+        let val = Batcher::new(data.val, block, data.windows, tokenizer, device, "validation")?;
         Ok(Self {
             config,
             tokenizer,

@@ -59,7 +59,7 @@ fn compare(
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, Kind::Float);
     let mut opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 });
-    let batches = Batcher::new(store, config.block_size, Windows::Stream, tok, Device::Cpu, "training")?;
+    let batches = Batcher::new(store.clone(), config.block_size, Windows::Stream, tok, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each

@@ -58,7 +58,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         data.val.num_tokens(),
         tok.vocab_size(),
     );
-    let mut trainer = Trainer::new(run.clone(), &config.name, &config.model, &config.train, tok, &data, resume)?;
+    let mut trainer = Trainer::new(run.clone(), &config.name, &config.model, &config.train, tok, data, resume)?;
     eprintln!(
         "model: {:.2}M parameters on {:?}; {} from step {} to {}",
         trainer.num_params() as f64 / 1e6,
