@@ -51,10 +51,14 @@ impl TokenizerBuilder for TextConfig {
                 let mut chars = BTreeSet::new();
                 let mut first_error = None;
                 for file in files {
-                    let text = std::fs::read(file)
-                        .map_err(|e| TokenError::io(file, e))
-                        .and_then(|b| utf8(&b, &file.display().to_string()).map(str::to_owned));
-                    match text {
+                    let bytes = match std::fs::read(file) {
+                        Ok(bytes) => bytes,
+                        Err(e) => {
+                            first_error.get_or_insert(TokenError::io(file, e));
+                            continue;
+                        }
+                    };
+                    match utf8(&bytes, &file.display().to_string()) {
                         Ok(text) => chars.extend(text.chars()),
                         Err(e) => {
                             first_error.get_or_insert(e);
