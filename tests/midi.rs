@@ -69,7 +69,7 @@ impl Project {
              pitch_range = [{}, {}]\nmax_bars = 8\ntranspose = 2",
             PITCH_RANGE[0], PITCH_RANGE[1]
         );
-        let sample = "[sample]\nnum = 3\nmax_tokens = 200\n";
+        let sample = "[sample]\nnum = 3\nmax_tokens = 200\nmin_tokens = 16\n";
         tiny_config(self.path(), &self.path().join("data"), name, data, &tokenizer, 64, sample)
     }
 

@@ -14,6 +14,9 @@ pub struct SampleOptions {
     pub num: usize,
     /// New tokens per sample, at most; a sample also stops at EOS.
     pub max_tokens: usize,
+    /// New tokens per sample before EOS may be drawn (so that no sample comes out
+    /// empty); 0 lets EOS come at any step.
+    pub min_tokens: usize,
     /// Logits are divided by it; 0 picks the most likely token.
     pub temperature: f64,
     /// Keep only the k most likely tokens.
@@ -29,7 +32,16 @@ pub struct SampleOptions {
 
 impl Default for SampleOptions {
     fn default() -> Self {
-        Self { num: 1, max_tokens: 500, temperature: 1.0, top_k: None, top_p: None, seed: 1337, kv_cache: true }
+        Self {
+            num: 1,
+            max_tokens: 500,
+            min_tokens: 0,
+            temperature: 1.0,
+            top_k: None,
+            top_p: None,
+            seed: 1337,
+            kv_cache: true,
+        }
     }
 }
 
@@ -125,12 +137,19 @@ impl<'a> Sampler<'a> {
         let mut done = vec![false; n];
         let mut cache = self.model.new_cache();
         tch::no_grad(|| {
-            for _ in 0..options.max_tokens {
-                let logits = if options.kv_cache {
+            for step in 0..options.max_tokens {
+                let mut logits = if options.kv_cache {
                     self.next_logits_cached(&rows, &mut cache)
                 } else {
                     self.next_logits_full(&rows)
                 }; // (N, V)
+                if let Some(e) = eos.filter(|_| step < options.min_tokens) {
+                    let _ = logits.index_fill_(
+                        1,
+                        &Tensor::from_slice(&[i64::from(e)]).to_device(self.device),
+                        f64::NEG_INFINITY,
+                    );
+                }
                 let next = self.draw(&logits, options, &mut rng);
                 for (i, row) in rows.iter_mut().enumerate() {
                     // Finished rows keep the batch rectangular; their tokens are dropped below.
@@ -283,6 +302,22 @@ mod tests {
         for row in out {
             assert_eq!(row.iter().filter(|&&t| t == 4).count(), 1);
             assert_eq!(*row.last().unwrap(), 4);
+        }
+    }
+
+    #[test]
+    fn no_eos_before_min_tokens() {
+        let (_vs, gpt) = model(16, Positions::Learned);
+        let s = Sampler::new(&gpt, Device::Cpu);
+        let greedy = SampleOptions { temperature: 0.0, ..opts(1, true) };
+        // The greedy first token, taken as EOS, ends every sample at once...
+        let first = s.generate(&[1], None, &greedy, &mut || {}).unwrap()[0][1];
+        let out = s.generate(&[1], Some(first), &greedy, &mut || {}).unwrap();
+        assert!(out.iter().all(|r| r == &[1, first]));
+        // ...unless min_tokens holds it back.
+        let held = SampleOptions { min_tokens: 5, ..greedy };
+        for row in s.generate(&[1], Some(first), &held, &mut || {}).unwrap() {
+            assert!(row.len() > 6 && !row[1..6].contains(&first), "{row:?}");
         }
     }
 

@@ -19,7 +19,7 @@ pub enum Command {
     /// Train a model from a TOML config, or resume a run.
     Train(TrainArgs),
     /// Generate files from a trained run.
-    Sample(SampleArgs),
+    Sample(Box<SampleArgs>),
     /// Report the validation loss of a trained run.
     Eval(EvalArgs),
     /// Show the tokens of a file under a run's tokenizer.
@@ -89,6 +89,9 @@ pub struct SampleArgs {
     /// New tokens per sample, at most.
     #[arg(long)]
     pub max_tokens: Option<usize>,
+    /// New tokens per sample before the end token may be drawn.
+    #[arg(long)]
+    pub min_tokens: Option<usize>,
     /// Sampling temperature; 0 is greedy.
     #[arg(long)]
     pub temperature: Option<f64>,

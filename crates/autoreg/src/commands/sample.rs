@@ -17,6 +17,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     let options = SampleOptions {
         num: args.per_class.or(args.num).unwrap_or(defaults.num),
         max_tokens: args.max_tokens.unwrap_or(defaults.max_tokens),
+        min_tokens: args.min_tokens.unwrap_or(defaults.min_tokens),
         temperature: args.temperature.unwrap_or(defaults.temperature),
         top_k: args.top_k.or(defaults.top_k),
         top_p: args.top_p.or(defaults.top_p),
