@@ -139,17 +139,18 @@ fn no_images(files: &[PathBuf], first_error: Option<String>) -> TokenError {
     fit_error(format!("none of the {} data files holds a readable image of the right size{why}", files.len()))
 }
 
-/// The largest value in the training files' CSV rows, if any file is CSV.
+/// The largest value in the training files' CSV rows, if any file is CSV. Files are
+/// read in parallel, as the harvest below reads them.
 fn largest_csv_value(files: &[PathBuf]) -> Option<f64> {
     files
-        .iter()
+        .par_iter()
         .filter_map(|f| {
             let bytes = std::fs::read(f).ok()?;
             read::csv_rows(&bytes, &f.display().to_string()).ok().flatten()
         })
         .map(|rows| csv::largest(&rows))
         .filter(|&m| m > 0.0)
-        .reduce(f64::max)
+        .reduce_with(f64::max)
 }
 
 /// The class names found, numbers first in numeric order, then other names in order.
