@@ -18,7 +18,7 @@ fn rms(samples: &[f32]) -> f32 {
 
 #[test]
 fn spoken_digits_train_sample_class_and_continue_a_prompt() {
-    let Some(fsdd) = shared_data("fsdd/recordings") else { return };
+    let fsdd = shared_data("fsdd/recordings");
     let scratch = tempfile::tempdir().unwrap();
     let s = scratch.path();
     // Speaker jackson, every digit: index 0 validates (the config's upstream split
@@ -85,14 +85,16 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
     ok(s, &[&args[..], &["--out", "prompt"]].concat());
     let wav = parse_wav(&s.join("prompt/spoken-digits.wav"));
     assert_eq!((wav.channels, wav.rate), (1, RATE));
-    let samples = wav.floats();
-    let kept = (0.05 * f64::from(RATE)) as usize;
-    let n = samples.len();
-    assert!(n > kept && n <= kept + 800, "{n} samples: {kept} of the prompt and at most 800 more");
     // The prompt comes back through 8-bit mu-law: within its relative step of the clip.
-    for (i, (&y, &x)) in samples[..kept].iter().zip(&original).enumerate() {
-        assert!((y - x).abs() <= 0.0223 * (x.abs() + 1.0 / 255.0) + 1e-4, "sample {i}: {y} for {x}");
-    }
+    let keeps_prompt = |samples: &[f32], kept: usize, new: usize| {
+        let n = samples.len();
+        assert!(n > kept && n <= kept + new, "{n} samples: {kept} of the prompt and at most {new} more");
+        for (i, (&y, &x)) in samples[..kept].iter().zip(&original).enumerate() {
+            assert!((y - x).abs() <= 0.0223 * (x.abs() + 1.0 / 255.0) + 1e-4, "sample {i}: {y} for {x}");
+        }
+    };
+    let kept = (0.05 * f64::from(RATE)) as usize;
+    keeps_prompt(&wav.floats(), kept, 800);
     let head = rms(&original[..kept]);
     assert!(head > 1e-3, "the clip's first 0.05 s are too quiet to compare ({head})");
     // The same prompt and seed give the same file; the continuation depends on the seed.
@@ -100,4 +102,9 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
     let again = std::fs::read(s.join("again/spoken-digits.wav")).unwrap();
     assert_eq!(again, std::fs::read(s.join("prompt/spoken-digits.wav")).unwrap());
     assert!(s.join("prompt/spoken-digits.png").is_file());
+
+    // A prompt longer than the context (0.2 s: 1,600 samples, block 512) is kept whole.
+    let long = ["sample", r, "--prompt", c, "--prompt-seconds", "0.2", "--max-tokens", "100", "--out", "long"];
+    ok(s, &long);
+    keeps_prompt(&parse_wav(&s.join("long/spoken-digits.wav")).floats(), (0.2 * f64::from(RATE)) as usize, 100);
 }

@@ -100,14 +100,60 @@ fn run_directory_without_weights() {
 }
 
 #[test]
-fn prompt_longer_than_the_context() {
+fn prompts_classes_and_sampling_options() {
     let s = Scratch::new();
     let cfg = s.config("t", "");
     ok(s.path(), &["train", cfg.to_str().unwrap()]);
-    std::fs::write(s.path().join("long.txt"), "the lazy dog ".repeat(10)).unwrap();
     let run = s.run_dir("t");
-    let err = fails(s.path(), &["sample", run.to_str().unwrap(), "--prompt", "long.txt"]);
-    assert!(err.contains("the prompt has 131 tokens but the model's context (block_size) is 32"), "{err}");
-    let err = fails(s.path(), &["sample", run.to_str().unwrap(), "--class", "3"]);
-    assert!(err.contains("has no classes"), "{err}");
+    let r = run.to_str().unwrap();
+    // A prompt longer than the context is kept whole; the model sees its last window.
+    let prompt = "the lazy dog ".repeat(10);
+    std::fs::write(s.path().join("long.txt"), &prompt).unwrap();
+    let out = ok(s.path(), &["sample", r, "--prompt", "long.txt", "--max-tokens", "5", "--out", "long"]);
+    assert!(out.starts_with(&prompt), "{out}");
+    let written = std::fs::read_to_string(s.path().join("long/t.txt")).unwrap();
+    assert!(written.starts_with(&prompt) && written.len() <= prompt.len() + 5 * 4, "{written:?}");
+    // Classes, by name or number, of a run that has none.
+    for class in ["3", "Front"] {
+        let err = fails(s.path(), &["sample", r, "--class", class]);
+        assert!(err.contains(&format!("--class {class}")) || err.contains("has no classes"), "{err}");
+    }
+    // Negative numbers reach the option checks (not clap's "unexpected argument").
+    let err = fails(s.path(), &["sample", r, "--temperature", "-1", "--out", "neg"]);
+    assert!(err.contains("sample.temperature must be a finite number"), "{err}");
+    let err = fails(s.path(), &["sample", r, "--top-p", "-0.5", "--out", "neg"]);
+    assert!(err.contains("sample.top_p"), "{err}");
+    // A failed sample leaves no output folder behind.
+    assert!(!s.path().join("neg").exists());
+    // A top-k beyond i64 is every token, not a panic.
+    let huge = ["sample", r, "--top-k", "9223372036854775808", "--max-tokens", "5", "--seed", "3", "--out", "k"];
+    let plain = ["sample", r, "--max-tokens", "5", "--seed", "3", "--out", "plain"];
+    assert_eq!(ok(s.path(), &huge), ok(s.path(), &plain));
+}
+
+#[test]
+fn model_sizes_that_cannot_fit_are_refused_before_allocating() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let c = cfg.to_str().unwrap();
+    for set in ["model.n_embd=100000", "model.n_layer=100000", "train.batch_size=10000000", "model.block_size=1000000"]
+    {
+        let err = fails(s.path(), &["train", c, "--set", set]);
+        assert!(err.contains("of memory but") && err.contains("is available"), "--set {set}: {err}");
+    }
+}
+
+#[test]
+fn a_tokenizer_option_error_points_at_its_line_and_each_cause_prints_once() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let text = std::fs::read_to_string(&cfg).unwrap().replace("kind = \"text\"", "kind = \"text\"\nlevel = \"word\"");
+    std::fs::write(&cfg, text).unwrap();
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(err.contains(&format!("line {}: [tokenizer] unknown variant `word`", line_of(&cfg, "level"))), "{err}");
+    // A name too long for the file system: the OS error once, not `X: X`.
+    let long = "n".repeat(300);
+    let cfg = s.config("u", "");
+    let err = fails(s.path(), &["train", cfg.to_str().unwrap(), "--set", &format!("name={long}")]);
+    assert_eq!(err.matches("File name too long").count(), 1, "{err}");
 }

@@ -17,10 +17,9 @@ const MAX_DURATION_BEATS: u64 = 8;
 /// Pitch range of the test config: narrower than a piano, wide enough for the tunes.
 const PITCH_RANGE: [u8; 2] = [48, 96];
 
-/// The Nottingham melody files, sorted; `None` when the test is skipped
-/// (see [`common::shared_data`]).
-fn melodies() -> Option<Vec<PathBuf>> {
-    let dir = shared_data("nottingham/melody")?;
+/// The Nottingham melody files, sorted.
+fn melodies() -> Vec<PathBuf> {
+    let dir = shared_data("nottingham/melody");
     let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
         .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|e| e.unwrap().path())
@@ -28,7 +27,7 @@ fn melodies() -> Option<Vec<PathBuf>> {
         .collect();
     files.sort();
     assert!(files.len() >= 100, "{} holds only {} .mid files", dir.display(), files.len());
-    Some(files)
+    files
 }
 
 /// A scratch project whose `data/melody/` holds `count` tunes spread over the corpus.
@@ -38,8 +37,8 @@ struct Project {
 }
 
 impl Project {
-    fn new(count: usize) -> Option<Self> {
-        let all = melodies()?;
+    fn new(count: usize) -> Self {
+        let all = melodies();
         let dir = tempfile::tempdir().unwrap();
         let data = dir.path().join("data/melody");
         std::fs::create_dir_all(&data).unwrap();
@@ -54,7 +53,7 @@ impl Project {
                 to
             })
             .collect();
-        Some(Self { dir, tunes })
+        Self { dir, tunes }
     }
 
     fn path(&self) -> &Path {
@@ -115,7 +114,7 @@ fn bar_step(score: &Score, bar: usize) -> u64 {
 
 #[test]
 fn a_tiny_model_samples_tunes_with_piano_roll_and_preview() {
-    let Some(p) = Project::new(40) else { return };
+    let p = Project::new(40);
     let run = p.train("tunes");
     ok(p.path(), &["sample", run.to_str().unwrap(), "--seed", "3", "--out", "out"]);
     let out = p.path().join("out");
@@ -155,7 +154,7 @@ fn a_tiny_model_samples_tunes_with_piano_roll_and_preview() {
 
 #[test]
 fn broken_files_are_skipped_with_one_warning_each() {
-    let Some(p) = Project::new(20) else { return };
+    let p = Project::new(20);
     let data = p.path().join("data/melody");
     std::fs::write(data.join("empty.mid"), b"").unwrap();
     let mut state = 0x9e37_79b9_7f4a_7c15_u64;
@@ -206,7 +205,7 @@ fn broken_files_are_skipped_with_one_warning_each() {
 
 #[test]
 fn a_prompt_is_continued_with_its_first_bars_unchanged() {
-    let Some(p) = Project::new(40) else { return };
+    let p = Project::new(40);
     let run = p.train("cont");
     // The tune with the most notes in its first two bars.
     let (prompt, original) =

@@ -68,4 +68,83 @@ impl ModelConfig {
         }
         Ok(())
     }
+
+    /// Number of parameters for a vocabulary of `vocab_size` tokens (the head is tied).
+    pub fn num_params(&self, vocab_size: usize) -> f64 {
+        let (l, c, t, v) = (self.n_layer as f64, self.n_embd as f64, self.block_size as f64, vocab_size as f64);
+        let positions = if self.positions == Positions::Learned { t * c } else { 0.0 };
+        // Per block: attention 4·C², MLP 8·C², two norms; then the final norm.
+        v * c + positions + l * (12.0 * c * c + 4.0 * c) + 2.0 * c
+    }
+
+    /// Rough bytes of memory that training on batches of `batch` windows takes in f32:
+    /// weights, gradients and two AdamW moments, the activations kept for the backward
+    /// pass (attention scores included) and the logits. An estimate to refuse sizes
+    /// that cannot fit before libtorch tries to allocate them.
+    pub fn training_bytes(&self, vocab_size: usize, batch: usize) -> f64 {
+        let (l, c, t, h) = (self.n_layer as f64, self.n_embd as f64, self.block_size as f64, self.n_head as f64);
+        let tokens = batch as f64 * t;
+        let per_token = l * (16.0 * c + 2.0 * h * t) + 3.0 * vocab_size as f64;
+        4.0 * (4.0 * self.num_params(vocab_size) + tokens * per_token)
+    }
+
+    /// Checks that training (or sampling) `batch` windows fits in `available` bytes of
+    /// memory; the error gives the estimate and the keys that set it.
+    pub fn check_fits(&self, vocab_size: usize, batch: usize, available: u64) -> Result<(), String> {
+        let need = self.training_bytes(vocab_size, batch);
+        if need <= available as f64 {
+            return Ok(());
+        }
+        Err(format!(
+            "the model and a batch need about {} of memory but {} is available: lower model.n_layer ({}), \
+             model.n_embd ({}), model.block_size ({}) or the batch size ({batch})",
+            human_bytes(need),
+            human_bytes(available as f64),
+            self.n_layer,
+            self.n_embd,
+            self.block_size,
+        ))
+    }
+}
+
+/// `bytes` as `12.3 GB`.
+fn human_bytes(bytes: f64) -> String {
+    match bytes {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b => format!("{:.1} MB", b / 1e6),
+    }
+}
+
+/// Memory the system can still give this process (Linux `MemAvailable`); `None` where
+/// it cannot be read.
+pub fn available_memory() -> Option<u64> {
+    let info = std::fs::read_to_string("/proc/meminfo").ok()?;
+    let line = info.lines().find(|l| l.starts_with("MemAvailable:"))?;
+    let kib: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib * 1024)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parameter_count_matches_the_shapes() {
+        // nanoGPT's baby GPT on 65 characters: 0.80M parameters with learned positions.
+        let c = ModelConfig::default();
+        assert_eq!(c.num_params(65), (65 * 128 + 64 * 128 + 4 * (12 * 128 * 128 + 4 * 128) + 2 * 128) as f64);
+        let rope = ModelConfig { positions: Positions::Rope, ..ModelConfig::default() };
+        assert_eq!(c.num_params(65) - rope.num_params(65), 64.0 * 128.0);
+    }
+
+    #[test]
+    fn absurd_sizes_do_not_fit() {
+        let wide = ModelConfig { n_embd: 100_000, n_head: 4, ..ModelConfig::default() };
+        let err = wide.check_fits(65, 12, 24 << 30).unwrap_err();
+        assert!(err.contains("model.n_embd (100000)") && err.contains("TB of memory but 25.8 GB is available"), "{err}");
+        assert!(ModelConfig::default().check_fits(65, 10_000_000, 24 << 30).is_err());
+        assert!(ModelConfig { block_size: 1_000_000, ..ModelConfig::default() }.check_fits(65, 1, 24 << 30).is_err());
+        assert!(ModelConfig::default().check_fits(65, 12, 24 << 30).is_ok());
+    }
 }

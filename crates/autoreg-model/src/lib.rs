@@ -8,7 +8,7 @@ mod layers;
 mod optim;
 mod sampler;
 
-pub use config::{ModelConfig, Positions};
+pub use config::{ModelConfig, Positions, available_memory};
 pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
 pub use optim::{AdamW, AdamWConfig};

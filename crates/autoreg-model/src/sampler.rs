@@ -46,16 +46,8 @@ impl Default for SampleOptions {
 }
 
 /// Why sampling could not start.
-#[derive(Debug, thiserror::Error, PartialEq)]
+#[derive(Debug, thiserror::Error)]
 pub enum SampleError {
-    /// The prompt does not fit in the model's context.
-    #[error("the prompt has {len} tokens but the model's context (block_size) is {block_size}")]
-    PromptTooLong {
-        /// Prompt length in tokens.
-        len: usize,
-        /// The model's context.
-        block_size: i64,
-    },
     /// Sampling needs at least one token to start from.
     #[error("the prompt is empty: it needs at least one token (BOS)")]
     EmptyPrompt,
@@ -70,6 +62,9 @@ pub enum SampleError {
     /// A prompt token is outside the vocabulary.
     #[error("prompt token {0} is outside the model's vocabulary")]
     BadToken(u32),
+    /// libtorch failed while drawing a token.
+    #[error("sampling failed: {0}")]
+    Torch(#[from] tch::TchError),
 }
 
 impl SampleOptions {
@@ -110,9 +105,11 @@ impl<'a> Sampler<'a> {
     /// followed by the new tokens, up to and including `eos` when one was drawn.
     /// `on_token` is called after every step.
     ///
-    /// With the KV cache the prefix is never recomputed while it fits in `block_size`.
-    /// When the context is full, the cache is rebuilt from the last 3/4 of it at
-    /// positions from 0, so every step still sees at least `3/4 · block_size` tokens.
+    /// A prompt longer than `block_size` is kept whole in the results; the model sees
+    /// its last `block_size` tokens. With the KV cache the prefix is never recomputed
+    /// while it fits in `block_size`. When the context is full, the cache is rebuilt
+    /// from the last 3/4 of it at positions from 0, so every step still sees at least
+    /// `3/4 · block_size` tokens.
     pub fn generate(
         &self,
         prompt: &[u32],
@@ -121,12 +118,8 @@ impl<'a> Sampler<'a> {
         on_token: &mut dyn FnMut(),
     ) -> Result<Vec<Vec<u32>>, SampleError> {
         options.validate()?;
-        let block = self.model.config().block_size;
         if prompt.is_empty() {
             return Err(SampleError::EmptyPrompt);
-        }
-        if prompt.len() as i64 > block {
-            return Err(SampleError::PromptTooLong { len: prompt.len(), block_size: block });
         }
         if let Some(&t) = prompt.iter().find(|&&t| i64::from(t) >= self.model.vocab_size()) {
             return Err(SampleError::BadToken(t));
@@ -136,7 +129,7 @@ impl<'a> Sampler<'a> {
         let mut rows: Vec<Vec<i64>> = vec![prompt.iter().map(|&t| i64::from(t)).collect(); n];
         let mut done = vec![false; n];
         let mut cache = self.model.new_cache();
-        tch::no_grad(|| {
+        tch::no_grad(|| -> Result<(), SampleError> {
             for step in 0..options.max_tokens {
                 let mut logits = if options.kv_cache {
                     self.next_logits_cached(&rows, &mut cache)
@@ -150,7 +143,7 @@ impl<'a> Sampler<'a> {
                         f64::NEG_INFINITY,
                     );
                 }
-                let next = self.draw(&logits, options, &mut rng);
+                let next = self.draw(&logits, options, &mut rng)?;
                 for (i, row) in rows.iter_mut().enumerate() {
                     // Finished rows keep the batch rectangular; their tokens are dropped below.
                     row.push(next[i]);
@@ -161,7 +154,8 @@ impl<'a> Sampler<'a> {
                     break;
                 }
             }
-        });
+            Ok(())
+        })?;
         Ok(rows
             .into_iter()
             .map(|row| {
@@ -183,8 +177,9 @@ impl<'a> Sampler<'a> {
         let (start, count) = if seen > 0 && seen < block && seen < len {
             (len - 1, 1)
         } else {
+            // A cold cache sees the last whole window; a full one keeps its last 3/4.
+            let keep = if seen == 0 { len.min(block) } else { block - block / 4 };
             cache.clear();
-            let keep = if len <= block { len } else { block - block / 4 };
             (len - keep, keep)
         };
         let idx = self.batch(rows, start, count); // (N, count)
@@ -209,13 +204,14 @@ impl<'a> Sampler<'a> {
 
     /// One token per row from `logits` (N, V), drawn on the CPU with the seeded RNG so
     /// that a seed gives the same tokens on every device.
-    fn draw(&self, logits: &Tensor, options: &SampleOptions, rng: &mut StdRng) -> Vec<i64> {
+    fn draw(&self, logits: &Tensor, options: &SampleOptions, rng: &mut StdRng) -> Result<Vec<i64>, SampleError> {
         if options.temperature == 0.0 {
-            return Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu)).unwrap_or_default();
+            return Ok(Vec::<i64>::try_from(logits.argmax(-1, false).to_device(Device::Cpu))?);
         }
         let mut logits = logits / options.temperature;
         let vocab = logits.size()[1];
-        if let Some(k) = options.top_k.map(|k| (k as i64).min(vocab)) {
+        // k is clamped in usize: a huge k must not wrap negative as an i64.
+        if let Some(k) = options.top_k.map(|k| k.min(vocab as usize) as i64) {
             let kth = logits.topk(k, -1, true, true).0.narrow(1, k - 1, 1); // (N, 1)
             logits = logits.masked_fill(&logits.lt_tensor(&kth), f64::NEG_INFINITY);
         }
@@ -228,8 +224,8 @@ impl<'a> Sampler<'a> {
             logits = logits.full_like(f64::NEG_INFINITY).scatter(-1, &order, &kept);
         }
         let probs = logits.softmax(-1, Kind::Float).to_device(Device::Cpu);
-        let probs = Vec::<f32>::try_from(probs.view([-1])).unwrap_or_default();
-        probs
+        let probs = Vec::<f32>::try_from(probs.view([-1]))?;
+        Ok(probs
             .chunks(vocab as usize)
             .map(|row| {
                 let total: f32 = row.iter().sum();
@@ -242,7 +238,7 @@ impl<'a> Sampler<'a> {
                     })
                     .map_or(last, |i| i.min(last)) as i64
             })
-            .collect()
+            .collect())
     }
 }
 
@@ -338,13 +334,32 @@ mod tests {
         let (_vs, gpt) = model(4, Positions::Learned);
         let s = Sampler::new(&gpt, Device::Cpu);
         let o = opts(1, true);
-        assert_eq!(
-            s.generate(&[1; 5], None, &o, &mut || {}).unwrap_err().to_string(),
-            "the prompt has 5 tokens but the model's context (block_size) is 4"
-        );
-        assert_eq!(s.generate(&[], None, &o, &mut || {}), Err(SampleError::EmptyPrompt));
-        assert_eq!(s.generate(&[13], None, &o, &mut || {}), Err(SampleError::BadToken(13)));
+        assert!(matches!(s.generate(&[], None, &o, &mut || {}), Err(SampleError::EmptyPrompt)));
+        assert!(matches!(s.generate(&[13], None, &o, &mut || {}), Err(SampleError::BadToken(13))));
         let bad = SampleOptions { top_p: Some(1.5), ..o };
         assert!(s.generate(&[1], None, &bad, &mut || {}).unwrap_err().to_string().contains("sample.top_p"));
+    }
+
+    #[test]
+    fn a_prompt_longer_than_the_context_is_kept_whole_and_seen_by_its_last_window() {
+        let (_vs, gpt) = model(4, Positions::Learned);
+        let s = Sampler::new(&gpt, Device::Cpu);
+        let prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9];
+        let greedy = SampleOptions { temperature: 0.0, max_tokens: 1, ..opts(1, true) };
+        let long = s.generate(&prompt, None, &greedy, &mut || {}).unwrap();
+        assert!(long.iter().all(|r| r.len() == 10 && r[..9] == prompt), "{long:?}");
+        // The first new token depends on the last window only, with or without the cache.
+        let tail = s.generate(&prompt[5..], None, &greedy, &mut || {}).unwrap();
+        let full = s.generate(&prompt, None, &SampleOptions { kv_cache: false, ..greedy }, &mut || {}).unwrap();
+        assert_eq!((long[0][9], full[0][9]), (tail[0][4], tail[0][4]));
+    }
+
+    #[test]
+    fn a_huge_top_k_keeps_every_token() {
+        let (_vs, gpt) = model(8, Positions::Learned);
+        let s = Sampler::new(&gpt, Device::Cpu);
+        let huge = SampleOptions { top_k: Some(usize::MAX), ..opts(2, true) };
+        let plain = s.generate(&[1], None, &opts(2, true), &mut || {}).unwrap();
+        assert_eq!(s.generate(&[1], None, &huge, &mut || {}).unwrap(), plain);
     }
 }

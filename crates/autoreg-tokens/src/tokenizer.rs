@@ -170,6 +170,12 @@ pub trait Tokenizer: Send + Sync {
         0
     }
 
+    /// Other files that encoding `path` reads too (the labels beside an IDX image file).
+    /// They key the data cache with `path`. The default is none.
+    fn companion_inputs(&self, _path: &Path) -> Vec<PathBuf> {
+        Vec::new()
+    }
+
     /// Reads and encodes the file at `path`.
     fn encode_file(&self, path: &Path) -> Result<Vec<Vec<u32>>, TokenError> {
         let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;

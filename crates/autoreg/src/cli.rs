@@ -80,6 +80,7 @@ pub struct ModelArgs {
 
 /// `autoreg sample`.
 #[derive(Debug, Args)]
+#[command(allow_negative_numbers = true)]
 pub struct SampleArgs {
     #[command(flatten)]
     pub model: ModelArgs,
@@ -116,9 +117,10 @@ pub struct SampleArgs {
     /// Keep the first S seconds of an audio prompt.
     #[arg(long, requires = "prompt")]
     pub prompt_seconds: Option<f64>,
-    /// Sample class number K (class-conditional runs).
-    #[arg(long, conflicts_with = "prompt")]
-    pub class: Option<usize>,
+    /// Sample one class of a class-conditional run, by name or number
+    /// (`autoreg info RUN` lists them).
+    #[arg(long, value_name = "CLASS", conflicts_with = "prompt")]
+    pub class: Option<String>,
     /// Sample every class, N samples each, and draw them as one grid, a row per class.
     #[arg(long, value_name = "N", conflicts_with_all = ["prompt", "class"])]
     pub per_class: Option<usize>,

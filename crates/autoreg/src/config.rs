@@ -44,12 +44,11 @@ impl Config {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: cannot read the config: {e}", path.display())))?;
         // Parsed from text first, so that an error in the file shows its line.
-        let config: Self = toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let config: Self = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
         if overrides.is_empty() {
             return config.validated(path);
         }
-        let mut table: toml::Table =
-            toml::from_str(&text).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
+        let mut table: toml::Table = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
         for o in overrides {
             apply_override(&mut table, o)?;
         }
@@ -59,8 +58,13 @@ impl Config {
         config.validated(path)
     }
 
-    /// Checks values that types alone cannot (ranges, divisibility).
-    fn validated(self, path: &Path) -> Result<Self, ConfigError> {
+    /// Checks values that types alone cannot (ranges, divisibility), and makes a
+    /// relative `data.root` relative to the config file's folder.
+    fn validated(mut self, path: &Path) -> Result<Self, ConfigError> {
+        if let Some(root) = self.data.root.as_mut().filter(|r| r.is_relative()) {
+            let folder = path.parent().unwrap_or(Path::new("."));
+            *root = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf()).join(&*root);
+        }
         let checks = [self.model.validate(), self.train.validate(), self.sample.validate().map_err(|e| e.to_string())];
         for check in checks {
             check.map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
@@ -84,6 +88,46 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// A TOML error as `FILE, line N: message`, on one line. An error inside `[tokenizer]`
+/// is pointed at its key's line (see [`tokenizer_error`]).
+fn located(path: &Path, text: &str, error: &toml::de::Error) -> ConfigError {
+    let at = error.span().map_or(0, |span| line_at(text, span.start));
+    let (line, message) = tokenizer_error(text, at).unwrap_or_else(|| (at, error.message().to_owned()));
+    match line {
+        0 => ConfigError(format!("{}: {message}", path.display())),
+        n => ConfigError(format!("{}, line {n}: {message}", path.display())),
+    }
+}
+
+/// The 1-based line of byte `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    text.as_bytes()[..offset.min(text.len())].iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+/// The error in the `[tokenizer]` section's options, read on their own, with its line
+/// in the file, when the error at line `at` is in that section; `None` when it is not,
+/// or when the section reads well on its own.
+fn tokenizer_error(text: &str, at: usize) -> Option<(usize, String)> {
+    let lines: Vec<&str> = text.lines().collect();
+    let header = lines.iter().position(|l| l.trim() == "[tokenizer]")?;
+    let end = lines[header + 1..]
+        .iter()
+        .position(|l| l.trim_start().starts_with('['))
+        .map_or(lines.len(), |i| header + 1 + i);
+    if !(header + 1..=end).contains(&at) {
+        return None;
+    }
+    let body = &lines[header + 1..end];
+    let kind = toml::from_str::<toml::Table>(&body.join("\n")).ok()?.get("kind")?.as_str()?.to_owned();
+    // The kind's line is blanked rather than removed, so that line numbers still match.
+    let without_kind: Vec<&str> =
+        body.iter().map(|l| if l.trim_start().starts_with("kind") { "" } else { l }).collect();
+    let without_kind = without_kind.join("\n");
+    let error = TokenizerConfig::check_options(&kind, &without_kind)?.err()?;
+    let line = error.span().map_or(0, |span| header + 1 + line_at(&without_kind, span.start));
+    Some((line, format!("[tokenizer] {}", error.message())))
 }
 
 /// Sets `key=value` in `table`, creating the section if needed.
@@ -132,6 +176,16 @@ mod tests {
         let err = Config::load(&path, &[]).unwrap_err().to_string();
         assert!(err.starts_with(&path.display().to_string()), "{err}");
         assert!(err.contains("line 6") && err.contains("unknown field `n_layr`") && err.contains("n_layer"), "{err}");
+    }
+
+    #[test]
+    fn a_tokenizer_option_error_names_the_key_line() {
+        let (_d, path) = write("name = \"t\"\n[tokenizer]\nkind = \"midi\"\nscheme = \"remi\"\nbogus = 3\n[model]\n");
+        let err = Config::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("line 5: [tokenizer] unknown field `bogus`"), "{err}");
+        let (_d, path) = write("name = \"t\"\n[tokenizer]\nkind = \"text\"\n\nlevel = 3\n");
+        let err = Config::load(&path, &[]).unwrap_err().to_string();
+        assert!(err.contains("line 5: [tokenizer] invalid type: integer `3`"), "{err}");
     }
 
     #[test]

@@ -9,6 +9,7 @@ pub mod cli;
 pub mod commands;
 pub mod config;
 pub mod registry;
+pub mod report;
 pub mod run;
 
 pub use autoreg_audio as audio;

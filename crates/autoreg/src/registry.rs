@@ -34,6 +34,14 @@ macro_rules! modalities {
                 match self { $(Self::$variant(c) => c.extensions(),)+ }
             }
 
+            /// Reads the options of modality `kind` alone from TOML `text` (a
+            /// `[tokenizer]` section's body without its `kind`), so that an error
+            /// points at the key's line: through the tagged enum it would point at the
+            /// section. `None` for an unknown kind.
+            pub fn check_options(kind: &str, text: &str) -> Option<Result<(), toml::de::Error>> {
+                match kind { $($kind => Some(toml::from_str::<$config>(text).map(|_| ())),)+ _ => None }
+            }
+
             /// Builds the tokenizer, fitting it on `files` where it learns from data.
             pub fn build(&self, files: &[PathBuf]) -> Result<SavedTokenizer, TokenError> {
                 match self { $(Self::$variant(c) => c.build(files).map(SavedTokenizer::$variant),)+ }

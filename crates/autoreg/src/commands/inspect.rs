@@ -62,6 +62,11 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     println!("run        {}", run.path().display());
     println!("data       {}", config.data.path.display());
     println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
+    let classes = tok.classes();
+    if !classes.is_empty() {
+        let listed: Vec<String> = classes.iter().enumerate().map(|(k, c)| format!("{k}={c}")).collect();
+        println!("classes    {} (--class NAME or NUMBER): {}", classes.len(), listed.join(" "));
+    }
     println!(
         "model      {} layers, {} heads, {} wide, context {}, {:?} positions",
         m.n_layer, m.n_head, m.n_embd, m.block_size, m.positions

@@ -5,11 +5,13 @@ use crate::cli::SampleArgs;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::PromptCut;
+use autoreg_tokens::{PromptCut, Tokenizer};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// Generates samples from a run and writes them as files; returns their paths.
+/// Everything is generated before anything is written, so a failed run leaves no
+/// empty output folder behind.
 pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     let run = load_run(&args.model)?;
     let tok = run.tokenizer.as_dyn();
@@ -24,7 +26,6 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         seed: args.seed.unwrap_or(defaults.seed),
         kv_cache: !args.no_kv_cache && defaults.kv_cache,
     };
-    std::fs::create_dir_all(&args.out).with_context(|| format!("cannot create {}", args.out.display()))?;
     let stem = run.config.name.clone();
     let mut written = Vec::new();
 
@@ -34,22 +35,28 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             bail!("--per-class: this {} run has no classes", tok.kind());
         }
         let mut rows = Vec::new();
-        for (k, class) in classes.iter().enumerate() {
+        for k in 0..classes.len() {
             let prompt = tok.class_prompt(k)?;
             // Each class gets its own seed, so adding classes does not change the others.
             let options = SampleOptions { seed: options.seed.wrapping_add(k as u64), ..options.clone() };
-            let samples = generate(&run, &prompt, &options)?;
+            rows.push(generate(&run, &prompt, &options)?);
+        }
+        create_out(&args.out)?;
+        let mut files = Vec::new();
+        for (class, samples) in classes.iter().zip(&rows) {
             for (i, tokens) in samples.iter().enumerate() {
-                written.extend(write_sample(&run, tokens, args.out.join(format!("{stem}-{class}-{i}")))?);
+                files.push(write_sample(tok, tokens, &args.out.join(format!("{stem}-{class}-{i}")))?);
             }
-            rows.push(samples);
         }
         let grid = args.out.join(format!("{stem}.png"));
         if tok.write_overview(&rows, &grid)? {
+            eprintln!("wrote {} (a row per class)", grid.display());
             written.push(grid);
         }
+        report_set(&args.out, &files);
+        written.extend(files.into_iter().flatten());
     } else {
-        let prompt = match (&args.prompt, args.class) {
+        let prompt = match (&args.prompt, &args.class) {
             (Some(path), _) => {
                 let cut = match (args.prompt_bars, args.prompt_rows, args.prompt_seconds) {
                     (Some(n), None, None) => PromptCut::Bars(n),
@@ -62,28 +69,74 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
                 tok.encode_prompt(&bytes, &path.display().to_string(), cut)?
             }
-            (None, Some(class)) => tok.class_prompt(class)?,
+            (None, Some(class)) => tok.class_prompt(class_index(tok, class)?)?,
             (None, None) => vec![tok.specials().bos],
         };
         let samples = generate(&run, &prompt, &options)?;
+        create_out(&args.out)?;
+        let mut files = Vec::new();
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
-            written.extend(write_sample(&run, tokens, args.out.join(name))?);
+            files.push(write_sample(tok, tokens, &args.out.join(name))?);
             if tok.kind() == "text" {
                 println!("{}", String::from_utf8_lossy(&tok.decode(tokens)?));
             }
         }
+        report_set(&args.out, &files);
+        written.extend(files.into_iter().flatten());
         if samples.len() > 1 {
             let grid = args.out.join(format!("{stem}-grid.png"));
             if tok.write_overview(&[samples], &grid)? {
+                eprintln!("wrote {}", grid.display());
                 written.push(grid);
             }
         }
     }
-    for path in &written {
-        eprintln!("wrote {}", path.display());
-    }
     Ok(written)
+}
+
+/// The class number that `class` names: a class name, else a number.
+fn class_index(tok: &dyn Tokenizer, class: &str) -> Result<usize> {
+    let classes = tok.classes();
+    if let Some(k) = classes.iter().position(|c| c == class) {
+        return Ok(k);
+    }
+    match class.parse::<usize>() {
+        Ok(k) => Ok(k),
+        Err(_) if classes.is_empty() => bail!("--class {class}: this {} run has no classes", tok.kind()),
+        Err(_) => bail!("--class {class}: no such class; the classes are {}", classes.join(", ")),
+    }
+}
+
+/// Creates the output folder.
+fn create_out(out: &Path) -> Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create the output folder {}", out.display()))
+}
+
+/// Says what was written, one line per sample: its file and companions; a long set of
+/// samples in one line.
+fn report_set(out: &Path, files: &[Vec<PathBuf>]) {
+    let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let (Some(first), Some(last)) = (files.first(), files.last()) else { return };
+    if files.len() > 4 {
+        let each = match first.len() - 1 {
+            0 => String::new(),
+            n => format!(", each with {n} companion file(s)"),
+        };
+        eprintln!(
+            "wrote {} samples to {}: {} ... {}{each}",
+            files.len(),
+            out.display(),
+            name(&first[0]),
+            name(&last[0])
+        );
+        return;
+    }
+    for set in files {
+        let companions: Vec<String> = set[1..].iter().map(|p| name(p)).collect();
+        let also = if companions.is_empty() { String::new() } else { format!(" (+ {})", companions.join(", ")) };
+        eprintln!("wrote {}{also}", set[0].display());
+    }
 }
 
 /// Draws samples continuing `prompt`, with a progress bar on a terminal.
@@ -100,10 +153,10 @@ fn generate(run: &LoadedRun, prompt: &[u32], options: &SampleOptions) -> Result<
     Ok(samples)
 }
 
-/// Decodes one sample to `<base>.<ext>` with its companion files; returns their paths.
-fn write_sample(run: &LoadedRun, tokens: &[u32], base: PathBuf) -> Result<Vec<PathBuf>> {
-    let tok = run.tokenizer.as_dyn();
-    let mut path = base.into_os_string();
+/// Decodes one sample to `<base>.<ext>`, then its companion files; returns the paths,
+/// the sample's file first.
+fn write_sample(tok: &dyn Tokenizer, tokens: &[u32], base: &Path) -> Result<Vec<PathBuf>> {
+    let mut path = base.as_os_str().to_owned();
     path.push(format!(".{}", tok.extension()));
     let path = PathBuf::from(path);
     tok.decode_to_file(tokens, &path)?;
