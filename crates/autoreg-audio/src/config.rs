@@ -2,6 +2,7 @@
 
 use crate::labels::LabelPattern;
 use crate::read::MAX_RATE;
+use crate::resample::MAX_SAMPLES;
 use crate::tokenizer::AudioTokenizer;
 use autoreg_tokens::{TokenError, TokenizerBuilder};
 use serde::{Deserialize, Serialize};
@@ -29,8 +30,8 @@ pub struct AudioConfig {
     pub quantization: Quantization,
     /// Bits per sample token, 2 to 16: `2^bits` levels (default 8).
     pub bits: u32,
-    /// Most samples in one document; longer recordings are cut into several (default
-    /// 16000, 2 s at 8 kHz; 0 = never cut).
+    /// Most samples in one document, at most 2^28; longer recordings are cut into
+    /// several (default 16000, 2 s at 8 kHz; 0 = never cut).
     pub max_samples: usize,
     /// Trims leading and trailing samples whose magnitude is at most this threshold
     /// (full scale 1.0, after normalisation); absent (default) = no trimming.
@@ -61,13 +62,20 @@ impl Default for AudioConfig {
 }
 
 impl AudioConfig {
-    /// Checks every setting; the reason names the offending key.
+    /// Checks every setting, before any file is read; the reason names the offending
+    /// key and the values it allows.
     pub(crate) fn validate(&self) -> Result<LabelPattern, String> {
         if !(1..=MAX_RATE).contains(&self.sample_rate) {
             return Err(format!("`sample_rate` must be between 1 and {MAX_RATE} Hz, not {}", self.sample_rate));
         }
         if !(2..=16).contains(&self.bits) {
             return Err(format!("`bits` must be between 2 and 16, not {}", self.bits));
+        }
+        if self.max_samples > MAX_SAMPLES {
+            return Err(format!(
+                "`max_samples` must be at most {MAX_SAMPLES} (0 = never cut), not {}",
+                self.max_samples
+            ));
         }
         if let Some(t) = self.trim_silence
             && !(0.0..1.0).contains(&t)

@@ -6,7 +6,11 @@
 //! peak-normalises it and trims leading and trailing silence, then quantizes every sample
 //! to `2^bits` levels, mu-law (μ = 2^bits − 1) or linear. A document is
 //! `BOS [Label_k] samples... EOS`; a recording longer than `max_samples` is cut into
-//! several documents. Decoding writes 16-bit PCM mono WAV at `sample_rate`.
+//! several documents. Decoding writes 16-bit PCM mono WAV at `sample_rate`. Each kind
+//! of lossy conversion (channels mixed down, resampling, samples finer than 16 bits) is
+//! logged as a warning once per tokenizer, naming the first file. A header that
+//! declares more samples than the file holds, and resampling to more than 2^28
+//! samples, are errors.
 //!
 //! Token ids: samples `0..2^bits`, then one label per class, then BOS, EOS and PAD.
 //!
@@ -21,6 +25,7 @@
 mod config;
 mod labels;
 mod level;
+mod lossy;
 mod quantize;
 mod read;
 mod resample;

@@ -3,6 +3,7 @@
 use crate::config::AudioConfig;
 use crate::labels::LabelPattern;
 use crate::level::{normalize, trim_silence};
+use crate::lossy::{Lossy, Reported};
 use crate::quantize::Quantizer;
 use crate::read::read_wav;
 use crate::resample::resample;
@@ -24,6 +25,8 @@ pub struct AudioTokenizer {
     classes: Vec<String>,
     pattern: LabelPattern,
     quantizer: Quantizer,
+    /// The lossy conversions already reported; not saved.
+    reported: Reported,
 }
 
 /// The saved form of [`AudioTokenizer`], validated on load.
@@ -68,7 +71,7 @@ impl AudioTokenizer {
             return Err(fit("an audio tokenizer that is not conditional has no classes".into()));
         }
         let quantizer = Quantizer::new(config.quantization, config.bits);
-        Ok(Self { config, classes, pattern, quantizer })
+        Ok(Self { config, classes, pattern, quantizer, reported: Reported::default() })
     }
 
     /// The settings this tokenizer was built with.
@@ -83,10 +86,13 @@ impl AudioTokenizer {
 
     /// The recording in a WAV file as it is tokenized: mono, at `sample_rate`,
     /// normalised and trimmed as configured, before quantization. `name` identifies the
-    /// file in errors.
+    /// file in errors and in the warning, once per tokenizer, of each kind of lossy
+    /// conversion (channels mixed, resampling, finer samples).
     pub fn load_samples(&self, bytes: &[u8], name: &str) -> Result<Vec<f32>, TokenError> {
         let mono = read_wav(bytes, name)?;
-        let mut samples = resample(mono.samples, mono.rate, self.config.sample_rate, name)?;
+        let rate = self.config.sample_rate;
+        let mut samples = resample(mono.samples, mono.spec.sample_rate, rate, name)?;
+        Lossy::of_spec(&mono.spec, rate).into_iter().for_each(|lossy| self.reported.warn(lossy.kind(), name, &lossy));
         if self.config.normalize {
             normalize(&mut samples);
         }

@@ -6,27 +6,18 @@ use autoreg_tokens::{Tokenizer, TokenizerBuilder};
 use std::io::Cursor;
 use std::path::PathBuf;
 
-/// The FSDD recordings, sorted; `None` (test skipped) when the default data root is
-/// absent. With `AUTOREG_DATA` set, missing data fails the test.
-fn recordings() -> Option<Vec<PathBuf>> {
-    let (root, required) = match std::env::var("AUTOREG_DATA") {
-        Ok(root) => (PathBuf::from(root), true),
-        Err(_) => (PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"), false),
-    };
+/// The FSDD recordings, sorted. Missing data fails the test.
+fn recordings() -> Vec<PathBuf> {
+    let root = std::env::var_os("AUTOREG_DATA")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
     let dir = root.join("fsdd/recordings");
-    let listing = match std::fs::read_dir(&dir) {
-        Ok(listing) => listing,
-        Err(e) if !required && !root.exists() => {
-            eprintln!("skipped: {} not found ({e})", root.display());
-            return None;
-        }
-        Err(e) => panic!("{}: {e}", dir.display()),
-    };
+    let listing = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e} (set AUTOREG_DATA)", dir.display()));
     let mut files: Vec<PathBuf> =
         listing.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "wav")).collect();
     files.sort();
     assert!(files.len() >= 3000, "{} recordings in {}", files.len(), dir.display());
-    Some(files)
+    files
 }
 
 /// The samples of a 16-bit file, read directly with hound.
@@ -58,7 +49,7 @@ fn pooled_snr(tok: &AudioTokenizer, files: &[PathBuf]) -> (f64, f64) {
 
 #[test]
 fn mu_law_round_trip_over_all_recordings() {
-    let Some(files) = recordings() else { return };
+    let files = recordings();
     let tok = AudioConfig::default().build(&files).unwrap();
     let (pooled, mean) = pooled_snr(&tok, &files);
     println!(
@@ -80,7 +71,7 @@ fn mu_law_round_trip_over_all_recordings() {
 
 #[test]
 fn mu_law_beats_linear_on_speech_and_ten_bits_beat_eight() {
-    let Some(files) = recordings() else { return };
+    let files = recordings();
     let subset: Vec<PathBuf> = files.into_iter().step_by(10).collect();
     let snr = |quantization, bits| {
         let tok = AudioConfig { quantization, bits, ..AudioConfig::default() }.build(&[]).unwrap();
@@ -97,7 +88,7 @@ fn mu_law_beats_linear_on_speech_and_ten_bits_beat_eight() {
 
 #[test]
 fn digit_labels_from_fsdd_names() {
-    let Some(files) = recordings() else { return };
+    let files = recordings();
     let tok = AudioConfig { conditional: true, ..AudioConfig::default() }.build(&files).unwrap();
     let digits: Vec<String> = (0..10).map(|d| d.to_string()).collect();
     assert_eq!(tok.classes(), digits);

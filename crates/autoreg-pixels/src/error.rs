@@ -6,6 +6,30 @@ pub(crate) enum InputError {
     /// Data that starts like gzip but does not inflate.
     #[error("not valid gzip data: {0}")]
     Gzip(std::io::Error),
+    /// Gzip data that inflates past the limit (a gzip bomb, say).
+    #[error("gzip data inflates to more than {limit} bytes")]
+    Inflated {
+        /// The most bytes inflated.
+        limit: u64,
+    },
+    /// An image without pixels.
+    #[error("image is {width}x{height} pixels: it holds nothing")]
+    Empty {
+        /// Its width, as its header says.
+        width: u32,
+        /// Its height, as its header says.
+        height: u32,
+    },
+    /// An image with more pixels than any input may have.
+    #[error("image is {width}x{height} pixels, more than the {limit} an input image may have")]
+    TooLarge {
+        /// Its width, as its header says.
+        width: u32,
+        /// Its height, as its header says.
+        height: u32,
+        /// The most pixels.
+        limit: u64,
+    },
     /// An image file the `image` crate cannot decode.
     #[error("corrupt {format} image: {source}")]
     Image {
@@ -35,7 +59,7 @@ pub(crate) enum InputError {
         /// Bytes present.
         actual: usize,
         /// Bytes the header asks for.
-        expected: usize,
+        expected: u128,
     },
     /// An IDX labels file whose count differs from its images file's.
     #[error("{labels} labels for {images} images")]

@@ -1,10 +1,11 @@
 //! Fitting a [`PixelsTokenizer`] on training files: image size, CSV scale, classes and palette.
 
-use crate::config::{Colors, PixelsConfig};
+use crate::config::{Colors, PixelsConfig, SIDES, check_range};
+use crate::lossy::Reported;
 use crate::palette;
 use crate::raster::Shape;
 use crate::read::{self, Source, csv};
-use crate::tokenizer::{PixelsTokenizer, Symbols};
+use crate::tokenizer::{PixelsTokenizer, Symbols, check_decoded_size};
 use autoreg_tokens::TokenError;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
@@ -33,12 +34,7 @@ fn fit_error(reason: impl Into<String>) -> TokenError {
 /// Builds the tokenizer `config` describes, learning from `files` what it leaves open.
 /// Files that cannot be read are skipped.
 pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsTokenizer, TokenError> {
-    if config.colors == Colors::Palette && !(1..=65_536).contains(&config.palette_size) {
-        return Err(fit_error(format!("palette_size must be 1 to 65,536, not {}", config.palette_size)));
-    }
-    if config.colors != Colors::Palette && !(2..=256).contains(&config.levels) {
-        return Err(fit_error(format!("levels must be 2 to 256, not {}", config.levels)));
-    }
+    config.validate().map_err(fit_error)?;
     let max_value = match config.max_value {
         Some(v) => v,
         None => largest_csv_value(files).unwrap_or(255.0),
@@ -56,21 +52,34 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
         (w, h) => {
             let mut first_error = None;
             let first = files.iter().find_map(|f| match samples(f) {
-                Ok(s) => s.into_iter().next(),
+                Ok(s) => s.into_iter().next().map(|s| (f, s.raster)),
                 Err(e) => {
                     first_error.get_or_insert(e.to_string());
                     None
                 }
             });
-            let raster = first.ok_or_else(|| no_images(files, first_error))?.raster;
-            (w.unwrap_or(raster.width), h.unwrap_or(raster.height))
+            let (file, raster) = first.ok_or_else(|| no_images(files, first_error))?;
+            let size = (w.unwrap_or(raster.width), h.unwrap_or(raster.height));
+            let from_image = |key: &str, side: u32| {
+                check_range(key, side, &SIDES).map_err(|e| {
+                    fit_error(format!(
+                        "{e}, the size of the first image ({}): set tokenizer.width and tokenizer.height to resize",
+                        file.display()
+                    ))
+                })
+            };
+            from_image("tokenizer.width", size.0)?;
+            from_image("tokenizer.height", size.1)?;
+            size
         }
     };
+    check_decoded_size(width, height, config.scale).map_err(fit_error)?;
     let shape = Shape { width, height, resize: config.resize, filter: config.filter };
     let quota = match config.colors {
         Colors::Palette => config.palette_sample.div_ceil(files.len().max(1)),
         _ => 0,
     };
+    let reported = Reported::default();
     let harvests: Vec<Harvest> = files
         .par_iter()
         .enumerate()
@@ -78,20 +87,21 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
             let mut rng = StdRng::seed_from_u64(config.seed ^ (i as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
             let mut harvest = Harvest::default();
             let mut seen = 0usize;
+            let name = path.display().to_string();
             let read = samples(path).unwrap_or_else(|e| {
                 harvest.error = Some(e.to_string());
                 Vec::new()
             });
             for (j, sample) in read.into_iter().enumerate() {
-                let raster = match shape.fit(sample.raster, j) {
-                    Ok(raster) => raster,
+                let (raster, label) = match sample.fit(&shape, j, &name, &reported) {
+                    Ok(fitted) => fitted,
                     Err(e) => {
-                        harvest.error.get_or_insert_with(|| e.at(&path.display().to_string()).to_string());
+                        harvest.error.get_or_insert_with(|| e.at(&name).to_string());
                         continue;
                     }
                 };
                 harvest.images += 1;
-                harvest.labels.extend(sample.label);
+                harvest.labels.extend(label);
                 if quota > 0 {
                     for p in raster.values.chunks_exact(3) {
                         draw(&mut harvest.pixels, [p[0], p[1], p[2]], quota, &mut seen, &mut rng);
@@ -113,7 +123,9 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
             Symbols::Palette(palette::fit(&pixels, config.palette_size, config.seed))
         }
     };
-    PixelsTokenizer::new(shape, symbols, classes, max_value, config.scale).map_err(fit_error)
+    let tokenizer = PixelsTokenizer::new(shape, symbols, classes, max_value, config.scale).map_err(fit_error)?;
+    // What fitting reported stays said when the same data set is encoded.
+    Ok(PixelsTokenizer { reported, ..tokenizer })
 }
 
 /// Reservoir sampling: keeps a uniform draw of at most `quota` of the pixels offered.

@@ -1,6 +1,6 @@
 //! The overview picture: a grid of decoded samples, one row per entry, 1-pixel gaps.
 
-use crate::tokenizer::PixelsTokenizer;
+use crate::tokenizer::{PixelsTokenizer, check_decoded_size, check_picture_size};
 use autoreg_tokens::{TokenError, write_atomic};
 use image::{DynamicImage, Rgb, RgbImage};
 use std::path::Path;
@@ -20,8 +20,14 @@ pub(crate) fn write_overview(
         return Err(TokenError::format(path.display().to_string(), "no samples to draw an overview of"));
     }
     let (cell_w, cell_h) = (tokenizer.width() * tokenizer.scale, tokenizer.height() * tokenizer.scale);
-    let width = columns as u32 * (cell_w + 1) - 1;
-    let height = rows.len() as u32 * (cell_h + 1) - 1;
+    // Sizes in u64, checked before anything is drawn: many samples must not overflow.
+    let width = columns as u64 * (u64::from(cell_w) + 1) - 1;
+    let height = rows.len() as u64 * (u64::from(cell_h) + 1) - 1;
+    let too_big = |e: String| TokenError::format(path.display().to_string(), e);
+    check_decoded_size(tokenizer.width(), tokenizer.height(), tokenizer.scale).map_err(too_big)?;
+    check_picture_size(width, height, &format!("an overview of {} rows of {columns} samples", rows.len()))
+        .map_err(|e| too_big(format!("{e}: draw fewer samples")))?;
+    let (width, height) = (width as u32, height as u32);
     let mut canvas = RgbImage::from_pixel(width, height, GAP);
     for (r, row) in rows.iter().enumerate() {
         for (c, tokens) in row.iter().enumerate() {

@@ -1,5 +1,6 @@
-use crate::config::{Colors, Filter};
+use crate::config::{Colors, Filter, LEVELS, PALETTE_SIZES, SCALES, SIDES, check_positive, check_range};
 use crate::error::InputError;
+use crate::lossy::Reported;
 use crate::raster::{Raster, Shape};
 use crate::read::{self, Sample, Source};
 use crate::{palette, quantize};
@@ -8,7 +9,28 @@ use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
 use std::ops::Range;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+/// Most pixels of one decoded image, enlarged `scale` times, and of an overview grid:
+/// 2^25, about 5,800 x 5,800 (400 MB as RGB values).
+pub(crate) const MAX_DECODED_PIXELS: u64 = 1 << 25;
+
+/// Refuses a decoded picture of `width` x `height` pixels past [`MAX_DECODED_PIXELS`];
+/// `what` names it in the reason.
+pub(crate) fn check_picture_size(width: u64, height: u64, what: &str) -> Result<(), String> {
+    if width.saturating_mul(height) > MAX_DECODED_PIXELS {
+        return Err(format!("{what} would be {width}x{height} pixels, more than the {MAX_DECODED_PIXELS} allowed"));
+    }
+    Ok(())
+}
+
+/// Refuses images of `width` x `height` whose decoded form, enlarged `scale` times,
+/// would pass [`MAX_DECODED_PIXELS`].
+pub(crate) fn check_decoded_size(width: u32, height: u32, scale: u32) -> Result<(), String> {
+    let (w, h) = (u64::from(width) * u64::from(scale), u64::from(height) * u64::from(scale));
+    check_picture_size(w, h, &format!("{width}x{height} images enlarged {scale} times (tokenizer.scale)"))
+        .map_err(|e| format!("{e}: lower tokenizer.scale or the image size"))
+}
 
 /// What the ordinary tokens stand for.
 #[derive(Clone, Debug, PartialEq)]
@@ -44,6 +66,8 @@ pub struct PixelsTokenizer {
     pub(crate) max_value: f64,
     /// Factor by which decoded images are enlarged.
     pub(crate) scale: u32,
+    /// The lossy conversions already reported; not saved.
+    pub(crate) reported: Reported,
 }
 
 /// The saved form of [`PixelsTokenizer`], validated on load.
@@ -113,17 +137,16 @@ impl PixelsTokenizer {
         max_value: f64,
         scale: u32,
     ) -> Result<Self, String> {
-        if !(1..=4096).contains(&shape.width) || !(1..=4096).contains(&shape.height) {
-            return Err(format!("width and height must be 1 to 4096, not {}x{}", shape.width, shape.height));
-        }
+        check_range("width", shape.width, &SIDES)?;
+        check_range("height", shape.height, &SIDES)?;
         match &symbols {
-            Symbols::Grey { levels } | Symbols::Rgb { levels } if !(2..=256).contains(levels) => {
-                return Err(format!("levels must be 2 to 256, not {levels}"));
+            Symbols::Grey { levels } | Symbols::Rgb { levels } => check_range("levels", *levels, &LEVELS)?,
+            Symbols::Palette(p) => {
+                check_range("the palette's size", p.len(), &PALETTE_SIZES)?;
+                if !p.windows(2).all(|w| w[0] < w[1]) {
+                    return Err("the palette's colours must be sorted and unique".into());
+                }
             }
-            Symbols::Palette(p) if p.is_empty() || p.len() > 65_536 || !p.windows(2).all(|w| w[0] < w[1]) => {
-                return Err("the palette must hold 1 to 65,536 colours, sorted and unique".into());
-            }
-            _ => {}
         }
         let mut sorted = classes.clone();
         sorted.sort();
@@ -131,13 +154,9 @@ impl PixelsTokenizer {
         if sorted.len() != classes.len() || classes.iter().any(String::is_empty) {
             return Err("class names must be unique and not empty".into());
         }
-        if !(max_value.is_finite() && max_value > 0.0) {
-            return Err(format!("max_value must be a number above 0, not {max_value}"));
-        }
-        if !(1..=64).contains(&scale) {
-            return Err(format!("scale must be 1 to 64, not {scale}"));
-        }
-        Ok(Self { shape, symbols, classes, max_value, scale })
+        check_positive("max_value", max_value)?;
+        check_range("scale", scale, &SCALES)?;
+        Ok(Self { shape, symbols, classes, max_value, scale, reported: Reported::default() })
     }
 
     /// Image width in pixels.
@@ -213,7 +232,7 @@ impl PixelsTokenizer {
             ));
         }
         let label = class.and_then(|k| self.classes.get(k)).cloned();
-        self.document(Sample { raster: Raster::from_image(image, self.channels()), label }, 0, name)
+        self.document(Sample::of_image(image, self.channels(), label), 0, name)
     }
 
     /// Decodes tokens into the image they describe, at the tokenizer's size (not enlarged):
@@ -247,8 +266,8 @@ impl PixelsTokenizer {
 
     /// The document of one sample; `index` and `name` name it in errors.
     fn document(&self, sample: Sample, index: usize, name: &str) -> Result<Vec<u32>, TokenError> {
-        let raster = self.shape.fit(sample.raster, index).map_err(|e| e.at(name))?;
-        let class = self.class_token(sample.label, index).map_err(|e| e.at(name))?;
+        let (raster, label) = sample.fit(&self.shape, index, name, &self.reported).map_err(|e| e.at(name))?;
+        let class = self.class_token(label, index).map_err(|e| e.at(name))?;
         let Specials { bos, eos, .. } = self.specials();
         let mut doc = Vec::with_capacity(self.image_tokens() + 3);
         doc.push(bos);
@@ -336,7 +355,11 @@ impl Tokenizer for PixelsTokenizer {
         self.encode_from(bytes, name, None)
     }
 
+    /// A PNG enlarged `scale` times; one past [`MAX_DECODED_PIXELS`] is refused
+    /// before it is drawn.
     fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+        check_decoded_size(self.shape.width, self.shape.height, self.scale)
+            .map_err(|e| TokenError::format("decoded image", e))?;
         crate::decode::png(&self.raster(tokens)?.enlarged(self.scale))
     }
 
@@ -396,6 +419,11 @@ impl Tokenizer for PixelsTokenizer {
     fn count_units(&self, doc: &[u32]) -> usize {
         let per_token = if matches!(self.symbols, Symbols::Palette(_)) { 3 } else { 1 };
         doc.iter().filter(|&&t| t < self.num_symbols()).count() * per_token
+    }
+
+    /// The IDX labels file beside an IDX images file at `path`, which encoding reads.
+    fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
+        read::labels_read_with(path).into_iter().collect()
     }
 
     /// Reads and encodes the file at `path`: a plain image's class is its subfolder's

@@ -17,7 +17,7 @@ fn gunzip(path: &Path) -> Vec<u8> {
 
 #[test]
 fn all_digits_rows_parse_with_17_levels_and_round_trip_exactly() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let path = data_file(&root, "digits/digits.csv.gz");
     let config = PixelsConfig { levels: 17, conditional: true, ..Default::default() };
     let tok = config.build(std::slice::from_ref(&path)).unwrap();
@@ -46,7 +46,7 @@ fn all_digits_rows_parse_with_17_levels_and_round_trip_exactly() {
 
 #[test]
 fn the_mnist_test_set_gives_10000_labelled_documents() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let images = data_file(&root, "mnist-test/t10k-images-idx3-ubyte.gz");
     let labels = data_file(&root, "mnist-test/t10k-labels-idx1-ubyte.gz");
     let config = PixelsConfig { conditional: true, ..Default::default() };
@@ -56,6 +56,8 @@ fn the_mnist_test_set_gives_10000_labelled_documents() {
 
     let docs = tok.encode_file(&images).unwrap();
     assert_eq!(docs.len(), 10_000);
+    assert_eq!(tok.companion_inputs(&images), std::slice::from_ref(&labels), "the labels key the data cache");
+    assert!(tok.companion_inputs(&labels).is_empty());
     assert!(tok.encode_file(&labels).unwrap().is_empty(), "a labels file holds no documents");
     let raw_images = gunzip(&images);
     let raw_labels = gunzip(&labels);
@@ -79,7 +81,7 @@ fn the_mnist_test_set_gives_10000_labelled_documents() {
 
 #[test]
 fn mnist_resized_and_binarized_keeps_its_shape() {
-    let Some(root) = data_root() else { return };
+    let root = data_root();
     let images = data_file(&root, "mnist-test/t10k-images-idx3-ubyte.gz");
     let config = PixelsConfig { width: Some(14), height: Some(14), levels: 2, ..Default::default() };
     let tok = config.build(std::slice::from_ref(&images)).unwrap();

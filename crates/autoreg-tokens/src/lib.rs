@@ -6,10 +6,12 @@
 
 mod atomic;
 mod error;
+mod said_once;
 mod store;
 mod tokenizer;
 
 pub use atomic::write_atomic;
 pub use error::TokenError;
+pub use said_once::SaidOnce;
 pub use store::TokenStore;
 pub use tokenizer::{PromptCut, Specials, Tokenizer, TokenizerBuilder};

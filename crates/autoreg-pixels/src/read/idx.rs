@@ -3,6 +3,11 @@
 use crate::error::InputError;
 use std::path::{Path, PathBuf};
 
+/// The magic number of an IDX file of unsigned-byte images.
+pub(crate) const IMAGES_MAGIC: u32 = 0x0803;
+/// The magic number of an IDX file of unsigned-byte labels.
+const LABELS_MAGIC: u32 = 0x0801;
+
 /// The contents of an IDX file.
 pub(crate) enum Idx<'a> {
     /// `count` grey images of `rows` x `cols`, one byte per pixel, raster order.
@@ -28,19 +33,18 @@ pub(crate) fn looks_like_idx(bytes: &[u8]) -> bool {
 /// Parses an IDX images or labels file, checking its magic number and length.
 pub(crate) fn parse(bytes: &[u8]) -> Result<Idx<'_>, InputError> {
     let word = |i: usize| -> Option<u32> { Some(u32::from_be_bytes(bytes.get(4 * i..4 * i + 4)?.try_into().ok()?)) };
-    let magic = word(0).ok_or(InputError::IdxLength { actual: bytes.len(), expected: 4 })?;
+    let short = |expected: usize| InputError::IdxLength { actual: bytes.len(), expected: expected as u128 };
+    let magic = word(0).ok_or(short(4))?;
     let rank = match magic {
-        0x0803 => 3,
-        0x0801 => 1,
+        IMAGES_MAGIC => 3,
+        LABELS_MAGIC => 1,
         _ => return Err(InputError::IdxMagic { magic }),
     };
     let header = 4 * (1 + rank);
-    let dims: Vec<u32> = (1..=rank)
-        .map(|i| word(i).ok_or(InputError::IdxLength { actual: bytes.len(), expected: header }))
-        .collect::<Result<_, _>>()?;
-    let body: usize = dims.iter().map(|&d| d as usize).product();
-    let expected = header + body;
-    if bytes.len() != expected {
+    let dims: Vec<u32> = (1..=rank).map(|i| word(i).ok_or(short(header))).collect::<Result<_, _>>()?;
+    // Up to 2^96 bytes: u128 holds the product of three u32 dimensions.
+    let expected = header as u128 + dims.iter().map(|&d| u128::from(d)).product::<u128>();
+    if bytes.len() as u128 != expected {
         return Err(InputError::IdxLength { actual: bytes.len(), expected });
     }
     let data = &bytes[header..];

@@ -6,12 +6,21 @@ pub(crate) mod csv;
 pub(crate) mod idx;
 
 use crate::error::InputError;
-use crate::raster::Raster;
+use crate::lossy::{Lossy, Reported};
+use crate::raster::{Raster, Shape};
 use autoreg_tokens::TokenError;
-use image::ImageFormat;
+use image::{DynamicImage, ImageFormat, ImageReader};
 use std::borrow::Cow;
-use std::io::Read;
-use std::path::Path;
+use std::fs::File;
+use std::io::{BufRead, BufReader, Cursor, Read};
+use std::path::{Path, PathBuf};
+
+/// Most pixels in one input image (image file or IDX image): 2^25, about 5,800 x
+/// 5,800, 400 MB as RGB values. Larger images are refused before they are decoded.
+const MAX_INPUT_PIXELS: u64 = 1 << 25;
+
+/// Most bytes that gzip input may inflate to (1 GiB); more is refused as a gzip bomb.
+const MAX_INFLATED: u64 = 1 << 30;
 
 /// One image read from an input, at its own size, with its class name if known.
 pub(crate) struct Sample {
@@ -19,6 +28,32 @@ pub(crate) struct Sample {
     pub raster: Raster,
     /// The class name: the subfolder, the IDX label or the CSV label.
     pub label: Option<String>,
+    /// What reading it lost (colour, alpha, bit depth), to report.
+    pub lossy: Vec<Lossy>,
+}
+
+impl Sample {
+    /// A decoded image converted to `channels` (1 or 3) values per pixel, with `label`.
+    pub fn of_image(image: &DynamicImage, channels: usize, label: Option<String>) -> Self {
+        Self { raster: Raster::from_image(image, channels), label, lossy: Lossy::of_image(image, channels) }
+    }
+
+    /// The raster brought to `shape`'s size, and the label. What reading and resizing
+    /// lost is reported to `reported` under `name`; `index` names the image in errors.
+    pub fn fit(
+        self,
+        shape: &Shape,
+        index: usize,
+        name: &str,
+        reported: &Reported,
+    ) -> Result<(Raster, Option<String>), InputError> {
+        let from = (self.raster.width, self.raster.height);
+        let raster = shape.fit(self.raster, index)?;
+        let to = (shape.width, shape.height);
+        let resized = (from != to).then_some(Lossy::Resized { from, to });
+        self.lossy.into_iter().chain(resized).for_each(|lossy| reported.warn(lossy.kind(), name, &lossy));
+        Ok((raster, self.label))
+    }
 }
 
 /// Where an input comes from and how to read it.
@@ -47,11 +82,19 @@ enum Kind {
 
 /// The bytes of an input, inflated when they are gzip.
 fn unpack(bytes: &[u8]) -> Result<Cow<'_, [u8]>, InputError> {
+    unpack_at_most(bytes, MAX_INFLATED)
+}
+
+/// [`unpack`], refusing gzip data that inflates to more than `limit` bytes.
+fn unpack_at_most(bytes: &[u8], limit: u64) -> Result<Cow<'_, [u8]>, InputError> {
     if !bytes.starts_with(&[0x1f, 0x8b]) {
         return Ok(Cow::Borrowed(bytes));
     }
     let mut out = Vec::new();
-    flate2::read::MultiGzDecoder::new(bytes).read_to_end(&mut out).map_err(InputError::Gzip)?;
+    flate2::read::MultiGzDecoder::new(bytes).take(limit + 1).read_to_end(&mut out).map_err(InputError::Gzip)?;
+    if out.len() as u64 > limit {
+        return Err(InputError::Inflated { limit });
+    }
     Ok(Cow::Owned(out))
 }
 
@@ -91,8 +134,7 @@ pub(crate) fn read(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenEr
     match sniff(&bytes, name) {
         Kind::Image(format) => {
             let image = decode_image(&bytes, format).map_err(|e| e.at(name))?;
-            let label = source.folder_label.map(str::to_owned);
-            Ok(vec![Sample { raster: Raster::from_image(&image, source.channels), label }])
+            Ok(vec![Sample::of_image(&image, source.channels, source.folder_label.map(str::to_owned))])
         }
         Kind::Idx => read_idx(&bytes, source),
         Kind::Csv => {
@@ -107,15 +149,17 @@ pub(crate) fn read(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenEr
                     }
                     let values = row.values.iter().map(|&v| (v / source.max_value) as f32).collect();
                     let raster = Raster { width: row.side, height: row.side, channels: 1, values };
-                    Ok(Sample { raster: raster.with_channels(source.channels), label: Some(row.label) })
+                    let label = Some(row.label).filter(|l| !l.is_empty());
+                    Ok(Sample { raster: raster.with_channels(source.channels), label, lossy: Vec::new() })
                 })
                 .collect()
         }
     }
 }
 
-/// Decodes a PNG, JPEG, BMP or GIF (its first frame).
-fn decode_image(bytes: &[u8], format: ImageFormat) -> Result<image::DynamicImage, InputError> {
+/// Decodes a PNG, JPEG, BMP or GIF (its first frame), refusing one of no pixels or of
+/// more than [`MAX_INPUT_PIXELS`] from its header, before decoding it.
+fn decode_image(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, InputError> {
     let format_name = match format {
         ImageFormat::Png => "PNG",
         ImageFormat::Jpeg => "JPEG",
@@ -123,8 +167,36 @@ fn decode_image(bytes: &[u8], format: ImageFormat) -> Result<image::DynamicImage
         ImageFormat::Gif => "GIF",
         other => return Err(InputError::Unsupported { format: format!("{other:?}") }),
     };
-    image::load_from_memory_with_format(bytes, format)
-        .map_err(|source| InputError::Image { format: format_name, source })
+    let corrupt = |source| InputError::Image { format: format_name, source };
+    let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(corrupt)?;
+    check_input_size(width, height)?;
+    image::load_from_memory_with_format(bytes, format).map_err(corrupt)
+}
+
+/// Refuses an input image of no pixels or of more than [`MAX_INPUT_PIXELS`].
+fn check_input_size(width: u32, height: u32) -> Result<(), InputError> {
+    if width == 0 || height == 0 {
+        return Err(InputError::Empty { width, height });
+    }
+    if u64::from(width) * u64::from(height) > MAX_INPUT_PIXELS {
+        return Err(InputError::TooLarge { width, height, limit: MAX_INPUT_PIXELS });
+    }
+    Ok(())
+}
+
+/// The labels file that reading the file at `path` reads too: the IDX labels file
+/// beside it, when `path` holds IDX images (gzip or not). A file that cannot be read
+/// has none; reading it reports why.
+pub(crate) fn labels_read_with(path: &Path) -> Option<PathBuf> {
+    let labels = idx::labels_beside(path)?;
+    let mut file = BufReader::new(File::open(path).ok()?);
+    let mut magic = [0u8; 4];
+    if file.fill_buf().ok()?.starts_with(&[0x1f, 0x8b]) {
+        flate2::read::MultiGzDecoder::new(file).read_exact(&mut magic).ok()?;
+    } else {
+        file.read_exact(&mut magic).ok()?;
+    }
+    (u32::from_be_bytes(magic) == idx::IMAGES_MAGIC).then_some(labels)
 }
 
 /// Reads an IDX images file, with labels from the labels file beside it when there is one.
@@ -134,6 +206,7 @@ fn read_idx(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenError> {
         idx::Idx::Labels(_) => return Ok(Vec::new()),
         idx::Idx::Images { count, rows, cols, pixels } => (count, rows, cols, pixels),
     };
+    check_input_size(cols, rows).map_err(|e| e.at(name))?;
     let labels = match source.path.and_then(idx::labels_beside) {
         Some(path) => {
             let label_name = path.display().to_string();
@@ -153,14 +226,36 @@ fn read_idx(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenError> {
         }
         None => vec![None; count],
     };
-    let size = (rows * cols) as usize;
+    let size = rows as usize * cols as usize;
     Ok(pixels
         .chunks_exact(size.max(1))
         .zip(labels)
         .map(|(pixels, label)| {
             let values = pixels.iter().map(|&p| f32::from(p) / 255.0).collect();
             let raster = Raster { width: cols, height: rows, channels: 1, values };
-            Sample { raster: raster.with_channels(source.channels), label }
+            Sample { raster: raster.with_channels(source.channels), label, lossy: Vec::new() }
         })
         .collect())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn gzip(bytes: &[u8]) -> Vec<u8> {
+        let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
+        encoder.write_all(bytes).unwrap();
+        encoder.finish().unwrap()
+    }
+
+    #[test]
+    fn gzip_that_inflates_past_the_limit_is_refused() {
+        let bomb = gzip(&vec![0u8; 1 << 20]);
+        assert!(bomb.len() < 2000, "{} bytes", bomb.len());
+        assert_eq!(unpack_at_most(&bomb, 1 << 20).unwrap().len(), 1 << 20);
+        let err = unpack_at_most(&bomb, (1 << 20) - 1).unwrap_err().to_string();
+        assert_eq!(err, "gzip data inflates to more than 1048575 bytes");
+        assert!(matches!(unpack_at_most(b"plain", 1), Ok(Cow::Borrowed(b"plain"))));
+    }
 }
