@@ -1,11 +1,12 @@
 //! A long fuzzing campaign: random bytes, mutations of real MIDI files and random token
-//! sequences, through reading, tokenizing and lenient decoding; any panic is reported
+//! sequences, through reading (lenient and strict), tokenizing, prompts, augmentation and
+//! lenient decoding; any panic is reported
 //! with the input saved to `fuzz-crash-<n>.bin` in the current folder.
 //!
 //! `cargo run --release -p autoreg-midi --example fuzz_campaign -- SECONDS [FOLDER]`
 
 use autoreg_midi::{MidiConfig, MidiTokenizer, Scheme, Score};
-use autoreg_tokens::Tokenizer;
+use autoreg_tokens::{PromptCut, Tokenizer};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -22,13 +23,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         }
     }
     let tokenizers = [
-        MidiTokenizer::new(MidiConfig { max_bars: 8, ..MidiConfig::default() })?,
+        MidiTokenizer::new(MidiConfig { max_bars: 8, transpose: 6, ..MidiConfig::default() })?,
         MidiTokenizer::new(MidiConfig {
             scheme: Scheme::Tsd,
             monophonic: true,
             max_tokens: 64,
+            transpose: 127,
             ..MidiConfig::default()
         })?,
+        MidiTokenizer::new(MidiConfig { strict: true, time_signatures: Vec::new(), ..MidiConfig::default() })?,
     ];
     std::panic::set_hook(Box::new(|_| {}));
     let mut rng = StdRng::seed_from_u64(0x5eed);
@@ -43,8 +46,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let tok = &tokenizers[rng.random_range(0..tokenizers.len())];
         let size = tok.vocab_size() as u32;
         let tokens: Vec<u32> = (0..rng.random_range(0..300)).map(|_| rng.random_range(0..size)).collect();
+        let (cut, draw) = (rng.random_range(0..6), rng.random());
         let outcome = std::panic::catch_unwind(|| {
             let ok = tok.encode(&bytes, "fuzz").is_ok();
+            let cut = if cut == 0 { PromptCut::Whole } else { PromptCut::Bars(cut) };
+            if let Ok(mut prompt) = tok.encode_prompt(&bytes, "fuzz", cut) {
+                tok.augment(&mut prompt, draw);
+            }
+            tok.augment(&mut tokens.clone(), draw);
             let decoded = tok.decode(&tokens).map_err(|e| e.to_string())?;
             Score::from_midi(&decoded, "decoded")
                 .map(|_| ())

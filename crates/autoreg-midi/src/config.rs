@@ -100,6 +100,9 @@ pub struct MidiConfig {
     pub max_tokens: u32,
     /// Largest transposition in semitones applied by augmentation (default 0: none).
     pub transpose: u8,
+    /// Refuse damaged files (default false). When false, a truncated or malformed track
+    /// keeps the events before the damage, with one warning per file.
+    pub strict: bool,
 }
 
 impl Default for MidiConfig {
@@ -119,6 +122,7 @@ impl Default for MidiConfig {
             max_bars: 32,
             max_tokens: 0,
             transpose: 0,
+            strict: false,
         }
     }
 }

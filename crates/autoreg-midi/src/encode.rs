@@ -2,7 +2,7 @@
 
 use crate::config::{MidiConfig, Scheme};
 use crate::grid::{BarLine, Grid};
-use crate::vocab::{Token, Vocab};
+use crate::vocab::{DRUMS, Token, Vocab};
 use autoreg_tokens::Specials;
 
 /// What the tokens written so far in a document have set.
@@ -43,29 +43,56 @@ impl<'a> Encoder<'a> {
         Self { config, vocab, specials }
     }
 
-    /// The documents of `grid`'s bars in `bars`, each `BOS ... EOS`, split after
-    /// `max_bars` bars or before going over `max_tokens` (when `split`); documents
-    /// without notes are left out.
-    pub fn documents(&self, grid: &Grid, bars: std::ops::Range<usize>, split: bool) -> Vec<Vec<u32>> {
+    /// The documents of `grid`, each `BOS ... EOS`, split after `max_bars` bars or
+    /// before going over `max_tokens`; documents without notes are left out.
+    pub fn documents(&self, grid: &Grid) -> Vec<Vec<u32>> {
         let mut docs = Vec::new();
+        let last = self.write(grid, grid.bars.len(), Some(&mut docs));
+        docs.extend(last.and_then(|d| self.close(d)));
+        docs
+    }
+
+    /// The first `bars` bars of `grid` (at least one) as one document without EOS,
+    /// empty bars included, ending at the bar line after them: REMI with the `Bar` that
+    /// starts the next bar, TSD with the time shifts up to it. `None` if it holds no note.
+    pub fn prompt(&self, grid: &Grid, bars: usize) -> Option<Vec<u32>> {
+        let mut doc = self.write(grid, bars, None)?;
+        doc.kept?;
+        let end = grid.bars[..bars].last().map(|b| b.start + b.len)?;
+        if self.config.scheme == Scheme::Remi {
+            self.push(&mut doc, Token::Bar);
+        } else {
+            self.shift_to(&mut doc, end);
+        }
+        Some(doc.tokens)
+    }
+
+    /// Writes the first `bars` bars of `grid`. With `split`, full documents are closed
+    /// into it; returns the document still open.
+    fn write(&self, grid: &Grid, bars: usize, mut split: Option<&mut Vec<Vec<u32>>>) -> Option<Doc> {
         let mut doc: Option<Doc> = None;
         let (mut note, mut tempo) = (0usize, 0usize);
-        for bar in &grid.bars[bars] {
+        let (max_bars, limit) = (self.config.max_bars, self.config.max_tokens as usize);
+        for bar in &grid.bars[..bars] {
             while grid.notes.get(note).is_some_and(|n| n.step < bar.start) {
                 note += 1;
             }
             while grid.tempos.get(tempo + 1).is_some_and(|t| t.0 <= bar.start) {
                 tempo += 1;
             }
-            let full = |d: &Doc| split && self.config.max_bars > 0 && d.bars >= self.config.max_bars;
-            if let Some(d) = doc.take_if(|d| full(d)) {
+            if let Some(docs) = split.as_deref_mut()
+                && let Some(d) = doc.take_if(|d| max_bars > 0 && d.bars >= max_bars)
+            {
                 docs.extend(self.close(d));
             }
             let d = doc.get_or_insert_with(|| self.open(bar.start));
             let (len, state) = (d.tokens.len(), d.state);
             let has_notes = self.bar(d, grid, bar, note, tempo);
-            let limit = self.config.max_tokens as usize;
-            if split && limit > 0 && d.tokens.len() + 1 > limit && d.bars > 0 {
+            if let Some(docs) = split.as_deref_mut()
+                && limit > 0
+                && d.tokens.len() + 1 > limit
+                && d.bars > 0
+            {
                 d.tokens.truncate(len);
                 d.state = state;
                 docs.extend(doc.take().and_then(|d| self.close(d)));
@@ -80,8 +107,7 @@ impl<'a> Encoder<'a> {
             }
             d.bars += 1;
         }
-        docs.extend(doc.and_then(|d| self.close(d)));
-        docs
+        doc
     }
 
     fn open(&self, start: u32) -> Doc {
@@ -142,7 +168,9 @@ impl<'a> Encoder<'a> {
                 doc.state.tempo = Some(level);
             }
             for n in notes.clone().filter(|n| n.step == step) {
-                if n.program != doc.state.program {
+                // Every drum note has its `Program`, so that any window of tokens tells
+                // drums from pitched notes (see `MidiTokenizer::augment`).
+                if n.program != doc.state.program || n.program == DRUMS {
                     self.push(doc, Token::Program(n.program));
                     doc.state.program = n.program;
                 }

@@ -21,7 +21,7 @@ enum EventKind {
 }
 
 impl Score {
-    /// Reads a Standard MIDI File. `name` identifies the input in errors.
+    /// Reads a Standard MIDI File strictly. `name` identifies the input in errors.
     ///
     /// Accepts formats 0, 1 and 2 (format 2 tracks play one after another), running
     /// status (also across meta and SysEx events), note-on with velocity 0 as note-off
@@ -29,11 +29,21 @@ impl Score {
     /// at the end of its track ends there. Rejects SMPTE time division, truncated or
     /// malformed data, and files without notes.
     pub fn from_midi(bytes: &[u8], name: &str) -> Result<Score, TokenError> {
+        Ok(Score::read_midi(bytes, name, true)?.0)
+    }
+
+    /// Reads a Standard MIDI File like [`Score::from_midi`]; unless `strict`, a damaged
+    /// file (a truncated track, a malformed event, missing tracks) keeps what comes
+    /// before the damage, which the second value describes.
+    pub(crate) fn read_midi(bytes: &[u8], name: &str, strict: bool) -> Result<(Score, Option<String>), TokenError> {
         let fail = |reason: String| TokenError::format(name, reason);
         if bytes.is_empty() {
             return Err(fail("the file is empty".into()));
         }
-        check_chunks(bytes).map_err(fail)?;
+        let chunks = scan_chunks(bytes).map_err(fail)?;
+        if strict && let Some(flaw) = chunks.flaws.first() {
+            return Err(fail(flaw.error()));
+        }
         let (header, tracks) = midly::parse(bytes).map_err(|e| fail(format!("not a valid MIDI file: {e}")))?;
         let ticks_per_beat = match header.timing {
             Timing::Metrical(t) if t.as_int() > 0 => t.as_int(),
@@ -46,69 +56,179 @@ impl Score {
                 )));
             }
         };
-        let (mut events, mut ends) = (Vec::new(), Vec::new());
+        let (mut events, mut ends, mut damage) = (Vec::new(), Vec::new(), Vec::new());
         for (index, track) in tracks.enumerate() {
             let track = track.map_err(|e| fail(format!("track {index}: {e}")))?;
             let offset = if header.format == Format::Sequential { ends.last().copied().unwrap_or(0) } else { 0 };
-            ends.push(read_track(track, index, offset, &mut events).map_err(fail)?);
+            let read = read_track(track, index, offset, &mut events).map_err(fail)?;
+            ends.push(read.end);
+            let truncated = chunks.flaws.iter().find_map(|f| match *f {
+                Flaw::Truncated { track: Some(t), declared, left, .. } if t == index => Some((declared, left)),
+                _ => None,
+            });
+            match (truncated, read.malformed_at) {
+                (Some((declared, left)), _) => damage.push(format!(
+                    "track {index} is truncated (declares {declared} bytes, {left} remain): {}",
+                    kept(read.events)
+                )),
+                (None, Some(at)) if strict => {
+                    return Err(fail(format!("track {index}: malformed event at byte {at} of the track")));
+                }
+                (None, Some(at)) => {
+                    damage.push(format!("track {index} has a malformed event at byte {at}: {}", kept(read.events)))
+                }
+                (None, None) => {}
+            }
+        }
+        damage.extend(chunks.flaws.iter().filter_map(Flaw::warning));
+        if let Some(declared) = chunks.declared.filter(|&n| ends.len() < n) {
+            let missing = format!("the header declares {declared} tracks but {} are present", ends.len());
+            if strict {
+                return Err(fail(format!("truncated: {missing}")));
+            }
+            damage.push(missing);
         }
         // Program changes first among events at one tick, so that they apply to notes there.
         events.sort_by_key(|e| (e.tick, !matches!(e.kind, EventKind::Program { .. }), e.track));
         let score = assemble(ticks_per_beat, &events, &ends);
+        let damage = (!damage.is_empty()).then(|| damage.join("; "));
         if score.notes.is_empty() {
-            return Err(fail("the file holds no notes".into()));
+            return Err(fail(match damage {
+                Some(damage) => format!("the file holds no notes before the damage: {damage}"),
+                None => "the file holds no notes".into(),
+            }));
         }
-        Ok(score)
+        Ok((score, damage))
     }
 }
 
-/// Checks the chunk structure: a header chunk, then chunks that fit in the file, as
-/// many tracks as the header declares.
-fn check_chunks(bytes: &[u8]) -> Result<(), String> {
+/// "kept its first 812 events", for a damaged track of which `events` were read.
+fn kept(events: usize) -> String {
+    match events {
+        0 => "kept none of its events".into(),
+        1 => "kept its first event".into(),
+        n => format!("kept its first {n} events"),
+    }
+}
+
+/// The chunk structure of a file, as far as midly reads it.
+struct Chunks {
+    /// Number of tracks the header declares.
+    declared: Option<usize>,
+    /// What midly reads past (in its default, lenient mode), in file order.
+    flaws: Vec<Flaw>,
+}
+
+/// A flaw in the chunk structure that midly reads past: it takes a truncated chunk to
+/// the end of the file and ignores a cut chunk header and further header chunks.
+enum Flaw {
+    /// A chunk declares more bytes than remain; `track` is its index if it is a track.
+    Truncated { id: String, at: usize, declared: usize, left: usize, track: Option<usize> },
+    /// The file ends inside the chunk header at this byte.
+    CutHeader { at: usize },
+    /// A header chunk other than the first, at this byte.
+    ExtraHeader { at: usize },
+}
+
+impl Flaw {
+    /// The error that strict reading gives.
+    fn error(&self) -> String {
+        match self {
+            Flaw::Truncated { id, at, declared, left, .. } => {
+                format!("truncated: chunk {id:?} at byte {at} declares {declared} bytes but {left} remain")
+            }
+            Flaw::CutHeader { at } => format!("truncated: a chunk header at byte {at} is cut short"),
+            Flaw::ExtraHeader { at } => format!("malformed header chunk at byte {at}"),
+        }
+    }
+
+    /// What lenient reading says about it; `None` for a truncated track, which the
+    /// track's own report describes.
+    fn warning(&self) -> Option<String> {
+        match self {
+            Flaw::Truncated { track: Some(_), .. } => None,
+            Flaw::Truncated { id, at, declared, left, track: None } => {
+                Some(format!("chunk {id:?} at byte {at} is truncated (declares {declared} bytes, {left} remain)"))
+            }
+            Flaw::CutHeader { at } => Some(format!("the file ends inside a chunk header at byte {at}")),
+            Flaw::ExtraHeader { at } => Some(format!("a second header chunk at byte {at} was ignored")),
+        }
+    }
+}
+
+/// Scans the chunks: a header chunk, then chunks that should fit in the file. A damaged
+/// header chunk is an error; other damage is listed. A RIFF (RMID) file is left to midly.
+fn scan_chunks(bytes: &[u8]) -> Result<Chunks, String> {
+    let mut chunks = Chunks { declared: None, flaws: Vec::new() };
     if bytes.starts_with(b"RIFF") {
-        return Ok(());
+        return Ok(chunks);
     }
     if !bytes.starts_with(b"MThd") {
         return Err("not a MIDI file: it does not start with \"MThd\"".into());
     }
-    let (mut pos, mut tracks, mut declared) = (0usize, 0usize, None);
+    let (mut pos, mut tracks) = (0usize, 0usize);
     while pos < bytes.len() {
         let Some(head) = bytes.get(pos..pos + 8) else {
-            return Err(format!("truncated: a chunk header at byte {pos} is cut short"));
+            let flaw = Flaw::CutHeader { at: pos };
+            if pos == 0 {
+                return Err(flaw.error());
+            }
+            chunks.flaws.push(flaw);
+            break;
         };
         let len = u32::from_be_bytes([head[4], head[5], head[6], head[7]]) as usize;
         let left = bytes.len() - pos - 8;
+        let is_track = &head[..4] == b"MTrk";
         if len > left {
-            let what = String::from_utf8_lossy(&head[..4]).into_owned();
-            return Err(format!("truncated: chunk {what:?} at byte {pos} declares {len} bytes but {left} remain"));
+            let id = String::from_utf8_lossy(&head[..4]).into_owned();
+            let flaw = Flaw::Truncated { id, at: pos, declared: len, left, track: is_track.then_some(tracks) };
+            if pos == 0 {
+                return Err(flaw.error());
+            }
+            chunks.flaws.push(flaw);
+            break;
         }
         match &head[..4] {
-            b"MThd" if pos == 0 && len >= 6 => declared = Some(u16::from_be_bytes([bytes[10], bytes[11]]) as usize),
-            b"MThd" => return Err(format!("malformed header chunk at byte {pos}")),
-            b"MTrk" => tracks += 1,
-            _ => {}
+            b"MThd" if pos == 0 && len >= 6 => {
+                chunks.declared = Some(usize::from(u16::from_be_bytes([bytes[10], bytes[11]])))
+            }
+            b"MThd" if pos == 0 => return Err(Flaw::ExtraHeader { at: 0 }.error()),
+            b"MThd" => chunks.flaws.push(Flaw::ExtraHeader { at: pos }),
+            _ => tracks += usize::from(is_track),
         }
         pos += 8 + len;
     }
-    match declared {
-        Some(n) if tracks < n => Err(format!("truncated: the header declares {n} tracks but {tracks} are present")),
-        _ => Ok(()),
-    }
+    Ok(chunks)
 }
 
-/// Reads the events of one track, starting at tick `offset`; returns the tick at its end.
-fn read_track(mut iter: midly::EventIter, track: usize, offset: u64, out: &mut Vec<Event>) -> Result<u64, String> {
+/// How one track was read.
+struct TrackRead {
+    /// The tick at its end.
+    end: u64,
+    /// How many events were read.
+    events: usize,
+    /// Byte (within the track) of the malformed event where reading stopped, if any.
+    malformed_at: Option<usize>,
+}
+
+/// Reads the events of one track, starting at tick `offset`, up to its end or its
+/// first malformed event.
+fn read_track(
+    mut iter: midly::EventIter,
+    track: usize,
+    offset: u64,
+    out: &mut Vec<Event>,
+) -> Result<TrackRead, String> {
     let total = iter.unread().len();
-    let (mut tick, mut status) = (offset, None);
+    let (mut tick, mut status, mut events) = (offset, None, 0);
     loop {
         let left = iter.unread().len();
         let Some(event) = iter.next() else {
-            if left > 0 {
-                return Err(format!("track {track}: malformed event at byte {} of the track", total - left));
-            }
-            return Ok(tick);
+            let malformed_at = (left > 0).then_some(total - left);
+            return Ok(TrackRead { end: tick, events, malformed_at });
         };
         let event = event.map_err(|e| format!("track {track}: {e}"))?;
+        events += 1;
         tick += u64::from(event.delta.as_int());
         let kind = match event.kind {
             TrackEventKind::Midi { channel, message } => {
@@ -123,7 +243,7 @@ fn read_track(mut iter: midly::EventIter, track: usize, offset: u64, out: &mut V
                     MetaMessage::TimeSignature(numerator, power, _, _) if numerator > 0 && power < 8 => {
                         Some(EventKind::TimeSignature { numerator, denominator: 1 << power })
                     }
-                    MetaMessage::EndOfTrack => return Ok(tick),
+                    MetaMessage::EndOfTrack => return Ok(TrackRead { end: tick, events, malformed_at: None }),
                     _ => None,
                 }
             }

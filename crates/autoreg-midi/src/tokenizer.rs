@@ -33,23 +33,31 @@ impl TryFrom<MidiTokenizerRepr> for MidiTokenizer {
 
     fn try_from(repr: MidiTokenizerRepr) -> Result<Self, String> {
         let tokenizer = Self::new(repr.config).map_err(|e| e.to_string())?;
-        let names = tokenizer.names();
-        if names != repr.vocab {
-            let at =
-                names.iter().zip(&repr.vocab).position(|(a, b)| a != b).unwrap_or(names.len().min(repr.vocab.len()));
+        let current = names(&tokenizer.vocab);
+        if current != repr.vocab && names(&tokenizer.vocab.with_former_tempos(&tokenizer.config)) != repr.vocab {
+            let at = current
+                .iter()
+                .zip(&repr.vocab)
+                .position(|(a, b)| a != b)
+                .unwrap_or(current.len().min(repr.vocab.len()));
             return Err(format!(
                 "the saved vocabulary ({} tokens) differs from the config's ({} tokens) at token {at}",
                 repr.vocab.len(),
-                names.len()
+                current.len()
             ));
         }
         Ok(tokenizer)
     }
 }
 
+/// The names of the ordinary tokens of `vocab`, by id.
+fn names(vocab: &Vocab) -> Vec<String> {
+    (0..vocab.size).filter_map(|id| vocab.token(id).map(|t| vocab.name(t))).collect()
+}
+
 impl From<MidiTokenizer> for MidiTokenizerRepr {
     fn from(t: MidiTokenizer) -> Self {
-        Self { vocab: t.names(), config: t.config }
+        Self { vocab: names(&t.vocab), config: t.config }
     }
 }
 
@@ -77,15 +85,20 @@ impl MidiTokenizer {
         &self.config
     }
 
-    /// The names of the ordinary tokens, by id.
-    fn names(&self) -> Vec<String> {
-        (0..self.vocab.size).filter_map(|id| self.vocab.token(id).map(|t| self.vocab.name(t))).collect()
-    }
-
     /// Encodes a score into documents, each `BOS ... EOS` (see [`Tokenizer::encode`]).
     pub fn encode_score(&self, score: &Score, name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
         let grid = Grid::new(score, &self.config, &self.vocab, name)?;
-        Ok(self.encoder().documents(&grid, 0..grid.bars.len(), true))
+        Ok(self.encoder().documents(&grid))
+    }
+
+    /// Reads a MIDI file, strictly if the config says so; otherwise what a damaged file
+    /// lost is logged as one warning naming the file.
+    fn read(&self, bytes: &[u8], name: &str) -> Result<Score, TokenError> {
+        let (score, damage) = Score::read_midi(bytes, name, self.config.strict)?;
+        if let Some(damage) = damage {
+            log::warn!("{name}: {damage}");
+        }
+        Ok(score)
     }
 
     /// Decodes leniently: tokens that break the grammar are skipped or completed (a
@@ -102,6 +115,21 @@ impl MidiTokenizer {
     pub fn decode_strict(&self, tokens: &[u32]) -> Result<Vec<u8>, DecodeError> {
         let (score, _) = Decoder::new(&self.config, &self.vocab, true).run(tokens, self.specials())?;
         Ok(score.to_midi()?)
+    }
+
+    /// Whether the note of the `Pitch` that starts `window` is known not to be a drum:
+    /// the next note of its document has no `Program` before it, so it has the same
+    /// instrument and is not a drum either.
+    fn starts_pitched(&self, window: &[u32]) -> bool {
+        let specials = self.specials();
+        for (i, &id) in window.iter().enumerate().skip(1) {
+            match self.vocab.token(id) {
+                _ if specials.contains(id) => return false,
+                Some(Token::Pitch(_)) => return !matches!(self.vocab.token(window[i - 1]), Some(Token::Program(_))),
+                _ => {}
+            }
+        }
+        false
     }
 
     fn encoder(&self) -> Encoder<'_> {
@@ -134,9 +162,10 @@ impl Tokenizer for MidiTokenizer {
     }
 
     /// Splits the piece on bar lines into documents of at most `max_bars` bars and
-    /// `max_tokens` tokens; documents without notes are left out.
+    /// `max_tokens` tokens; documents without notes are left out. A damaged file keeps
+    /// what comes before the damage, with a warning, unless the config is `strict`.
     fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
-        self.encode_score(&Score::from_midi(bytes, name)?, name)
+        self.encode_score(&self.read(bytes, name)?, name)
     }
 
     fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
@@ -144,19 +173,19 @@ impl Tokenizer for MidiTokenizer {
     }
 
     /// [`PromptCut::Whole`] is the whole piece as one document; [`PromptCut::Bars`]
-    /// keeps its first bars.
+    /// keeps its first bars. Either way the prompt ends at a bar line (REMI: with the
+    /// `Bar` of the next bar), so that what follows starts a new bar and cannot change
+    /// the prompt's notes.
     fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
-        let grid = Grid::new(&Score::from_midi(bytes, name)?, &self.config, &self.vocab, name)?;
+        let grid = Grid::new(&self.read(bytes, name)?, &self.config, &self.vocab, name)?;
         let bars = match cut {
             PromptCut::Whole => grid.bars.len(),
             PromptCut::Bars(n) if n > 0 => grid.bars.len().min(n as usize),
             _ => return Err(TokenError::format(name, format!("a MIDI prompt cannot be cut to {cut}"))),
         };
-        let mut doc = self.encoder().documents(&grid, 0..bars, false).into_iter().next().ok_or_else(|| {
-            TokenError::format(name, format!("the first {bars} bars hold no notes in the pitch range"))
-        })?;
-        doc.pop();
-        Ok(doc)
+        self.encoder()
+            .prompt(&grid, bars)
+            .ok_or_else(|| TokenError::format(name, format!("the first {bars} bars hold no notes in the pitch range")))
     }
 
     fn write_companions(&self, tokens: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
@@ -169,19 +198,28 @@ impl Tokenizer for MidiTokenizer {
 
     /// Transposes every `Pitch` (drums excepted) by up to `transpose` semitones, the
     /// shift chosen by `draw` and reduced so that every pitch stays in the range.
+    ///
+    /// The encoder writes `Program_-1` right before every drum note and before no other
+    /// note, so each `Pitch` tells by the token before it whether it is a drum, wherever
+    /// the window starts. A window that starts on a `Pitch` whose kind the
+    /// window cannot tell is left unchanged. With `programs = false` every note is
+    /// pitched, drums included.
     fn augment(&self, window: &mut [u32], draw: u64) {
         let t = i64::from(self.config.transpose);
         let wanted = (draw % (2 * t as u64 + 1)) as i64 - t;
         if wanted == 0 {
             return;
         }
-        let mut drums = false;
         let mut pitched = Vec::new();
         for (i, &id) in window.iter().enumerate() {
-            match self.vocab.token(id) {
-                Some(Token::Program(p)) => drums = p == DRUMS,
-                Some(Token::Pitch(p)) if !drums => pitched.push((i, i64::from(p))),
-                _ => {}
+            let Some(Token::Pitch(p)) = self.vocab.token(id) else { continue };
+            let drum = match i.checked_sub(1) {
+                Some(before) => self.vocab.token(window[before]) == Some(Token::Program(DRUMS)),
+                None if self.starts_pitched(window) => false,
+                None => return,
+            };
+            if !drum {
+                pitched.push((i, i64::from(p)));
             }
         }
         let [lo, hi] = self.config.pitch_range.map(i64::from);

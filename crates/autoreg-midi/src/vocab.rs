@@ -1,6 +1,7 @@
 //! The vocabulary: token kinds, their id ranges and their names.
 
 use crate::config::{Meter, MidiConfig, Scheme};
+use crate::score::DEFAULT_MICROS_PER_BEAT;
 
 /// Program number used for drums (channel 10) in `Program` tokens, named `Program_-1`
 /// as in MidiTok.
@@ -82,7 +83,7 @@ impl Vocab {
         let [lo, hi] = config.pitch_range;
         let velocities = levels(1.0, 127.0, config.velocity_bins, true);
         let tempos =
-            levels(f64::from(config.tempo_range[0]), f64::from(config.tempo_range[1]), config.tempo_bins, false);
+            tempo_levels(f64::from(config.tempo_range[0]), f64::from(config.tempo_range[1]), config.tempo_bins);
         let mut velocity_level = [0u8; 128];
         for (v, level) in velocity_level.iter_mut().enumerate() {
             *level = nearest(&velocities, v as f64);
@@ -110,6 +111,15 @@ impl Vocab {
             tempos: tempos.iter().map(|&t| t as u16).collect(),
             meters: config.time_signatures.clone(),
         }
+    }
+
+    /// This vocabulary as saved before the tempo levels were placed on 120 bpm: the
+    /// same tokens, with tempo levels evenly spaced over the whole range. Saved
+    /// tokenizers with these names still load (and decode with the current levels).
+    pub fn with_former_tempos(&self, config: &MidiConfig) -> Vocab {
+        let [slow, fast] = config.tempo_range.map(f64::from);
+        let tempos = levels(slow, fast, config.tempo_bins, false).iter().map(|&t| t as u16).collect();
+        Vocab { tempos, ..self.clone() }
     }
 
     /// The id of `token`, or `None` if this vocabulary has no such token.
@@ -199,6 +209,22 @@ fn levels(lo: f64, hi: f64, n: u8, from_zero: bool) -> Vec<f64> {
         .collect()
 }
 
+/// `n` whole tempos from `lo` to `hi`, 120 bpm (the MIDI default, the most common
+/// tempo) among them when it lies inside: evenly spaced from `lo` up to 120 and from
+/// 120 up to `hi`, with 120 at the level where spacing over the whole range puts it.
+fn tempo_levels(lo: f64, hi: f64, n: u8) -> Vec<f64> {
+    let anchor = 60e6 / f64::from(DEFAULT_MICROS_PER_BEAT);
+    if n < 3 || !(lo < anchor && anchor < hi) {
+        return levels(lo, hi, n, false);
+    }
+    // Between 1 and n - 2, so that both parts keep their ends; each part is then spaced
+    // by at least one whole tempo (the config has room for n whole tempos).
+    let k = ((f64::from(n) - 1.0) * (anchor - lo) / (hi - lo)).round().clamp(1.0, f64::from(n) - 2.0) as u8;
+    let mut tempos = levels(lo, anchor, k + 1, false);
+    tempos.extend(levels(anchor, hi, n - k, false).into_iter().skip(1));
+    tempos
+}
+
 /// Index of the value closest to `x` (the first on a tie; 0 when empty).
 fn nearest(values: &[f64], x: f64) -> u8 {
     let mut best = 0;
@@ -227,6 +253,24 @@ mod tests {
     }
 
     #[test]
+    fn tempo_levels_hold_120_and_stay_distinct() {
+        for (lo, hi) in [(40, 250), (1, 130), (119, 250), (100, 121), (20, 400), (121, 300), (30, 120)] {
+            for n in 1..=(hi - lo + 1).min(255) {
+                let tempos = tempo_levels(f64::from(lo), f64::from(hi), n as u8);
+                assert_eq!(tempos.len(), n as usize, "[{lo}, {hi}] in {n}");
+                assert_eq!(tempos[0], f64::from(lo));
+                assert!(tempos.windows(2).all(|w| w[0] < w[1]), "[{lo}, {hi}] in {n}: {tempos:?}");
+                if n >= 2 {
+                    assert_eq!(tempos[tempos.len() - 1], f64::from(hi));
+                }
+                if n >= 3 && (lo..=hi).contains(&120) {
+                    assert!(tempos.contains(&120.0), "[{lo}, {hi}] in {n}: {tempos:?}");
+                }
+            }
+        }
+    }
+
+    #[test]
     fn levels_are_spread_and_quantized_to_the_nearest() {
         let vocab = Vocab::new(&MidiConfig::default());
         assert_eq!(vocab.velocities.len(), 32);
@@ -234,6 +278,9 @@ mod tests {
         assert_eq!(vocab.velocities[usize::from(vocab.velocity_level(90))].abs_diff(90), 1);
         assert_eq!((vocab.tempos[0], vocab.tempos[31]), (40, 250));
         assert_eq!(vocab.tempos[usize::from(vocab.tempo_level(1000.0))], 250);
+        for bpm in [60, 80, 100, 120] {
+            assert_eq!(vocab.tempos[usize::from(vocab.tempo_level(f64::from(bpm)))], bpm);
+        }
         assert_eq!(vocab.name(Token::Program(DRUMS)), "Program_-1");
         assert_eq!(vocab.name(Token::TimeSig(8)), "TimeSig_6/8");
     }

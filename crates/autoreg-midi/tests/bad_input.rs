@@ -8,8 +8,14 @@ use common::{meta, note, program, smf};
 use midly::num::u24;
 use midly::{Format, MetaMessage};
 
+/// The error of encoding `bytes` (leniently, the default).
 fn error(bytes: &[u8]) -> String {
-    let tok = MidiTokenizer::new(MidiConfig::default()).unwrap();
+    error_with(bytes, false)
+}
+
+/// The error of encoding `bytes`, strictly or not.
+fn error_with(bytes: &[u8], strict: bool) -> String {
+    let tok = MidiTokenizer::new(MidiConfig { strict, ..MidiConfig::default() }).unwrap();
     let err = tok.encode(bytes, "song.mid").unwrap_err();
     assert!(matches!(err, TokenError::Format { ref name, .. } if name == "song.mid"), "{err}");
     err.to_string()
@@ -37,10 +43,17 @@ fn random_bytes() {
 #[test]
 fn truncated_file() {
     let bytes = two_notes();
-    let err = error(&bytes[..bytes.len() - 5]);
+    let cut = &bytes[..bytes.len() - 5];
+    let err = error_with(cut, true);
     assert!(err.contains("truncated") && err.contains("\"MTrk\""), "{err}");
-    // Cut inside the header chunk.
-    assert!(error(&bytes[..10]).contains("truncated"));
+    // Leniently, both notes are kept: the cut is inside the last note-off.
+    let tok = MidiTokenizer::new(MidiConfig::default()).unwrap();
+    let docs = tok.encode(cut, "song.mid").unwrap();
+    assert_eq!(docs.iter().map(|d| tok.count_units(d)).sum::<usize>(), 2);
+    // Cut inside the header chunk: nothing to recover.
+    for strict in [false, true] {
+        assert!(error_with(&bytes[..10], strict).contains("truncated"));
+    }
 }
 
 #[test]
@@ -49,8 +62,13 @@ fn corrupt_event() {
     // The first event's status byte (after 14 header bytes, 8 track header bytes and a
     // delta): 0xF4 is a system common message, not allowed in a file.
     bytes[23] = 0xF4;
-    let err = error(&bytes);
+    let err = error_with(&bytes, true);
     assert!(err.contains("track 0: malformed event at byte 0"), "{err}");
+    let err = error(&bytes);
+    assert!(
+        err.contains("holds no notes before the damage: track 0 has a malformed event at byte 0: kept none"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -112,7 +130,7 @@ fn formats_channels_drums_and_maps() {
     let names: Vec<String> = doc.iter().map(|&t| tok.token_name(t).unwrap()).collect();
     assert_eq!(
         names[..12].join(" "),
-        "<bos> Bar TimeSig_3/4 Position_0 Tempo_148 Program_40 Pitch_67 Velocity_79 Duration_8 Program_-1 Pitch_36 Velocity_99"
+        "<bos> Bar TimeSig_3/4 Position_0 Tempo_147 Program_40 Pitch_67 Velocity_79 Duration_8 Program_-1 Pitch_36 Velocity_99"
     );
     // Decoding keeps the instruments on their own channels.
     let back = Score::from_midi(&tok.decode(doc).unwrap(), "back").unwrap();

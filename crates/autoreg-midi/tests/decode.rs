@@ -162,3 +162,144 @@ fn companions_are_written_beside_the_midi_file() {
     assert!(loud > 1000);
     autoreg_midi::render_midi_file(&path, &dir.path().join("r.png"), &dir.path().join("r.wav")).unwrap();
 }
+
+#[test]
+fn tempo_tokens_are_named_by_the_tempo_they_decode_to() {
+    use midly::num::u24;
+    let tok = tok(Scheme::Remi);
+    for (micros, name) in [(500_000, "Tempo_120"), (600_000, "Tempo_100"), (1_000_000, "Tempo_60")] {
+        let events =
+            vec![common::meta(0, midly::MetaMessage::Tempo(u24::new(micros))), note(0, 0, 60, 90), note(96, 0, 60, 0)];
+        let doc = &tok.encode(&smf(Format::SingleTrack, 96, vec![events]), "t.mid").unwrap()[0];
+        let names: Vec<String> = doc.iter().map(|&t| tok.token_name(t).unwrap()).collect();
+        assert!(names.contains(&name.to_owned()), "{names:?}");
+        assert_eq!(tok.decode_report(doc).unwrap().score.tempos[0].micros_per_beat, micros);
+    }
+    // Every tempo token decodes to the tempo it names.
+    let tempos: Vec<String> =
+        (0..tok.vocab_size() as u32).filter_map(|id| tok.token_name(id)).filter(|n| n.starts_with("Tempo_")).collect();
+    assert_eq!(tempos.len(), 32);
+    for name in tempos {
+        let named: f64 = name["Tempo_".len()..].parse().unwrap();
+        let doc = ids(&tok, &format!("Bar Position_0 {name} Pitch_60 Velocity_99 Duration_8"));
+        let score = tok.decode_report(&doc).unwrap().score;
+        assert_eq!(score.tempos.len(), 1, "{name}");
+        assert!((score.tempos[0].bpm() - named).abs() < 0.01, "{name}: {}", score.tempos[0].bpm());
+    }
+}
+
+#[test]
+fn saved_form_keeps_strict_and_loads_the_former_format() {
+    let strict = MidiTokenizer::new(MidiConfig { strict: true, ..MidiConfig::default() }).unwrap();
+    let json = serde_json::to_value(&strict).unwrap();
+    assert_eq!(json["config"]["strict"], true);
+    let back: MidiTokenizer = serde_json::from_value(json).unwrap();
+    assert!(back.config().strict);
+    assert!(!serde_json::from_str::<MidiConfig>(r#"{"scheme": "remi"}"#).unwrap().strict);
+    assert!(serde_json::from_str::<MidiConfig>(r#"{"strict": true}"#).unwrap().strict);
+    assert!(serde_json::from_str::<MidiConfig>(r#"{"strict": 1}"#).is_err());
+
+    // The former format: no `strict` key, and tempo levels evenly spaced from 40 to 250
+    // bpm, so that 120 bpm was `Tempo_121` and 100 bpm `Tempo_101`.
+    let tok = tok(Scheme::Remi);
+    let mut old = serde_json::to_value(&tok).unwrap();
+    old["config"].as_object_mut().unwrap().remove("strict");
+    let vocab = old["vocab"].as_array_mut().unwrap();
+    let first = vocab.iter().position(|n| n.as_str().unwrap().starts_with("Tempo_")).unwrap();
+    for i in 0..32 {
+        vocab[first + i] = format!("Tempo_{}", (40.0 + 210.0 * f64::from(i as u8) / 31.0).round()).into();
+    }
+    assert_eq!((vocab[first + 9].as_str(), vocab[first + 12].as_str()), (Some("Tempo_101"), Some("Tempo_121")));
+    let back: MidiTokenizer = serde_json::from_value(old.clone()).unwrap();
+    assert_eq!(back.config(), tok.config());
+    assert_eq!(back.token_name(first as u32 + 12).as_deref(), Some("Tempo_120"));
+    // Other names are still refused.
+    old["vocab"][first + 3] = "Tempo_999".into();
+    let err = serde_json::from_value::<MidiTokenizer>(old).unwrap_err().to_string();
+    assert!(err.contains("differs"), "{err}");
+}
+
+/// A piano melody with drums under it, then a drum solo of several hits per beat, then
+/// the melody again: program 0 on channel 1, drums on channel 10.
+fn band() -> Vec<u8> {
+    let mut events = Vec::new();
+    for beat in 0..24u8 {
+        let melody = !(8..16).contains(&beat);
+        if melody {
+            events.push(note(0, 0, 60 + beat % 12, 90));
+        }
+        events.extend([note(0, 9, 36, 100), note(0, 9, 42 + beat % 3, 80)]);
+        events.push(note(48, 9, 36, 0));
+        events.push(note(0, 9, 42 + beat % 3, 0));
+        events.push(note(0, 9, 38, 70));
+        events.push(note(48, 9, 38, 0));
+        if melody {
+            events.push(note(0, 0, 60 + beat % 12, 0));
+        }
+    }
+    smf(Format::SingleTrack, 96, vec![events])
+}
+
+#[test]
+fn augmentation_never_transposes_drums_whatever_the_window() {
+    for scheme in [Scheme::Remi, Scheme::Tsd] {
+        let config = MidiConfig { scheme, transpose: 5, max_bars: 0, ..MidiConfig::default() };
+        let tok = MidiTokenizer::new(config).unwrap();
+        let doc = tok.encode(&band(), "band.mid").unwrap().remove(0);
+        // Which tokens are drum hits, from the whole document.
+        let names: Vec<String> = doc.iter().map(|&t| tok.token_name(t).unwrap()).collect();
+        let mut program = "Program_0";
+        let drum: Vec<bool> = names
+            .iter()
+            .map(|n| {
+                if n.starts_with("Program_") {
+                    program = n;
+                }
+                n.starts_with("Pitch_") && program == "Program_-1"
+            })
+            .collect();
+        let solo = (0..doc.len()).filter(|&i| drum[i]).nth(20).unwrap();
+        assert!(drum[solo..solo + 30].iter().filter(|&&d| d).count() > 5);
+        let pitch = |name: &str| name.strip_prefix("Pitch_").map(|p| p.parse::<i32>().unwrap());
+        let mut transposed = 0;
+        for start in 0..doc.len() - 8 {
+            for len in [8, 40, 200] {
+                let original = &doc[start..(start + len).min(doc.len())];
+                for draw in [0, 3, 9, 10] {
+                    let mut window = original.to_vec();
+                    tok.augment(&mut window, draw);
+                    let mut shifts = std::collections::BTreeSet::new();
+                    for (i, (&a, &b)) in original.iter().zip(&window).enumerate() {
+                        let (before, after) = (tok.token_name(a).unwrap(), tok.token_name(b).unwrap());
+                        match (pitch(&before), pitch(&after)) {
+                            (Some(p), Some(q)) if drum[start + i] => {
+                                assert_eq!(p, q, "{scheme:?}: window at {start}: drum {before} became {after}")
+                            }
+                            (Some(p), Some(q)) => {
+                                shifts.insert(q - p);
+                            }
+                            _ => assert_eq!(a, b, "{scheme:?}: only pitches change"),
+                        }
+                    }
+                    assert!(shifts.len() <= 1, "{scheme:?}: window at {start}: shifts {shifts:?}");
+                    transposed += usize::from(shifts.iter().any(|&s| s != 0) && (solo..solo + 30).contains(&start));
+                }
+            }
+        }
+        // Windows that start inside the drum solo still transpose the melody after it.
+        assert!(transposed > 30, "{scheme:?}: {transposed}");
+    }
+}
+
+#[test]
+fn augmentation_transposes_single_instrument_windows_from_any_start() {
+    let config = MidiConfig { transpose: 3, max_bars: 0, ..MidiConfig::default() };
+    let tok = MidiTokenizer::new(config).unwrap();
+    let doc = tok.encode(&scale(4), "scale.mid").unwrap().remove(0);
+    for start in 1..doc.len() - 10 {
+        let mut window = doc[start..start + 10].to_vec();
+        tok.augment(&mut window, 5);
+        let changed = window.iter().zip(&doc[start..]).filter(|(a, b)| a != b).count();
+        assert_eq!(changed, tok.count_units(&window), "window at {start}: every pitch moves up 2");
+    }
+}

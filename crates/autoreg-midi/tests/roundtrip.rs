@@ -50,7 +50,7 @@ fn round_trip(tok: &MidiTokenizer, bytes: &[u8], name: &str) -> (f64, f64, usize
 }
 
 fn check_folder(sub: &str, scheme: Scheme) {
-    let Some(dir) = common::data_dir(sub) else { return };
+    let dir = common::data_dir(sub);
     let files = common::midi_files(&dir);
     assert_eq!(files.len(), 1034, "{}", dir.display());
     let tok = MidiTokenizer::new(MidiConfig { scheme, max_bars: 0, ..MidiConfig::default() }).unwrap();

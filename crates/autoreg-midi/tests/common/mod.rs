@@ -5,25 +5,16 @@ use midly::num::{u4, u7, u15, u28};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 use std::path::PathBuf;
 
-/// The shared data folder: `AUTOREG_DATA` (then missing data fails), else
-/// `../../../shared/datasets` (then missing data skips, returning `None`).
-pub fn data_dir(sub: &str) -> Option<PathBuf> {
-    match std::env::var("AUTOREG_DATA") {
-        Ok(root) => {
-            let dir = PathBuf::from(root).join(sub);
-            assert!(dir.is_dir(), "AUTOREG_DATA is set but {} is missing", dir.display());
-            Some(dir)
-        }
-        Err(_) => {
-            let dir = PathBuf::from("../../../shared/datasets").join(sub);
-            if dir.is_dir() {
-                Some(dir)
-            } else {
-                eprintln!("skipped: {} not found", dir.display());
-                None
-            }
-        }
-    }
+/// A data folder: under `AUTOREG_DATA` when set, else `../../../shared/datasets`, else
+/// the copy the project carries in `datasets/`. Missing data fails the test.
+pub fn data_dir(sub: &str) -> PathBuf {
+    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = match std::env::var_os("AUTOREG_DATA") {
+        Some(root) => vec![PathBuf::from(root)],
+        None => vec![crate_dir.join("../../../shared/datasets"), crate_dir.join("../../datasets")],
+    };
+    let found = roots.iter().map(|r| r.join(sub)).find(|d| d.is_dir());
+    found.unwrap_or_else(|| panic!("{sub} is missing from every data root ({roots:?}): set AUTOREG_DATA"))
 }
 
 /// The `.mid` files of a folder, sorted.
