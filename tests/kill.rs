@@ -1,47 +1,45 @@
-//! A run killed with SIGKILL at any moment, checkpoint writing included, leaves a run
-//! directory that loads and resumes.
+//! A run killed with SIGKILL at any phase of writing a checkpoint leaves a run directory
+//! that loads and resumes. The trainer's test hook (`AUTOREG_TEST_PAUSE`) holds the
+//! process at each phase, so that every kill lands there, without sleeps.
 
 mod common;
-use common::{Scratch, ok};
-use std::process::{Command, Stdio};
-use std::time::Duration;
+use common::{Scratch, finish, ok, signal, start_paused};
 
 #[test]
-fn sigkill_during_checkpointing_leaves_a_loadable_run() {
+fn sigkill_at_every_phase_of_a_checkpoint_leaves_a_loadable_run() {
     let s = Scratch::new();
-    // A checkpoint at every step: most of the run is spent writing checkpoints.
     let cfg = s.config("k", "").to_str().unwrap().to_owned();
-    let text = std::fs::read_to_string(&cfg).unwrap().replace("eval_interval = 10", "eval_interval = 1");
-    std::fs::write(&cfg, text.replace("max_steps = 20", "max_steps = 400")).unwrap();
     let run = s.run_dir("k");
-    let run_arg = run.to_str().unwrap().to_owned();
-    let mut kills = 0;
-    for (i, delay_ms) in [900u64, 1300, 700, 1700, 1100, 1500].into_iter().enumerate() {
-        let args: Vec<&str> = if i == 0 { vec!["train", &cfg] } else { vec!["train", "--resume", &run_arg] };
-        let mut child = Command::new(env!("CARGO_BIN_EXE_autoreg"))
-            .current_dir(s.path())
-            .args(&args)
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
-        std::thread::sleep(Duration::from_millis(delay_ms));
-        if child.try_wait().unwrap().is_none() {
-            child.kill().unwrap(); // SIGKILL
-            kills += 1;
+    let r = run.to_str().unwrap().to_owned();
+    let listing = || -> Vec<String> {
+        let entries = std::fs::read_dir(run.join("checkpoints")).unwrap().flatten();
+        entries.map(|e| e.file_name().to_string_lossy().into_owned()).collect()
+    };
+    // (phase, step of the kill, the step `last` is on after it). Checkpoints every 2 steps.
+    let kills = [("written", 2, 0), ("renamed", 4, 2), ("last", 6, 6), ("linked", 8, 8), ("step", 9, 8)];
+    for (i, (phase, step, last)) in kills.into_iter().enumerate() {
+        let fresh = ["train", &cfg, "--set", "train.eval_interval=2", "--set", "train.max_steps=12"];
+        let args: &[&str] = if i == 0 { &fresh } else { &["train", "--resume", &r] };
+        let child = start_paused(s.path(), args, phase, step);
+        signal(&child, "KILL");
+        let (status, _) = finish(child, 60);
+        assert!(!status.success());
+        let names = listing();
+        match phase {
+            "written" => assert!(names.iter().any(|n| n.starts_with("step-000002.tmp-")), "{names:?}"),
+            "renamed" => assert!(names.contains(&"step-000004".to_owned()), "{names:?}"),
+            _ => {}
         }
-        child.wait().unwrap();
-        // Whatever the moment, `last` is a whole checkpoint: info reads it, sampling loads it.
-        let info = ok(s.path(), &["info", &run_arg]);
-        assert!(info.contains("last       step"), "{info}");
-        ok(s.path(), &["sample", &run_arg, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"]);
+        // Whatever the phase, `last` is a whole checkpoint: info reads it, sampling loads
+        // it (checking its checksum).
+        let info = ok(s.path(), &["info", &r]);
+        assert!(info.contains(&format!("last       step {last} ")), "after a kill at {phase} {step}: {info}");
+        ok(s.path(), &["sample", &r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"]);
     }
-    assert!(kills >= 3, "the runs ended before they could be killed");
-    // And the run resumes to its end.
-    ok(s.path(), &["train", "--resume", &run_arg]);
-    let info = ok(s.path(), &["info", &run_arg]);
-    assert!(info.contains("last       step 400"), "{info}");
-    let leftovers: Vec<_> =
-        std::fs::read_dir(run.join("checkpoints")).unwrap().flatten().map(|e| e.file_name()).collect();
-    assert!(leftovers.len() <= 2, "only `last` and `best` remain: {leftovers:?}");
+    // The run resumes to its end, and only `last` and `best` remain.
+    ok(s.path(), &["train", "--resume", &r]);
+    let info = ok(s.path(), &["info", &r]);
+    assert!(info.contains("last       step 12 "), "{info}");
+    let names = listing();
+    assert!(names.len() <= 2 && names.iter().all(|n| !n.contains(".tmp")), "{names:?}");
 }

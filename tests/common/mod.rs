@@ -87,21 +87,17 @@ threads = 1
     path
 }
 
-/// `rel` under the shared data root: `$AUTOREG_DATA`, else `../shared/datasets` beside the
-/// repository. Missing data fails the calling test when `AUTOREG_DATA` is set and skips
-/// it (`None`, with a note) when it is not.
-pub fn shared_data(rel: &str) -> Option<PathBuf> {
-    let (root, required) = match std::env::var_os("AUTOREG_DATA") {
-        Some(root) => (PathBuf::from(root), true),
-        None => (Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/datasets"), false),
+/// `rel` under the test data root: `$AUTOREG_DATA`, else `../shared/datasets` beside the
+/// repository, else the copy the project carries in `datasets/`. Missing data fails the
+/// calling test: no test passes by skipping.
+pub fn shared_data(rel: &str) -> PathBuf {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let roots = match std::env::var_os("AUTOREG_DATA") {
+        Some(root) => vec![PathBuf::from(root), repo.join("datasets")],
+        None => vec![repo.join("../shared/datasets"), repo.join("datasets")],
     };
-    let path = root.join(rel);
-    if !path.exists() {
-        assert!(!required, "AUTOREG_DATA is set but {} does not exist", path.display());
-        eprintln!("skipped: {} not found (set AUTOREG_DATA)", path.display());
-        return None;
-    }
-    Some(path)
+    let found = roots.iter().map(|r| r.join(rel)).find(|p| p.exists());
+    found.unwrap_or_else(|| panic!("{rel} is missing from every data root ({roots:?}): set AUTOREG_DATA"))
 }
 
 /// The CRC-32 of PNG chunks (ISO 3309, as in zlib).
@@ -217,4 +213,62 @@ pub fn last_val_loss(run_dir: &Path) -> f64 {
     let last = text.lines().last().unwrap();
     let v: serde_json::Value = serde_json::from_str(last).unwrap();
     v["val_loss"].as_f64().unwrap()
+}
+
+/// Runs `f` on a thread and returns what it returns; fails the test when it is still
+/// running after `limit` (a hang) or panics.
+pub fn within<T: Send + 'static>(limit: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || tx.send(f()));
+    match rx.recv_timeout(limit) {
+        Ok(value) => value,
+        Err(std::sync::mpsc::RecvTimeoutError::Timeout) => panic!("still running after {limit:?}: it hangs"),
+        Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => panic!("failed (see above)"),
+    }
+}
+
+/// Starts `autoreg` with `args` in `cwd`, held by the trainer's test hook
+/// (`AUTOREG_TEST_PAUSE`) at `point` of `step`; returns once it is there. Its standard
+/// error is piped, standard output dropped.
+pub fn start_paused(cwd: &Path, args: &[&str], point: &str, step: i64) -> std::process::Child {
+    static STARTED: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = STARTED.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+    let ready = cwd.join(format!("paused-{n}"));
+    let mut child = Command::new(env!("CARGO_BIN_EXE_autoreg"))
+        .current_dir(cwd)
+        .args(args)
+        .env("AUTOREG_TEST_PAUSE", format!("{point}:{step}:{}", ready.display()))
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let start = std::time::Instant::now();
+    while !ready.exists() {
+        if child.try_wait().unwrap().is_some() {
+            let out = child.wait_with_output().unwrap();
+            panic!("autoreg {args:?} ended before {point} of step {step}:\n{}", String::from_utf8_lossy(&out.stderr));
+        }
+        assert!(start.elapsed() < std::time::Duration::from_secs(120), "autoreg {args:?} never reached {point}");
+        std::thread::sleep(std::time::Duration::from_millis(5));
+    }
+    child
+}
+
+/// Sends `signal` (`"INT"`, `"KILL"`) to `child`.
+pub fn signal(child: &std::process::Child, signal: &str) {
+    let status = Command::new("kill").args(["-s", signal, &child.id().to_string()]).status().unwrap();
+    assert!(status.success(), "kill -s {signal} failed");
+}
+
+/// Waits for `child` to end, at most `secs` seconds; returns its status and standard error.
+pub fn finish(child: std::process::Child, secs: u64) -> (std::process::ExitStatus, String) {
+    let out = within(std::time::Duration::from_secs(secs), move || child.wait_with_output().unwrap());
+    (out.status, String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+/// The tensors of a safetensors file, sorted by name.
+pub fn tensors(path: &Path) -> Vec<(String, tch::Tensor)> {
+    let mut named = tch::Tensor::read_safetensors(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    named.sort_by(|a, b| a.0.cmp(&b.0));
+    named
 }

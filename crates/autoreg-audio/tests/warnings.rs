@@ -2,42 +2,10 @@
 //! per tokenizer, naming the first file.
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
+use autoreg_tokens::testing::{keep_logs, logged};
 use autoreg_tokens::{Tokenizer, TokenizerBuilder};
 use hound::{SampleFormat, WavSpec, WavWriter};
 use std::io::Cursor;
-use std::sync::{Mutex, Once};
-
-/// A logger that keeps every message.
-struct Capture(Mutex<Vec<String>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record) {
-        self.0.lock().unwrap().push(format!("{}: {}", record.level(), record.args()));
-    }
-
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
-
-/// Installs the capturing logger, once for all tests.
-fn capture() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
-
-/// The messages logged so far that mention `marker` (tests run in parallel and share
-/// the logger, so each names its files uniquely).
-fn logged(marker: &str) -> Vec<String> {
-    CAPTURE.0.lock().unwrap().iter().filter(|m| m.contains(marker)).cloned().collect()
-}
 
 /// A short WAV of `channels` at `rate` Hz, `bits`-bit integer samples.
 fn wav(channels: u16, rate: u32, bits: u16) -> Vec<u8> {
@@ -57,7 +25,7 @@ fn tokenizer() -> AudioTokenizer {
 
 #[test]
 fn two_stereo_files_give_one_warning_naming_the_first() {
-    capture();
+    keep_logs();
     let tok = tokenizer();
     for name in ["stereo-a.wav", "stereo-b.wav"] {
         tok.encode(&wav(2, 8000, 16), name).unwrap();
@@ -73,7 +41,7 @@ fn two_stereo_files_give_one_warning_naming_the_first() {
 
 #[test]
 fn each_kind_is_reported_once_per_tokenizer_and_again_after_loading() {
-    capture();
+    keep_logs();
     let tok = tokenizer();
     for name in ["kinds-1.wav", "kinds-2.wav"] {
         tok.load_samples(&wav(3, 16000, 24), name).unwrap();

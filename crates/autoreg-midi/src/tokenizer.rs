@@ -96,7 +96,7 @@ impl MidiTokenizer {
     fn read(&self, bytes: &[u8], name: &str) -> Result<Score, TokenError> {
         let (score, damage) = Score::read_midi(bytes, name, self.config.strict)?;
         if let Some(damage) = damage {
-            log::warn!("{name}: {damage}");
+            autoreg_tokens::warn(format!("{name}: {damage}"));
         }
         Ok(score)
     }

@@ -4,38 +4,12 @@
 mod common;
 
 use autoreg_midi::{MidiConfig, MidiTokenizer};
+use autoreg_tokens::testing::{keep_logs, logged};
 use autoreg_tokens::{TokenError, Tokenizer};
-use std::sync::{Mutex, Once};
-
-/// Records every log message.
-struct Capture;
-
-static LOGGED: Mutex<Vec<String>> = Mutex::new(Vec::new());
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record) {
-        LOGGED.lock().unwrap().push(format!("{}: {}", record.level(), record.args()));
-    }
-
-    fn flush(&self) {}
-}
-
-/// The messages logged so far that name `file` (each test uses its own file names).
-fn logged_about(file: &str) -> Vec<String> {
-    LOGGED.lock().unwrap().iter().filter(|m| m.contains(file)).cloned().collect()
-}
 
 /// A tokenizer without a bar limit; its first use installs the capturing logger.
 fn tok(strict: bool) -> MidiTokenizer {
-    static INIT: Once = Once::new();
-    INIT.call_once(|| {
-        log::set_logger(&Capture).unwrap();
-        log::set_max_level(log::LevelFilter::Warn);
-    });
+    keep_logs();
     MidiTokenizer::new(MidiConfig { max_bars: 0, strict, ..MidiConfig::default() }).unwrap()
 }
 
@@ -83,7 +57,7 @@ fn check_lenient(full: &[u8], cut: &[u8], name: &str, track: usize, says: &str) 
     let tok = tok(false);
     let docs = tok.encode(cut, name).unwrap();
     assert_eq!(docs.len(), 1);
-    let warnings = logged_about(name);
+    let warnings = logged(name);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
     let warning = &warnings[0];
     assert!(warning.starts_with(&format!("WARN: {name}: {says}")), "{warning}");
@@ -136,7 +110,7 @@ fn a_truncated_track_keeps_its_notes_before_the_cut() {
     assert!(matches!(err, TokenError::Format { ref name, .. } if name == "cut-strict.mid"), "{err}");
     let message = err.to_string();
     assert!(message.contains(&format!("declares {len} bytes but {left} remain")), "{message}");
-    assert!(logged_about("cut-strict.mid").is_empty());
+    assert!(logged("cut-strict.mid").is_empty());
 }
 
 #[test]
@@ -172,7 +146,7 @@ fn missing_tracks_are_named_and_whole_files_do_not_warn() {
     let expected = notes(&tok, &tok.encode(&reference(&full, 0, usize::MAX), "reference.mid").unwrap()[0]);
     assert_eq!(notes(&tok, &docs[0]), expected);
     assert_eq!(
-        logged_about("first-track.mid"),
+        logged("first-track.mid"),
         vec!["WARN: first-track.mid: the header declares 2 tracks but 1 are present"]
     );
     let err = self::tok(true).encode(first, "first-strict.mid").unwrap_err().to_string();
@@ -180,8 +154,8 @@ fn missing_tracks_are_named_and_whole_files_do_not_warn() {
 
     tok.encode(&full, "whole-file.mid").unwrap();
     tok.encode_prompt(&full, "whole-prompt.mid", autoreg_tokens::PromptCut::Bars(2)).unwrap();
-    assert!(logged_about("whole-").is_empty());
+    assert!(logged("whole-").is_empty());
     // A prompt is read leniently too, with its own warning.
     tok.encode_prompt(first, "first-prompt.mid", autoreg_tokens::PromptCut::Bars(2)).unwrap();
-    assert_eq!(logged_about("first-prompt.mid").len(), 1);
+    assert_eq!(logged("first-prompt.mid").len(), 1);
 }

@@ -142,7 +142,10 @@ mod tests {
     fn absurd_sizes_do_not_fit() {
         let wide = ModelConfig { n_embd: 100_000, n_head: 4, ..ModelConfig::default() };
         let err = wide.check_fits(65, 12, 24 << 30).unwrap_err();
-        assert!(err.contains("model.n_embd (100000)") && err.contains("TB of memory but 25.8 GB is available"), "{err}");
+        assert!(
+            err.contains("model.n_embd (100000)") && err.contains("TB of memory but 25.8 GB is available"),
+            "{err}"
+        );
         assert!(ModelConfig::default().check_fits(65, 10_000_000, 24 << 30).is_err());
         assert!(ModelConfig { block_size: 1_000_000, ..ModelConfig::default() }.check_fits(65, 1, 24 << 30).is_err());
         assert!(ModelConfig::default().check_fits(65, 12, 24 << 30).is_ok());

@@ -5,42 +5,15 @@ mod common;
 
 use autoreg_pixels::image::{DynamicImage, ImageBuffer, Luma, RgbaImage};
 use autoreg_pixels::{Colors, PixelsConfig, PixelsTokenizer};
+use autoreg_tokens::testing::keep_logs;
 use autoreg_tokens::{Tokenizer, TokenizerBuilder};
 use common::*;
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, Once};
-
-/// A logger that keeps every message.
-struct Capture(Mutex<Vec<String>>);
-
-impl log::Log for Capture {
-    fn enabled(&self, _: &log::Metadata) -> bool {
-        true
-    }
-
-    fn log(&self, record: &log::Record) {
-        self.0.lock().unwrap().push(format!("{}: {}", record.level(), record.args()));
-    }
-
-    fn flush(&self) {}
-}
-
-static CAPTURE: Capture = Capture(Mutex::new(Vec::new()));
-
-/// Installs the capturing logger, once for all tests.
-fn capture() {
-    static INSTALL: Once = Once::new();
-    INSTALL.call_once(|| {
-        log::set_logger(&CAPTURE).unwrap();
-        log::set_max_level(log::LevelFilter::Trace);
-    });
-}
 
 /// The messages logged so far about files in `dir` (tests run in parallel and share
 /// the logger; each has its own folder).
 fn logged(dir: &Path) -> Vec<String> {
-    let dir = dir.display().to_string();
-    CAPTURE.0.lock().unwrap().iter().filter(|m| m.contains(&dir)).cloned().collect()
+    autoreg_tokens::testing::logged(&dir.display().to_string())
 }
 
 /// A colour image with an alpha channel.
@@ -60,7 +33,7 @@ fn reloaded(tok: &PixelsTokenizer) -> PixelsTokenizer {
 
 #[test]
 fn two_colour_files_give_one_warning_of_each_kind_naming_the_first() {
-    capture();
+    keep_logs();
     let dir = tempfile::tempdir().unwrap();
     let plain = save(dir.path(), "plain.png", &random_grey(4, 4, 0));
     let tok = PixelsConfig::default().build(std::slice::from_ref(&plain)).unwrap();
@@ -88,7 +61,7 @@ fn two_colour_files_give_one_warning_of_each_kind_naming_the_first() {
 
 #[test]
 fn what_fitting_reported_is_not_said_again_when_encoding_but_after_loading() {
-    capture();
+    keep_logs();
     let dir = tempfile::tempdir().unwrap();
     let files = save_all(dir.path(), &[random_grey(5, 5, 0), random_grey(5, 5, 1), random_grey(6, 3, 2)]);
     let config = PixelsConfig { width: Some(4), height: Some(4), ..Default::default() };
@@ -112,7 +85,7 @@ fn what_fitting_reported_is_not_said_again_when_encoding_but_after_loading() {
 
 #[test]
 fn images_of_more_than_8_bits_are_reported() {
-    capture();
+    keep_logs();
     let dir = tempfile::tempdir().unwrap();
     let deep = DynamicImage::ImageLuma16(ImageBuffer::<Luma<u16>, _>::from_fn(2, 2, |x, _| [x as u16 * 1000].into()));
     let files = save_all(dir.path(), &[deep.clone(), deep]);

@@ -6,12 +6,14 @@
 
 mod atomic;
 mod error;
-mod said_once;
+mod notice;
 mod store;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod tokenizer;
 
 pub use atomic::write_atomic;
 pub use error::TokenError;
-pub use said_once::SaidOnce;
+pub use notice::{SaidOnce, capture, warn};
 pub use store::TokenStore;
 pub use tokenizer::{PromptCut, Specials, Tokenizer, TokenizerBuilder};

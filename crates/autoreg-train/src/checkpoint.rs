@@ -2,7 +2,7 @@
 //!
 //! ```text
 //! runs/<name>/
-//!   config.toml  tokenizer.json  metrics.jsonl  loss.png
+//!   config.toml  config.history  tokenizer.json  metrics.jsonl  loss.png  lock
 //!   checkpoints/step-000250/{model.safetensors, optimizer.safetensors, state.json}
 //!   last -> checkpoints/step-000500
 //!   best -> checkpoints/step-000250
@@ -10,11 +10,17 @@
 //!
 //! A checkpoint is written into a temporary folder, renamed into place, and only then
 //! pointed at by swapping the `last` (and `best`) link atomically. A kill at any moment
-//! leaves `last` on a complete checkpoint.
+//! leaves `last` on a complete checkpoint. `state.json` records the `[model]` section
+//! and a blake3 checksum of each weights file, checked when the checkpoint is loaded.
+//! One process at a time writes a run: it holds the advisory lock on the `lock` file.
 
 use crate::error::TrainError;
-use autoreg_model::AdamW;
+use crate::testhook::pause;
+use autoreg_model::{AdamW, ModelConfig};
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fs::{File, TryLockError};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 use tch::nn::VarStore;
 
@@ -23,9 +29,9 @@ use tch::nn::VarStore;
 pub struct TrainState {
     /// Optimizer steps done.
     pub step: i64,
-    /// Estimated training loss at this step.
+    /// Estimated training loss at the last evaluation.
     pub train_loss: f64,
-    /// Estimated validation loss at this step.
+    /// Estimated validation loss at the last evaluation.
     pub val_loss: f64,
     /// Lowest validation loss so far.
     pub best_val_loss: f64,
@@ -35,10 +41,56 @@ pub struct TrainState {
     pub elapsed_s: f64,
 }
 
+impl TrainState {
+    /// Checks that the step and every number are finite and not negative; the error
+    /// names the key.
+    fn validate(&self) -> Result<(), String> {
+        if self.step < 0 {
+            return Err(format!("`step` must not be negative, got {}", self.step));
+        }
+        let numbers = [
+            ("train_loss", self.train_loss),
+            ("val_loss", self.val_loss),
+            ("best_val_loss", self.best_val_loss),
+            ("elapsed_s", self.elapsed_s),
+        ];
+        match numbers.iter().find(|(_, v)| !(v.is_finite() && *v >= 0.0)) {
+            Some((key, v)) => Err(format!("`{key}` must be a finite number, at least 0, got {v}")),
+            None => Ok(()),
+        }
+    }
+}
+
+/// What `state.json` holds: the state, the model it was trained with and checksums.
+#[derive(Serialize, Deserialize)]
+struct StateFile {
+    #[serde(flatten)]
+    state: TrainState,
+    /// The `[model]` section the weights belong to (absent before checksums existed).
+    model: Option<ModelConfig>,
+    /// blake3 (hex) of each weights file, by file name (absent in older checkpoints).
+    checksums: Option<BTreeMap<String, String>>,
+}
+
 /// A run directory: everything needed to sample from or resume a run.
 #[derive(Clone, Debug)]
 pub struct RunDir {
     root: PathBuf,
+}
+
+/// The advisory lock on a run directory, held by the one process that writes it; it is
+/// released when dropped (or when the process ends).
+#[derive(Debug)]
+pub struct RunLock {
+    run: RunDir,
+    _file: File,
+}
+
+impl RunLock {
+    /// The locked run directory.
+    pub fn run(&self) -> &RunDir {
+        &self.run
+    }
 }
 
 /// One saved checkpoint.
@@ -48,11 +100,31 @@ pub struct Checkpoint {
     pub dir: PathBuf,
     /// Its training state.
     pub state: TrainState,
+    model: Option<ModelConfig>,
+    checksums: Option<BTreeMap<String, String>>,
+    /// The run's `config.toml`, named when `[model]` does not match.
+    config_path: PathBuf,
 }
 
 const WEIGHTS: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
+const LOCK: &str = "lock";
+
+/// Whether `name` is a temporary entry of a save (`step-N.tmp-PID`, `.last.tmp-PID`,
+/// `.config.toml.tmp-PID`; `step-N.tmp` from older versions).
+fn is_temporary(name: &std::ffi::OsStr) -> bool {
+    let name = name.to_string_lossy();
+    name.contains(".tmp-") || name.ends_with(".tmp")
+}
+
+/// The blake3 checksum (hex) of the file at `path`.
+fn file_checksum(path: &Path) -> Result<String, TrainError> {
+    let file = File::open(path).map_err(|e| TrainError::io(path, e))?;
+    let mut hasher = blake3::Hasher::new();
+    hasher.update_reader(file).map_err(|e| TrainError::io(path, e))?;
+    Ok(hasher.finalize().to_hex().to_string())
+}
 
 impl RunDir {
     /// The run directory at `root` (not created).
@@ -75,6 +147,11 @@ impl RunDir {
         self.root.join("tokenizer.json")
     }
 
+    /// One line per `train` of the run: when, and with which `--set` overrides.
+    pub fn history_path(&self) -> PathBuf {
+        self.root.join("config.history")
+    }
+
     /// One JSON line per evaluation.
     pub fn metrics_path(&self) -> PathBuf {
         self.root.join("metrics.jsonl")
@@ -85,108 +162,415 @@ impl RunDir {
         self.root.join("loss.png")
     }
 
-    /// Creates the folders, and removes what an interrupted save left behind.
-    pub fn create(&self) -> Result<(), TrainError> {
-        let ckpts = self.root.join("checkpoints");
-        std::fs::create_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
-        for entry in std::fs::read_dir(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?.flatten() {
-            if entry.file_name().to_string_lossy().ends_with(".tmp") {
-                let _ = std::fs::remove_dir_all(entry.path());
-            }
-        }
-        Ok(())
+    /// The lock file.
+    pub fn lock_path(&self) -> PathBuf {
+        self.root.join(LOCK)
     }
 
-    /// Saves weights, optimizer moments and state as the `last` checkpoint, and as
-    /// `best` too when `best` is set; then removes checkpoints neither points at.
-    pub fn save(&self, vs: &VarStore, opt: &AdamW, state: &TrainState, best: bool) -> Result<(), TrainError> {
-        let name = format!("step-{:06}", state.step);
+    /// Creates the folders and takes the run's lock, writing this process's PID into the
+    /// lock file; then removes what an interrupted save left behind. Fails at once with
+    /// [`TrainError::Busy`], naming the holder's PID, when another process holds it.
+    pub fn lock(&self) -> Result<RunLock, TrainError> {
         let ckpts = self.root.join("checkpoints");
-        let tmp = ckpts.join(format!("{name}.tmp"));
+        std::fs::create_dir_all(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+        let path = self.lock_path();
+        let mut file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| TrainError::io(&path, e))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                let mut text = String::new();
+                // The holder may not have written its PID yet: then it is unknown.
+                let pid = file.read_to_string(&mut text).ok().and_then(|_| text.trim().parse::<u32>().ok());
+                let holder = pid.map_or_else(|| "PID unknown".to_owned(), |p| format!("PID {p}"));
+                return Err(TrainError::Busy { run: self.root.clone(), lock: path, holder });
+            }
+            Err(TryLockError::Error(e)) => return Err(TrainError::io(&path, e)),
+        }
+        file.set_len(0)
+            .and_then(|()| file.write_all(std::process::id().to_string().as_bytes()))
+            .map_err(|e| TrainError::io(&path, e))?;
+        // Holding the lock, no other process is saving: temporaries are leftovers.
+        for dir in [&self.root, &ckpts] {
+            for entry in std::fs::read_dir(dir).map_err(|e| TrainError::io(dir, e))?.flatten() {
+                if is_temporary(&entry.file_name()) {
+                    let p = entry.path();
+                    let removed = if p.is_dir() && !p.is_symlink() {
+                        std::fs::remove_dir_all(&p)
+                    } else {
+                        std::fs::remove_file(&p)
+                    };
+                    removed.map_err(|e| TrainError::io(&p, e))?;
+                }
+            }
+        }
+        Ok(RunLock { run: self.clone(), _file: file })
+    }
+
+    /// Saves weights, optimizer moments and state (with `model`, the `[model]` section)
+    /// as the `last` checkpoint, and as `best` too when `best` is set; then removes
+    /// checkpoints neither points at. Only the holder of the run's [`RunLock`] may call it.
+    pub fn save(
+        &self,
+        vs: &VarStore,
+        opt: &AdamW,
+        state: &TrainState,
+        model: &ModelConfig,
+        best: bool,
+    ) -> Result<(), TrainError> {
+        let step = state.step;
+        let name = format!("step-{step:06}");
+        let ckpts = self.root.join("checkpoints");
+        let tmp = ckpts.join(format!("{name}.tmp-{}", std::process::id()));
         let dir = ckpts.join(&name);
-        let _ = std::fs::remove_dir_all(&tmp);
         std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         vs.save(tmp.join(WEIGHTS)).map_err(TrainError::torch(format!("saving {}", tmp.join(WEIGHTS).display())))?;
         tch::Tensor::write_safetensors(&opt.state(), tmp.join(OPTIMIZER))
             .map_err(TrainError::torch(format!("saving {}", tmp.join(OPTIMIZER).display())))?;
-        let json = serde_json::to_vec_pretty(state).map_err(|e| TrainError::checkpoint(&tmp, e.to_string()))?;
+        let mut checksums = BTreeMap::new();
+        for file in [WEIGHTS, OPTIMIZER] {
+            checksums.insert(file.to_owned(), file_checksum(&tmp.join(file))?);
+        }
+        let record = StateFile { state: state.clone(), model: Some(model.clone()), checksums: Some(checksums) };
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::checkpoint(&tmp, e.to_string()))?;
         std::fs::write(tmp.join(STATE), json).map_err(|e| TrainError::io(tmp.join(STATE), e))?;
         for file in [WEIGHTS, OPTIMIZER, STATE] {
-            let f = std::fs::File::open(tmp.join(file)).and_then(|f| f.sync_all());
+            let f = File::open(tmp.join(file)).and_then(|f| f.sync_all());
             f.map_err(|e| TrainError::io(tmp.join(file), e))?;
         }
+        pause("written", step, || false);
         if dir.exists() {
-            // Saving the same step twice: the older copy is never the only one pointed at.
+            // A copy of this step left by a killed run: `last` and `best` point before it.
             std::fs::remove_dir_all(&dir).map_err(|e| TrainError::io(&dir, e))?;
         }
         std::fs::rename(&tmp, &dir).map_err(|e| TrainError::io(&dir, e))?;
+        pause("renamed", step, || false);
         let target = Path::new("checkpoints").join(&name);
         self.point("last", &target)?;
+        pause("last", step, || false);
         if best {
             self.point("best", &target)?;
         }
+        pause("linked", step, || false);
         self.prune()
     }
 
     /// Atomically points the link `link` at `target` (relative to the run directory).
     fn point(&self, link: &str, target: &Path) -> Result<(), TrainError> {
-        let tmp = self.root.join(format!(".{link}.tmp"));
+        let tmp = self.root.join(format!(".{link}.tmp-{}", std::process::id()));
         let path = self.root.join(link);
-        let _ = std::fs::remove_file(&tmp);
         std::os::unix::fs::symlink(target, &tmp).map_err(|e| TrainError::io(&tmp, e))?;
         std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))
     }
 
-    /// Removes checkpoints that neither `last` nor `best` points at.
+    /// The checkpoint folder that the link `which` points at, which must be one of this
+    /// run's `checkpoints/`; `None` when there is no such link.
+    fn resolve(&self, which: &str) -> Result<Option<PathBuf>, TrainError> {
+        let link = self.root.join(which);
+        let Ok(meta) = std::fs::symlink_metadata(&link) else { return Ok(None) };
+        if !meta.file_type().is_symlink() {
+            return Err(TrainError::checkpoint(&link, "not a link to a checkpoint (checkpoints/step-N)"));
+        }
+        let shown = std::fs::read_link(&link).map_err(|e| TrainError::io(&link, e))?;
+        let target = std::fs::canonicalize(&link).map_err(|e| {
+            TrainError::checkpoint(&link, format!("points at {}, which cannot be opened: {e}", shown.display()))
+        })?;
+        let ckpts = self.root.join("checkpoints");
+        let own = std::fs::canonicalize(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?;
+        match target.file_name() {
+            Some(name) if target.parent() == Some(own.as_path()) => Ok(Some(ckpts.join(name))),
+            _ => Err(TrainError::checkpoint(
+                &link,
+                format!(
+                    "points at {}, outside this run's checkpoints/: a run only loads its own checkpoints \
+                     (point it at checkpoints/step-N)",
+                    shown.display()
+                ),
+            )),
+        }
+    }
+
+    /// Removes checkpoints that neither `last` nor `best` points at; removes nothing
+    /// when either cannot be resolved inside the run.
     fn prune(&self) -> Result<(), TrainError> {
-        let keep: Vec<PathBuf> =
-            ["last", "best"].iter().filter_map(|l| std::fs::read_link(self.root.join(l)).ok()).collect();
+        let mut keep = Vec::new();
+        for which in ["last", "best"] {
+            match self.resolve(which) {
+                Ok(dir) => keep.extend(dir),
+                Err(e) => {
+                    log::warn!("not removing old checkpoints: {e}");
+                    return Ok(());
+                }
+            }
+        }
         let ckpts = self.root.join("checkpoints");
         for entry in std::fs::read_dir(&ckpts).map_err(|e| TrainError::io(&ckpts, e))?.flatten() {
-            let name = entry.file_name();
-            let rel = Path::new("checkpoints").join(&name);
-            if !keep.contains(&rel) && !name.to_string_lossy().ends_with(".tmp") {
-                let _ = std::fs::remove_dir_all(entry.path());
+            let path = entry.path();
+            if !keep.contains(&path) && !is_temporary(&entry.file_name()) {
+                std::fs::remove_dir_all(&path).map_err(|e| TrainError::io(&path, e))?;
             }
         }
         Ok(())
     }
 
-    /// The checkpoint `which` (`"last"` or `"best"`) points at.
+    /// The checkpoint `which` (`"last"` or `"best"`) points at, with its `state.json`
+    /// read and checked; the link must point inside this run's `checkpoints/`.
     pub fn checkpoint(&self, which: &str) -> Result<Checkpoint, TrainError> {
-        let link = self.root.join(which);
         if !self.root.is_dir() {
             return Err(TrainError::checkpoint(&self.root, "not a run directory (no such folder)"));
         }
-        if std::fs::symlink_metadata(&link).is_err() {
+        let Some(dir) = self.resolve(which)? else {
             return Err(TrainError::checkpoint(
                 &self.root,
                 format!("no `{which}` checkpoint: no weights were saved here (train first, or name a run directory)"),
             ));
-        }
-        let dir = self.root.join(std::fs::read_link(&link).map_err(|e| TrainError::io(&link, e))?);
+        };
         let state_path = dir.join(STATE);
         let bytes = std::fs::read(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
-        let state = serde_json::from_slice(&bytes).map_err(|e| TrainError::checkpoint(&state_path, e.to_string()))?;
+        let file: StateFile =
+            serde_json::from_slice(&bytes).map_err(|e| TrainError::checkpoint(&state_path, e.to_string()))?;
+        file.state.validate().map_err(|reason| TrainError::checkpoint(&state_path, reason))?;
+        let expected = format!("step-{:06}", file.state.step);
+        if dir.file_name().is_none_or(|n| n.to_string_lossy() != expected) {
+            return Err(TrainError::checkpoint(
+                &state_path,
+                format!("`step` is {}, but the checkpoint folder is not {expected}", file.state.step),
+            ));
+        }
+        for (key, missing) in [("model", file.model.is_none()), ("checksums", file.checksums.is_none())] {
+            if missing {
+                log::warn!("{}: no `{key}` (a checkpoint from an older autoreg): not verified", state_path.display());
+            }
+        }
         if !dir.join(WEIGHTS).is_file() {
             return Err(TrainError::checkpoint(&dir, format!("{WEIGHTS} is missing")));
         }
-        Ok(Checkpoint { dir, state })
+        Ok(Checkpoint {
+            dir,
+            state: file.state,
+            model: file.model,
+            checksums: file.checksums,
+            config_path: self.config_path(),
+        })
     }
 }
 
 impl Checkpoint {
-    /// Loads the weights into `vs`, whose variables must match by name and shape.
-    pub fn load_weights(&self, vs: &mut VarStore) -> Result<(), TrainError> {
-        let path = self.dir.join(WEIGHTS);
-        vs.load(&path).map_err(TrainError::torch(format!("loading {}", path.display())))
+    /// Loads the weights into `vs`, the variables of a model built from `model`: that
+    /// must be the `[model]` the checkpoint was trained with, the file must match its
+    /// checksum, and its tensors the variables, by name and shape, with none left over.
+    pub fn load_weights(&self, vs: &mut VarStore, model: &ModelConfig) -> Result<(), TrainError> {
+        let now = as_read_back(model).map_err(|e| TrainError::checkpoint(&self.config_path, e.to_string()))?;
+        if let Some(saved) = self.model.as_ref().filter(|saved| **saved != now) {
+            return Err(TrainError::checkpoint(
+                &self.config_path,
+                format!(
+                    "[model] differs from the one {} was trained with: {}; [model] cannot change after training",
+                    self.dir.display(),
+                    differences(saved, model).join(", ")
+                ),
+            ));
+        }
+        let path = self.verified(WEIGHTS)?;
+        let named =
+            tch::Tensor::read_safetensors(&path).map_err(TrainError::torch(format!("loading {}", path.display())))?;
+        let variables = vs.variables();
+        if let Some((name, _)) = named.iter().find(|(name, _)| !variables.contains_key(name)) {
+            return Err(TrainError::checkpoint(&path, format!("holds `{name}`, which the model has no place for")));
+        }
+        for (name, var) in &variables {
+            let Some((_, src)) = named.iter().find(|(n, _)| n == name) else {
+                return Err(TrainError::checkpoint(&path, format!("has no `{name}`, which the model needs")));
+            };
+            if src.size() != var.size() {
+                return Err(TrainError::checkpoint(
+                    &path,
+                    format!("`{name}` has shape {:?}, the model needs {:?}", src.size(), var.size()),
+                ));
+            }
+            let mut var = var.shallow_clone();
+            tch::no_grad(|| var.f_copy_(src))
+                .map_err(TrainError::torch(format!("loading `{name}` of {}", path.display())))?;
+        }
+        Ok(())
     }
 
-    /// Loads the optimizer moments and step count into `opt`.
+    /// Loads the optimizer moments and step count into `opt`, once the file matches
+    /// its checksum.
     pub fn load_optimizer(&self, opt: &mut AdamW) -> Result<(), TrainError> {
-        let path = self.dir.join(OPTIMIZER);
+        let path = self.verified(OPTIMIZER)?;
         let named =
             tch::Tensor::read_safetensors(&path).map_err(TrainError::torch(format!("loading {}", path.display())))?;
         opt.load_state(&named, self.state.step).map_err(|reason| TrainError::checkpoint(&path, reason))
+    }
+
+    /// The path of the checkpoint's `file`, checked against the checksum in `state.json`
+    /// (when it records checksums).
+    fn verified(&self, file: &str) -> Result<PathBuf, TrainError> {
+        let path = self.dir.join(file);
+        let Some(checksums) = &self.checksums else { return Ok(path) };
+        let Some(expected) = checksums.get(file) else {
+            return Err(TrainError::checkpoint(self.dir.join(STATE), format!("records no checksum of {file}")));
+        };
+        if file_checksum(&path)? != *expected {
+            return Err(TrainError::checkpoint(
+                &path,
+                format!("does not match its checksum in {STATE}: the file was changed or damaged"),
+            ));
+        }
+        Ok(path)
+    }
+}
+
+/// `model` as `state.json` gives it back: JSON numbers are read back to the nearest
+/// float only most of the time, but a config saved and read back the same way compares
+/// exactly.
+fn as_read_back(model: &ModelConfig) -> Result<ModelConfig, serde_json::Error> {
+    serde_json::from_str(&serde_json::to_string(model)?)
+}
+
+/// The keys of `[model]` whose values differ, as `key = saved here, now in config`.
+fn differences(saved: &ModelConfig, now: &ModelConfig) -> Vec<String> {
+    let (Ok(serde_json::Value::Object(a)), Ok(serde_json::Value::Object(b))) =
+        (serde_json::to_value(saved), serde_json::to_value(now))
+    else {
+        return vec![format!("{saved:?} vs {now:?}")];
+    };
+    a.iter()
+        .filter(|(key, value)| b.get(*key) != Some(value))
+        .map(|(key, value)| {
+            let current = b.get(key).map_or_else(|| "unset".to_owned(), ToString::to_string);
+            format!("{key} = {current} in the config, {value} in the checkpoint")
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autoreg_model::{AdamWConfig, Positions};
+    use tch::{Device, nn};
+
+    /// A run with one variable, saved at steps 10 (best) and 20.
+    fn saved_run() -> (tempfile::TempDir, RunDir, RunLock, VarStore, AdamW) {
+        let dir = tempfile::tempdir().unwrap();
+        let (run, lock, vs, opt) = saved_run_at(dir.path().join("run"));
+        (dir, run, lock, vs, opt)
+    }
+
+    fn saved_run_at(path: PathBuf) -> (RunDir, RunLock, VarStore, AdamW) {
+        let run = RunDir::new(path);
+        let lock = run.lock().unwrap();
+        let vs = VarStore::new(Device::Cpu);
+        let _w = vs.root().var("w", &[2, 3], nn::Init::Const(0.5));
+        let opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 });
+        for (step, best) in [(10, true), (20, false)] {
+            let state = TrainState { step, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
+            run.save(&vs, &opt, &state, &ModelConfig::default(), best).unwrap();
+        }
+        (run, lock, vs, opt)
+    }
+
+    fn load(run: &RunDir, vs: &mut VarStore, model: &ModelConfig) -> Result<(), TrainError> {
+        run.checkpoint("last")?.load_weights(vs, model)
+    }
+
+    #[test]
+    fn saves_and_loads_back_with_checksums_and_leaves_no_temporaries() {
+        let (_d, run, _lock, mut vs, mut opt) = saved_run();
+        let ckpt = run.checkpoint("last").unwrap();
+        assert_eq!(ckpt.state.step, 20);
+        ckpt.load_weights(&mut vs, &ModelConfig::default()).unwrap();
+        ckpt.load_optimizer(&mut opt).unwrap();
+        let names: Vec<_> =
+            std::fs::read_dir(run.path().join("checkpoints")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names.len(), 2, "last and best: {names:?}");
+        let root: Vec<_> = std::fs::read_dir(run.path()).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert!(!root.iter().any(|n| is_temporary(n)), "{root:?}");
+        let json = std::fs::read_to_string(ckpt.dir.join(STATE)).unwrap();
+        assert!(json.contains("\"model\"") && json.contains("\"model.safetensors\""), "{json}");
+    }
+
+    #[test]
+    fn a_weights_file_changed_at_the_same_size_is_refused() {
+        let (_d, run, _lock, mut vs, mut opt) = saved_run();
+        for file in [WEIGHTS, OPTIMIZER] {
+            let path = run.path().join("last").join(file);
+            let mut bytes = std::fs::read(&path).unwrap();
+            *bytes.last_mut().unwrap() ^= 1;
+            std::fs::write(&path, bytes).unwrap();
+        }
+        let ckpt = run.checkpoint("last").unwrap();
+        let err = ckpt.load_weights(&mut vs, &ModelConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("model.safetensors: does not match its checksum in state.json"), "{err}");
+        let err = ckpt.load_optimizer(&mut opt).unwrap_err().to_string();
+        assert!(err.contains("optimizer.safetensors: does not match its checksum"), "{err}");
+    }
+
+    #[test]
+    fn another_model_config_or_extra_tensors_are_refused() {
+        let (_d, run, _lock, mut vs, _opt) = saved_run();
+        let rope = ModelConfig { positions: Positions::Rope, ..ModelConfig::default() };
+        let err = load(&run, &mut vs, &rope).unwrap_err().to_string();
+        assert!(err.contains("config.toml: [model] differs from the one"), "{err}");
+        assert!(err.contains("positions = \"rope\" in the config, \"learned\" in the checkpoint"), "{err}");
+        // A model without the variable `w`: the file holds a tensor it has no place for.
+        let mut other = VarStore::new(Device::Cpu);
+        let _v = other.root().var("v", &[2, 3], nn::Init::Const(0.0));
+        let err = load(&run, &mut other, &ModelConfig::default()).unwrap_err().to_string();
+        assert!(err.contains("holds `w`, which the model has no place for"), "{err}");
+    }
+
+    #[test]
+    fn bad_state_values_are_named() {
+        let (_d, run, _lock, _vs, _opt) = saved_run();
+        let path = run.path().join("last").join(STATE);
+        let good = std::fs::read_to_string(&path).unwrap();
+        for (from, to, want) in [
+            ("\"step\": 20", "\"step\": -7", "`step` must not be negative, got -7"),
+            ("\"step\": 20", "\"step\": 19", "`step` is 19, but the checkpoint folder is not step-000019"),
+            ("\"train_loss\": 1.0", "\"train_loss\": -1.0", "`train_loss` must be a finite number"),
+            ("\"val_loss\": 2.0", "\"val_loss\": 1e999", "number out of range"),
+        ] {
+            std::fs::write(&path, good.replace(from, to)).unwrap();
+            let err = run.checkpoint("last").unwrap_err().to_string();
+            assert!(err.contains("state.json") && err.contains(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn links_outside_the_run_are_refused_and_protect_its_checkpoints_from_pruning() {
+        let (d, run, _lock, vs, opt) = saved_run();
+        let (other, ..) = saved_run_at(d.path().join("other"));
+        let last = run.path().join("last");
+        std::fs::remove_file(&last).unwrap();
+        std::os::unix::fs::symlink(other.path().join("checkpoints/step-000020"), &last).unwrap();
+        let err = run.checkpoint("last").unwrap_err().to_string();
+        assert!(err.contains("outside this run's checkpoints/"), "{err}");
+        // A save leaves `best` alone; pruning is skipped while a link points outside.
+        std::fs::remove_file(&last).unwrap();
+        std::fs::remove_file(run.path().join("best")).unwrap();
+        std::os::unix::fs::symlink("../other/checkpoints/step-000020", run.path().join("best")).unwrap();
+        let state = TrainState { step: 30, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
+        run.save(&vs, &opt, &state, &ModelConfig::default(), false).unwrap();
+        for step in ["step-000010", "step-000020", "step-000030"] {
+            assert!(run.path().join("checkpoints").join(step).is_dir(), "{step} was removed");
+        }
+    }
+
+    #[test]
+    fn a_second_lock_names_the_holder() {
+        let (_d, run, lock, ..) = saved_run();
+        match run.lock() {
+            Err(TrainError::Busy { holder, .. }) => assert_eq!(holder, format!("PID {}", std::process::id())),
+            other => panic!("{other:?}"),
+        }
+        drop(lock);
+        run.lock().unwrap();
     }
 }

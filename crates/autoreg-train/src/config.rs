@@ -134,35 +134,105 @@ impl Default for TrainConfig {
     }
 }
 
+/// Most CPU threads `train.threads` may ask for.
+const MAX_THREADS: usize = 1024;
+
+/// `Err` naming `key` unless `ok(value)`; `want` says what is allowed.
+fn check<T: std::fmt::Display + Copy>(key: &str, value: T, want: &str, ok: impl Fn(T) -> bool) -> Result<(), String> {
+    if ok(value) { Ok(()) } else { Err(format!("{key} must be {want}, got {value}")) }
+}
+
+impl DataConfig {
+    /// Checks `val_fraction` (a finite share in (0, 1), unless a `val_files` glob
+    /// picks the validation files); the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.split == SplitMode::Files && self.val_files.is_some() {
+            return Ok(());
+        }
+        check("data.val_fraction", self.val_fraction, "in (0, 1)", |v| v > 0.0 && v < 1.0)
+    }
+}
+
 impl TrainConfig {
-    /// Checks ranges; the error names the key.
+    /// Checks that every number is finite and in range; the error names the key.
     pub fn validate(&self) -> Result<(), String> {
         let at_least_one = [
-            ("batch_size", self.batch_size),
-            ("grad_accum", self.grad_accum),
-            ("eval_interval", self.eval_interval),
-            ("eval_batches", self.eval_batches),
+            ("train.batch_size", self.batch_size),
+            ("train.grad_accum", self.grad_accum),
+            ("train.eval_interval", self.eval_interval),
+            ("train.eval_batches", self.eval_batches),
         ];
-        if let Some((key, v)) = at_least_one.iter().find(|(_, v)| *v < 1) {
-            return Err(format!("train.{key} must be at least 1, got {v}"));
+        for (key, v) in at_least_one {
+            check(key, v, "at least 1", |v| v >= 1)?;
         }
-        if self.max_steps < 0 || self.warmup_steps < 0 {
-            return Err("train.max_steps and train.warmup_steps must not be negative".into());
+        let not_negative = [
+            ("train.max_steps", self.max_steps),
+            ("train.warmup_steps", self.warmup_steps),
+            ("train.decay_steps", self.decay_steps.unwrap_or(0)),
+        ];
+        for (key, v) in not_negative {
+            check(key, v, "at least 0", |v| v >= 0)?;
         }
-        if !(self.lr > 0.0 && self.min_lr >= 0.0 && self.min_lr <= self.lr) {
-            return Err(format!(
-                "train.lr must be > 0 and train.min_lr in [0, lr]; got {} and {}",
-                self.lr, self.min_lr
-            ));
+        check("train.lr", self.lr, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
+        check("train.min_lr", self.min_lr, &format!("in [0, train.lr = {}]", self.lr), |v| v >= 0.0 && v <= self.lr)?;
+        for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
+            check(key, v, "in [0, 1)", |v| (0.0..1.0).contains(&v))?;
         }
-        if !((0.0..1.0).contains(&self.beta1) && (0.0..1.0).contains(&self.beta2)) {
-            return Err("train.beta1 and train.beta2 must be in [0, 1)".into());
-        }
-        Ok(())
+        check("train.eps", self.eps, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
+        check("train.weight_decay", self.weight_decay, "a finite number, at least 0", |v| v.is_finite() && v >= 0.0)?;
+        check("train.grad_clip", self.grad_clip, "a finite number, at least 0 (0: no clipping)", |v| {
+            v.is_finite() && v >= 0.0
+        })?;
+        check("train.threads", self.threads, &format!("at most {MAX_THREADS} (0: libtorch's default)"), |v| {
+            v <= MAX_THREADS
+        })
     }
 
     /// Step at which the cosine decay ends.
     pub fn decay_end(&self) -> i64 {
         self.decay_steps.unwrap_or(self.max_steps)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_number_is_checked_and_the_key_named() {
+        assert_eq!(TrainConfig::default().validate(), Ok(()));
+        type Case = (fn(&mut TrainConfig), &'static str);
+        let cases: [Case; 16] = [
+            (|c| c.lr = f64::INFINITY, "train.lr must be a finite number > 0, got inf"),
+            (|c| c.lr = f64::NAN, "train.lr must be"),
+            (|c| c.min_lr = f64::NAN, "train.min_lr must be in [0, train.lr"),
+            (|c| c.eps = f64::NAN, "train.eps must be a finite number > 0, got NaN"),
+            (|c| c.eps = -1.0, "train.eps must be a finite number > 0, got -1"),
+            (|c| c.weight_decay = f64::NAN, "train.weight_decay must be a finite number, at least 0"),
+            (|c| c.weight_decay = -100.0, "train.weight_decay must be a finite number, at least 0, got -100"),
+            (|c| c.grad_clip = -1.0, "train.grad_clip must be"),
+            (|c| c.grad_clip = f64::NAN, "train.grad_clip must be"),
+            (|c| c.beta2 = f64::NAN, "train.beta2 must be in [0, 1)"),
+            (|c| c.max_steps = -1, "train.max_steps must be at least 0, got -1"),
+            (|c| c.warmup_steps = -5, "train.warmup_steps must be at least 0"),
+            (|c| c.decay_steps = Some(-1), "train.decay_steps must be at least 0"),
+            (|c| c.eval_batches = 0, "train.eval_batches must be at least 1, got 0"),
+            (|c| c.grad_accum = -2, "train.grad_accum must be at least 1"),
+            (|c| c.threads = 1 << 20, "train.threads must be at most 1024"),
+        ];
+        for (set, want) in cases {
+            let mut c = TrainConfig::default();
+            set(&mut c);
+            let err = c.validate().unwrap_err();
+            assert!(err.contains(want), "{err} (wanted {want})");
+        }
+    }
+
+    #[test]
+    fn val_fraction_must_be_a_share_unless_a_glob_picks_validation_files() {
+        let bad = DataConfig { val_fraction: f64::NAN, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err(), "data.val_fraction must be in (0, 1), got NaN");
+        let glob = DataConfig { split: SplitMode::Files, val_files: Some("*_0.wav".into()), ..bad };
+        assert_eq!(glob.validate(), Ok(()));
     }
 }

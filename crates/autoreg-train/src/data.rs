@@ -1,5 +1,7 @@
 //! Data sets: files found under a data root, tokenized once in parallel into a cache
-//! keyed by the tokenizer and the files' contents, then split for validation.
+//! keyed by the cache version, the tokenizer and the contents of the files and their
+//! companion inputs, then split for validation. Cached tokens are used only when they
+//! match their recorded checksum and the vocabulary.
 
 use crate::config::{DataConfig, SplitMode, Windows};
 use crate::error::TrainError;
@@ -29,36 +31,68 @@ pub struct Dataset {
     pub windows: Windows,
 }
 
-/// The data file or folder named by `[data]`, resolved against the data root:
-/// `data.root`, else `$AUTOREG_DATA`, else `datasets/`. It must exist.
-pub fn resolve_data_path(config: &DataConfig) -> Result<PathBuf, TrainError> {
+/// The data roots searched for `data.path`, in order, each with where it came from.
+/// `data.root`, when set, is the only one (relative to `base`, the folder of the config
+/// file). Otherwise `$AUTOREG_DATA` when set, then the data sets the project carries: the
+/// first `datasets/` folder at or above `base`, then the one of the checkout this
+/// program was built from. So a config finds the carried data from any working folder.
+pub fn data_roots(config: &DataConfig, base: &Path) -> Vec<(PathBuf, &'static str)> {
+    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
+    if let Some(root) = &config.root {
+        return vec![(base.join(root), "data.root")];
+    }
+    let mut roots = Vec::new();
+    if let Some(env) = std::env::var_os("AUTOREG_DATA") {
+        roots.push((PathBuf::from(env), "AUTOREG_DATA"));
+    }
+    if let Some(found) = base.ancestors().map(|a| a.join("datasets")).find(|d| d.is_dir()) {
+        roots.push((found, "the project's datasets/"));
+    }
+    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
+    let built = std::fs::canonicalize(&built).unwrap_or(built);
+    if !roots.iter().any(|(r, _)| *r == built) {
+        roots.push((built, "the datasets/ of autoreg's checkout"));
+    }
+    roots
+}
+
+/// The data file or folder named by `[data]`: `data.path` under the first of
+/// [`data_roots`] that holds it. `base` is the config file's folder.
+pub fn resolve_data_path(config: &DataConfig, base: &Path) -> Result<PathBuf, TrainError> {
     if config.path.as_os_str().is_empty() {
         return Err(TrainError::Config("data.path is not set: name a file or a folder of data".into()));
     }
-    let (root, from) = match (&config.root, std::env::var_os("AUTOREG_DATA")) {
-        (Some(root), _) => (root.clone(), "data.root"),
-        (None, Some(env)) => (PathBuf::from(env), "AUTOREG_DATA"),
-        (None, None) => (PathBuf::from("datasets"), "the default data root"),
-    };
-    let path = root.join(&config.path);
-    if !path.exists() {
-        return Err(TrainError::Data(format!(
-            "data.path {} not found: {} does not exist (data root {} from {from}; set data.root or AUTOREG_DATA)",
-            config.path.display(),
-            path.display(),
-            root.display(),
-        )));
+    let roots = data_roots(config, base);
+    if let Some(path) = roots.iter().map(|(root, _)| root.join(&config.path)).find(|p| p.exists()) {
+        return Ok(path);
     }
-    Ok(path)
+    let tried: Vec<String> = roots.iter().map(|(root, from)| format!("{} ({from})", root.display())).collect();
+    Err(TrainError::Data(format!(
+        "data.path {} not found under any data root: tried {}; set data.root or AUTOREG_DATA",
+        config.path.display(),
+        tried.join(", "),
+    )))
 }
 
-/// The data files at `path`: the file itself, or every file under the folder whose
-/// extension is one of `extensions` (hidden entries skipped), in sorted order.
+/// The data files at `path`: the file itself, or every regular file under the folder
+/// whose extension is one of `extensions` (hidden entries skipped), in sorted order.
+/// Symbolic links are followed; a file or folder reached twice (a link loop, a second
+/// link) is listed once, and links that lead nowhere, loops and special files (FIFOs,
+/// devices) are skipped with a warning.
 pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, TrainError> {
-    if path.is_file() {
+    let meta = std::fs::metadata(path).map_err(|e| TrainError::io(path, e))?;
+    if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
     }
+    if !meta.is_dir() {
+        return Err(TrainError::Data(format!("{} is neither a regular file nor a folder", path.display())));
+    }
+    let wanted = |p: &Path| {
+        p.extension().is_some_and(|e| extensions.iter().any(|x| e.to_string_lossy().eq_ignore_ascii_case(x)))
+    };
+    let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| TrainError::io(p, e));
     let mut files = Vec::new();
+    let mut seen_folders = std::collections::HashSet::from([canonical(path)?]);
     let mut folders = vec![path.to_path_buf()];
     while let Some(folder) = folders.pop() {
         for entry in std::fs::read_dir(&folder).map_err(|e| TrainError::io(&folder, e))? {
@@ -67,13 +101,26 @@ pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, Trai
             if entry.file_name().to_string_lossy().starts_with('.') {
                 continue;
             }
-            if p.is_dir() {
-                folders.push(p);
-            } else if p
-                .extension()
-                .is_some_and(|e| extensions.iter().any(|x| e.to_string_lossy().eq_ignore_ascii_case(x)))
-            {
-                files.push(p);
+            // Follows links; a loop of links or a dangling one fails here.
+            let meta = match std::fs::metadata(&p) {
+                Ok(meta) => meta,
+                Err(e) => {
+                    log::warn!("skipped {}: {e}", p.display());
+                    continue;
+                }
+            };
+            if meta.is_dir() {
+                if seen_folders.insert(canonical(&p)?) {
+                    folders.push(p);
+                } else {
+                    log::warn!("skipped {}: a folder already listed (a link loop or a second link)", p.display());
+                }
+            } else if wanted(&p) {
+                if meta.is_file() {
+                    files.push(p);
+                } else {
+                    log::warn!("skipped {}: not a regular file (a FIFO, socket or device)", p.display());
+                }
             }
         }
     }
@@ -82,14 +129,34 @@ pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, Trai
         return Err(TrainError::Data(format!("no {wanted} files in {}", path.display())));
     }
     files.sort();
-    Ok(files)
+    // One entry per file: the first path, in sorted order, of each file reached twice.
+    let mut seen = std::collections::HashMap::new();
+    let mut unique = Vec::with_capacity(files.len());
+    for f in files {
+        match seen.entry(canonical(&f)?) {
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(f.clone());
+                unique.push(f);
+            }
+            std::collections::hash_map::Entry::Occupied(o) => {
+                log::warn!("skipped {}: the same file as {}", f.display(), o.get().display());
+            }
+        }
+    }
+    Ok(unique)
 }
 
-/// What the cache records about each file, beside the tokens.
+/// Version of the cache's format and of the code that fills it; part of the cache key,
+/// so that a change of either misses old entries.
+const CACHE_VERSION: &str = "autoreg-token-cache-2";
+
+/// What the cache records about the tokens and each file.
 #[derive(Serialize, Deserialize)]
 struct Manifest {
     /// Per file: its path and how many documents it gave, or why it was skipped.
     files: Vec<FileEntry>,
+    /// [`store_checksum`] of the cached tokens.
+    checksum: String,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -97,6 +164,50 @@ struct FileEntry {
     path: PathBuf,
     docs: usize,
     error: Option<String>,
+    /// What encoding the file warned about (a damaged file recovered, a stereo
+    /// recording mixed down): said again when the cache is read instead of the file.
+    warnings: Vec<String>,
+}
+
+/// blake3 (hex) of a store's document lengths and tokens.
+fn store_checksum(store: &TokenStore) -> String {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(&(store.num_docs() as u64).to_le_bytes());
+    for doc in store.docs() {
+        hasher.update(&(doc.len() as u64).to_le_bytes());
+    }
+    let mut buf = Vec::with_capacity(1 << 16);
+    for chunk in store.tokens().chunks(1 << 14) {
+        buf.clear();
+        chunk.iter().for_each(|t| buf.extend_from_slice(&t.to_le_bytes()));
+        hasher.update(&buf);
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// A digest of a file's path, length and contents; a file that cannot be read (reported
+/// when it is encoded) or that is not a regular file (never read: a FIFO would block) is
+/// digested by what is wrong with it.
+fn file_digest(path: &Path) -> blake3::Hash {
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(path.to_string_lossy().as_bytes());
+    hasher.update(&[0]);
+    let read = match std::fs::metadata(path) {
+        Ok(meta) if !meta.is_file() => Err("not a regular file".to_owned()),
+        Ok(_) => std::fs::read(path).map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    match read {
+        Ok(bytes) => {
+            hasher.update(&(bytes.len() as u64).to_le_bytes());
+            hasher.update(blake3::hash(&bytes).as_bytes());
+        }
+        Err(why) => {
+            hasher.update(b"unusable: ");
+            hasher.update(why.as_bytes());
+        }
+    }
+    hasher.finalize()
 }
 
 /// Tokenizes `files` (or loads them from the cache) and splits the documents.
@@ -108,6 +219,7 @@ pub fn load_dataset(
     tokenizer_json: &str,
     seed: u64,
 ) -> Result<Dataset, TrainError> {
+    config.validate().map_err(TrainError::Config)?;
     let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json)?;
     let skipped: Vec<String> = manifest.files.iter().filter_map(|f| f.error.clone()).collect();
     let files_used = manifest.files.len() - skipped.len();
@@ -122,28 +234,66 @@ pub fn load_dataset(
     Ok(Dataset { train, val, files_used, skipped, from_cache, windows: config.windows })
 }
 
+/// The key of the cache entry for `files` under the tokenizer: the cache version, the
+/// tokenizer, and the path and contents of every file and of its companion inputs.
+fn cache_key(files: &[PathBuf], tokenizer: &dyn Tokenizer, tokenizer_json: &str) -> String {
+    // Each file's digests in parallel, then combined in file order.
+    let digests: Vec<Vec<blake3::Hash>> = files
+        .par_iter()
+        .map(|f| {
+            let companions = tokenizer.companion_inputs(f);
+            std::iter::once(f).chain(&companions).map(|p| file_digest(p)).collect()
+        })
+        .collect();
+    let mut hasher = blake3::Hasher::new();
+    hasher.update(CACHE_VERSION.as_bytes());
+    hasher.update(&[0]);
+    hasher.update(tokenizer_json.as_bytes());
+    for file in &digests {
+        hasher.update(&(file.len() as u64).to_le_bytes());
+        for digest in file {
+            hasher.update(digest.as_bytes());
+        }
+    }
+    hasher.finalize().to_hex().to_string()
+}
+
+/// The cached tokens of `files`, if the manifest at `manifest_path` and the store at
+/// `tokens_path` are there, agree with each other and with `files`, match the recorded
+/// checksum and hold only ids of the vocabulary. `Err` says why a cache entry that is
+/// there cannot be used.
+fn read_cache(
+    files: &[PathBuf],
+    tokenizer: &dyn Tokenizer,
+    manifest_path: &Path,
+    tokens_path: &Path,
+) -> Result<Option<(TokenStore, Manifest)>, String> {
+    let bytes = match std::fs::read(manifest_path) {
+        Ok(bytes) => bytes,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e.to_string()),
+    };
+    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
+    let store = TokenStore::load(tokens_path).map_err(|e| e.to_string())?;
+    let same_files = manifest.files.len() == files.len() && manifest.files.iter().zip(files).all(|(m, f)| m.path == *f);
+    let docs: usize = manifest.files.iter().map(|f| f.docs).sum();
+    if !same_files || docs != store.num_docs() {
+        return Err("its manifest does not describe these files".into());
+    }
+    if store_checksum(&store) != manifest.checksum {
+        return Err(format!("{} does not match its checksum", tokens_path.display()));
+    }
+    tokenizer.check_range(store.tokens()).map_err(|e| e.to_string())?;
+    Ok(Some((store, manifest)))
+}
+
 fn tokenize_cached(
     config: &DataConfig,
     files: &[PathBuf],
     tokenizer: &dyn Tokenizer,
     tokenizer_json: &str,
 ) -> Result<(TokenStore, Manifest, bool), TrainError> {
-    // Each file's length and hash in parallel, then combined in file order.
-    let digests: Vec<(u64, blake3::Hash)> = files
-        .par_iter()
-        .map(|f| {
-            let bytes = std::fs::read(f).unwrap_or_default(); // unreadable files are reported below
-            (bytes.len() as u64, blake3::hash(&bytes))
-        })
-        .collect();
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(tokenizer_json.as_bytes());
-    for (f, (len, hash)) in files.iter().zip(&digests) {
-        hasher.update(f.to_string_lossy().as_bytes());
-        hasher.update(&len.to_le_bytes());
-        hasher.update(hash.as_bytes());
-    }
-    let key = hasher.finalize().to_hex();
+    let key = cache_key(files, tokenizer, tokenizer_json);
     let cache_dir = config
         .cache_dir
         .clone()
@@ -152,15 +302,20 @@ fn tokenize_cached(
     let tokens_path = cache_dir.join(format!("{}.tokens", &key[..32]));
     let manifest_path = cache_dir.join(format!("{}.json", &key[..32]));
 
-    let cached = std::fs::read(&manifest_path)
-        .ok()
-        .and_then(|b| serde_json::from_slice::<Manifest>(&b).ok())
-        .and_then(|m| TokenStore::load(&tokens_path).ok().map(|s| (s, m)));
-    if let Some((store, manifest)) = cached {
-        for reason in manifest.files.iter().filter_map(|f| f.error.as_ref()) {
-            eprintln!("warning: skipped {reason}");
+    match read_cache(files, tokenizer, &manifest_path, &tokens_path) {
+        Ok(Some((store, manifest))) => {
+            for file in &manifest.files {
+                file.warnings.iter().for_each(|w| log::warn!("{w}"));
+                if let Some(reason) = &file.error {
+                    log::warn!("skipped {reason}");
+                }
+            }
+            return Ok((store, manifest, true));
         }
-        return Ok((store, manifest, true));
+        Ok(None) => {}
+        Err(why) => {
+            log::warn!("the cached tokens {} cannot be used ({why}): tokenizing again", manifest_path.display())
+        }
     }
 
     let bar = ProgressBar::new(files.len() as u64).with_style(
@@ -170,38 +325,37 @@ fn tokenize_cached(
     let results: Vec<_> = files
         .par_iter()
         .map(|f| {
-            let r = tokenizer.encode_file(f);
+            let (r, warnings) = autoreg_tokens::capture(|| tokenizer.encode_file(f));
             if let Err(e) = &r {
-                bar.suspend(|| eprintln!("warning: skipped {e}"));
+                bar.suspend(|| log::warn!("skipped {e}"));
             }
             bar.inc(1);
-            r
+            (r, warnings)
         })
         .collect();
     bar.finish_and_clear();
 
     let mut store = TokenStore::new();
     let mut entries = Vec::with_capacity(files.len());
-    for (path, result) in files.iter().zip(results) {
+    for (path, (result, warnings)) in files.iter().zip(results) {
+        let path = path.clone();
         match result {
             Ok(docs) => {
                 docs.iter().for_each(|d| store.push(d));
-                entries.push(FileEntry { path: path.clone(), docs: docs.len(), error: None });
+                entries.push(FileEntry { path, docs: docs.len(), error: None, warnings });
             }
-            Err(e) => entries.push(FileEntry { path: path.clone(), docs: 0, error: Some(e.to_string()) }),
+            Err(e) => entries.push(FileEntry { path, docs: 0, error: Some(e.to_string()), warnings }),
         }
     }
-    let manifest = Manifest { files: entries };
+    let manifest = Manifest { files: entries, checksum: store_checksum(&store) };
     // The cache is an optimisation: failing to write it is worth a warning, no more.
     let saved = std::fs::create_dir_all(&cache_dir)
         .map_err(|e| TrainError::io(&cache_dir, e))
         .and_then(|()| store.save(&tokens_path).map_err(TrainError::from))
-        .and_then(|()| {
-            let json = serde_json::to_vec(&manifest).unwrap_or_default();
-            write_atomic(&manifest_path, &json).map_err(TrainError::from)
-        });
+        .and_then(|()| serde_json::to_vec(&manifest).map_err(|e| TrainError::Data(e.to_string())))
+        .and_then(|json| write_atomic(&manifest_path, &json).map_err(TrainError::from));
     if let Err(e) = saved {
-        eprintln!("warning: cannot cache tokenized data: {e}");
+        log::warn!("cannot cache tokenized data: {e}");
     }
     Ok((store, manifest, false))
 }
@@ -214,10 +368,6 @@ fn split(
 ) -> Result<(TokenStore, TokenStore), TrainError> {
     let n = store.num_docs();
     let frac = config.val_fraction;
-    let by_glob = config.split == SplitMode::Files && config.val_files.is_some();
-    if !(by_glob || frac > 0.0 && frac < 1.0) {
-        return Err(TrainError::Config(format!("data.val_fraction must be in (0, 1), got {frac}")));
-    }
     let mut train = TokenStore::new();
     let mut val = TokenStore::new();
     match config.split {
@@ -322,11 +472,56 @@ mod tests {
     }
 
     #[test]
+    fn link_loops_special_files_and_second_links_are_listed_once_or_skipped() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = dir.path();
+        write(d, "a.txt", b"a");
+        write(d, "sub/b.txt", b"b");
+        std::os::unix::fs::symlink("..", d.join("sub/loop")).unwrap(); // a folder loop
+        std::os::unix::fs::symlink("sub", d.join("alias")).unwrap(); // a second link to sub/
+        std::os::unix::fs::symlink("a.txt", d.join("c.txt")).unwrap(); // the same file again
+        std::os::unix::fs::symlink("self.txt", d.join("self.txt")).unwrap(); // a link loop
+        std::os::unix::fs::symlink("gone.txt", d.join("dangling.txt")).unwrap();
+        let fifo = d.join("pipe.txt");
+        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
+        let files = list_files(d, &["txt"]).unwrap();
+        let names: Vec<_> = files.iter().map(|f| f.strip_prefix(d).unwrap().to_owned()).collect();
+        assert_eq!(names, [PathBuf::from("a.txt"), PathBuf::from("alias/b.txt")]);
+        // A data path that is a FIFO is refused, not read.
+        let err = list_files(&fifo, &["txt"]).unwrap_err().to_string();
+        assert!(err.contains("pipe.txt is neither a regular file nor a folder"), "{err}");
+    }
+
+    #[test]
     fn missing_data_path_names_the_path_and_the_root() {
         let cfg =
             DataConfig { path: "nowhere/input.txt".into(), root: Some("/tmp/no-root".into()), ..Default::default() };
-        let err = resolve_data_path(&cfg).unwrap_err().to_string();
-        assert!(err.contains("/tmp/no-root/nowhere/input.txt does not exist") && err.contains("data.root"), "{err}");
+        let err = resolve_data_path(&cfg, Path::new(".")).unwrap_err().to_string();
+        assert!(err.contains("nowhere/input.txt not found") && err.contains("/tmp/no-root (data.root)"), "{err}");
+    }
+
+    #[test]
+    fn carried_data_is_found_above_the_config_folder_from_any_working_folder() {
+        let dir = tempfile::tempdir().unwrap();
+        write(dir.path(), "datasets/set/a.txt", b"a");
+        std::fs::create_dir_all(dir.path().join("configs/deep")).unwrap();
+        let cfg = DataConfig { path: "set/a.txt".into(), ..Default::default() };
+        let found = resolve_data_path(&cfg, &dir.path().join("configs/deep")).unwrap();
+        assert_eq!(found, std::fs::canonicalize(dir.path()).unwrap().join("datasets/set/a.txt"));
+        // A relative data.root is taken from the config's folder, not the working folder.
+        let rooted = DataConfig { root: Some("../datasets".into()), ..cfg };
+        let found = resolve_data_path(&rooted, &dir.path().join("configs")).unwrap();
+        assert!(found.ends_with("datasets/set/a.txt") && found.is_file(), "{}", found.display());
+    }
+
+    #[test]
+    fn the_checkout_carries_the_demo_data_sets() {
+        let cfg = DataConfig { path: "tinyshakespeare/input.txt".into(), ..Default::default() };
+        let roots = data_roots(&cfg, Path::new("/"));
+        let carried = &roots.last().unwrap().0;
+        for set in ["tinyshakespeare/input.txt", "digits/digits.csv.gz", "nottingham/melody", "nottingham/LICENSE.md"] {
+            assert!(carried.join(set).exists(), "{} is not carried", carried.join(set).display());
+        }
     }
 
     #[test]
@@ -347,6 +542,104 @@ mod tests {
         assert!(!load_dataset(&cfg, &files, &tok, "other", 1).unwrap().from_cache);
         std::fs::write(&files[0], b"hell").unwrap();
         assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+    }
+
+    /// The one cache entry under `cfg`: its tokens and manifest files.
+    fn cache_entry(cfg: &DataConfig) -> (PathBuf, PathBuf) {
+        let dir = cfg.cache_dir.as_ref().unwrap();
+        let find = |ext: &str| {
+            let mut found = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
+            found.find(|p| p.extension().is_some_and(|e| e == ext)).unwrap()
+        };
+        (find("tokens"), find("json"))
+    }
+
+    #[test]
+    fn a_cache_overwritten_with_other_ids_or_ids_outside_the_vocabulary_misses() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..4).map(|i| write(dir.path(), &format!("{i}.txt"), b"abcabc")).collect();
+        let tok = TextConfig { level: Level::Char }.build(&files).unwrap();
+        let cfg = config(dir.path());
+        let fresh = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let (tokens, manifest) = cache_entry(&cfg);
+        let size = std::fs::metadata(&tokens).unwrap().len();
+        // Valid ids, the same shape and size: the checksum tells.
+        let mut other = TokenStore::new();
+        (0..4).for_each(|_| other.push(&[1; 8]));
+        other.save(&tokens).unwrap();
+        assert_eq!(std::fs::metadata(&tokens).unwrap().len(), size);
+        let again = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        assert!(!again.from_cache);
+        assert_eq!((again.train, again.val), (fresh.train, fresh.val));
+        // Ids outside the vocabulary, with a checksum that matches them.
+        let mut bad = TokenStore::new();
+        (0..4).for_each(|_| bad.push(&[1, 2, 9999, 3]));
+        bad.save(&tokens).unwrap();
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
+        json["checksum"] = store_checksum(&bad).into();
+        std::fs::write(&manifest, json.to_string()).unwrap();
+        let again = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        assert!(!again.from_cache);
+        assert!(again.train.tokens().iter().all(|&t| (t as usize) < tok.vocab_size()));
+        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "the cache is written again");
+    }
+
+    /// A text tokenizer whose files come with a `.labels` companion.
+    struct WithLabels(autoreg_text::TextTokenizer);
+
+    impl Tokenizer for WithLabels {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn vocab_size(&self) -> usize {
+            self.0.vocab_size()
+        }
+        fn specials(&self) -> autoreg_tokens::Specials {
+            self.0.specials()
+        }
+        fn token_name(&self, token: u32) -> Option<String> {
+            self.0.token_name(token)
+        }
+        fn extension(&self) -> &'static str {
+            self.0.extension()
+        }
+        fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
+            self.0.encode(bytes, name)
+        }
+        fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, autoreg_tokens::TokenError> {
+            self.0.decode(tokens)
+        }
+        fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
+            vec![path.with_extension("labels")]
+        }
+    }
+
+    #[test]
+    fn companion_inputs_key_the_cache() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..2).map(|i| write(dir.path(), &format!("{i}.txt"), b"abc")).collect();
+        let tok = WithLabels(autoreg_text::TextTokenizer::byte());
+        let cfg = config(dir.path());
+        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        write(dir.path(), "0.labels", b"1");
+        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "a new companion");
+        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        write(dir.path(), "0.labels", b"2");
+        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "a changed companion");
+    }
+
+    #[test]
+    fn val_fraction_is_checked_before_tokenizing() {
+        let dir = tempfile::tempdir().unwrap();
+        let files = vec![write(dir.path(), "a.txt", b"abc"), write(dir.path(), "b.txt", b"abc")];
+        let tok = autoreg_text::TextTokenizer::byte();
+        for bad in [f64::NAN, 0.0, 1.0, -0.5, f64::INFINITY] {
+            let cfg = DataConfig { val_fraction: bad, ..config(dir.path()) };
+            let err = load_dataset(&cfg, &files, &tok, "t", 1).unwrap_err().to_string();
+            assert!(err.contains("data.val_fraction must be in (0, 1)"), "{err}");
+        }
+        assert!(!dir.path().join("cache").exists());
     }
 
     #[test]

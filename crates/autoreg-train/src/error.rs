@@ -36,6 +36,39 @@ pub enum TrainError {
     /// The configuration cannot work (a key named with its section).
     #[error("{0}")]
     Config(String),
+    /// Another process holds the run directory's lock.
+    #[error(
+        "{} is in use by another training process ({holder}, which holds {}): wait for it to end or stop it",
+        run.display(),
+        lock.display()
+    )]
+    Busy {
+        /// The run directory.
+        run: PathBuf,
+        /// Its lock file.
+        lock: PathBuf,
+        /// Who holds it: `PID 1234`, or `PID unknown`.
+        holder: String,
+    },
+    /// A loss became NaN or infinite; nothing of that step was saved.
+    #[error(
+        "the loss became {loss} at step {step}: training diverged (lower train.lr, raise train.warmup_steps \
+         or train.grad_clip); the checkpoints saved before are intact"
+    )]
+    Diverged {
+        /// The step whose loss it was.
+        step: i64,
+        /// The loss.
+        loss: f64,
+    },
+    /// Training was stopped (Ctrl-C) after a step, and that step was saved.
+    #[error("interrupted at step {step}, which is saved: continue with `autoreg train --resume {}`", run.display())]
+    Interrupted {
+        /// The step saved.
+        step: i64,
+        /// The run directory.
+        run: PathBuf,
+    },
 }
 
 impl TrainError {

@@ -1,5 +1,6 @@
 //! Evaluation over every token of a split.
 
+use crate::config::Windows;
 use autoreg_model::{Gpt, IGNORE};
 use autoreg_tokens::{TokenStore, Tokenizer};
 use tch::{Device, Reduction, Tensor};
@@ -24,42 +25,82 @@ impl Evaluation {
     }
 }
 
-/// Evaluates `model` on every document of `store`: each document is read from its
-/// start in windows of `block_size` tokens (context restarts at each window), and
-/// every token after the first is predicted once.
+/// Bytes of logits (and their log-softmax) that one evaluation batch may take: larger
+/// batches are cut, whatever the batch size asked for.
+const LOGITS_BUDGET: f64 = (1u64 << 30) as f64;
+
+/// One evaluation window: inputs and targets of the same length, targets [`IGNORE`]d
+/// where they were predicted by an earlier window.
+type Window = (Vec<u32>, Vec<i64>);
+
+/// The windows of `doc` that predict each of its tokens after the first once, with at
+/// most `block` inputs each. The first window reads the document from its start. With
+/// `prefix` tokens kept (see [`Tokenizer::prefix_len`]; 0 for stream windows), every
+/// later one starts with them, as training windows do: the prefix, then the tokens that
+/// follow the previous window, the last prefix token predicting the first of them.
+fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
+    let mut windows = Vec::new();
+    if doc.len() < 2 {
+        return windows;
+    }
+    // The targets of the first window: doc[1..=first].
+    let first = block.min(doc.len() - 1);
+    windows.push((doc[..first].to_vec(), doc[1..=first].iter().map(|&t| i64::from(t)).collect()));
+    let prefix = prefix.min(block.saturating_sub(1));
+    let mut next = first + 1; // the next token to predict
+    while next < doc.len() {
+        // Targets doc[next..end]; inputs the prefix or the token before `next`, then the
+        // tokens up to the last target.
+        let (mut x, mut y, end) = if prefix == 0 {
+            (vec![doc[next - 1]], Vec::new(), (next + block).min(doc.len()))
+        } else {
+            (doc[..prefix].to_vec(), vec![IGNORE; prefix - 1], (next + block + 1 - prefix).min(doc.len()))
+        };
+        x.extend_from_slice(&doc[next..end - 1]);
+        y.extend(doc[next..end].iter().map(|&t| i64::from(t)));
+        windows.push((x, y));
+        next = end;
+    }
+    windows
+}
+
+/// Evaluates `model` on every document of `store`, in windows of at most `block_size`
+/// tokens: every token after a document's first is predicted once. The context
+/// restarts at each window; with [`Windows::Documents`] windows past the first keep
+/// the document's prefix (BOS, class) in front, as in training. `batch` windows are
+/// evaluated at once, fewer when their logits would take more than 1 GiB.
 pub fn evaluate(
     model: &Gpt,
     store: &TokenStore,
+    windows: Windows,
     tokenizer: &dyn Tokenizer,
     device: Device,
     batch: usize,
 ) -> Evaluation {
     let block = model.config().block_size as usize;
     let pad = i64::from(tokenizer.specials().pad);
-    // (input, target) windows of every document.
-    let windows: Vec<(&[u32], &[u32])> = store
+    let all: Vec<Window> = store
         .docs()
-        .filter(|d| d.len() > 1)
         .flat_map(|d| {
-            (0..d.len() - 1).step_by(block).map(move |s| {
-                let e = (s + block).min(d.len() - 1);
-                (&d[s..e], &d[s + 1..e + 1])
-            })
+            let prefix = if windows == Windows::Documents { tokenizer.prefix_len(d) } else { 0 };
+            windows_of(d, block, prefix)
         })
         .collect();
+    let per_window = 2.0 * 4.0 * block as f64 * model.vocab_size() as f64;
+    let batch = batch.min((LOGITS_BUDGET / per_window) as usize).max(1);
     let mut total = 0.0;
     let mut tokens = 0;
     tch::no_grad(|| {
-        for chunk in windows.chunks(batch.max(1)) {
+        for chunk in all.chunks(batch) {
             let t = chunk.iter().map(|(x, _)| x.len()).max().unwrap_or(1);
             let mut x = vec![pad; chunk.len() * t];
             let mut y = vec![IGNORE; chunk.len() * t];
             for (i, (xs, ys)) in chunk.iter().enumerate() {
-                for (j, (&a, &b)) in xs.iter().zip(ys.iter()).enumerate() {
+                for (j, (&a, &b)) in xs.iter().zip(ys).enumerate() {
                     x[i * t + j] = i64::from(a);
-                    y[i * t + j] = i64::from(b);
+                    y[i * t + j] = b;
                 }
-                tokens += ys.len();
+                tokens += ys.iter().filter(|&&b| b != IGNORE).count();
             }
             let shape = [chunk.len() as i64, t as i64];
             let x = Tensor::from_slice(&x).view(shape).to_device(device);
@@ -75,4 +116,53 @@ pub fn evaluate(
         (unit, units, if units > 0 { total / units as f64 } else { f64::NAN })
     });
     Evaluation { documents, tokens, loss: if tokens > 0 { total / tokens as f64 } else { f64::NAN }, per_unit }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autoreg_model::ModelConfig;
+    use autoreg_text::TextTokenizer;
+
+    /// The targets of `windows` that are predicted, in order.
+    fn predicted(windows: &[Window]) -> Vec<i64> {
+        windows.iter().flat_map(|(_, y)| y.iter().copied().filter(|&t| t != IGNORE)).collect()
+    }
+
+    #[test]
+    fn windows_past_the_first_keep_the_prefix_and_predict_each_token_once() {
+        let doc: Vec<u32> = (100..120).collect(); // BOS-like 100, class-like 101
+        let w = windows_of(&doc, 8, 2);
+        assert_eq!(w[0], ((100..108).collect(), (101..109).collect()));
+        // The prefix, then the tokens after the previous window; the class token is
+        // not predicted again, the last prefix token predicts the first new token.
+        assert_eq!(w[1].0, [100, 101, 109, 110, 111, 112, 113, 114]);
+        assert_eq!(w[1].1, [IGNORE, 109, 110, 111, 112, 113, 114, 115]);
+        assert!(w.iter().all(|(x, y)| x.len() == y.len() && x.len() <= 8 && x[..2] == [100, 101]));
+        assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
+        // A BOS-only prefix, and stream windows (context restarts, no prefix).
+        let w = windows_of(&doc, 8, 1);
+        assert!(w[1..].iter().all(|(x, y)| x[0] == 100 && y[0] != IGNORE));
+        assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
+        let w = windows_of(&doc, 8, 0);
+        assert_eq!(w[1], ((108..116).collect(), (109..117).collect()));
+        assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn every_token_after_the_first_is_counted_once() {
+        let tok = TextTokenizer::byte();
+        tch::manual_seed(0);
+        let vs = tch::nn::VarStore::new(Device::Cpu);
+        let config = ModelConfig { n_layer: 1, n_head: 1, n_embd: 8, block_size: 8, ..Default::default() };
+        let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, tch::Kind::Float);
+        let mut store = TokenStore::new();
+        store.push(&(0..30).collect::<Vec<u32>>());
+        store.push(&[5, 6, 7]);
+        for windows in [Windows::Stream, Windows::Documents] {
+            let e = evaluate(&model, &store, windows, &tok, Device::Cpu, 2);
+            assert_eq!((e.documents, e.tokens), (2, 31));
+            assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");
+        }
+    }
 }

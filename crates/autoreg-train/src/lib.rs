@@ -10,11 +10,12 @@ mod error;
 mod eval;
 mod metrics;
 mod schedule;
+mod testhook;
 mod trainer;
 
 pub use baseline::{Baseline, baseline_nats};
 pub use batch::Batcher;
-pub use checkpoint::{Checkpoint, RunDir, TrainState};
+pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
 pub use config::{DataConfig, SplitMode, TrainConfig, Windows};
 pub use data::{Dataset, list_files, load_dataset, resolve_data_path};
 pub use error::TrainError;

@@ -77,7 +77,8 @@ pub fn plot_losses(records: &[EvalRecord], title: &str, path: &Path) -> Result<(
         let _ = plotters::style::register_font("sans-serif", FontStyle::Normal, dejavu::sans::regular());
     });
     let err = |e: &dyn std::fmt::Display| TrainError::Data(format!("plotting {}: {e}", path.display()));
-    let tmp = path.with_file_name(format!(".{}.tmp.png", path.file_stem().unwrap_or_default().to_string_lossy()));
+    let stem = path.file_stem().unwrap_or_default().to_string_lossy();
+    let tmp = path.with_file_name(format!(".{stem}.tmp-{}.png", std::process::id()));
     {
         let root = BitMapBackend::new(&tmp, (800, 500)).into_drawing_area();
         root.fill(&WHITE).map_err(|e| err(&e))?;

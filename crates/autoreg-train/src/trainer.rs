@@ -1,19 +1,21 @@
 //! The training loop: AdamW steps on random windows, evaluations, checkpoints, metrics.
 
 use crate::batch::Batcher;
-use crate::checkpoint::{RunDir, TrainState};
+use crate::checkpoint::{RunLock, TrainState};
 use crate::config::TrainConfig;
 use crate::data::Dataset;
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
 use crate::schedule::learning_rate;
-use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, resolve_device};
+use crate::testhook::pause;
+use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, available_memory, resolve_device};
 use autoreg_tokens::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::time::Instant;
-use tch::{Device, Tensor, nn::VarStore};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Duration, Instant};
+use tch::{Device, Kind, Tensor, nn::VarStore};
 
 /// How a training run ended.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,11 +51,41 @@ pub fn build_model(
     Ok((vs, gpt))
 }
 
-/// A model, its optimizer and its data, ready to train into a run directory.
+/// How often a progress line is printed when there is no progress bar.
+const PROGRESS_EVERY: Duration = Duration::from_secs(10);
+
+/// Checks that the model and its training on micro-batches of `train.batch_size`
+/// windows can fit in the device's memory, before anything that large is allocated: on the CPU against the
+/// memory available, on CUDA by allocating the estimate once.
+fn check_memory(model: &ModelConfig, train: &TrainConfig, vocab: usize, device: Device) -> Result<(), TrainError> {
+    let batch = train.batch_size as usize;
+    let refuse = |why: String| {
+        TrainError::Config(format!(
+            "{why} (the batch size is train.batch_size; train.grad_accum adds batches per step)"
+        ))
+    };
+    match (device, available_memory()) {
+        (Device::Cpu, Some(available)) => model.check_fits(vocab, batch, available).map_err(refuse),
+        _ => {
+            let need = model.training_bytes(vocab, batch);
+            let probe = if need < i64::MAX as f64 {
+                Tensor::f_empty([need as i64], (Kind::Uint8, device)).map(drop).map_err(|e| e.to_string())
+            } else {
+                Err("more than can be addressed".to_owned())
+            };
+            probe.map_err(|e| {
+                refuse(format!("the model and a batch need about {need:.3e} bytes, which {device:?} cannot give: {e}"))
+            })
+        }
+    }
+}
+
+/// A model, its optimizer and its data, ready to train into a run directory whose lock
+/// it holds.
 pub struct Trainer<'a> {
     config: &'a TrainConfig,
     tokenizer: &'a dyn Tokenizer,
-    run: RunDir,
+    lock: RunLock,
     title: String,
     vs: VarStore,
     model: Gpt,
@@ -68,9 +100,10 @@ pub struct Trainer<'a> {
 impl<'a> Trainer<'a> {
     /// Builds the model on the configured device; the batchers take over `data`'s
     /// splits. With `resume`, weights, optimizer moments and the step come from the
-    /// run's `last` checkpoint, and metrics past that step are dropped.
+    /// run's `last` checkpoint (which must have been trained with `model_config`), and
+    /// metrics past that step are dropped; without it, all metrics are.
     pub fn new(
-        run: RunDir,
+        lock: RunLock,
         title: &str,
         model_config: &ModelConfig,
         config: &'a TrainConfig,
@@ -80,8 +113,10 @@ impl<'a> Trainer<'a> {
     ) -> Result<Self, TrainError> {
         config.validate().map_err(TrainError::Config)?;
         model_config.validate().map_err(TrainError::Config)?;
+        // Checked before the model is built: its weights alone may not fit.
+        let device = resolve_device(config.device).map_err(TrainError::Config)?;
+        check_memory(model_config, config, tokenizer.vocab_size(), device)?;
         let (mut vs, model) = build_model(model_config, config, config.device, tokenizer.vocab_size())?;
-        let device = vs.device();
         let mut opt = AdamW::new(
             &vs,
             AdamWConfig {
@@ -91,25 +126,27 @@ impl<'a> Trainer<'a> {
                 weight_decay: config.weight_decay,
             },
         );
-        run.create()?;
+        let run = lock.run();
         let metrics = MetricsLog::new(run.metrics_path());
         let mut state = TrainState { best_val_loss: f64::INFINITY, ..Default::default() };
         if resume {
             let ckpt = run.checkpoint("last")?;
-            ckpt.load_weights(&mut vs)?;
+            if std::fs::symlink_metadata(run.path().join("best")).is_ok() {
+                run.checkpoint("best")?;
+            }
+            ckpt.load_weights(&mut vs, model_config)?;
             ckpt.load_optimizer(&mut opt)?;
             state = ckpt.state;
-            metrics.truncate_after(state.step)?;
-        } else {
-            metrics.truncate_after(-1)?;
         }
         let block = model_config.block_size;
         let train = Batcher::new(data.train, block, data.windows, tokenizer, device, "training")?;
         let val = Batcher::new(data.val, block, data.windows, tokenizer, device, "validation")?;
+        // Only once everything is checked: metrics are never dropped by a failed start.
+        metrics.truncate_after(if resume { state.step } else { -1 })?;
         Ok(Self {
             config,
             tokenizer,
-            run,
+            lock,
             title: title.to_owned(),
             vs,
             model,
@@ -138,11 +175,15 @@ impl<'a> Trainer<'a> {
     }
 
     /// Trains up to `max_steps`, evaluating and checkpointing every `eval_interval`
-    /// steps and at the end. `progress` shows a progress bar on a terminal.
-    pub fn run(&mut self, progress: bool) -> Result<TrainSummary, TrainError> {
+    /// steps and at the end. `progress` shows a progress bar on a terminal; without
+    /// it a progress line is printed every 10 s. When `stop` is set (Ctrl-C), the
+    /// current step is finished and saved, and [`TrainError::Interrupted`] returned.
+    pub fn run(&mut self, progress: bool, stop: &AtomicBool) -> Result<TrainSummary, TrainError> {
         let cfg = self.config;
         let start = self.state.step;
-        let tokens_per_step = (cfg.batch_size * cfg.grad_accum * self.model.config().block_size) as u64;
+        let tokens_per_step = (cfg.batch_size as u64)
+            .saturating_mul(cfg.grad_accum as u64)
+            .saturating_mul(self.model.config().block_size as u64);
         let bar = if progress { ProgressBar::new(cfg.max_steps as u64) } else { ProgressBar::hidden() };
         bar.set_style(
             ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ETA {eta}")
@@ -153,34 +194,51 @@ impl<'a> Trainer<'a> {
         let session = Instant::now();
         let elapsed_before = self.state.elapsed_s;
         let (mut since_eval, mut tokens_since_eval) = (Instant::now(), 0u64);
+        let mut last_line = Instant::now();
         let mut lr = learning_rate(start, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.decay_end());
         let mut step = start;
+        // A resumed run starts on its saved `last` checkpoint.
+        let mut saved = if self.resumed { Some(start) } else { None };
         loop {
             let due = step % cfg.eval_interval == 0 || step == cfg.max_steps;
-            if due && !(self.resumed && step == start) {
+            if due && saved != Some(step) {
                 self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
                 let tokens_per_s = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
                 self.evaluate_and_save(lr, tokens_per_s)?;
+                saved = Some(step);
                 bar.suspend(|| {
                     eprintln!(
-                        "step {step}: train loss {:.4}, val loss {:.4}",
+                        "step {step}: train loss {:.4}, val loss {:.4}, {tokens_per_s:.0} tokens/s",
                         self.state.train_loss, self.state.val_loss
                     )
                 });
-                (since_eval, tokens_since_eval) = (Instant::now(), 0);
+                (since_eval, tokens_since_eval, last_line) = (Instant::now(), 0, Instant::now());
             }
             if step >= cfg.max_steps {
                 break;
             }
+            if stop.load(Ordering::SeqCst) {
+                bar.finish_and_clear();
+                if saved != Some(step) {
+                    self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
+                    self.lock.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
+                }
+                return Err(TrainError::Interrupted { step, run: self.lock.run().path().to_path_buf() });
+            }
             lr = learning_rate(step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.decay_end());
-            let loss = self.train_step(step, lr);
+            let loss = self.train_step(step, lr)?;
             step += 1;
             self.state.step = step;
-            self.state.tokens_seen += tokens_per_step;
-            tokens_since_eval += tokens_per_step;
+            self.state.tokens_seen = self.state.tokens_seen.saturating_add(tokens_per_step);
+            tokens_since_eval = tokens_since_eval.saturating_add(tokens_per_step);
             let rate = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
             bar.set_position(step as u64);
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.1}k tok/s", rate / 1e3));
+            if !progress && last_line.elapsed() >= PROGRESS_EVERY {
+                eprintln!("step {step}/{}: loss {loss:.4}, lr {lr:.2e}, {rate:.0} tokens/s", cfg.max_steps);
+                last_line = Instant::now();
+            }
+            pause("step", step, || stop.load(Ordering::SeqCst));
         }
         bar.finish_and_clear();
         Ok(TrainSummary {
@@ -192,10 +250,10 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// One optimizer step over `grad_accum` micro-batches; returns the mean loss.
-    /// Data and dropout are seeded by the step, so a resumed run draws what an
-    /// uninterrupted one would.
-    fn train_step(&mut self, step: i64, lr: f64) -> f64 {
+    /// One optimizer step over `grad_accum` micro-batches; returns the mean loss, or
+    /// [`TrainError::Diverged`] when it is not finite. Data and dropout are seeded by
+    /// the step, so a resumed run draws what an uninterrupted one would.
+    fn train_step(&mut self, step: i64, lr: f64) -> Result<f64, TrainError> {
         let cfg = self.config;
         let seed = cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut rng = StdRng::seed_from_u64(seed);
@@ -213,13 +271,15 @@ impl<'a> Trainer<'a> {
                 tch::no_grad(|| grads.iter_mut().zip(&micro).for_each(|(g, m)| drop(g.g_add_(m))));
             }
         }
+        if !total.is_finite() {
+            return Err(TrainError::Diverged { step: step + 1, loss: total });
+        }
         if cfg.grad_clip > 0.0 {
             AdamW::clip_grad_norm(&mut grads, cfg.grad_clip);
         }
         self.opt.step(&grads, lr);
-        total
+        Ok(total)
     }
-
     /// Mean loss over `eval_batches` batches of a split; the same batches every time.
     fn estimate(&self, split: &Batcher, salt: u64) -> f64 {
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ salt);
@@ -241,7 +301,10 @@ impl<'a> Trainer<'a> {
         if best {
             self.state.best_val_loss = self.state.val_loss;
         }
-        self.run.save(&self.vs, &self.opt, &self.state, best)?;
+        if let Some(loss) = [self.state.train_loss, self.state.val_loss].into_iter().find(|l| !l.is_finite()) {
+            return Err(TrainError::Diverged { step: self.state.step, loss });
+        }
+        self.lock.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
         self.metrics.append(&EvalRecord {
             step: self.state.step,
             train_loss: self.state.train_loss,
@@ -250,6 +313,6 @@ impl<'a> Trainer<'a> {
             tokens_per_s,
             elapsed_s: self.state.elapsed_s,
         })?;
-        plot_losses(&self.metrics.read()?, &self.title, &self.run.plot_path())
+        plot_losses(&self.metrics.read()?, &self.title, &self.lock.run().plot_path())
     }
 }

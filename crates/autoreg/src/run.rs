@@ -37,7 +37,7 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.as_dyn().vocab_size())?;
     let device = vs.device();
     checkpoint
-        .load_weights(&mut vs)
+        .load_weights(&mut vs, &config.model)
         .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;
     Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, _vs: vs })
 }

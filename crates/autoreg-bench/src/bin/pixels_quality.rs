@@ -67,7 +67,7 @@ fn main() -> Result<()> {
         bail!("{} is a {} run, not an image run", o.run_dir.display(), run.tokenizer.as_dyn().kind());
     };
     let config = &run.config;
-    let files = list_files(&resolve_data_path(&config.data)?, config.tokenizer.extensions())?;
+    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, config.tokenizer.extensions())?;
     let data = load_dataset(&config.data, &files, tok, &run.tokenizer.to_json(), config.train.seed)?;
     let symbols = tok.num_symbols();
     println!(

@@ -13,10 +13,10 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let run = load_run(&args.model)?;
     let config = &run.config;
     let tok = run.tokenizer.as_dyn();
-    let files = list_files(&resolve_data_path(&config.data)?, config.tokenizer.extensions())?;
+    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, config.tokenizer.extensions())?;
     let data = load_dataset(&config.data, &files, tok, &run.tokenizer.to_json(), config.train.seed)?;
     let batch = config.train.batch_size.max(1) as usize;
-    let e = evaluate(&run.model, &data.val, tok, run.device, batch);
+    let e = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch);
     println!(
         "{} (step {}): validation split of {} documents, {} predicted tokens",
         run.dir.path().display(),

@@ -80,7 +80,7 @@ pub fn info(args: &InfoArgs) -> Result<()> {
                 c.state.val_loss,
                 c.dir.display()
             ),
-            Err(_) => println!("{which:<10} none"),
+            Err(e) => println!("{which:<10} none: {e}"),
         }
     }
     let records = MetricsLog::new(run.metrics_path()).read()?;

@@ -7,6 +7,11 @@ use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result, bail};
 use autoreg_tokens::write_atomic;
 use autoreg_train::{RunDir, TrainSummary, Trainer, list_files, load_dataset, resolve_data_path};
+use std::io::Write;
+use std::path::Path;
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::SystemTime;
 
 /// Trains a new run from a config, or resumes one; returns how it ended.
 pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
@@ -27,20 +32,29 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         (Some(_), Some(Some(_))) => bail!("give either a config file or --resume RUN_DIR, not both"),
         (None, _) => bail!("give a config file (autoreg train configs/NAME.toml) or --resume RUN_DIR"),
     };
-    let data_path = resolve_data_path(&config.data)?;
+    // Data paths are found from the config's folder (a resumed run's own folder); the
+    // run's history records the command.
+    let (base, command) = match &args.config {
+        Some(path) if !resume => {
+            (path.parent().unwrap_or(Path::new(".")).to_path_buf(), format!("train {}", path.display()))
+        }
+        _ => (run.path().to_path_buf(), "train --resume".to_owned()),
+    };
+    let data_path = resolve_data_path(&config.data, &base)?;
     let files = list_files(&data_path, config.tokenizer.extensions())?;
 
+    // One process writes a run: the lock is taken before anything in it is written.
+    let lock = run.lock()?;
     let tokenizer = if resume {
         SavedTokenizer::load(&run.tokenizer_path())?
     } else {
-        if run.checkpoint("last").is_ok() {
+        if std::fs::symlink_metadata(run.path().join("last")).is_ok() {
             bail!(
                 "{} already holds a trained run: continue it with --resume, or train under another name (--set name=...)",
                 run.path().display()
             );
         }
         let tokenizer = config.tokenizer.build(&files)?;
-        run.create()?;
         write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
         tokenizer.save(&run.tokenizer_path())?;
         tokenizer
@@ -58,7 +72,12 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         data.val.num_tokens(),
         tok.vocab_size(),
     );
-    let mut trainer = Trainer::new(run.clone(), &config.name, &config.model, &config.train, tok, data, resume)?;
+    let mut trainer = Trainer::new(lock, &config.name, &config.model, &config.train, tok, data, resume)?;
+    if resume {
+        // The overrides hold from now on: the run's config keeps them, its history says when.
+        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+    }
+    record_history(&run, &command, &args.set)?;
     eprintln!(
         "model: {:.2}M parameters on {:?}; {} from step {} to {}",
         trainer.num_params() as f64 / 1e6,
@@ -67,7 +86,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         trainer.step(),
         config.train.max_steps
     );
-    let summary = trainer.run(interactive())?;
+    let summary = trainer.run(interactive(), stop_on_ctrl_c()?)?;
     println!(
         "{}: step {}, train loss {:.4}, val loss {:.4} (best {:.4}), {:.1} s",
         run.path().display(),
@@ -92,4 +111,37 @@ fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
     }
     run.checkpoint("last").with_context(|| format!("cannot resume {dir}"))?;
     Ok(config)
+}
+
+/// Set by the first Ctrl-C: training stops after the current step, saved.
+static STOP: AtomicBool = AtomicBool::new(false);
+
+/// Installs (once) the Ctrl-C handler and returns the flag it sets. A second Ctrl-C
+/// exits at once, with the status of a process ended by SIGINT.
+fn stop_on_ctrl_c() -> Result<&'static AtomicBool> {
+    static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
+    let installed = INSTALLED.get_or_init(|| {
+        ctrlc::set_handler(|| {
+            if STOP.swap(true, Ordering::SeqCst) {
+                std::process::exit(130);
+            }
+            eprintln!("stopping after this step, which is saved (Ctrl-C again to quit at once)");
+        })
+        .map_err(|e| e.to_string())
+    });
+    installed.clone().map_err(anyhow::Error::msg).context("cannot install the Ctrl-C handler")?;
+    Ok(&STOP)
+}
+
+/// Appends to the run's `config.history` a line of when `command` ran with `overrides`.
+fn record_history(run: &RunDir, command: &str, overrides: &[String]) -> Result<()> {
+    let path = run.history_path();
+    let sets: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
+    let line = format!("{} {command}{sets}\n", humantime::format_rfc3339_seconds(SystemTime::now()));
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }
