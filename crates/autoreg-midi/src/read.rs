@@ -44,6 +44,9 @@ impl Score {
         if strict && let Some(flaw) = chunks.flaws.first() {
             return Err(fail(flaw.error()));
         }
+        if let Some(at) = smpte_minus_128(bytes) {
+            return Err(fail(format!("the header chunk at byte {at} gives an SMPTE rate of -128 frames per second")));
+        }
         let (header, tracks) = midly::parse(bytes).map_err(|e| fail(format!("not a valid MIDI file: {e}")))?;
         let ticks_per_beat = match header.timing {
             Timing::Metrical(t) if t.as_int() > 0 => t.as_int(),
@@ -100,6 +103,14 @@ impl Score {
         }
         Ok((score, damage))
     }
+}
+
+/// The byte of a header chunk whose time division has the SMPTE byte 0x80, if any.
+/// midly 0.5.3 negates that byte as an `i8`, which overflows (a panic in debug builds),
+/// so such a file is refused before midly reads it. Every `MThd` is looked at, as midly
+/// reads a header chunk wherever one starts, inside an RMID wrapper too.
+fn smpte_minus_128(bytes: &[u8]) -> Option<usize> {
+    bytes.windows(4).enumerate().find_map(|(at, w)| (w == b"MThd" && bytes.get(at + 12) == Some(&0x80)).then_some(at))
 }
 
 /// "kept its first 812 events", for a damaged track of which `events` were read.

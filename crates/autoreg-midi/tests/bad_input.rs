@@ -88,6 +88,16 @@ fn smpte_timing() {
     bytes[13] = 40;
     let err = error(&bytes);
     assert!(err.contains("SMPTE time division (25 frames per second, 40 ticks per frame)"), "{err}");
+    // -128 frames per second: midly would overflow negating it; a clear error instead,
+    // in the first header chunk or in a second one.
+    bytes[12] = 0x80;
+    assert!(error(&bytes).contains("header chunk at byte 0 gives an SMPTE rate of -128"), "{}", error(&bytes));
+    let mut second = two_notes();
+    second.extend(b"MThd\0\0\0\x06\0\0\0\x01\x80\x10");
+    for strict in [false, true] {
+        let err = error_with(&second, strict);
+        assert!(err.contains(&format!("header chunk at byte {}", two_notes().len())), "{err}");
+    }
 }
 
 #[test]
