@@ -4,7 +4,7 @@ use crate::labels::LabelPattern;
 use crate::read::MAX_RATE;
 use crate::resample::MAX_SAMPLES;
 use crate::tokenizer::AudioTokenizer;
-use autoreg_tokens::{TokenError, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, TokenError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -86,11 +86,11 @@ impl AudioConfig {
     }
 }
 
-impl TokenizerBuilder for AudioConfig {
-    type Tokenizer = AudioTokenizer;
+impl ModalityBuilder for AudioConfig {
+    type Modality = AudioTokenizer;
 
-    fn extensions(&self) -> &'static [&'static str] {
-        &["wav"]
+    fn extensions(&self) -> Vec<String> {
+        vec!["wav".into()]
     }
 
     /// Learns the sorted class names from the file names when `conditional`; names that

@@ -10,7 +10,10 @@ use crate::resample::resample;
 use crate::snr::snr_db;
 use crate::waveform::waveform_png;
 use crate::write::wav_bytes;
-use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer, write_atomic};
+use autoreg_tokens::{
+    Classes, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
+    write_atomic,
+};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -108,17 +111,11 @@ impl AudioTokenizer {
     }
 
     /// The samples that `tokens` decode to: sample tokens only, stopping at the first
-    /// EOS. Out-of-range ids are an error.
-    pub fn decode_samples(&self, tokens: &[u32]) -> Result<Vec<f32>, TokenError> {
-        self.check_range(tokens)?;
+    /// EOS; other ids are skipped.
+    pub fn decode_samples(&self, tokens: &[u32]) -> Vec<f32> {
         let eos = self.specials().eos;
         let levels = self.levels();
-        Ok(tokens
-            .iter()
-            .take_while(|&&t| t != eos)
-            .filter(|&&t| t < levels)
-            .map(|&t| self.quantizer.value(t))
-            .collect())
+        tokens.iter().take_while(|&&t| t != eos).filter(|&&t| t < levels).map(|&t| self.quantizer.value(t)).collect()
     }
 
     /// Signal-to-noise ratio in dB of `samples` after quantizing and decoding them.
@@ -127,33 +124,33 @@ impl AudioTokenizer {
         snr_db(samples, &decoded)
     }
 
-    /// The label token for the file called `name` (a path or a file name): `Ok(None)`
-    /// when the name does not match `label_pattern`; an error when it gives a label
-    /// that is not one of the classes.
-    fn label_token(&self, name: &str) -> Result<Option<u32>, TokenError> {
-        let file_name = Path::new(name).file_name().map_or_else(|| name.into(), |n| n.to_string_lossy());
-        let Some(label) = self.pattern.label(&file_name) else {
+    /// The label token of `source`: its label, else the one its file name gives;
+    /// `Ok(None)` when the name does not match `label_pattern`; an error when the label
+    /// is not one of the classes.
+    fn label_token(&self, source: &Source) -> Result<Option<u32>, TokenError> {
+        let file_name = source.path.file_name().unwrap_or(source.path.as_os_str()).to_string_lossy();
+        let Some(label) = source.label.or_else(|| self.pattern.label(&file_name)) else {
             return Ok(None);
         };
         match self.classes.binary_search_by(|c| c.as_str().cmp(label)) {
             Ok(k) => Ok(Some(self.levels() + k as u32)),
             Err(_) => Err(TokenError::format(
-                name,
+                source.name(),
                 format!("label {label:?} is not one of the {} classes {:?}", self.classes.len(), self.classes),
             )),
         }
     }
 
-    /// `BOS [label]`: the start of every document of the file called `name`; with
-    /// `required`, a name that gives no label is an error when conditional.
-    fn head(&self, name: &str, required: bool) -> Result<Vec<u32>, TokenError> {
+    /// `BOS [label]`: the start of every document of `source`; with `required`, a
+    /// source without a label is an error when conditional.
+    fn head(&self, source: &Source, required: bool) -> Result<Vec<u32>, TokenError> {
         let mut head = vec![self.specials().bos];
         if self.config.conditional {
-            match self.label_token(name)? {
+            match self.label_token(source)? {
                 Some(label) => head.push(label),
                 None if required => {
                     return Err(TokenError::format(
-                        name,
+                        source.name(),
                         format!("the file name does not match the label pattern {:?}", self.config.label_pattern),
                     ));
                 }
@@ -164,7 +161,7 @@ impl AudioTokenizer {
     }
 }
 
-impl Tokenizer for AudioTokenizer {
+impl Modality for AudioTokenizer {
     fn kind(&self) -> &'static str {
         "audio"
     }
@@ -187,15 +184,15 @@ impl Tokenizer for AudioTokenizer {
         }
     }
 
-    fn extension(&self) -> &'static str {
-        "wav"
+    fn merge_rule(&self) -> MergeRule {
+        MergeRule { symbols: self.levels(), bytes: false, default_split: Split::None }
     }
 
     /// `BOS [Label_k] samples... EOS`, one document per `max_samples` samples. When
-    /// conditional, the file name in `name` must give one of the classes.
-    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
-        let head = self.head(name, true)?;
-        let tokens = self.quantize(&self.load_samples(bytes, name)?);
+    /// conditional, the source's label or its file name must give one of the classes.
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let head = self.head(source, true)?;
+        let tokens = self.quantize(&self.load_samples(source.bytes, &source.name())?);
         let eos = self.specials().eos;
         let window = if self.config.max_samples == 0 { tokens.len() } else { self.config.max_samples };
         let document = |chunk: &[u32]| [head.as_slice(), chunk, &[eos]].concat();
@@ -205,43 +202,62 @@ impl Tokenizer for AudioTokenizer {
         Ok(tokens.chunks(window).map(document).collect())
     }
 
-    /// Decodes to a mono 16-bit PCM WAV at `sample_rate`.
-    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
-        wav_bytes(&self.decode_samples(tokens)?, self.config.sample_rate)
+    /// Decodes to a mono 16-bit PCM WAV at `sample_rate`; any sample ids make one.
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+        let bytes = wav_bytes(&self.decode_samples(ids), self.config.sample_rate)?;
+        Ok(Decoded { bytes, extension: "wav".into(), repairs: 0 })
     }
 
-    /// `BOS [Label_k] samples...` of the whole recording ([`PromptCut::Whole`], not cut
-    /// into windows) or of its first seconds ([`PromptCut::Seconds`]). The label is kept
-    /// when conditional and the file name gives one; a label that is not one of the
-    /// classes is an error.
-    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
-        let mut samples = self.load_samples(bytes, name)?;
-        match cut {
-            PromptCut::Whole => {}
-            PromptCut::Seconds(s) if s.is_finite() && s > 0.0 => {
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            classes: Some(self),
+            prompts: Some(self),
+            companions: Some(self),
+            units: Some(self),
+            ..Extras::default()
+        }
+    }
+}
+
+impl Classes for AudioTokenizer {
+    fn names(&self) -> &[String] {
+        &self.classes
+    }
+
+    fn ids(&self) -> Range<u32> {
+        self.levels()..self.levels() + self.classes.len() as u32
+    }
+}
+
+impl Prompts for AudioTokenizer {
+    fn unit(&self) -> &'static str {
+        "seconds"
+    }
+
+    /// `BOS [Label_k] samples...` of the whole recording (not cut into windows) or of
+    /// its first `length` seconds. The label is kept when conditional and the source
+    /// gives one; a label that is not one of the classes is an error.
+    fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
+        let mut samples = self.load_samples(source.bytes, &source.name())?;
+        match length {
+            None => {}
+            Some(s) if s.is_finite() && s > 0.0 => {
                 samples.truncate((s * f64::from(self.config.sample_rate)).round() as usize);
             }
-            PromptCut::Seconds(s) => {
-                return Err(TokenError::format(name, format!("a prompt of {s} seconds: must be positive")));
+            Some(s) => {
+                return Err(TokenError::format(source.name(), format!("a prompt of {s} seconds: must be positive")));
             }
-            other => return Err(TokenError::format(name, format!("an audio prompt cannot be cut to {other}"))),
         }
-        let mut prompt = self.head(name, false)?;
+        let mut prompt = self.head(source, false)?;
         prompt.extend(self.quantize(&samples));
         Ok(prompt)
     }
+}
 
-    fn classes(&self) -> Vec<String> {
-        self.classes.clone()
-    }
-
-    fn class_tokens(&self) -> Range<u32> {
-        self.levels()..self.levels() + self.classes.len() as u32
-    }
-
+impl Companions for AudioTokenizer {
     /// Writes the waveform of the decoded samples to `<stem>.png` beside `path`.
-    fn write_companions(&self, tokens: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
-        let samples = self.decode_samples(tokens)?;
+    fn write_companions(&self, ids: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        let samples = self.decode_samples(ids);
         let png_path = path.with_extension("png");
         let png = waveform_png(&samples, self.config.sample_rate).map_err(|e| {
             TokenError::format(png_path.display().to_string(), format!("cannot draw the waveform: {e}"))
@@ -249,13 +265,15 @@ impl Tokenizer for AudioTokenizer {
         write_atomic(&png_path, &png)?;
         Ok(vec![png_path])
     }
+}
 
-    fn unit(&self) -> Option<&'static str> {
-        Some("sample")
+impl Units for AudioTokenizer {
+    fn unit(&self) -> &'static str {
+        "sample"
     }
 
-    /// Number of sample tokens in `doc`.
-    fn count_units(&self, doc: &[u32]) -> usize {
+    /// Number of sample ids in `doc`.
+    fn count(&self, doc: &[u32]) -> usize {
         let levels = self.levels();
         doc.iter().filter(|&&t| t < levels).count()
     }

@@ -4,7 +4,7 @@
 mod common;
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, testing::Tokenize};
 use common::{sine, wav16};
 
 /// The fields of a PCM `fmt ` chunk.
@@ -45,7 +45,7 @@ fn tokenizer() -> AudioTokenizer {
 /// The reason of the error that encoding `bytes` as `name` gives; panics when it succeeds
 /// or when the error does not start with the name.
 fn refused(tok: &AudioTokenizer, bytes: &[u8], name: &str) -> String {
-    let err = tok.encode(bytes, name).expect_err(name).to_string();
+    let err = tok.encode_bytes(bytes, name).expect_err(name).to_string();
     assert!(err.starts_with(&format!("{name}: ")), "{err}");
     err
 }
@@ -54,7 +54,7 @@ fn refused(tok: &AudioTokenizer, bytes: &[u8], name: &str) -> String {
 fn odd_headers_are_refused_naming_the_file() {
     let tok = tokenizer();
     let body = [0u8; 40];
-    assert_eq!(tok.encode(&wav(PCM16, 40, &body), "fine.wav").unwrap()[0].len(), 20 + 2);
+    assert_eq!(tok.encode_bytes(&wav(PCM16, 40, &body), "fine.wav").unwrap()[0].len(), 20 + 2);
     let cases = [
         (Fmt { channels: 0, ..PCM16 }, 40, "zero channels"),
         (Fmt { rate: 0, ..PCM16 }, 40, "sample rate 0 Hz is outside"),
@@ -95,7 +95,7 @@ fn every_single_byte_change_and_every_cut_is_handled() {
         for value in [0x00, 0x01, 0x7f, 0x80, 0xff] {
             let mut bytes = good.clone();
             bytes[position] = value;
-            match tok.encode(&bytes, "mutant.wav") {
+            match tok.encode_bytes(&bytes, "mutant.wav") {
                 Ok(docs) => {
                     read += 1;
                     assert!(docs.iter().all(|d| d.len() >= 2), "byte {position} = {value}");
@@ -109,7 +109,7 @@ fn every_single_byte_change_and_every_cut_is_handled() {
     }
     assert!(read > 0 && refused_count > 0, "{read} read, {refused_count} refused");
     for len in 0..good.len() {
-        if let Err(e) = tok.encode(&good[..len], "cut.wav") {
+        if let Err(e) = tok.encode_bytes(&good[..len], "cut.wav") {
             assert!(e.to_string().starts_with("cut.wav: "), "{len} bytes: {e}");
         }
     }

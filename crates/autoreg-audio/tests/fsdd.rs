@@ -2,7 +2,7 @@
 //! shared data root (`AUTOREG_DATA`, else `../../../shared/datasets`).
 
 use autoreg_audio::{AudioConfig, AudioTokenizer, Quantization, snr_db};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Modality, ModalityBuilder, testing::Tokenize};
 use std::io::Cursor;
 use std::path::PathBuf;
 
@@ -34,10 +34,10 @@ fn pooled_snr(tok: &AudioTokenizer, files: &[PathBuf]) -> (f64, f64) {
     for path in files {
         let bytes = std::fs::read(path).unwrap();
         let original = reference(&bytes);
-        let docs = tok.encode(&bytes, &path.display().to_string()).unwrap();
+        let docs = tok.encode_bytes(&bytes, &path.display().to_string()).unwrap();
         let mut back = Vec::with_capacity(original.len());
         for doc in &docs {
-            back.extend(tok.decode_samples(doc).unwrap());
+            back.extend(tok.decode_samples(doc));
         }
         assert_eq!(back.len(), original.len(), "{}", path.display());
         per_file.push(snr_db(&original, &back));
@@ -62,8 +62,8 @@ fn mu_law_round_trip_over_all_recordings() {
     for path in files.iter().step_by(100) {
         let bytes = std::fs::read(path).unwrap();
         let original = reference(&bytes);
-        let doc = &tok.encode(&bytes, "x").unwrap()[0];
-        let wav = reference(&tok.decode(doc).unwrap());
+        let doc = &tok.encode_bytes(&bytes, "x").unwrap()[0];
+        let wav = reference(&tok.decode_bytes(doc).unwrap());
         assert_eq!(wav.len(), original.len().min(16000));
         assert!(snr_db(&original, &wav) > 20.0, "{}", path.display());
     }

@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
-use autoreg_tokens::{TokenError, Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, TokenError, testing::Tokenize};
 use common::{sine, wav16};
 use hound::{SampleFormat, WavSpec, WavWriter};
 use std::io::Cursor;
@@ -126,17 +126,17 @@ fn format_error(result: Result<Vec<Vec<u32>>, TokenError>) -> (String, String) {
 fn truncated_and_corrupt_files_are_errors_naming_the_file() {
     let tok = tokenizer(AudioConfig::default());
     let good = wav16(&sine(440.0, 0.5, 8000, 0.25), 8000);
-    let (name, reason) = format_error(tok.encode(&good[..good.len() / 2], "data/cut.wav"));
+    let (name, reason) = format_error(tok.encode_bytes(&good[..good.len() / 2], "data/cut.wav"));
     assert_eq!(name, "data/cut.wav");
     assert!(reason.contains("truncated") && reason.contains("2000 samples"), "{reason}");
 
-    let (name, reason) = format_error(tok.encode(&good[..30], "data/header.wav"));
+    let (name, reason) = format_error(tok.encode_bytes(&good[..30], "data/header.wav"));
     assert_eq!(name, "data/header.wav");
     assert!(reason.contains("not a readable WAV"), "{reason}");
 
     let mut garbage = good.clone();
     garbage[8..12].copy_from_slice(b"AVI ");
-    let (name, reason) = format_error(tok.encode(&garbage, "data/garbage.wav"));
+    let (name, reason) = format_error(tok.encode_bytes(&garbage, "data/garbage.wav"));
     assert_eq!(name, "data/garbage.wav");
     assert!(reason.contains("not a readable WAV"), "{reason}");
 
@@ -144,13 +144,13 @@ fn truncated_and_corrupt_files_are_errors_naming_the_file() {
     let mut fast = good.clone();
     fast[24..28].copy_from_slice(&1_000_000u32.to_le_bytes());
     fast[28..32].copy_from_slice(&2_000_000u32.to_le_bytes());
-    let (_, reason) = format_error(tok.encode(&fast, "rate.wav"));
+    let (_, reason) = format_error(tok.encode_bytes(&fast, "rate.wav"));
     assert!(reason.contains("sample rate 1000000 Hz is outside"), "{reason}");
 
     let nan = wav(&[vec![0.0, f64::NAN, 0.5]], 8000, Format::Float);
-    let (_, reason) = format_error(tok.encode(&nan, "nan.wav"));
+    let (_, reason) = format_error(tok.encode_bytes(&nan, "nan.wav"));
     assert!(reason.contains("sample 1 is not a finite number"), "{reason}");
 
-    let err = tok.encode(b"", "empty.wav").unwrap_err().to_string();
+    let err = tok.encode_bytes(b"", "empty.wav").unwrap_err().to_string();
     assert!(err.starts_with("empty.wav: "), "{err}");
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_audio::{AudioConfig, AudioTokenizer, Quantization};
-use autoreg_tokens::{PromptCut, TokenError, Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Modality, ModalityBuilder, TokenError, testing::Tokenize};
 use common::{sine, wav16};
 use std::io::Cursor;
 use std::path::PathBuf;
@@ -35,14 +35,14 @@ fn documents_are_bos_samples_eos_and_round_trip() {
     assert_eq!(tok.vocab_size(), 256 + 3);
     assert!(tok.classes().is_empty());
     let signal = sine(440.0, 0.5, 8000, 0.5);
-    let docs = tok.encode(&wav16(&signal, 8000), "a.wav").unwrap();
+    let docs = tok.encode_bytes(&wav16(&signal, 8000), "a.wav").unwrap();
     assert_eq!(docs.len(), 1);
     let s = tok.specials();
     assert_eq!((docs[0][0], docs[0][docs[0].len() - 1]), (s.bos, s.eos));
     assert_eq!(docs[0].len(), signal.len() + 2);
     assert_eq!(tok.count_units(&docs[0]), signal.len());
     assert_eq!(tok.unit(), Some("sample"));
-    let (spec, decoded) = read_back(&tok.decode(&docs[0]).unwrap());
+    let (spec, decoded) = read_back(&tok.decode_bytes(&docs[0]).unwrap());
     assert_eq!((spec.channels, spec.sample_rate, spec.bits_per_sample), (1, 8000, 16));
     let decoded: Vec<f32> = decoded.iter().map(|&v| f32::from(v) / 32768.0).collect();
     let reference: Vec<f32> = signal.iter().map(|&v| v as f32).collect();
@@ -77,7 +77,7 @@ fn conditional_documents_carry_the_label_from_the_file_name() {
     assert_eq!(tok.vocab_size(), 256 + 3 + 3);
     let s = tok.specials();
     let bytes = wav16(&sine(300.0, 0.5, 8000, 0.1), 8000);
-    let docs = tok.encode(&bytes, "/somewhere/3_lucas_9.wav").unwrap();
+    let docs = tok.encode_bytes(&bytes, "/somewhere/3_lucas_9.wav").unwrap();
     assert_eq!(docs[0][..2], [s.bos, 256 + 1]);
     assert_eq!(tok.token_name(257).as_deref(), Some("Label_3"));
     assert_eq!(tok.token_name(12).as_deref(), Some("Sample_12"));
@@ -86,16 +86,16 @@ fn conditional_documents_carry_the_label_from_the_file_name() {
     assert_eq!(tok.count_units(&docs[0]), 800);
     assert_eq!(tok.class_prompt(2).unwrap(), [s.bos, 256 + 2]);
 
-    let err = tok.encode(&bytes, "data/recording.wav").unwrap_err().to_string();
+    let err = tok.encode_bytes(&bytes, "data/recording.wav").unwrap_err().to_string();
     assert_eq!(err, r#"data/recording.wav: the file name does not match the label pattern "{label}_{_}.wav""#);
-    let err = tok.encode(&bytes, "data/5_theo_1.wav").unwrap_err().to_string();
+    let err = tok.encode_bytes(&bytes, "data/5_theo_1.wav").unwrap_err().to_string();
     assert!(err.starts_with("data/5_theo_1.wav: label \"5\" is not one of the 3 classes"), "{err}");
     let err = tok.class_prompt(3).unwrap_err().to_string();
     assert_eq!(err, "--class: class 3 is out of range: there are 3 classes (0..2)");
     let plain = AudioConfig::default().build(&[]).unwrap();
     assert!(plain.class_prompt(0).unwrap_err().to_string().contains("no classes"));
     // Without `conditional`, names are not looked at.
-    assert_eq!(plain.encode(&bytes, "data/recording.wav").unwrap()[0][0], plain.specials().bos);
+    assert_eq!(plain.encode_bytes(&bytes, "data/recording.wav").unwrap()[0][0], plain.specials().bos);
 }
 
 #[test]
@@ -103,7 +103,7 @@ fn training_windows_keep_bos_and_the_label_as_the_prefix() {
     let tok = digits();
     let s = tok.specials();
     let bytes = wav16(&sine(300.0, 0.5, 8000, 0.1), 8000);
-    let doc = &tok.encode(&bytes, "7_theo_2.wav").unwrap()[0];
+    let doc = &tok.encode_bytes(&bytes, "7_theo_2.wav").unwrap()[0];
     assert_eq!(doc[..2], [s.bos, 256 + 2]);
     assert_eq!(tok.prefix_len(doc), 2, "windows inside the recording keep BOS Label_7");
     // A prompt without a label, a sample right after BOS, and a bare BOS keep only BOS.
@@ -111,7 +111,7 @@ fn training_windows_keep_bos_and_the_label_as_the_prefix() {
     assert_eq!(tok.prefix_len(&[s.bos]), 1);
     assert_eq!(tok.prefix_len(&[s.bos, s.eos]), 1);
     let plain = AudioConfig::default().build(&[]).unwrap();
-    assert_eq!(plain.prefix_len(&plain.encode(&bytes, "7_theo_2.wav").unwrap()[0]), 1);
+    assert_eq!(plain.prefix_len(&plain.encode_bytes(&bytes, "7_theo_2.wav").unwrap()[0]), 1);
 }
 
 #[test]
@@ -135,7 +135,7 @@ fn fitting_needs_a_matching_name_and_a_valid_config() {
 fn long_recordings_are_cut_into_windows() {
     let bytes = wav16(&sine(250.0, 0.5, 8000, 5.0), 8000);
     let tok = AudioConfig { max_samples: 16000, ..AudioConfig::default() }.build(&[]).unwrap();
-    let docs = tok.encode(&bytes, "long.wav").unwrap();
+    let docs = tok.encode_bytes(&bytes, "long.wav").unwrap();
     let lengths: Vec<usize> = docs.iter().map(|d| tok.count_units(d)).collect();
     assert_eq!(lengths, [16000, 16000, 8000]);
     let s = tok.specials();
@@ -147,12 +147,12 @@ fn long_recordings_are_cut_into_windows() {
     let labelled = AudioConfig { max_samples: 7000, conditional: true, ..AudioConfig::default() }
         .build(&[PathBuf::from("4_a_1.wav")])
         .unwrap();
-    let docs = labelled.encode(&bytes, "4_b_2.wav").unwrap();
+    let docs = labelled.encode_bytes(&bytes, "4_b_2.wav").unwrap();
     assert_eq!(docs.len(), 6);
     assert!(docs.iter().all(|d| d[1] == 256 && labelled.count_units(d) <= 7000));
 
     let whole = AudioConfig { max_samples: 0, ..AudioConfig::default() }.build(&[]).unwrap();
-    assert_eq!(whole.encode(&bytes, "long.wav").unwrap().len(), 1);
+    assert_eq!(whole.encode_bytes(&bytes, "long.wav").unwrap().len(), 1);
 }
 
 #[test]
@@ -160,19 +160,19 @@ fn prompts_keep_the_first_seconds_and_the_label() {
     let tok = digits();
     let bytes = wav16(&sine(250.0, 0.5, 8000, 3.0), 8000);
     let s = tok.specials();
-    let prompt = tok.encode_prompt(&bytes, "dir/7_x_1.wav", PromptCut::Seconds(0.25)).unwrap();
+    let prompt = tok.prompt_bytes(&bytes, "dir/7_x_1.wav", Some(0.25)).unwrap();
     assert_eq!(prompt[..2], [s.bos, 256 + 2]);
     assert_eq!(prompt.len(), 2 + 2000);
     assert_eq!(prompt[2..], tok.quantize(&tok.load_samples(&bytes, "x").unwrap())[..2000]);
     // No label in the name: the prompt starts with BOS alone.
-    let prompt = tok.encode_prompt(&bytes, "prompt.wav", PromptCut::Whole).unwrap();
+    let prompt = tok.prompt_bytes(&bytes, "prompt.wav", None).unwrap();
     assert_eq!(prompt.len(), 1 + 24000);
     assert_eq!(prompt[0], s.bos);
     assert!(!prompt.contains(&s.eos));
-    let err = tok.encode_prompt(&bytes, "p.wav", PromptCut::Seconds(0.0)).unwrap_err().to_string();
+    let err = tok.prompt_bytes(&bytes, "p.wav", Some(0.0)).unwrap_err().to_string();
     assert!(err.contains("must be positive"), "{err}");
-    let err = tok.encode_prompt(&bytes, "p.wav", PromptCut::Bars(2)).unwrap_err().to_string();
-    assert!(err.contains("cannot be cut to 2 bars"), "{err}");
+    // A prompt longer than the recording is the whole recording.
+    assert_eq!(tok.prompt_bytes(&bytes, "prompt.wav", Some(100.0)).unwrap().len(), 1 + 24000);
 }
 
 /// A small deterministic generator (64-bit LCG).
@@ -195,7 +195,7 @@ fn decode_never_panics_on_arbitrary_tokens() {
             // Mostly in range; the odd case holds ids past the vocabulary.
             let limit = if case % 10 == 0 { vocab + 5 } else { vocab };
             let tokens: Vec<u32> = (0..len).map(|_| (rng.next().unwrap() % limit) as u32).collect();
-            match tok.decode(&tokens) {
+            match tok.decode_bytes(&tokens) {
                 Ok(wav) => {
                     let expected = tokens.iter().take_while(|&&x| x != s.eos).filter(|&&x| x < tok.levels()).count();
                     assert_eq!(read_back(&wav).1.len(), expected);
@@ -215,7 +215,7 @@ fn decode_never_panics_on_arbitrary_tokens() {
 fn decode_skips_specials_and_labels_and_stops_at_eos() {
     let tok = digits();
     let s = tok.specials();
-    let samples = tok.decode_samples(&[257, 0, s.bos, 255, 258, s.pad, 128, s.eos, 0, 0]).unwrap();
+    let samples = tok.decode_samples(&[257, 0, s.bos, 255, 258, s.pad, 128, s.eos, 0, 0]);
     assert_eq!(samples.len(), 3);
     assert!((samples[0] + 1.0).abs() < 1e-5 && (samples[1] - 1.0).abs() < 1e-5, "{samples:?}");
     assert!(samples[2].abs() < 1e-3, "{samples:?}");
@@ -228,7 +228,7 @@ fn companion_is_a_waveform_picture_beside_the_wav() {
     // One second of a loud tone, then one second of silence.
     let mut signal = sine(440.0, 0.9, 8000, 1.0);
     signal.extend(vec![0.0; 8000]);
-    let doc = &tok.encode(&wav16(&signal, 8000), "tone.wav").unwrap()[0];
+    let doc = &tok.encode_bytes(&wav16(&signal, 8000), "tone.wav").unwrap()[0];
     let wav_path = dir.path().join("sample.wav");
     tok.decode_to_file(doc, &wav_path).unwrap();
     let written = tok.write_companions(doc, &wav_path).unwrap();

@@ -3,7 +3,7 @@
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
 use autoreg_tokens::testing::{keep_logs, logged};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, testing::Tokenize};
 use hound::{SampleFormat, WavSpec, WavWriter};
 use std::io::Cursor;
 
@@ -28,14 +28,14 @@ fn two_stereo_files_give_one_warning_naming_the_first() {
     keep_logs();
     let tok = tokenizer();
     for name in ["stereo-a.wav", "stereo-b.wav"] {
-        tok.encode(&wav(2, 8000, 16), name).unwrap();
+        tok.encode_bytes(&wav(2, 8000, 16), name).unwrap();
     }
     assert_eq!(
         logged("stereo-"),
         ["WARN: stereo-a.wav is stereo: its channels are mixed to mono (said once; other files may be too)"]
     );
     // Plain mono 16-bit files at the tokenizer's rate are not reported.
-    tok.encode(&wav(1, 8000, 16), "plain.wav").unwrap();
+    tok.encode_bytes(&wav(1, 8000, 16), "plain.wav").unwrap();
     assert!(logged("plain.wav").is_empty());
 }
 

@@ -6,7 +6,7 @@
 //! `../shared/datasets` beside the workspace.
 
 use autoreg_midi::{MidiConfig, MidiTokenizer};
-use autoreg_tokens::Tokenizer;
+use autoreg_tokens::{testing::Tokenize};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

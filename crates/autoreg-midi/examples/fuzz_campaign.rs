@@ -6,7 +6,7 @@
 //! `cargo run --release -p autoreg-midi --example fuzz_campaign -- SECONDS [FOLDER]`
 
 use autoreg_midi::{MidiConfig, MidiTokenizer, Scheme, Score};
-use autoreg_tokens::{PromptCut, Tokenizer};
+use autoreg_tokens::{Modality, testing::Tokenize};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::PathBuf;
@@ -48,13 +48,13 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         let tokens: Vec<u32> = (0..rng.random_range(0..300)).map(|_| rng.random_range(0..size)).collect();
         let (cut, draw) = (rng.random_range(0..6), rng.random());
         let outcome = std::panic::catch_unwind(|| {
-            let ok = tok.encode(&bytes, "fuzz").is_ok();
-            let cut = if cut == 0 { PromptCut::Whole } else { PromptCut::Bars(cut) };
-            if let Ok(mut prompt) = tok.encode_prompt(&bytes, "fuzz", cut) {
+            let ok = tok.encode_bytes(&bytes, "fuzz").is_ok();
+            let cut = if cut == 0 { None } else { Some(f64::from(cut)) };
+            if let Ok(mut prompt) = tok.prompt_bytes(&bytes, "fuzz", cut) {
                 tok.augment(&mut prompt, draw);
             }
             tok.augment(&mut tokens.clone(), draw);
-            let decoded = tok.decode(&tokens).map_err(|e| e.to_string())?;
+            let decoded = tok.decode_bytes(&tokens).map_err(|e| e.to_string())?;
             Score::from_midi(&decoded, "decoded")
                 .map(|_| ())
                 .or_else(|e| if e.to_string().contains("no notes") { Ok(()) } else { Err(e.to_string()) })?;

@@ -1,7 +1,7 @@
 //! `[tokenizer] kind = "midi"`: the configuration, which fixes the vocabulary.
 
 use crate::tokenizer::MidiTokenizer;
-use autoreg_tokens::{TokenError, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, TokenError};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -174,11 +174,11 @@ impl MidiConfig {
     }
 }
 
-impl TokenizerBuilder for MidiConfig {
-    type Tokenizer = MidiTokenizer;
+impl ModalityBuilder for MidiConfig {
+    type Modality = MidiTokenizer;
 
-    fn extensions(&self) -> &'static [&'static str] {
-        &["mid", "midi"]
+    fn extensions(&self) -> Vec<String> {
+        ["mid", "midi"].map(String::from).to_vec()
     }
 
     /// Nothing is learned from the files: the vocabulary follows from the config.

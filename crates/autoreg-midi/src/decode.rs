@@ -124,7 +124,11 @@ impl<'a> Decoder<'a> {
                 reason,
             };
             let Some(token) = self.vocab.token(id) else {
-                return Err(invalid(format!("outside the vocabulary of {}", self.vocab.size + 3)));
+                if self.strict {
+                    return Err(invalid(format!("outside the vocabulary of {}", self.vocab.size + 3)));
+                }
+                self.repairs += 1;
+                continue;
             };
             if let Err(reason) = self.token(token) {
                 if self.strict {

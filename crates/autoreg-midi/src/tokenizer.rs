@@ -7,7 +7,10 @@ use crate::grid::Grid;
 use crate::render::{render_piano_roll, render_preview_wav};
 use crate::score::Score;
 use crate::vocab::{DRUMS, Token, Vocab};
-use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer};
+use crate::config::Scheme;
+use autoreg_tokens::{
+    Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
+};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -85,7 +88,7 @@ impl MidiTokenizer {
         &self.config
     }
 
-    /// Encodes a score into documents, each `BOS ... EOS` (see [`Tokenizer::encode`]).
+    /// Encodes a score into documents, each `BOS ... EOS` (see [`Modality::encode`]).
     pub fn encode_score(&self, score: &Score, name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
         let grid = Grid::new(score, &self.config, &self.vocab, name)?;
         Ok(self.encoder().documents(&grid))
@@ -101,11 +104,10 @@ impl MidiTokenizer {
         Ok(score)
     }
 
-    /// Decodes leniently: tokens that break the grammar are skipped or completed (a
-    /// `Pitch` without `Duration` lasts a beat) and counted. Only ids outside the
-    /// vocabulary are an error.
+    /// Decodes leniently: tokens that break the grammar, or that are outside the
+    /// vocabulary, are skipped or completed (a `Pitch` without `Duration` lasts a beat)
+    /// and counted.
     pub fn decode_report(&self, tokens: &[u32]) -> Result<DecodeReport, TokenError> {
-        self.check_range(tokens)?;
         let (score, repairs) = Decoder::new(&self.config, &self.vocab, false).run(tokens, self.specials())?;
         Ok(DecodeReport { midi: score.to_midi()?, score, repairs })
     }
@@ -137,7 +139,7 @@ impl MidiTokenizer {
     }
 }
 
-impl Tokenizer for MidiTokenizer {
+impl Modality for MidiTokenizer {
     fn kind(&self) -> &'static str {
         "midi"
     }
@@ -157,44 +159,73 @@ impl Tokenizer for MidiTokenizer {
         }
     }
 
-    fn extension(&self) -> &'static str {
-        "mid"
+    /// REMI merges never cross a bar line (MidiTok's rule); TSD's merge freely.
+    fn merge_rule(&self) -> MergeRule {
+        let default_split = match self.config.scheme {
+            Scheme::Remi => Split::Before("Bar".into()),
+            Scheme::Tsd => Split::None,
+        };
+        MergeRule { symbols: self.vocab.size, bytes: false, default_split }
     }
 
     /// Splits the piece on bar lines into documents of at most `max_bars` bars and
     /// `max_tokens` tokens; documents without notes are left out. A damaged file keeps
     /// what comes before the damage, with a warning, unless the config is `strict`.
-    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
-        self.encode_score(&self.read(bytes, name)?, name)
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let name = source.name();
+        self.encode_score(&self.read(source.bytes, &name)?, &name)
     }
 
-    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
-        Ok(self.decode_report(tokens)?.midi)
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+        let report = self.decode_report(ids)?;
+        Ok(Decoded { bytes: report.midi, extension: "mid".into(), repairs: report.repairs })
     }
 
-    /// [`PromptCut::Whole`] is the whole piece as one document; [`PromptCut::Bars`]
-    /// keeps its first bars. Either way the prompt ends at a bar line (REMI: with the
-    /// `Bar` of the next bar), so that what follows starts a new bar and cannot change
-    /// the prompt's notes.
-    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
-        let grid = Grid::new(&self.read(bytes, name)?, &self.config, &self.vocab, name)?;
-        let bars = match cut {
-            PromptCut::Whole => grid.bars.len(),
-            PromptCut::Bars(n) if n > 0 => grid.bars.len().min(n as usize),
-            _ => return Err(TokenError::format(name, format!("a MIDI prompt cannot be cut to {cut}"))),
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            prompts: Some(self),
+            companions: Some(self),
+            augment: (self.config.transpose > 0).then_some(self as &dyn Augment),
+            units: Some(self),
+            ..Extras::default()
+        }
+    }
+}
+
+impl Prompts for MidiTokenizer {
+    fn unit(&self) -> &'static str {
+        "bars"
+    }
+
+    /// The whole piece as one document, or its first `length` bars. Either way the
+    /// prompt ends at a bar line (REMI: with the `Bar` of the next bar), so that what
+    /// follows starts a new bar and cannot change the prompt's notes.
+    fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
+        let name = source.name();
+        let grid = Grid::new(&self.read(source.bytes, &name)?, &self.config, &self.vocab, &name)?;
+        let bars = match length {
+            None => grid.bars.len(),
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => grid.bars.len().min(n as usize),
+            Some(n) => return Err(TokenError::format(name, format!("a prompt of {n} bars: give a whole number from 1"))),
         };
         self.encoder()
             .prompt(&grid, bars)
             .ok_or_else(|| TokenError::format(name, format!("the first {bars} bars hold no notes in the pitch range")))
     }
+}
 
-    fn write_companions(&self, tokens: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
-        let score = self.decode_report(tokens)?.score;
+impl Companions for MidiTokenizer {
+    /// A piano roll (`.png`) and an audio preview (`.wav`) beside `path`.
+    fn write_companions(&self, ids: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        let score = self.decode_report(ids)?.score;
         let (png, wav) = (path.with_extension("png"), path.with_extension("wav"));
         render_piano_roll(&score, &png)?;
         render_preview_wav(&score, &wav)?;
         Ok(vec![png, wav])
     }
+}
+
+impl Augment for MidiTokenizer {
 
     /// Transposes every `Pitch` (drums excepted) by up to `transpose` semitones, the
     /// shift chosen by `draw` and reduced so that every pitch stays in the range.
@@ -234,11 +265,14 @@ impl Tokenizer for MidiTokenizer {
         }
     }
 
-    fn unit(&self) -> Option<&'static str> {
-        Some("note")
+}
+
+impl Units for MidiTokenizer {
+    fn unit(&self) -> &'static str {
+        "note"
     }
 
-    fn count_units(&self, doc: &[u32]) -> usize {
+    fn count(&self, doc: &[u32]) -> usize {
         doc.iter().filter(|&&id| matches!(self.vocab.token(id), Some(Token::Pitch(_)))).count()
     }
 }

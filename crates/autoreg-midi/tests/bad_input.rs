@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_midi::{MidiConfig, MidiTokenizer, Score};
-use autoreg_tokens::{TokenError, Tokenizer};
+use autoreg_tokens::{Modality, TokenError, testing::Tokenize};
 use common::{meta, note, program, smf};
 use midly::num::u24;
 use midly::{Format, MetaMessage};
@@ -16,7 +16,7 @@ fn error(bytes: &[u8]) -> String {
 /// The error of encoding `bytes`, strictly or not.
 fn error_with(bytes: &[u8], strict: bool) -> String {
     let tok = MidiTokenizer::new(MidiConfig { strict, ..MidiConfig::default() }).unwrap();
-    let err = tok.encode(bytes, "song.mid").unwrap_err();
+    let err = tok.encode_bytes(bytes, "song.mid").unwrap_err();
     assert!(matches!(err, TokenError::Format { ref name, .. } if name == "song.mid"), "{err}");
     err.to_string()
 }
@@ -48,7 +48,7 @@ fn truncated_file() {
     assert!(err.contains("truncated") && err.contains("\"MTrk\""), "{err}");
     // Leniently, both notes are kept: the cut is inside the last note-off.
     let tok = MidiTokenizer::new(MidiConfig::default()).unwrap();
-    let docs = tok.encode(cut, "song.mid").unwrap();
+    let docs = tok.encode_bytes(cut, "song.mid").unwrap();
     assert_eq!(docs.iter().map(|d| tok.count_units(d)).sum::<usize>(), 2);
     // Cut inside the header chunk: nothing to recover.
     for strict in [false, true] {
@@ -136,14 +136,14 @@ fn formats_channels_drums_and_maps() {
     assert_eq!(score.time_signatures.len(), 2);
 
     let tok = MidiTokenizer::new(MidiConfig::default()).unwrap();
-    let doc = &tok.encode(&bytes, "f1.mid").unwrap()[0];
+    let doc = &tok.encode_bytes(&bytes, "f1.mid").unwrap()[0];
     let names: Vec<String> = doc.iter().map(|&t| tok.token_name(t).unwrap()).collect();
     assert_eq!(
         names[..12].join(" "),
         "<bos> Bar TimeSig_3/4 Position_0 Tempo_147 Program_40 Pitch_67 Velocity_79 Duration_8 Program_-1 Pitch_36 Velocity_99"
     );
     // Decoding keeps the instruments on their own channels.
-    let back = Score::from_midi(&tok.decode(doc).unwrap(), "back").unwrap();
+    let back = Score::from_midi(&tok.decode_bytes(doc).unwrap(), "back").unwrap();
     let mut instruments: Vec<(u8, u8, u8)> = back.notes.iter().map(|n| (n.pitch, n.program, n.channel)).collect();
     instruments.sort();
     assert_eq!(instruments, vec![(36, 0, 9), (67, 40, 0), (67, 40, 0)]);

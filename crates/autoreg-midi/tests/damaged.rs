@@ -5,7 +5,7 @@ mod common;
 
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_tokens::testing::{keep_logs, logged};
-use autoreg_tokens::{TokenError, Tokenizer};
+use autoreg_tokens::{TokenError, testing::Tokenize};
 
 /// A tokenizer without a bar limit; its first use installs the capturing logger.
 fn tok(strict: bool) -> MidiTokenizer {
@@ -55,7 +55,7 @@ fn reference(full: &[u8], track: usize, events: usize) -> Vec<u8> {
 /// the warning counts of `track`. Returns the lenient notes and that count.
 fn check_lenient(full: &[u8], cut: &[u8], name: &str, track: usize, says: &str) -> (Vec<Note>, usize) {
     let tok = tok(false);
-    let docs = tok.encode(cut, name).unwrap();
+    let docs = tok.encode_bytes(cut, name).unwrap();
     assert_eq!(docs.len(), 1);
     let warnings = logged(name);
     assert_eq!(warnings.len(), 1, "{warnings:?}");
@@ -65,7 +65,7 @@ fn check_lenient(full: &[u8], cut: &[u8], name: &str, track: usize, says: &str) 
     let kept: usize = count.trim_end_matches(" events").parse().unwrap();
     assert!(kept > 10 && kept < midly::Smf::parse(full).unwrap().tracks[track].len(), "{kept}");
     let lenient = notes(&tok, &docs[0]);
-    let expected = notes(&tok, &tok.encode(&reference(full, track, kept), "reference.mid").unwrap()[0]);
+    let expected = notes(&tok, &tok.encode_bytes(&reference(full, track, kept), "reference.mid").unwrap()[0]);
     assert_eq!(lenient, expected, "{name}");
     (lenient, kept)
 }
@@ -77,7 +77,7 @@ type Note = (u64, u8, u64, u8);
 /// the last onset kept, where a note may be cut short.
 fn check_prefix(full: &[u8], kept: &[Note]) {
     let tok = tok(false);
-    let whole = notes(&tok, &tok.encode(full, "full.mid").unwrap()[0]);
+    let whole = notes(&tok, &tok.encode_bytes(full, "full.mid").unwrap()[0]);
     assert!(kept.len() >= 10 && kept.len() < whole.len(), "{} of {} notes", kept.len(), whole.len());
     let last = kept.iter().map(|n| n.0).max().unwrap();
     let before: Vec<Note> = whole.iter().filter(|n| n.0 < last).copied().collect();
@@ -106,7 +106,7 @@ fn a_truncated_track_keeps_its_notes_before_the_cut() {
     check_lenient(&full, cut, "cut-full.mid", 1, &says);
 
     // Strictly, the file is refused with an error that names it.
-    let err = tok(true).encode(cut, "cut-strict.mid").unwrap_err();
+    let err = tok(true).encode_bytes(cut, "cut-strict.mid").unwrap_err();
     assert!(matches!(err, TokenError::Format { ref name, .. } if name == "cut-strict.mid"), "{err}");
     let message = err.to_string();
     assert!(message.contains(&format!("declares {len} bytes but {left} remain")), "{message}");
@@ -132,7 +132,7 @@ fn a_malformed_event_keeps_the_events_before_it() {
     let (kept, count) = check_lenient(&full, &broken, "broken.mid", 0, &says);
     assert_eq!(count, index);
     check_prefix(&full, &kept);
-    let err = tok(true).encode(&broken, "broken-strict.mid").unwrap_err().to_string();
+    let err = tok(true).encode_bytes(&broken, "broken-strict.mid").unwrap_err().to_string();
     assert_eq!(err, format!("broken-strict.mid: track 0: malformed event at byte {} of the track", at - 1 - start));
 }
 
@@ -142,20 +142,20 @@ fn missing_tracks_are_named_and_whole_files_do_not_warn() {
     let (start, len) = tracks(&full)[0];
     let first = &full[..start + len];
     let tok = tok(false);
-    let docs = tok.encode(first, "first-track.mid").unwrap();
-    let expected = notes(&tok, &tok.encode(&reference(&full, 0, usize::MAX), "reference.mid").unwrap()[0]);
+    let docs = tok.encode_bytes(first, "first-track.mid").unwrap();
+    let expected = notes(&tok, &tok.encode_bytes(&reference(&full, 0, usize::MAX), "reference.mid").unwrap()[0]);
     assert_eq!(notes(&tok, &docs[0]), expected);
     assert_eq!(
         logged("first-track.mid"),
         vec!["WARN: first-track.mid: the header declares 2 tracks but 1 are present"]
     );
-    let err = self::tok(true).encode(first, "first-strict.mid").unwrap_err().to_string();
+    let err = self::tok(true).encode_bytes(first, "first-strict.mid").unwrap_err().to_string();
     assert_eq!(err, "first-strict.mid: truncated: the header declares 2 tracks but 1 are present");
 
-    tok.encode(&full, "whole-file.mid").unwrap();
-    tok.encode_prompt(&full, "whole-prompt.mid", autoreg_tokens::PromptCut::Bars(2)).unwrap();
+    tok.encode_bytes(&full, "whole-file.mid").unwrap();
+    tok.prompt_bytes(&full, "whole-prompt.mid", Some(2.0)).unwrap();
     assert!(logged("whole-").is_empty());
     // A prompt is read leniently too, with its own warning.
-    tok.encode_prompt(first, "first-prompt.mid", autoreg_tokens::PromptCut::Bars(2)).unwrap();
+    tok.prompt_bytes(first, "first-prompt.mid", Some(2.0)).unwrap();
     assert_eq!(logged("first-prompt.mid").len(), 1);
 }

@@ -4,7 +4,7 @@
 mod common;
 
 use autoreg_midi::{MidiConfig, MidiTokenizer, Scheme, Score};
-use autoreg_tokens::Tokenizer;
+use autoreg_tokens::{Modality, testing::Tokenize};
 use proptest::prelude::*;
 
 fn tokenizers() -> [MidiTokenizer; 2] {
@@ -33,7 +33,7 @@ proptest! {
     #[test]
     fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..400)) {
         for tok in tokenizers() {
-            let _ = tok.encode(&bytes, "fuzz");
+            let _ = tok.encode_bytes(&bytes, "fuzz");
         }
     }
 
@@ -45,7 +45,7 @@ proptest! {
             bytes[i] = value;
         }
         for tok in tokenizers() {
-            if let Ok(docs) = tok.encode(&bytes, "fuzz") {
+            if let Ok(docs) = tok.encode_bytes(&bytes, "fuzz") {
                 prop_assert!(docs.iter().all(|d| d.iter().all(|&t| (t as usize) < tok.vocab_size())));
             }
         }

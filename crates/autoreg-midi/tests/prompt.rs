@@ -4,7 +4,7 @@
 mod common;
 
 use autoreg_midi::{MidiConfig, MidiTokenizer, Scheme};
-use autoreg_tokens::{PromptCut, Tokenizer};
+use autoreg_tokens::{Modality, testing::Tokenize};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::collections::HashMap;
@@ -127,8 +127,8 @@ fn cut_prompts_end_at_a_bar_line_and_keep_their_notes() {
     let (a, b) = (std::fs::read(dir.join("ashover1.mid")).unwrap(), std::fs::read(dir.join("jigs10.mid")).unwrap());
     for scheme in [Scheme::Remi, Scheme::Tsd] {
         let tok = tok(scheme);
-        let full = tok.encode(&a, "a.mid").unwrap().remove(0);
-        let other = tok.encode(&b, "b.mid").unwrap().remove(0);
+        let full = tok.encode_bytes(&a, "a.mid").unwrap().remove(0);
+        let other = tok.encode_bytes(&b, "b.mid").unwrap().remove(0);
         // The other tune (of the same bar length) from its third bar on: REMI, after
         // its third `Bar`; TSD, from its first time shift past a third of it.
         let names: Vec<String> = other.iter().map(|&t| tok.token_name(t).unwrap()).collect();
@@ -137,7 +137,7 @@ fn cut_prompts_end_at_a_bar_line_and_keep_their_notes() {
             Scheme::Tsd => (other.len() / 3..other.len()).find(|&i| names[i].starts_with("TimeShift")).unwrap(),
         };
         for bars in [1, 2, 3] {
-            let prompt = tok.encode_prompt(&a, "a.mid", PromptCut::Bars(bars)).unwrap();
+            let prompt = tok.prompt_bytes(&a, "a.mid", Some(f64::from(bars))).unwrap();
             let end = bar_tick(&tok, &full, bars as usize);
             if scheme == Scheme::Remi {
                 let names: Vec<String> = prompt.iter().map(|&t| tok.token_name(t).unwrap()).collect();
@@ -148,7 +148,7 @@ fn cut_prompts_end_at_a_bar_line_and_keep_their_notes() {
             check_continuations(&tok, &prompt, &full, end, &other[from..], &what);
         }
         // The whole tune: every note, then what follows starts the bar after its last.
-        let whole = tok.encode_prompt(&a, "a.mid", PromptCut::Whole).unwrap();
+        let whole = tok.prompt_bytes(&a, "a.mid", None).unwrap();
         let bars = tok.decode_report(&full).unwrap().score;
         let last_bar = bars.bar_ticks(bars.notes.iter().map(|n| n.start).max().unwrap()).count();
         let end = bar_tick(&tok, &full, last_bar);

@@ -1,6 +1,6 @@
 use crate::fit;
 use crate::tokenizer::{PixelsTokenizer, check_decoded_size};
-use autoreg_tokens::{TokenError, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, TokenError};
 use serde::{Deserialize, Serialize};
 use std::fmt::Display;
 use std::ops::RangeInclusive;
@@ -154,11 +154,11 @@ impl PixelsConfig {
     }
 }
 
-impl TokenizerBuilder for PixelsConfig {
-    type Tokenizer = PixelsTokenizer;
+impl ModalityBuilder for PixelsConfig {
+    type Modality = PixelsTokenizer;
 
-    fn extensions(&self) -> &'static [&'static str] {
-        &["png", "jpg", "jpeg", "bmp", "gif", "csv", "gz", "idx", "idx3-ubyte", "idx1-ubyte"]
+    fn extensions(&self) -> Vec<String> {
+        ["png", "jpg", "jpeg", "bmp", "gif", "csv", "gz", "idx", "idx3-ubyte", "idx1-ubyte"].map(String::from).to_vec()
     }
 
     fn build(&self, files: &[PathBuf]) -> Result<PixelsTokenizer, TokenError> {

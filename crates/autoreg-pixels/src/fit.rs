@@ -4,7 +4,7 @@ use crate::config::{Colors, PixelsConfig, SIDES, check_range};
 use crate::lossy::Reported;
 use crate::palette;
 use crate::raster::Shape;
-use crate::read::{self, Source, csv};
+use crate::read::{self, Origin, csv};
 use crate::tokenizer::{PixelsTokenizer, Symbols, check_decoded_size};
 use autoreg_tokens::TokenError;
 use rand::rngs::StdRng;
@@ -44,7 +44,7 @@ pub(crate) fn fit(config: &PixelsConfig, files: &[PathBuf]) -> Result<PixelsToke
     let samples = |path: &Path| -> Result<Vec<read::Sample>, TokenError> {
         let name = path.display().to_string();
         let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str()).filter(|_| by_folder);
-        let source = Source { name: &name, path: Some(path), folder_label: folder, max_value, channels };
+        let source = Origin { name: &name, path: Some(path), folder_label: folder, max_value, channels };
         read::read(&std::fs::read(path).map_err(|e| TokenError::io(path, e))?, &source)
     };
     let (width, height) = match (config.width, config.height) {

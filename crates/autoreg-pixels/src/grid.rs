@@ -31,7 +31,7 @@ pub(crate) fn write_overview(
     let mut canvas = RgbImage::from_pixel(width, height, GAP);
     for (r, row) in rows.iter().enumerate() {
         for (c, tokens) in row.iter().enumerate() {
-            let cell = tokenizer.raster(tokens)?.enlarged(tokenizer.scale).to_image().to_rgb8();
+            let cell = tokenizer.raster(tokens).enlarged(tokenizer.scale).to_image().to_rgb8();
             image::imageops::replace(
                 &mut canvas,
                 &cell,

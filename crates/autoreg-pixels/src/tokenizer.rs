@@ -2,9 +2,11 @@ use crate::config::{Colors, Filter, LEVELS, PALETTE_SIZES, SCALES, SIDES, check_
 use crate::error::InputError;
 use crate::lossy::Reported;
 use crate::raster::{Raster, Shape};
-use crate::read::{self, Sample, Source};
+use crate::read::{self, Sample, Origin};
 use crate::{palette, quantize};
-use autoreg_tokens::{PromptCut, Specials, TokenError, Tokenizer};
+use autoreg_tokens::{
+    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split, TokenError, Units,
+};
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
@@ -237,20 +239,19 @@ impl PixelsTokenizer {
 
     /// Decodes tokens into the image they describe, at the tokenizer's size (not enlarged):
     /// specials and class tokens are skipped, decoding stops at the first EOS, and missing
-    /// pixels are black, extra ones dropped. Out-of-range ids are an error.
-    pub fn decode_image(&self, tokens: &[u32]) -> Result<DynamicImage, TokenError> {
-        Ok(self.raster(tokens)?.to_image())
+    /// pixels are black, extra ones dropped, and so are ids outside the vocabulary.
+    pub fn decode_image(&self, tokens: &[u32]) -> DynamicImage {
+        self.raster(tokens).to_image()
     }
 
     /// Decodes tokens as [`PixelsTokenizer::decode_image`] does, into `width * height *
     /// channels` values in [0, 1], raster order, channels interleaved.
-    pub fn decode_pixels(&self, tokens: &[u32]) -> Result<Vec<f32>, TokenError> {
-        Ok(self.raster(tokens)?.values)
+    pub fn decode_pixels(&self, tokens: &[u32]) -> Vec<f32> {
+        self.raster(tokens).values
     }
 
     /// The decoded picture of `tokens` as a raster.
-    pub(crate) fn raster(&self, tokens: &[u32]) -> Result<Raster, TokenError> {
-        self.check_range(tokens)?;
+    pub(crate) fn raster(&self, tokens: &[u32]) -> Raster {
         let (eos, n) = (self.specials().eos, self.num_symbols());
         let symbols = tokens.iter().take_while(|&&t| t != eos).filter(|&&t| t < n);
         let mut values: Vec<f32> = match &self.symbols {
@@ -261,7 +262,7 @@ impl PixelsTokenizer {
         };
         let (width, height, channels) = (self.shape.width, self.shape.height, self.channels());
         values.resize((width * height) as usize * channels, 0.0);
-        Ok(Raster { width, height, channels, values })
+        Raster { width, height, channels, values }
     }
 
     /// The document of one sample; `index` and `name` name it in errors.
@@ -301,20 +302,21 @@ impl PixelsTokenizer {
         }
     }
 
-    /// Encodes the input `bytes` called `name`; `path` finds its class (subfolder, IDX labels).
-    pub(crate) fn encode_from(
-        &self,
-        bytes: &[u8],
-        name: &str,
-        path: Option<&Path>,
-    ) -> Result<Vec<Vec<u32>>, TokenError> {
-        let folder = path.and_then(Path::parent).and_then(Path::file_name).and_then(|f| f.to_str());
-        let source = Source { name, path, folder_label: folder, max_value: self.max_value, channels: self.channels() };
-        read::read(bytes, &source)?.into_iter().enumerate().map(|(i, s)| self.document(s, i, name)).collect()
+    /// Where the images of `source` come from: its label, else its subfolder's name,
+    /// is the class of a plain image; its path finds the labels of IDX images.
+    fn origin<'a>(&self, source: &'a Source, name: &'a str) -> Origin<'a> {
+        let folder = source.path.parent().and_then(Path::file_name).and_then(|f| f.to_str());
+        Origin {
+            name,
+            path: Some(source.path),
+            folder_label: source.label.or(folder),
+            max_value: self.max_value,
+            channels: self.channels(),
+        }
     }
 }
 
-impl Tokenizer for PixelsTokenizer {
+impl Modality for PixelsTokenizer {
     fn kind(&self) -> &'static str {
         "pixels"
     }
@@ -345,91 +347,106 @@ impl Tokenizer for PixelsTokenizer {
         })
     }
 
-    fn extension(&self) -> &'static str {
-        "png"
+    fn merge_rule(&self) -> MergeRule {
+        MergeRule { symbols: self.num_symbols(), bytes: false, default_split: Split::None }
     }
 
-    /// Encodes every image the input holds. Without a path, IDX images have no labels and
-    /// image files no subfolder class; [`Tokenizer::encode_file`] finds both.
-    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
-        self.encode_from(bytes, name, None)
+    /// Encodes every image the input holds: a plain image's class is the source's
+    /// label or its subfolder's name, IDX images take labels from the labels file
+    /// beside them.
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let name = source.name();
+        let images = read::read(source.bytes, &self.origin(source, &name))?;
+        images.into_iter().enumerate().map(|(i, s)| self.document(s, i, &name)).collect()
     }
 
     /// A PNG enlarged `scale` times; one past [`MAX_DECODED_PIXELS`] is refused
-    /// before it is drawn.
-    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
+    /// before it is drawn. Missing pixels are black, extra ones dropped, and not counted
+    /// as repairs.
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
         check_decoded_size(self.shape.width, self.shape.height, self.scale)
             .map_err(|e| TokenError::format("decoded image", e))?;
-        crate::decode::png(&self.raster(tokens)?.enlarged(self.scale))
+        let bytes = crate::decode::png(&self.raster(ids).enlarged(self.scale))?;
+        Ok(Decoded { bytes, extension: "png".into(), repairs: 0 })
     }
 
-    /// The prompt's first image, cut to its top rows by [`PromptCut::Rows`]. `name` is
-    /// taken as the prompt's path to find its class (subfolder or IDX labels file). An
-    /// image exactly `scale` times the tokenizer's size (a decoded sample) is shrunk back
-    /// square by square, so that a sample's pixels come back unchanged whatever `resize`.
-    fn encode_prompt(&self, bytes: &[u8], name: &str, cut: PromptCut) -> Result<Vec<u32>, TokenError> {
-        let rows = match cut {
-            PromptCut::Whole => self.shape.height,
-            PromptCut::Rows(r) if r <= self.shape.height => r,
-            PromptCut::Rows(r) => {
-                let reason = format!("cannot keep {r} rows of an image {} rows high", self.shape.height);
-                return Err(InputError::Prompt(reason).at(name));
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            classes: Some(self),
+            prompts: Some(self),
+            overview: Some(self),
+            units: Some(self),
+            inputs: Some(self),
+            ..Extras::default()
+        }
+    }
+}
+
+impl Prompts for PixelsTokenizer {
+    fn unit(&self) -> &'static str {
+        "rows"
+    }
+
+    /// The prompt's first image, cut to its top `length` rows. An image exactly `scale`
+    /// times the tokenizer's size (a decoded sample) is shrunk back square by square, so
+    /// that a sample's pixels come back unchanged whatever `resize`.
+    fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
+        let name = source.name();
+        let height = self.shape.height;
+        let rows = match length {
+            None => height,
+            Some(r) if r.fract() == 0.0 && (0.0..=f64::from(height)).contains(&r) => r as u32,
+            Some(r) => {
+                let reason = format!("cannot keep {r} rows of an image {height} rows high");
+                return Err(InputError::Prompt(reason).at(&name));
             }
-            other => return Err(InputError::Prompt(format!("an image prompt cannot be cut to {other}")).at(name)),
         };
-        let path = Path::new(name);
-        let folder = path.parent().and_then(Path::file_name).and_then(|f| f.to_str());
-        let source = Source {
-            name,
-            path: Some(path),
-            folder_label: folder,
-            max_value: self.max_value,
-            channels: self.channels(),
-        };
-        let mut sample = read::read(bytes, &source)?
+        let mut sample = read::read(source.bytes, &self.origin(source, &name))?
             .into_iter()
             .next()
-            .ok_or_else(|| TokenError::format(name, "the prompt holds no image (an IDX labels file?)"))?;
+            .ok_or_else(|| TokenError::format(&name, "the prompt holds no image (an IDX labels file?)"))?;
         let (width, height) = (self.shape.width * self.scale, self.shape.height * self.scale);
         if self.scale > 1 && (sample.raster.width, sample.raster.height) == (width, height) {
             sample.raster = sample.raster.shrunk(self.scale);
         }
-        let mut doc = self.document(sample, 0, name)?;
-        doc.truncate(self.prefix_len(&doc) + self.image_tokens() / self.shape.height as usize * rows as usize);
+        let mut doc = self.document(sample, 0, &name)?;
+        let prefix = if self.classes.is_empty() { 1 } else { 2 };
+        doc.truncate(prefix + self.image_tokens() / self.shape.height as usize * rows as usize);
         Ok(doc)
     }
+}
 
-    fn classes(&self) -> Vec<String> {
-        self.classes.clone()
+impl Classes for PixelsTokenizer {
+    fn names(&self) -> &[String] {
+        &self.classes
     }
 
-    fn class_tokens(&self) -> Range<u32> {
+    fn ids(&self) -> Range<u32> {
         self.num_symbols()..self.num_symbols() + self.classes.len() as u32
     }
+}
 
-    fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<bool, TokenError> {
-        crate::grid::write_overview(self, rows, path).map(|()| true)
+impl Overview for PixelsTokenizer {
+    fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<(), TokenError> {
+        crate::grid::write_overview(self, rows, path)
     }
+}
 
-    fn unit(&self) -> Option<&'static str> {
-        Some("dim")
+impl Units for PixelsTokenizer {
+    fn unit(&self) -> &'static str {
+        "dim"
     }
 
     /// Sub-pixels in `doc`: one per grey or RGB token, three per palette colour.
-    fn count_units(&self, doc: &[u32]) -> usize {
+    fn count(&self, doc: &[u32]) -> usize {
         let per_token = if matches!(self.symbols, Symbols::Palette(_)) { 3 } else { 1 };
         doc.iter().filter(|&&t| t < self.num_symbols()).count() * per_token
     }
+}
 
+impl Inputs for PixelsTokenizer {
     /// The IDX labels file beside an IDX images file at `path`, which encoding reads.
     fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
         read::labels_read_with(path).into_iter().collect()
-    }
-
-    /// Reads and encodes the file at `path`: a plain image's class is its subfolder's
-    /// name, IDX images take labels from the labels file beside them.
-    fn encode_file(&self, path: &Path) -> Result<Vec<Vec<u32>>, TokenError> {
-        let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;
-        self.encode_from(&bytes, &path.display().to_string(), Some(path))
     }
 }

@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
-use autoreg_tokens::{PromptCut, Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Classes, Modality, ModalityBuilder, testing::Tokenize};
 use common::*;
 use std::path::{Path, PathBuf};
 
@@ -88,7 +88,7 @@ fn an_image_of_another_size_is_refused_when_resizing_is_off() {
 fn a_prompt_of_the_wrong_size_is_refused() {
     let (tok, _dir) = strict();
     let bytes = png_bytes(&random_grey(3, 4, 3));
-    let err = tok.encode_prompt(&bytes, "prompt.png", PromptCut::Rows(2)).unwrap_err().to_string();
+    let err = tok.prompt_bytes(&bytes, "prompt.png", Some(2.0)).unwrap_err().to_string();
     assert!(err.contains("prompt.png") && err.contains("is 3x4, not 4x4"), "{err}");
 }
 
@@ -129,7 +129,7 @@ fn csv_values_above_max_value_and_bad_gzip_name_the_file() {
 fn class_token_is_the_prefix_that_training_windows_keep() {
     let dir = tempfile::tempdir().unwrap();
     let (files, tok) = cat_and_dog(dir.path());
-    assert_eq!(tok.class_tokens(), 256..258);
+    assert_eq!(Classes::ids(&tok), 256..258);
     let doc = &tok.encode_file(&files[1]).unwrap()[0];
     assert_eq!(&doc[..2], [tok.specials().bos, 257]);
     assert_eq!(tok.prefix_len(doc), 2, "BOS Class_dog");

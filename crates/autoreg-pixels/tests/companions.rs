@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_pixels::PixelsConfig;
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, testing::Tokenize};
 use common::*;
 use std::io::Write;
 

@@ -3,7 +3,7 @@
 mod common;
 
 use autoreg_pixels::{Colors, PixelsConfig, PixelsTokenizer};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Modality, ModalityBuilder, testing::Tokenize};
 use common::*;
 use std::path::PathBuf;
 
@@ -58,7 +58,7 @@ fn size_comes_from_the_config_or_the_first_image_and_others_are_resized() {
     let small = random_grey(5, 3, 1);
     let tok = fit_on(&PixelsConfig::default(), &[&big, &small]);
     assert_eq!((tok.width(), tok.height()), (10, 6));
-    let doc = &tok.encode(&png_bytes(&small), "small.png").unwrap()[0];
+    let doc = &tok.encode_bytes(&png_bytes(&small), "small.png").unwrap()[0];
     assert_eq!(doc.len(), 60 + 2);
     let sized = fit_on(&PixelsConfig { width: Some(4), ..Default::default() }, &[&big]);
     assert_eq!((sized.width(), sized.height()), (4, 6));

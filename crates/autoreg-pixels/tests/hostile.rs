@@ -4,7 +4,7 @@
 mod common;
 
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, testing::Tokenize};
 use common::*;
 use std::path::Path;
 

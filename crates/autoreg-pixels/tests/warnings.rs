@@ -6,7 +6,7 @@ mod common;
 use autoreg_pixels::image::{DynamicImage, ImageBuffer, Luma, RgbaImage};
 use autoreg_pixels::{Colors, PixelsConfig, PixelsTokenizer};
 use autoreg_tokens::testing::keep_logs;
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{ModalityBuilder, testing::Tokenize};
 use common::*;
 use std::path::{Path, PathBuf};
 

@@ -6,7 +6,7 @@
 //! vocabulary, naming the byte offset. Byte-level accepts any bytes and decodes to the
 //! exact bytes, valid UTF-8 or not.
 
-use autoreg_tokens::{Specials, TokenError, Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Decoded, Extras, MergeRule, Modality, ModalityBuilder, Source, Specials, Split, TokenError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -37,11 +37,11 @@ pub struct TextConfig {
     pub level: Level,
 }
 
-impl TokenizerBuilder for TextConfig {
-    type Tokenizer = TextTokenizer;
+impl ModalityBuilder for TextConfig {
+    type Modality = TextTokenizer;
 
-    fn extensions(&self) -> &'static [&'static str] {
-        &["txt"]
+    fn extensions(&self) -> Vec<String> {
+        vec!["txt".into()]
     }
 
     fn build(&self, files: &[PathBuf]) -> Result<TextTokenizer, TokenError> {
@@ -164,7 +164,7 @@ impl TextTokenizer {
     }
 }
 
-impl Tokenizer for TextTokenizer {
+impl Modality for TextTokenizer {
     fn kind(&self) -> &'static str {
         "text"
     }
@@ -191,14 +191,17 @@ impl Tokenizer for TextTokenizer {
         }
     }
 
-    fn extension(&self) -> &'static str {
-        "txt"
+    /// Byte-level text merges inside GPT-2's words by default; characters merge freely.
+    fn merge_rule(&self) -> MergeRule {
+        let bytes = self.level == Level::Byte;
+        MergeRule { symbols: self.num_symbols(), bytes, default_split: if bytes { Split::Words } else { Split::None } }
     }
 
-    fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let name = source.name();
         let symbols = match self.level {
-            Level::Byte => bytes.iter().map(|&b| u32::from(b)).collect(),
-            Level::Char => self.encode_str(utf8(bytes, name)?, name)?,
+            Level::Byte => source.bytes.iter().map(|&b| u32::from(b)).collect(),
+            Level::Char => self.encode_str(utf8(source.bytes, &name)?, &name)?,
         };
         let Specials { bos, eos, .. } = self.specials();
         let mut doc = Vec::with_capacity(symbols.len() + 2);
@@ -208,20 +211,35 @@ impl Tokenizer for TextTokenizer {
         Ok(vec![doc])
     }
 
-    fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, TokenError> {
-        self.check_range(tokens)?;
+    /// Text has no grammar: nothing is ever repaired.
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
         let specials = self.specials();
-        let symbols = tokens.iter().take_while(|&&t| t != specials.eos).filter(|&&t| !specials.contains(t));
-        Ok(match self.level {
+        let symbols = ids.iter().take_while(|&&t| t != specials.eos).filter(|&&t| t < self.num_symbols());
+        let bytes = match self.level {
             Level::Byte => symbols.map(|&t| t as u8).collect(),
             Level::Char => symbols.map(|&t| self.chars[t as usize]).collect::<String>().into_bytes(),
-        })
+        };
+        Ok(Decoded { bytes, extension: "txt".into(), repairs: 0 })
+    }
+
+    fn extras(&self) -> Extras<'_> {
+        Extras::default()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use autoreg_tokens::{Identity, Pipeline};
+    use std::path::Path;
+
+    fn enc(tok: &TextTokenizer, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, TokenError> {
+        tok.encode(&Source::new(Path::new(name), bytes))
+    }
+
+    fn dec(tok: &TextTokenizer, ids: &[u32]) -> Vec<u8> {
+        tok.decode(ids).unwrap().bytes
+    }
 
     fn fit(texts: &[&str]) -> TextTokenizer {
         let dir = tempfile::tempdir().unwrap();
@@ -241,13 +259,13 @@ mod tests {
     fn char_level_round_trips_multibyte_text() {
         let text = "Grüße, 世界! 🎵\nline two";
         let tok = fit(&[text]);
-        let docs = tok.encode(text.as_bytes(), "t").unwrap();
+        let docs = enc(&tok, text.as_bytes(), "t").unwrap();
         assert_eq!(docs.len(), 1);
         // One token per character, never per byte, plus BOS and EOS.
         assert_eq!(docs[0].len(), text.chars().count() + 2);
         assert_eq!(docs[0][0], tok.specials().bos);
         assert_eq!(*docs[0].last().unwrap(), tok.specials().eos);
-        assert_eq!(tok.decode(&docs[0]).unwrap(), text.as_bytes());
+        assert_eq!(dec(&tok, &docs[0]), text.as_bytes());
     }
 
     #[test]
@@ -263,14 +281,14 @@ mod tests {
     #[test]
     fn char_level_rejects_non_utf8_with_the_offset() {
         let tok = fit(&["abc"]);
-        let err = tok.encode(b"ab\xffc", "bad.txt").unwrap_err().to_string();
+        let err = enc(&tok, b"ab\xffc", "bad.txt").unwrap_err().to_string();
         assert_eq!(err, "bad.txt: not UTF-8: invalid byte at offset 2");
     }
 
     #[test]
     fn char_level_rejects_unknown_characters() {
         let tok = fit(&["abc"]);
-        let err = tok.encode("abz".as_bytes(), "p.txt").unwrap_err().to_string();
+        let err = enc(&tok, "abz".as_bytes(), "p.txt").unwrap_err().to_string();
         assert!(err.contains("'z' (U+007A) at byte 2"), "{err}");
     }
 
@@ -279,23 +297,26 @@ mod tests {
         let tok = TextConfig { level: Level::Byte }.build(&[]).unwrap();
         assert_eq!(tok.vocab_size(), 259);
         let bytes: Vec<u8> = (0..=255).chain([0xff, 0xfe, b'a']).collect();
-        let docs = tok.encode(&bytes, "b").unwrap();
+        let docs = enc(&tok, &bytes, "b").unwrap();
         assert_eq!(docs[0].len(), bytes.len() + 2);
-        assert_eq!(tok.decode(&docs[0]).unwrap(), bytes);
+        assert_eq!(dec(&tok, &docs[0]), bytes);
         // Invalid UTF-8 decodes to the same bytes; showing it is lossy, not a panic.
-        let shown = String::from_utf8_lossy(&tok.decode(&[0xff, b'a' as u32]).unwrap()).into_owned();
+        let shown = String::from_utf8_lossy(&dec(&tok, &[0xff, b'a' as u32])).into_owned();
         assert_eq!(shown, "\u{fffd}a");
         assert_eq!(tok.token_name(0xff).as_deref(), Some("0xff"));
         assert_eq!(tok.token_name(b'a' as u32).as_deref(), Some("'a'"));
     }
 
     #[test]
-    fn decode_stops_at_eos_and_rejects_out_of_range() {
+    fn decode_stops_at_eos_and_drops_out_of_range_ids() {
         let tok = fit(&["ab"]);
         let s = tok.specials();
-        assert_eq!(tok.decode(&[s.bos, 0, 1, s.eos, 0]).unwrap(), b"ab");
-        let err = tok.decode(&[0, 99]).unwrap_err().to_string();
-        assert!(err.contains("token 99 at position 1"), "{err}");
+        assert_eq!(dec(&tok, &[s.bos, 0, 1, s.eos, 0]), b"ab");
+        // Ids outside the vocabulary are dropped by the pipeline, and counted.
+        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let decoded = pipeline.decode(&[0, 99, 1]).unwrap();
+        assert_eq!((decoded.bytes.as_slice(), decoded.repairs), (&b"ab"[..], 1));
+        assert_eq!(pipeline.check_range(&[0, 99]).unwrap_err().to_string(), "token 99 at position 1 is outside the vocabulary of 5");
     }
 
     #[test]
@@ -318,9 +339,9 @@ mod tests {
         let text = std::fs::read_to_string(&path).unwrap();
         let tok = TextConfig::default().build(std::slice::from_ref(&path)).unwrap();
         assert_eq!(tok.vocab_size(), 65 + 3);
-        let docs = tok.encode_file(&path).unwrap();
-        assert_eq!(tok.decode(&docs[0]).unwrap(), text.as_bytes());
+        let docs = enc(&tok, text.as_bytes(), "input.txt").unwrap();
+        assert_eq!(dec(&tok, &docs[0]), text.as_bytes());
         let byte = TextTokenizer::byte();
-        assert_eq!(byte.decode(&byte.encode_file(&path).unwrap()[0]).unwrap(), text.as_bytes());
+        assert_eq!(dec(&byte, &enc(&byte, text.as_bytes(), "input.txt").unwrap()[0]), text.as_bytes());
     }
 }

@@ -1,36 +1,39 @@
-//! The modalities autoreg knows. Adding one is one line in [`modalities!`]'s call below.
+//! The modalities autoreg knows, and the saved tokenizer: a modality, then an optional
+//! BPE stage. Adding a modality is one line in [`modalities!`]'s call below.
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
+use autoreg_bpe::{Bpe, BpeConfig};
+use autoreg_code::{CodeConfig, CodeTokenizer};
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{TextConfig, TextTokenizer};
-use autoreg_tokens::{TokenError, Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{IdModel, Identity, Modality, ModalityBuilder, Pipeline, TokenError};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// Declares, from one line per modality (`Variant => "kind", Config, Tokenizer;`), the
-/// tagged `[tokenizer]` config enum, the tagged saved-tokenizer enum, and their dispatch.
+/// tagged `[tokenizer]` config enum, the tagged saved-modality enum, and their dispatch.
 macro_rules! modalities {
     ($($variant:ident => $kind:literal, $config:ty, $tokenizer:ty;)+) => {
-        /// `[tokenizer]`: the modality (`kind`) and its options.
+        /// `[tokenizer]` without `bpe`: the modality (`kind`) and its options.
         #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
         #[serde(tag = "kind")]
-        pub enum TokenizerConfig {
+        pub enum ModalityConfig {
             $(#[doc = concat!("`kind = \"", $kind, "\"`")] #[serde(rename = $kind)] $variant($config),)+
         }
 
-        /// A fitted tokenizer of any modality, as saved in a run's `tokenizer.json`.
+        /// A fitted modality, as saved in a run's `tokenizer.json`.
         // One lives per run; boxing the larger variants would buy nothing.
         #[allow(clippy::large_enum_variant)]
         #[derive(Clone, Debug, Serialize, Deserialize)]
         #[serde(tag = "kind")]
-        pub enum SavedTokenizer {
+        pub enum SavedModality {
             $(#[doc = concat!("`\"kind\": \"", $kind, "\"`")] #[serde(rename = $kind)] $variant($tokenizer),)+
         }
 
-        impl TokenizerConfig {
+        impl ModalityConfig {
             /// Extensions of the files this modality reads from a data folder.
-            pub fn extensions(&self) -> &'static [&'static str] {
+            pub fn extensions(&self) -> Vec<String> {
                 match self { $(Self::$variant(c) => c.extensions(),)+ }
             }
 
@@ -42,15 +45,15 @@ macro_rules! modalities {
                 match kind { $($kind => Some(toml::from_str::<$config>(text).map(|_| ())),)+ _ => None }
             }
 
-            /// Builds the tokenizer, fitting it on `files` where it learns from data.
-            pub fn build(&self, files: &[PathBuf]) -> Result<SavedTokenizer, TokenError> {
-                match self { $(Self::$variant(c) => c.build(files).map(SavedTokenizer::$variant),)+ }
+            /// Builds the modality, fitting it on `files` where it learns from data.
+            pub fn build(&self, files: &[PathBuf]) -> Result<SavedModality, TokenError> {
+                match self { $(Self::$variant(c) => c.build(files).map(SavedModality::$variant),)+ }
             }
         }
 
-        impl SavedTokenizer {
-            /// The tokenizer behind the trait.
-            pub fn as_dyn(&self) -> &dyn Tokenizer {
+        impl SavedModality {
+            /// The modality behind the trait.
+            pub fn as_dyn(&self) -> &dyn Modality {
                 match self { $(Self::$variant(t) => t,)+ }
             }
         }
@@ -59,26 +62,120 @@ macro_rules! modalities {
 
 modalities! {
     Text => "text", TextConfig, TextTokenizer;
+    Code => "code", CodeConfig, CodeTokenizer;
     Midi => "midi", MidiConfig, MidiTokenizer;
     Pixels => "pixels", PixelsConfig, PixelsTokenizer;
     Audio => "audio", AudioConfig, AudioTokenizer;
 }
 
+/// `[tokenizer]`: the modality and its options (`kind = ...`), and `[tokenizer.bpe]`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct TokenizerConfig {
+    /// The modality.
+    #[serde(flatten)]
+    pub modality: ModalityConfig,
+    /// Subword merges after the modality's base ids, learned on the training split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bpe: Option<BpeConfig>,
+}
+
+impl TokenizerConfig {
+    /// Extensions of the files this tokenizer reads from a data folder.
+    pub fn extensions(&self) -> Vec<String> {
+        self.modality.extensions()
+    }
+}
+
+/// The format of `tokenizer.json` this program writes. Format 1 (no `format` key) was
+/// the modality alone, and still loads.
+pub const TOKENIZER_FORMAT: u32 = 2;
+
+/// A fitted tokenizer of any modality, as saved in a run's `tokenizer.json`:
+/// `{"format": 2, "base": {"kind": ...}, "bpe": {...}}`.
+#[derive(Clone, Debug)]
+pub struct SavedTokenizer {
+    /// The modality.
+    pub base: SavedModality,
+    /// The BPE stage, if any.
+    pub bpe: Option<Bpe>,
+    /// The id model of a tokenizer without BPE.
+    identity: Identity,
+}
+
+/// The saved form of [`SavedTokenizer`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    format: u32,
+    base: SavedModality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bpe: Option<Bpe>,
+}
+
 impl SavedTokenizer {
-    /// The tokenizer as JSON (what `tokenizer.json` holds).
-    pub fn to_json(&self) -> String {
-        serde_json::to_string_pretty(self).unwrap_or_default()
+    /// The tokenizer of `base`, then `bpe`, after checking that `bpe` was learned over `base`.
+    pub fn new(base: SavedModality, bpe: Option<Bpe>) -> Result<Self, String> {
+        if let Some(bpe) = &bpe {
+            bpe.check_base(base.as_dyn())?;
+        }
+        let identity = Identity { vocab_size: base.as_dyn().vocab_size() };
+        Ok(Self { base, bpe, identity })
     }
 
-    /// Loads `tokenizer.json`.
+    /// The whole tokenizer, for the shared layers.
+    pub fn pipeline(&self) -> Pipeline<'_> {
+        let ids: &dyn IdModel = match &self.bpe {
+            Some(bpe) => bpe,
+            None => &self.identity,
+        };
+        Pipeline { base: self.base.as_dyn(), ids }
+    }
+
+    /// The modality alone, without BPE: what the token cache holds.
+    pub fn base_pipeline(&self) -> Pipeline<'_> {
+        Pipeline { base: self.base.as_dyn(), ids: &self.identity }
+    }
+
+    /// The modality as JSON: with the files' contents it keys the token cache.
+    pub fn base_json(&self) -> String {
+        serde_json::to_string(&self.base).unwrap_or_default()
+    }
+
+    /// The tokenizer as JSON (what `tokenizer.json` holds).
+    pub fn to_json(&self) -> Result<String, serde_json::Error> {
+        let saved = Saved { format: TOKENIZER_FORMAT, base: self.base.clone(), bpe: self.bpe.clone() };
+        serde_json::to_string_pretty(&saved)
+    }
+
+    /// Loads `tokenizer.json`, of this format or of format 1.
     pub fn load(path: &Path) -> Result<Self, TokenError> {
         let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;
-        serde_json::from_slice(&bytes).map_err(|source| TokenError::Json { path: path.to_owned(), source })
+        let json = |source| TokenError::Json { path: path.to_owned(), source };
+        let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
+        let (base, bpe) = match value.get("format") {
+            None if value.get("kind").is_some() => (serde_json::from_value(value).map_err(json)?, None),
+            Some(format) if format.as_u64() == Some(u64::from(TOKENIZER_FORMAT)) => {
+                let saved: Saved = serde_json::from_value(value).map_err(json)?;
+                (saved.base, saved.bpe)
+            }
+            found => {
+                let found = found.map_or_else(|| "no format and no kind".to_owned(), |f| format!("format {f}"));
+                return Err(TokenError::format(
+                    path.display().to_string(),
+                    format!(
+                        "{found}: this autoreg reads tokenizer.json formats 1 and {TOKENIZER_FORMAT}; \
+                         a newer autoreg wrote it, or it is not a tokenizer"
+                    ),
+                ));
+            }
+        };
+        Self::new(base, bpe).map_err(|reason| TokenError::format(path.display().to_string(), reason))
     }
 
     /// Saves `tokenizer.json` atomically.
     pub fn save(&self, path: &Path) -> Result<(), TokenError> {
-        autoreg_tokens::write_atomic(path, self.to_json().as_bytes())
+        let json = self.to_json().map_err(|source| TokenError::Json { path: path.to_owned(), source })?;
+        autoreg_tokens::write_atomic(path, json.as_bytes())
     }
 }
 
@@ -86,18 +183,47 @@ impl SavedTokenizer {
 mod tests {
     use super::*;
 
-    #[test]
-    fn saved_tokenizer_round_trips_through_one_tagged_json_file() {
-        let dir = tempfile::tempdir().unwrap();
+    fn text_byte() -> SavedTokenizer {
         let config: TokenizerConfig = toml::from_str("kind = \"text\"\nlevel = \"byte\"").unwrap();
-        let tok = config.build(&[]).unwrap();
+        assert_eq!(config.bpe, None);
+        SavedTokenizer::new(config.modality.build(&[]).unwrap(), None).unwrap()
+    }
+
+    #[test]
+    fn saved_tokenizer_round_trips_through_one_json_file_with_its_format() {
+        let dir = tempfile::tempdir().unwrap();
+        let tok = text_byte();
         let path = dir.path().join("tokenizer.json");
         tok.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"kind\": \"text\"") && text.contains("\"level\": \"byte\""), "{text}");
+        assert!(text.contains("\"format\": 2") && text.contains("\"kind\": \"text\""), "{text}");
         let back = SavedTokenizer::load(&path).unwrap();
-        assert_eq!(back.as_dyn().vocab_size(), 259);
-        assert_eq!(back.to_json(), tok.to_json());
+        assert_eq!(back.pipeline().vocab_size(), 259);
+        assert_eq!(back.to_json().unwrap(), tok.to_json().unwrap());
+    }
+
+    #[test]
+    fn format_1_loads_and_other_formats_are_named() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tokenizer.json");
+        // What autoreg wrote before formats: the modality alone.
+        std::fs::write(&path, r#"{"kind": "text", "level": "char", "chars": "ab"}"#).unwrap();
+        let old = SavedTokenizer::load(&path).unwrap();
+        assert_eq!((old.pipeline().kind(), old.pipeline().vocab_size()), ("text", 5));
+        std::fs::write(&path, r#"{"format": 7, "base": {"kind": "text", "level": "byte"}}"#).unwrap();
+        let err = SavedTokenizer::load(&path).unwrap_err().to_string();
+        assert!(err.contains("format 7") && err.contains("formats 1 and 2"), "{err}");
+    }
+
+    #[test]
+    fn bpe_options_sit_under_the_tokenizer() {
+        let config: TokenizerConfig =
+            toml::from_str("kind = \"code\"\nextensions = [\"py\"]\n[bpe]\nvocab_size = 1000\nsplit = \"words\"").unwrap();
+        let bpe = config.bpe.clone().unwrap();
+        assert_eq!((bpe.vocab_size, bpe.min_frequency, bpe.split), (1000, 2, Some(autoreg_tokens::Split::Words)));
+        assert_eq!(config.extensions(), ["py"]);
+        let err = toml::from_str::<TokenizerConfig>("kind = \"code\"\n[bpe]\nvocab_size = 9\nmerges = 3").unwrap_err();
+        assert!(err.to_string().contains("merges"), "{err}");
     }
 
     #[test]

@@ -57,7 +57,7 @@ impl Sample {
 }
 
 /// Where an input comes from and how to read it.
-pub(crate) struct Source<'a> {
+pub(crate) struct Origin<'a> {
     /// Names the input in errors.
     pub name: &'a str,
     /// The input's path, to find an IDX labels file beside it.
@@ -128,7 +128,7 @@ pub(crate) fn csv_rows(bytes: &[u8], name: &str) -> Result<Option<Vec<csv::Row>>
 
 /// Reads every image of an input. An IDX labels file holds none (it is read beside its
 /// images file).
-pub(crate) fn read(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenError> {
+pub(crate) fn read(bytes: &[u8], source: &Origin) -> Result<Vec<Sample>, TokenError> {
     let name = source.name;
     let bytes = unpack(bytes).map_err(|e| e.at(name))?;
     match sniff(&bytes, name) {
@@ -200,7 +200,7 @@ pub(crate) fn labels_read_with(path: &Path) -> Option<PathBuf> {
 }
 
 /// Reads an IDX images file, with labels from the labels file beside it when there is one.
-fn read_idx(bytes: &[u8], source: &Source) -> Result<Vec<Sample>, TokenError> {
+fn read_idx(bytes: &[u8], source: &Origin) -> Result<Vec<Sample>, TokenError> {
     let name = source.name;
     let (count, rows, cols, pixels) = match idx::parse(bytes).map_err(|e| e.at(name))? {
         idx::Idx::Labels(_) => return Ok(Vec::new()),

@@ -3,7 +3,7 @@
 
 use autoreg_pixels::image::{DynamicImage, GrayImage, RgbImage};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
-use autoreg_tokens::TokenizerBuilder;
+use autoreg_tokens::ModalityBuilder;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};

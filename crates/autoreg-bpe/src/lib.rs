@@ -1,0 +1,277 @@
+//! Byte-pair merges over any modality's base ids: an [`IdModel`] learned and applied by
+//! Hugging Face's `tokenizers` crate.
+//!
+//! Base ids become Unicode scalars, as MidiTok does: a modality whose symbols are bytes
+//! uses GPT-2's byte-level alphabet (so its merges are a standard byte-level BPE that
+//! the Python `tokenizers` package loads and applies with the same ids); any other
+//! modality's symbol `i` is the private-use scalar U+F0000 + `i`, outside U+D800-DFFF.
+//! Class tokens and specials are never merged: they cut the sequence into words, as the
+//! configured [`Split`] does.
+
+mod alphabet;
+mod words;
+
+use alphabet::Alphabet;
+use autoreg_tokens::{IdModel, Modality, Split, TokenError};
+use serde::{Deserialize, Serialize};
+use tokenizers::models::bpe::{BPE, BpeTrainerBuilder, Vocab};
+use tokenizers::pre_tokenizers::byte_level::ByteLevel;
+use tokenizers::{AddedToken, Model, Trainer};
+use words::Words;
+
+/// `[tokenizer.bpe]` in a config.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BpeConfig {
+    /// Ids after merging, base ids included; more than the modality's base vocabulary.
+    pub vocab_size: usize,
+    /// Pairs seen fewer times than this in the training split are not merged.
+    #[serde(default = "default_min_frequency")]
+    pub min_frequency: u64,
+    /// Where merges stop: `"none"`, `"words"` (GPT-2's byte-level words) or a token
+    /// name (`"Bar"`). By default the modality's own rule.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub split: Option<Split>,
+}
+
+fn default_min_frequency() -> u64 {
+    2
+}
+
+/// A learned BPE stage, saved as its split, the base vocabulary it was learned over,
+/// and a standard Hugging Face `tokenizer.json` (`"tokenizer"`) whose ids are autoreg's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "Saved", into = "Saved")]
+pub struct Bpe {
+    saved: Saved,
+    model: BPE,
+    words: Words,
+    /// The base ids of every merged id, from `base_vocab` on.
+    merged: Vec<Vec<u32>>,
+}
+
+/// The saved form of [`Bpe`], checked on load.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    split: Split,
+    /// The ids the split cuts before (resolved from a token name).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    split_ids: Vec<u32>,
+    /// Number of base ids, and of the mergeable ones among them.
+    base_vocab: u32,
+    symbols: u32,
+    bytes: bool,
+    /// The Hugging Face tokenizer: byte-level pre-tokenizer and decoder when `bytes`.
+    tokenizer: serde_json::Value,
+}
+
+impl TryFrom<Saved> for Bpe {
+    type Error = String;
+
+    fn try_from(saved: Saved) -> Result<Self, String> {
+        let json = saved.tokenizer.to_string();
+        let tokenizer: tokenizers::Tokenizer = json.parse().map_err(|e| format!("the BPE tokenizer: {e}"))?;
+        let tokenizers::ModelWrapper::BPE(model) = tokenizer.get_model().clone() else {
+            return Err("the BPE tokenizer's model is not BPE".into());
+        };
+        let alphabet = Alphabet::new(saved.bytes, saved.symbols).map_err(|e| e.to_string())?;
+        let words = Words::new(alphabet, saved.split.clone(), saved.split_ids.clone(), saved.symbols);
+        let mut by_id: Vec<(u32, String)> =
+            model.get_vocab().into_iter().filter(|(_, id)| *id >= saved.base_vocab).map(|(s, id)| (id, s)).collect();
+        by_id.sort();
+        let mut merged = Vec::with_capacity(by_id.len());
+        for (k, (id, string)) in by_id.into_iter().enumerate() {
+            if id != saved.base_vocab + k as u32 {
+                return Err(format!("the BPE vocabulary has a gap before id {id}"));
+            }
+            let ids = words.alphabet.ids(&string).ok_or_else(|| format!("merged token {id} ({string:?}) is not made of symbols"))?;
+            merged.push(ids);
+        }
+        Ok(Self { saved, model, words, merged })
+    }
+}
+
+impl From<Bpe> for Saved {
+    fn from(bpe: Bpe) -> Self {
+        bpe.saved
+    }
+}
+
+impl Bpe {
+    /// Learns merges over `base` from `docs`, documents of base ids of the training
+    /// split, with a progress bar on a terminal.
+    pub fn learn<'a>(
+        config: &BpeConfig,
+        base: &dyn Modality,
+        docs: impl Iterator<Item = &'a [u32]>,
+    ) -> Result<Self, TokenError> {
+        let fit = |reason: String| TokenError::Fit { kind: "bpe", reason };
+        let rule = base.merge_rule();
+        let base_vocab = base.vocab_size() as u32;
+        if config.vocab_size <= base_vocab as usize {
+            return Err(fit(format!(
+                "tokenizer.bpe.vocab_size = {} must be more than the {} base ids of this {} tokenizer",
+                config.vocab_size,
+                base_vocab,
+                base.kind()
+            )));
+        }
+        let split = config.split.clone().unwrap_or(rule.default_split);
+        let split_ids = match &split {
+            Split::Words if !rule.bytes => {
+                return Err(fit(format!(
+                    "tokenizer.bpe.split = \"words\" needs a modality whose symbols are bytes, not {}",
+                    base.kind()
+                )));
+            }
+            Split::Before(name) => {
+                let ids: Vec<u32> =
+                    (0..rule.symbols).filter(|&id| base.token_name(id).as_deref() == Some(name.as_str())).collect();
+                if ids.is_empty() {
+                    return Err(fit(format!(
+                        "tokenizer.bpe.split = {name:?}: the {} vocabulary has no token of that name",
+                        base.kind()
+                    )));
+                }
+                ids
+            }
+            _ => Vec::new(),
+        };
+        let alphabet = Alphabet::new(rule.bytes, rule.symbols)?;
+        let words = Words::new(alphabet, split.clone(), split_ids.clone(), rule.symbols);
+
+        let mut sequences = Vec::new();
+        for doc in docs {
+            words.each(doc, |word| {
+                if let Ok(word) = word {
+                    sequences.push(word);
+                }
+            });
+        }
+        let atoms: Vec<String> = (rule.symbols..base_vocab).map(|id| atom_name(base, id)).collect();
+        let mut trainer = BpeTrainerBuilder::new()
+            .vocab_size(config.vocab_size)
+            .min_frequency(config.min_frequency)
+            .initial_alphabet(words.alphabet.chars().collect())
+            .special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true)).collect())
+            .show_progress(true)
+            .build();
+        trainer.feed(sequences.into_iter(), |word| Ok(vec![word.to_owned()])).map_err(|e| fit(e.to_string()))?;
+        let mut learned = BPE::default();
+        trainer.train(&mut learned).map_err(|e| fit(e.to_string()))?;
+
+        // The learned merges, in order, renumbered so that base ids keep their ids and
+        // merged ids follow them.
+        let merges = learned_merges(&learned).map_err(fit)?;
+        let mut vocab = Vocab::new();
+        for id in 0..rule.symbols {
+            vocab.insert(words.alphabet.string(&[id]), id);
+        }
+        for (k, atom) in atoms.iter().enumerate() {
+            vocab.insert(atom.clone(), rule.symbols + k as u32);
+        }
+        let mut next = base_vocab;
+        for (a, b) in &merges {
+            let joined = format!("{a}{b}");
+            if let Some(&id) = vocab.get(&joined) {
+                if id >= rule.symbols && id < base_vocab {
+                    return Err(fit(format!("a merge spells the special token {joined:?}")));
+                }
+                continue;
+            }
+            vocab.insert(joined, next);
+            next += 1;
+        }
+        let model = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| fit(e.to_string()))?;
+
+        let mut hf = tokenizers::Tokenizer::new(model);
+        if rule.bytes {
+            hf.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
+            hf.with_decoder(Some(ByteLevel::new(false, true, true)));
+        }
+        hf.add_special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true))).map_err(|e| fit(e.to_string()))?;
+        let json = hf.to_string(false).map_err(|e| fit(e.to_string()))?;
+        let tokenizer = serde_json::from_str(&json).map_err(|e| fit(e.to_string()))?;
+        let saved = Saved { split, split_ids, base_vocab, symbols: rule.symbols, bytes: rule.bytes, tokenizer };
+        Self::try_from(saved).map_err(fit)
+    }
+
+    /// Checks that this stage was learned over `base`'s vocabulary.
+    pub fn check_base(&self, base: &dyn Modality) -> Result<(), String> {
+        let rule = base.merge_rule();
+        if (self.saved.base_vocab as usize, self.saved.symbols, self.saved.bytes)
+            != (base.vocab_size(), rule.symbols, rule.bytes)
+        {
+            return Err(format!(
+                "the BPE stage was learned over {} base ids ({} symbols), but the {} tokenizer has {} ({})",
+                self.saved.base_vocab,
+                self.saved.symbols,
+                base.kind(),
+                base.vocab_size(),
+                rule.symbols
+            ));
+        }
+        Ok(())
+    }
+
+    /// The split its merges follow.
+    pub fn split(&self) -> &Split {
+        &self.saved.split
+    }
+
+    /// The Hugging Face `tokenizer.json` of its merges.
+    pub fn hf_json(&self) -> &serde_json::Value {
+        &self.saved.tokenizer
+    }
+}
+
+/// The name a class token or special has in the Hugging Face vocabulary.
+fn atom_name(base: &dyn Modality, id: u32) -> String {
+    base.token_name(id).unwrap_or_else(|| format!("<{id}>"))
+}
+
+/// The merges of a trained model, in the order they were learned.
+fn learned_merges(model: &BPE) -> Result<Vec<(String, String)>, String> {
+    let json = serde_json::to_value(model).map_err(|e| e.to_string())?;
+    let merges = json.get("merges").cloned().unwrap_or_default();
+    serde_json::from_value(merges).map_err(|e| format!("the learned merges: {e}"))
+}
+
+impl IdModel for Bpe {
+    fn vocab_size(&self) -> usize {
+        self.saved.base_vocab as usize + self.merged.len()
+    }
+
+    fn is_identity(&self) -> bool {
+        false
+    }
+
+    fn merge(&self, base: &[u32]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(base.len());
+        self.words.each(base, |word| match word {
+            Ok(word) => match self.model.tokenize(&word) {
+                Ok(tokens) => out.extend(tokens.iter().map(|t| t.id)),
+                // Every symbol is in the vocabulary, so tokenizing cannot fail; should it,
+                // the symbols themselves are kept.
+                Err(_) => out.extend(self.words.alphabet.ids(&word).unwrap_or_default()),
+            },
+            Err(atom) => out.push(atom),
+        });
+        out
+    }
+
+    fn expand(&self, id: u32, out: &mut Vec<u32>) -> bool {
+        if id < self.saved.base_vocab {
+            out.push(id);
+            return true;
+        }
+        match self.merged.get((id - self.saved.base_vocab) as usize) {
+            Some(ids) => {
+                out.extend_from_slice(ids);
+                true
+            }
+            None => false,
+        }
+    }
+}

@@ -1,0 +1,61 @@
+//! The code tokenizer with BPE on the Python 3.11 standard library (`python-stdlib`
+//! under the data root): every file comes back byte for byte, and merges shorten it.
+
+use autoreg_bpe::{Bpe, BpeConfig};
+use autoreg_code::{CodeConfig, CodeTokenizer};
+use autoreg_tokens::{IdModel, ModalityBuilder, Pipeline, Source};
+use std::path::PathBuf;
+
+/// Every `.py` file of the standard library, sorted.
+fn stdlib_files() -> Vec<PathBuf> {
+    let root = autoreg_data::find_data(std::path::Path::new("python-stdlib")).expect("python-stdlib under the data root");
+    let mut files: Vec<PathBuf> = walk(&root).into_iter().filter(|p| p.extension().is_some_and(|e| e == "py")).collect();
+    files.sort();
+    files
+}
+
+fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
+    }
+    out
+}
+
+fn base_docs(tok: &CodeTokenizer, files: &[PathBuf]) -> Vec<Vec<u32>> {
+    files
+        .iter()
+        .map(|f| {
+            let bytes = std::fs::read(f).unwrap();
+            let mut docs = autoreg_tokens::Modality::encode(tok, &Source::new(f, &bytes)).unwrap();
+            assert_eq!(docs.len(), 1, "one document per file");
+            docs.remove(0)
+        })
+        .collect()
+}
+
+#[test]
+fn every_stdlib_file_comes_back_byte_exact_through_bpe() {
+    let files = stdlib_files();
+    assert_eq!(files.len(), 638, "the Python 3.11 standard library as the data README lists it");
+    let tok = CodeConfig::default().build(&files).unwrap();
+    let docs = base_docs(&tok, &files);
+    // Merges learned on every fourth file, applied to all of them.
+    let config = BpeConfig { vocab_size: 2048, min_frequency: 2, split: None };
+    let bpe = Bpe::learn(&config, &tok, docs.iter().step_by(4).map(Vec::as_slice)).unwrap();
+    assert_eq!(bpe.vocab_size(), 2048);
+    let pipeline = Pipeline { base: &tok, ids: &bpe };
+    let (mut bytes, mut merged) = (0, 0);
+    for (file, doc) in files.iter().zip(&docs) {
+        let ids = bpe.merge(doc);
+        assert_eq!(pipeline.expand(&ids), (doc.clone(), 0), "{}", file.display());
+        let decoded = pipeline.decode(&ids).unwrap();
+        assert_eq!(decoded.bytes, std::fs::read(file).unwrap(), "{}", file.display());
+        assert_eq!((decoded.extension.as_str(), decoded.repairs), ("py", 0));
+        bytes += doc.len() - 3;
+        merged += ids.len() - 3;
+    }
+    let per_token = bytes as f64 / merged as f64;
+    assert!(per_token > 3.0, "{per_token:.2} bytes per token with 2048 ids");
+}
