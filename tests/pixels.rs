@@ -12,14 +12,15 @@ const SIDE: u32 = 8;
 const SCALE: u32 = 4;
 /// Grey levels of the tokenizer.
 const LEVELS: u32 = 17;
+/// The digits file, under the data root.
+const DIGITS: &str = "digits/digits.csv.gz";
 
-/// The data root holding `digits/digits.csv.gz`: `$AUTOREG_DATA` when it has the file,
-/// else the copy carried in the repository.
+/// The data root holding `digits/digits.csv.gz`: the first that has the file
+/// ([`autoreg_data::find_data`]: the shared data root, else the copy carried in the
+/// repository).
 fn data_root() -> PathBuf {
-    std::env::var_os("AUTOREG_DATA")
-        .map(PathBuf::from)
-        .filter(|root| root.join("digits/digits.csv.gz").is_file())
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("datasets"))
+    let file = autoreg_data::find_data(DIGITS).unwrap_or_else(|e| panic!("{e}"));
+    file.ancestors().nth(2).unwrap_or_else(|| panic!("{}: no data root above", file.display())).to_path_buf()
 }
 
 /// Writes a tiny class-conditional digits config (resizing off, so that a prompt of
@@ -30,7 +31,7 @@ fn digits_config(s: &Scratch) -> PathBuf {
 
 [data]
 root = "{root}"
-path = "digits/digits.csv.gz"
+path = "{DIGITS}"
 split = "documents"
 val_fraction = 0.1
 windows = "documents"

@@ -87,17 +87,11 @@ threads = 1
     path
 }
 
-/// `rel` under the test data root: `$AUTOREG_DATA`, else `../shared/datasets` beside the
-/// repository, else the copy the project carries in `datasets/`. Missing data fails the
+/// `rel` under the first data root that holds it ([`autoreg_data::find_data`]: the shared
+/// data root, else the copy the project carries in `datasets/`). Missing data fails the
 /// calling test: no test passes by skipping.
 pub fn shared_data(rel: &str) -> PathBuf {
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let roots = match std::env::var_os("AUTOREG_DATA") {
-        Some(root) => vec![PathBuf::from(root), repo.join("datasets")],
-        None => vec![repo.join("../shared/datasets"), repo.join("datasets")],
-    };
-    let found = roots.iter().map(|r| r.join(rel)).find(|p| p.exists());
-    found.unwrap_or_else(|| panic!("{rel} is missing from every data root ({roots:?}): set AUTOREG_DATA"))
+    autoreg_data::find_data(rel).unwrap_or_else(|e| panic!("{e}"))
 }
 
 /// The CRC-32 of PNG chunks (ISO 3309, as in zlib).

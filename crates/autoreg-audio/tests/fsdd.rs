@@ -1,5 +1,5 @@
 //! The real recordings: the Free Spoken Digit Dataset (mono 16-bit, 8 kHz), from the
-//! shared data root (`AUTOREG_DATA`, else `../../../shared/datasets`).
+//! shared data root (see [`autoreg_data::find_data`]).
 
 use autoreg_audio::{AudioConfig, AudioTokenizer, Quantization, snr_db};
 use autoreg_tokens::{Modality, ModalityBuilder, testing::Tokenize};
@@ -8,11 +8,8 @@ use std::path::PathBuf;
 
 /// The FSDD recordings, sorted. Missing data fails the test.
 fn recordings() -> Vec<PathBuf> {
-    let root = std::env::var_os("AUTOREG_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"));
-    let dir = root.join("fsdd/recordings");
-    let listing = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e} (set AUTOREG_DATA)", dir.display()));
+    let dir = autoreg_data::find_data("fsdd/recordings").unwrap_or_else(|e| panic!("{e}"));
+    let listing = std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display()));
     let mut files: Vec<PathBuf> =
         listing.map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|x| x == "wav")).collect();
     files.sort();

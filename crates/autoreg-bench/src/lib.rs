@@ -12,16 +12,13 @@ pub fn project_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..")
 }
 
-/// The data root: `$AUTOREG_DATA`, else `../shared/datasets` beside the repository.
-pub fn data_root() -> PathBuf {
-    std::env::var_os("AUTOREG_DATA").map(PathBuf::from).unwrap_or_else(|| project_root().join("../shared/datasets"))
-}
-
-/// Tiny Shakespeare: its path, the character tokenizer and the one document's tokens.
+/// Tiny Shakespeare, from the first data root that holds it
+/// ([`autoreg_data::find_data`]): its path, the character tokenizer and the one
+/// document's tokens.
 pub fn shakespeare() -> Result<(PathBuf, TextTokenizer, Vec<u32>)> {
-    let path = data_root().join("tinyshakespeare/input.txt");
+    let path = autoreg_data::find_data("tinyshakespeare/input.txt")?;
     if !path.is_file() {
-        bail!("{} not found: set AUTOREG_DATA to the data root", path.display());
+        bail!("{} is not a file", path.display());
     }
     let tok = TextConfig::default().build(std::slice::from_ref(&path))?;
     let doc = tok.encode_file(&path)?.into_iter().next().unwrap_or_default();

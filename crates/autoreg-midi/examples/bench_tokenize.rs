@@ -2,8 +2,8 @@
 //!
 //! `cargo run --release -p autoreg-midi --example bench_tokenize`. Creates the
 //! benchmark's Python environment (`target/bench-venv-miditok` under the workspace,
-//! with `pip install miditok`) when it is missing. The data root is `AUTOREG_DATA`, else
-//! `../shared/datasets` beside the workspace.
+//! with `pip install miditok`) when it is missing. The tunes come from the first data
+//! root that holds them ([`autoreg_data::find_data`]).
 
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_tokens::{testing::Tokenize};
@@ -15,9 +15,7 @@ use std::time::Instant;
 fn main() -> Result<(), Box<dyn std::error::Error>> {
     let crate_dir = Path::new(env!("CARGO_MANIFEST_DIR"));
     let workspace = crate_dir.join("../..").canonicalize()?;
-    let data =
-        std::env::var("AUTOREG_DATA").map(PathBuf::from).unwrap_or_else(|_| workspace.join("../shared/datasets"));
-    let folder = data.join("nottingham/melody");
+    let folder = autoreg_data::find_data("nottingham/melody")?;
     let mut files: Vec<PathBuf> = std::fs::read_dir(&folder)
         .map_err(|e| format!("{}: {e}", folder.display()))?
         .filter_map(|e| e.ok().map(|e| e.path()))

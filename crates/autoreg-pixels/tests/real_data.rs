@@ -17,8 +17,7 @@ fn gunzip(path: &Path) -> Vec<u8> {
 
 #[test]
 fn all_digits_rows_parse_with_17_levels_and_round_trip_exactly() {
-    let root = data_root();
-    let path = data_file(&root, "digits/digits.csv.gz");
+    let path = data_file("digits/digits.csv.gz");
     let config = PixelsConfig { levels: 17, conditional: true, ..Default::default() };
     let tok = config.build(std::slice::from_ref(&path)).unwrap();
     assert_eq!((tok.width(), tok.height()), (8, 8));
@@ -46,9 +45,8 @@ fn all_digits_rows_parse_with_17_levels_and_round_trip_exactly() {
 
 #[test]
 fn the_mnist_test_set_gives_10000_labelled_documents() {
-    let root = data_root();
-    let images = data_file(&root, "mnist-test/t10k-images-idx3-ubyte.gz");
-    let labels = data_file(&root, "mnist-test/t10k-labels-idx1-ubyte.gz");
+    let images = data_file("mnist-test/t10k-images-idx3-ubyte.gz");
+    let labels = data_file("mnist-test/t10k-labels-idx1-ubyte.gz");
     let config = PixelsConfig { conditional: true, ..Default::default() };
     let tok: PixelsTokenizer = config.build(&[images.clone(), labels.clone()]).unwrap();
     assert_eq!((tok.width(), tok.height(), tok.levels()), (28, 28, Some(256)));
@@ -81,8 +79,7 @@ fn the_mnist_test_set_gives_10000_labelled_documents() {
 
 #[test]
 fn mnist_resized_and_binarized_keeps_its_shape() {
-    let root = data_root();
-    let images = data_file(&root, "mnist-test/t10k-images-idx3-ubyte.gz");
+    let images = data_file("mnist-test/t10k-images-idx3-ubyte.gz");
     let config = PixelsConfig { width: Some(14), height: Some(14), levels: 2, ..Default::default() };
     let tok = config.build(std::slice::from_ref(&images)).unwrap();
     let docs = tok.encode_file(&images).unwrap();

@@ -334,8 +334,8 @@ mod tests {
 
     #[test]
     fn round_trips_tiny_shakespeare() {
-        // The real corpus, as the project carries it.
-        let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../datasets/tinyshakespeare/input.txt");
+        // The real corpus, which the project carries.
+        let path = autoreg_data::find_data("tinyshakespeare/input.txt").unwrap_or_else(|e| panic!("{e}"));
         let text = std::fs::read_to_string(&path).unwrap();
         let tok = TextConfig::default().build(std::slice::from_ref(&path)).unwrap();
         assert_eq!(tok.vocab_size(), 65 + 3);

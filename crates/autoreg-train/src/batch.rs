@@ -1,24 +1,18 @@
-//! Batches of `block_size + 1` token windows drawn from a split.
+//! Batches of training windows as tensors: the windows come from
+//! [`autoreg_data::WindowSampler`], which draws them from a split.
 
-use crate::config::Windows;
 use crate::error::TrainError;
+use autoreg_data::{WindowSampler, Windows};
 use autoreg_model::IGNORE;
 use autoreg_tokens::{TokenStore, Tokenizer};
 use rand::Rng;
 use rand::rngs::StdRng;
 use tch::{Device, Tensor};
 
-/// Draws training windows from one split.
+/// Draws batches of training windows from one split, on a device.
 pub struct Batcher {
-    /// The split's documents, end to end.
-    store: TokenStore,
-    /// With [`Windows::Documents`], per document of two or more tokens: its index in
-    /// `store` and its prefix length.
-    docs: Vec<(usize, usize)>,
-    /// With [`Windows::Documents`]: cumulative count of window starts per entry of `docs`.
-    starts: Vec<usize>,
-    windows: Windows,
-    block: usize,
+    sampler: WindowSampler,
+    /// The input that pads a short window.
     pad: u32,
     device: Device,
 }
@@ -34,74 +28,31 @@ impl Batcher {
         device: Device,
         name: &str,
     ) -> Result<Self, TrainError> {
-        let block = block_size as usize;
-        let (mut docs, mut starts) = (Vec::new(), Vec::new());
-        if windows == Windows::Documents {
-            let mut total = 0;
-            for (i, doc) in store.docs().enumerate().filter(|(_, d)| d.len() >= 2) {
-                docs.push((i, tokenizer.prefix_len(doc).min(block)));
-                total += doc.len().saturating_sub(block).max(1);
-                starts.push(total);
-            }
-        }
-        let too_short = match windows {
-            Windows::Stream => store.num_tokens() < block + 1,
-            Windows::Documents => docs.is_empty(),
-        };
-        if too_short {
-            return Err(TrainError::Data(format!(
-                "the {name} split has {} tokens, fewer than model.block_size + 1 = {}: \
-                 add data or lower model.block_size",
-                store.num_tokens(),
-                block + 1
-            )));
-        }
-        Ok(Self { store, docs, starts, windows, block, pad: tokenizer.specials().pad, device })
+        let sampler = WindowSampler::new(store, block_size as usize, windows, |doc| tokenizer.prefix_len(doc), name)?;
+        Ok(Self { sampler, pad: tokenizer.specials().pad, device })
     }
 
     /// Number of tokens in the split.
     pub fn len(&self) -> usize {
-        self.store.num_tokens()
+        self.sampler.len()
     }
 
     /// Whether the split is empty (never, once built).
     pub fn is_empty(&self) -> bool {
-        self.store.num_tokens() == 0
+        self.sampler.is_empty()
     }
 
     /// `batch` random windows: inputs and targets, (B, T) each on the device; padded
     /// targets are [`IGNORE`]. With `augment`, each window goes through the tokenizer's
     /// augmentation first.
     pub fn random(&self, batch: i64, rng: &mut StdRng, augment: Option<&dyn Tokenizer>) -> (Tensor, Tensor) {
-        let t = self.block;
+        let t = self.sampler.block();
+        let full = self.sampler.window_len();
         let mut x = Vec::with_capacity(batch as usize * t);
         let mut y = Vec::with_capacity(batch as usize * t);
-        let mut window = Vec::with_capacity(t + 1);
+        let mut window = Vec::with_capacity(full);
         for _ in 0..batch {
-            window.clear();
-            match self.windows {
-                Windows::Stream => {
-                    let stream = self.store.tokens();
-                    let start = rng.random_range(0..=stream.len() - t - 1);
-                    window.extend_from_slice(&stream[start..start + t + 1]);
-                }
-                Windows::Documents => {
-                    // A document chosen in proportion to its window starts, then a start.
-                    let total = self.starts.last().copied().unwrap_or(1);
-                    let draw = rng.random_range(0..total);
-                    let i = self.starts.partition_point(|&c| c <= draw);
-                    let (d, prefix) = self.docs[i];
-                    let doc = self.store.doc(d);
-                    let len = doc.len();
-                    let offset = draw - if i == 0 { 0 } else { self.starts[i - 1] };
-                    if offset == 0 {
-                        window.extend_from_slice(&doc[..len.min(t + 1)]);
-                    } else {
-                        window.extend_from_slice(&doc[..prefix]);
-                        window.extend_from_slice(&doc[offset + prefix..(offset + t + 1).min(len)]);
-                    }
-                }
-            }
+            self.sampler.draw(rng, &mut window);
             if let Some(tok) = augment {
                 tok.augment(&mut window, rng.random());
             }
@@ -109,8 +60,8 @@ impl Batcher {
             x.extend(window[..real - 1].iter().map(|&v| i64::from(v)));
             y.extend(window[1..].iter().map(|&v| i64::from(v)));
             // Padding after a short document: inputs PAD, targets ignored.
-            x.extend(std::iter::repeat_n(i64::from(self.pad), t + 1 - real));
-            y.extend(std::iter::repeat_n(IGNORE, t + 1 - real));
+            x.extend(std::iter::repeat_n(i64::from(self.pad), full - real));
+            y.extend(std::iter::repeat_n(IGNORE, full - real));
         }
         let shape = [batch, t as i64];
         (
@@ -157,7 +108,11 @@ mod tests {
         let mut store = TokenStore::new();
         store.push(&[1, 2, 3]);
         let err = batcher(store, 8, Windows::Stream).err().unwrap().to_string();
-        assert!(err.contains("the validation split has 3 tokens, fewer than model.block_size + 1 = 9"), "{err}");
+        assert_eq!(
+            err,
+            "data: the validation split has 3 tokens, fewer than model.block_size + 1 = 9: \
+             add data or lower model.block_size"
+        );
     }
 
     #[test]

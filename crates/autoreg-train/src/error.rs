@@ -14,6 +14,9 @@ pub enum TrainError {
     /// The data set is missing, empty or too small.
     #[error("data: {0}")]
     Data(String),
+    /// Finding, tokenizing, caching, splitting or windowing the data failed.
+    #[error(transparent)]
+    Dataset(#[from] autoreg_data::DataError),
     /// A tokenizer error while preparing data.
     #[error(transparent)]
     Token(#[from] autoreg_tokens::TokenError),

@@ -1,6 +1,6 @@
 //! Evaluation over every token of a split.
 
-use crate::config::Windows;
+use autoreg_data::Windows;
 use autoreg_model::{Gpt, IGNORE};
 use autoreg_tokens::{TokenStore, Tokenizer};
 use tch::{Device, Reduction, Tensor};

@@ -1,11 +1,12 @@
-//! Training for autoreg: data sets tokenized once into a cache, random windows,
-//! the AdamW loop with warm-up and cosine decay, atomic checkpoints, metrics and plots.
+//! Training for autoreg: batches of random windows as tensors, the AdamW loop with
+//! warm-up and cosine decay, atomic checkpoints, metrics and plots. The data pipeline
+//! (data roots, the token cache, splits, window drawing) is `autoreg-data`, re-exported
+//! here.
 
 mod baseline;
 mod batch;
 mod checkpoint;
 mod config;
-mod data;
 mod error;
 mod eval;
 mod metrics;
@@ -13,11 +14,13 @@ mod schedule;
 mod testhook;
 mod trainer;
 
+pub use autoreg_data::{
+    DataConfig, DataError, Dataset, SplitMode, Windows, list_files, load_dataset, resolve_data_path,
+};
 pub use baseline::{Baseline, baseline_nats};
 pub use batch::Batcher;
 pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
-pub use config::{DataConfig, SplitMode, TrainConfig, Windows};
-pub use data::{Dataset, list_files, load_dataset, resolve_data_path};
+pub use config::TrainConfig;
 pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
 pub use metrics::{MetricsLog, plot_losses};

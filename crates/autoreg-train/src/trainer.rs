@@ -3,11 +3,11 @@
 use crate::batch::Batcher;
 use crate::checkpoint::{RunLock, TrainState};
 use crate::config::TrainConfig;
-use crate::data::Dataset;
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
 use crate::schedule::learning_rate;
 use crate::testhook::pause;
+use autoreg_data::Dataset;
 use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, available_memory, resolve_device};
 use autoreg_tokens::Tokenizer;
 use indicatif::{ProgressBar, ProgressStyle};

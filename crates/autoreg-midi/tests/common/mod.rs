@@ -5,16 +5,12 @@ use midly::num::{u4, u7, u15, u28};
 use midly::{Format, Header, MetaMessage, MidiMessage, Smf, Timing, TrackEvent, TrackEventKind};
 use std::path::PathBuf;
 
-/// A data folder: under `AUTOREG_DATA` when set, else `../../../shared/datasets`, else
-/// the copy the project carries in `datasets/`. Missing data fails the test.
+/// A data folder under the first data root that holds it ([`autoreg_data::find_data`]:
+/// the shared data root, else the copy the project carries). Missing data fails the test.
 pub fn data_dir(sub: &str) -> PathBuf {
-    let crate_dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let roots = match std::env::var_os("AUTOREG_DATA") {
-        Some(root) => vec![PathBuf::from(root)],
-        None => vec![crate_dir.join("../../../shared/datasets"), crate_dir.join("../../datasets")],
-    };
-    let found = roots.iter().map(|r| r.join(sub)).find(|d| d.is_dir());
-    found.unwrap_or_else(|| panic!("{sub} is missing from every data root ({roots:?}): set AUTOREG_DATA"))
+    let dir = autoreg_data::find_data(sub).unwrap_or_else(|e| panic!("{e}"));
+    assert!(dir.is_dir(), "{} is not a folder", dir.display());
+    dir
 }
 
 /// The `.mid` files of a folder, sorted.

@@ -8,18 +8,12 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
-/// The shared data root: `AUTOREG_DATA`, else `../../../shared/datasets` from the crate.
-/// The data must be there: a missing set fails the test that reads it.
-pub fn data_root() -> PathBuf {
-    std::env::var_os("AUTOREG_DATA")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../../../shared/datasets"))
-}
-
-/// A data file under the root, which must exist.
-pub fn data_file(root: &Path, relative: &str) -> PathBuf {
-    let path = root.join(relative);
-    assert!(path.is_file(), "{} is missing", path.display());
+/// A data file under the first data root that holds it ([`autoreg_data::find_data`]:
+/// the shared data root, else the copy the project carries). The data must be there: a
+/// missing set fails the test that reads it.
+pub fn data_file(relative: &str) -> PathBuf {
+    let path = autoreg_data::find_data(relative).unwrap_or_else(|e| panic!("{e}"));
+    assert!(path.is_file(), "{} is not a file", path.display());
     path
 }
 

@@ -1,10 +1,10 @@
-//! Data sets: files found under a data root, tokenized once in parallel into a cache
-//! keyed by the cache version, the tokenizer and the contents of the files and their
-//! companion inputs, then split for validation. Cached tokens are used only when they
-//! match their recorded checksum and the vocabulary.
+//! Data sets: files tokenized once in parallel into a cache keyed by the cache version,
+//! the tokenizer and the contents of the files and their companion inputs, then split
+//! for validation. Cached tokens are used only when they match their recorded checksum
+//! and the vocabulary.
 
 use crate::config::{DataConfig, SplitMode, Windows};
-use crate::error::TrainError;
+use crate::error::DataError;
 use autoreg_tokens::{TokenStore, Tokenizer, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -29,121 +29,6 @@ pub struct Dataset {
     pub from_cache: bool,
     /// How training windows are cut.
     pub windows: Windows,
-}
-
-/// The data roots searched for `data.path`, in order, each with where it came from.
-/// `data.root`, when set, is the only one (relative to `base`, the folder of the config
-/// file). Otherwise `$AUTOREG_DATA` when set, then the data sets the project carries: the
-/// first `datasets/` folder at or above `base`, then the one of the checkout this
-/// program was built from. So a config finds the carried data from any working folder.
-pub fn data_roots(config: &DataConfig, base: &Path) -> Vec<(PathBuf, &'static str)> {
-    let base = std::fs::canonicalize(base).unwrap_or_else(|_| base.to_path_buf());
-    if let Some(root) = &config.root {
-        return vec![(base.join(root), "data.root")];
-    }
-    let mut roots = Vec::new();
-    if let Some(env) = std::env::var_os("AUTOREG_DATA") {
-        roots.push((PathBuf::from(env), "AUTOREG_DATA"));
-    }
-    if let Some(found) = base.ancestors().map(|a| a.join("datasets")).find(|d| d.is_dir()) {
-        roots.push((found, "the project's datasets/"));
-    }
-    let built = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../datasets");
-    let built = std::fs::canonicalize(&built).unwrap_or(built);
-    if !roots.iter().any(|(r, _)| *r == built) {
-        roots.push((built, "the datasets/ of autoreg's checkout"));
-    }
-    roots
-}
-
-/// The data file or folder named by `[data]`: `data.path` under the first of
-/// [`data_roots`] that holds it. `base` is the config file's folder.
-pub fn resolve_data_path(config: &DataConfig, base: &Path) -> Result<PathBuf, TrainError> {
-    if config.path.as_os_str().is_empty() {
-        return Err(TrainError::Config("data.path is not set: name a file or a folder of data".into()));
-    }
-    let roots = data_roots(config, base);
-    if let Some(path) = roots.iter().map(|(root, _)| root.join(&config.path)).find(|p| p.exists()) {
-        return Ok(path);
-    }
-    let tried: Vec<String> = roots.iter().map(|(root, from)| format!("{} ({from})", root.display())).collect();
-    Err(TrainError::Data(format!(
-        "data.path {} not found under any data root: tried {}; set data.root or AUTOREG_DATA",
-        config.path.display(),
-        tried.join(", "),
-    )))
-}
-
-/// The data files at `path`: the file itself, or every regular file under the folder
-/// whose extension is one of `extensions` (hidden entries skipped), in sorted order.
-/// Symbolic links are followed; a file or folder reached twice (a link loop, a second
-/// link) is listed once, and links that lead nowhere, loops and special files (FIFOs,
-/// devices) are skipped with a warning.
-pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, TrainError> {
-    let meta = std::fs::metadata(path).map_err(|e| TrainError::io(path, e))?;
-    if meta.is_file() {
-        return Ok(vec![path.to_path_buf()]);
-    }
-    if !meta.is_dir() {
-        return Err(TrainError::Data(format!("{} is neither a regular file nor a folder", path.display())));
-    }
-    let wanted = |p: &Path| {
-        p.extension().is_some_and(|e| extensions.iter().any(|x| e.to_string_lossy().eq_ignore_ascii_case(x)))
-    };
-    let canonical = |p: &Path| std::fs::canonicalize(p).map_err(|e| TrainError::io(p, e));
-    let mut files = Vec::new();
-    let mut seen_folders = std::collections::HashSet::from([canonical(path)?]);
-    let mut folders = vec![path.to_path_buf()];
-    while let Some(folder) = folders.pop() {
-        for entry in std::fs::read_dir(&folder).map_err(|e| TrainError::io(&folder, e))? {
-            let entry = entry.map_err(|e| TrainError::io(&folder, e))?;
-            let p = entry.path();
-            if entry.file_name().to_string_lossy().starts_with('.') {
-                continue;
-            }
-            // Follows links; a loop of links or a dangling one fails here.
-            let meta = match std::fs::metadata(&p) {
-                Ok(meta) => meta,
-                Err(e) => {
-                    log::warn!("skipped {}: {e}", p.display());
-                    continue;
-                }
-            };
-            if meta.is_dir() {
-                if seen_folders.insert(canonical(&p)?) {
-                    folders.push(p);
-                } else {
-                    log::warn!("skipped {}: a folder already listed (a link loop or a second link)", p.display());
-                }
-            } else if wanted(&p) {
-                if meta.is_file() {
-                    files.push(p);
-                } else {
-                    log::warn!("skipped {}: not a regular file (a FIFO, socket or device)", p.display());
-                }
-            }
-        }
-    }
-    if files.is_empty() {
-        let wanted = extensions.iter().map(|e| format!(".{e}")).collect::<Vec<_>>().join(", ");
-        return Err(TrainError::Data(format!("no {wanted} files in {}", path.display())));
-    }
-    files.sort();
-    // One entry per file: the first path, in sorted order, of each file reached twice.
-    let mut seen = std::collections::HashMap::new();
-    let mut unique = Vec::with_capacity(files.len());
-    for f in files {
-        match seen.entry(canonical(&f)?) {
-            std::collections::hash_map::Entry::Vacant(v) => {
-                v.insert(f.clone());
-                unique.push(f);
-            }
-            std::collections::hash_map::Entry::Occupied(o) => {
-                log::warn!("skipped {}: the same file as {}", f.display(), o.get().display());
-            }
-        }
-    }
-    Ok(unique)
 }
 
 /// Version of the cache's format and of the code that fills it; part of the cache key,
@@ -218,13 +103,13 @@ pub fn load_dataset(
     tokenizer: &dyn Tokenizer,
     tokenizer_json: &str,
     seed: u64,
-) -> Result<Dataset, TrainError> {
-    config.validate().map_err(TrainError::Config)?;
+) -> Result<Dataset, DataError> {
+    config.validate().map_err(DataError::Config)?;
     let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json)?;
     let skipped: Vec<String> = manifest.files.iter().filter_map(|f| f.error.clone()).collect();
     let files_used = manifest.files.len() - skipped.len();
     if store.num_docs() == 0 {
-        return Err(TrainError::Data(format!(
+        return Err(DataError::Unusable(format!(
             "no usable data: all {} file(s) were skipped{}",
             files.len(),
             skipped.first().map(|s| format!(" (first: {s})")).unwrap_or_default()
@@ -292,7 +177,7 @@ fn tokenize_cached(
     files: &[PathBuf],
     tokenizer: &dyn Tokenizer,
     tokenizer_json: &str,
-) -> Result<(TokenStore, Manifest, bool), TrainError> {
+) -> Result<(TokenStore, Manifest, bool), DataError> {
     let key = cache_key(files, tokenizer, tokenizer_json);
     let cache_dir = config
         .cache_dir
@@ -350,10 +235,12 @@ fn tokenize_cached(
     let manifest = Manifest { files: entries, checksum: store_checksum(&store) };
     // The cache is an optimisation: failing to write it is worth a warning, no more.
     let saved = std::fs::create_dir_all(&cache_dir)
-        .map_err(|e| TrainError::io(&cache_dir, e))
-        .and_then(|()| store.save(&tokens_path).map_err(TrainError::from))
-        .and_then(|()| serde_json::to_vec(&manifest).map_err(|e| TrainError::Data(e.to_string())))
-        .and_then(|json| write_atomic(&manifest_path, &json).map_err(TrainError::from));
+        .map_err(|e| DataError::io(&cache_dir, e))
+        .and_then(|()| store.save(&tokens_path).map_err(DataError::from))
+        .and_then(|()| {
+            serde_json::to_vec(&manifest).map_err(|source| DataError::Manifest { path: manifest_path.clone(), source })
+        })
+        .and_then(|json| write_atomic(&manifest_path, &json).map_err(DataError::from));
     if let Err(e) = saved {
         log::warn!("cannot cache tokenized data: {e}");
     }
@@ -365,7 +252,7 @@ fn split(
     store: &TokenStore,
     manifest: &Manifest,
     seed: u64,
-) -> Result<(TokenStore, TokenStore), TrainError> {
+) -> Result<(TokenStore, TokenStore), DataError> {
     let n = store.num_docs();
     let frac = config.val_fraction;
     let mut train = TokenStore::new();
@@ -373,7 +260,7 @@ fn split(
     match config.split {
         SplitMode::Documents => {
             if n < 2 {
-                return Err(TrainError::Data(format!(
+                return Err(DataError::Unusable(format!(
                     "data.split = \"documents\" needs at least 2 documents, found {n}; \
                      split = \"tail\" validates on the end of each document instead"
                 )));
@@ -403,14 +290,14 @@ fn split(
             let is_val: Vec<bool> = match config.val_files.as_deref() {
                 Some(pattern) => {
                     let glob = glob::Pattern::new(pattern).map_err(|e| {
-                        TrainError::Config(format!("data.val_files {pattern:?} is not a valid glob: {e}"))
+                        DataError::Config(format!("data.val_files {pattern:?} is not a valid glob: {e}"))
                     })?;
                     names.iter().map(|n| glob.matches(n)).collect()
                 }
                 None => {
                     let used: Vec<usize> = (0..names.len()).filter(|&i| manifest.files[i].docs > 0).collect();
                     if used.len() < 2 {
-                        return Err(TrainError::Data(format!(
+                        return Err(DataError::Unusable(format!(
                             "data.split = \"files\" needs at least 2 files with data, found {}",
                             used.len()
                         )));
@@ -434,7 +321,9 @@ fn split(
     }
     for (name, s) in [("training", &train), ("validation", &val)] {
         if s.num_tokens() == 0 {
-            return Err(TrainError::Data(format!("the {name} split is empty: check data.split and data.val_fraction")));
+            return Err(DataError::Unusable(format!(
+                "the {name} split is empty: check data.split and data.val_fraction"
+            )));
         }
     }
     Ok((train, val))
@@ -455,73 +344,6 @@ mod tests {
 
     fn config(dir: &Path) -> DataConfig {
         DataConfig { path: "x".into(), cache_dir: Some(dir.join("cache")), ..Default::default() }
-    }
-
-    #[test]
-    fn lists_matching_files_recursively_in_order() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "b.txt", b"b");
-        write(dir.path(), "sub/a.TXT", b"a");
-        write(dir.path(), "notes.md", b"n");
-        write(dir.path(), ".hidden.txt", b"h");
-        let files = list_files(dir.path(), &["txt"]).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.strip_prefix(dir.path()).unwrap().to_owned()).collect();
-        assert_eq!(names, [PathBuf::from("b.txt"), PathBuf::from("sub/a.TXT")]);
-        let err = list_files(dir.path(), &["mid"]).unwrap_err().to_string();
-        assert!(err.contains("no .mid files in"), "{err}");
-    }
-
-    #[test]
-    fn link_loops_special_files_and_second_links_are_listed_once_or_skipped() {
-        let dir = tempfile::tempdir().unwrap();
-        let d = dir.path();
-        write(d, "a.txt", b"a");
-        write(d, "sub/b.txt", b"b");
-        std::os::unix::fs::symlink("..", d.join("sub/loop")).unwrap(); // a folder loop
-        std::os::unix::fs::symlink("sub", d.join("alias")).unwrap(); // a second link to sub/
-        std::os::unix::fs::symlink("a.txt", d.join("c.txt")).unwrap(); // the same file again
-        std::os::unix::fs::symlink("self.txt", d.join("self.txt")).unwrap(); // a link loop
-        std::os::unix::fs::symlink("gone.txt", d.join("dangling.txt")).unwrap();
-        let fifo = d.join("pipe.txt");
-        assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        let files = list_files(d, &["txt"]).unwrap();
-        let names: Vec<_> = files.iter().map(|f| f.strip_prefix(d).unwrap().to_owned()).collect();
-        assert_eq!(names, [PathBuf::from("a.txt"), PathBuf::from("alias/b.txt")]);
-        // A data path that is a FIFO is refused, not read.
-        let err = list_files(&fifo, &["txt"]).unwrap_err().to_string();
-        assert!(err.contains("pipe.txt is neither a regular file nor a folder"), "{err}");
-    }
-
-    #[test]
-    fn missing_data_path_names_the_path_and_the_root() {
-        let cfg =
-            DataConfig { path: "nowhere/input.txt".into(), root: Some("/tmp/no-root".into()), ..Default::default() };
-        let err = resolve_data_path(&cfg, Path::new(".")).unwrap_err().to_string();
-        assert!(err.contains("nowhere/input.txt not found") && err.contains("/tmp/no-root (data.root)"), "{err}");
-    }
-
-    #[test]
-    fn carried_data_is_found_above_the_config_folder_from_any_working_folder() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "datasets/set/a.txt", b"a");
-        std::fs::create_dir_all(dir.path().join("configs/deep")).unwrap();
-        let cfg = DataConfig { path: "set/a.txt".into(), ..Default::default() };
-        let found = resolve_data_path(&cfg, &dir.path().join("configs/deep")).unwrap();
-        assert_eq!(found, std::fs::canonicalize(dir.path()).unwrap().join("datasets/set/a.txt"));
-        // A relative data.root is taken from the config's folder, not the working folder.
-        let rooted = DataConfig { root: Some("../datasets".into()), ..cfg };
-        let found = resolve_data_path(&rooted, &dir.path().join("configs")).unwrap();
-        assert!(found.ends_with("datasets/set/a.txt") && found.is_file(), "{}", found.display());
-    }
-
-    #[test]
-    fn the_checkout_carries_the_demo_data_sets() {
-        let cfg = DataConfig { path: "tinyshakespeare/input.txt".into(), ..Default::default() };
-        let roots = data_roots(&cfg, Path::new("/"));
-        let carried = &roots.last().unwrap().0;
-        for set in ["tinyshakespeare/input.txt", "digits/digits.csv.gz", "nottingham/melody", "nottingham/LICENSE.md"] {
-            assert!(carried.join(set).exists(), "{} is not carried", carried.join(set).display());
-        }
     }
 
     #[test]

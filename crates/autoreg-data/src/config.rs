@@ -1,0 +1,91 @@
+//! `[data]`: where the files are, how they are split and how windows are cut.
+
+use serde::{Deserialize, Serialize};
+use std::path::PathBuf;
+
+/// How documents are divided between training and validation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SplitMode {
+    /// Whole documents, shuffled by the seed: `val_fraction` of them validate.
+    #[default]
+    Documents,
+    /// The last `val_fraction` of every document validates (nanoGPT's split of one file).
+    Tail,
+    /// Whole files, with all their documents: those whose name matches the glob
+    /// `val_files` validate (an upstream split), or without it `val_fraction` of the
+    /// files, shuffled by the seed.
+    Files,
+}
+
+/// How training windows are cut from a split.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Windows {
+    /// Anywhere in the documents laid end to end (nanoGPT): for text and music.
+    #[default]
+    Stream,
+    /// Inside one document, which keeps its prefix (BOS, class) in front; a short
+    /// document is padded. For images and labelled recordings.
+    Documents,
+}
+
+/// `[data]`: where the files are and how to split them.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DataConfig {
+    /// A file or a folder (searched recursively), relative to the data root.
+    pub path: PathBuf,
+    /// The data root. Unset: `$AUTOREG_DATA`, else `datasets/`.
+    pub root: Option<PathBuf>,
+    /// `"documents"`, `"tail"` or `"files"`.
+    pub split: SplitMode,
+    /// Share of documents (or of each document, with `split = "tail"`) that validates.
+    pub val_fraction: f64,
+    /// With `split = "files"`: a glob on file names that picks the validation files,
+    /// e.g. `"*_[0-4].wav"`.
+    pub val_files: Option<String>,
+    /// `"stream"` or `"documents"`: how training windows are cut.
+    pub windows: Windows,
+    /// Where tokenized data is cached. Unset: the user's cache folder (`~/.cache/autoreg`).
+    pub cache_dir: Option<PathBuf>,
+}
+
+impl Default for DataConfig {
+    fn default() -> Self {
+        Self {
+            path: PathBuf::new(),
+            root: None,
+            split: SplitMode::Documents,
+            val_fraction: 0.1,
+            val_files: None,
+            windows: Windows::Stream,
+            cache_dir: None,
+        }
+    }
+}
+
+impl DataConfig {
+    /// Checks `val_fraction` (a finite share in (0, 1), unless a `val_files` glob
+    /// picks the validation files); the error names the key.
+    pub fn validate(&self) -> Result<(), String> {
+        if self.split == SplitMode::Files && self.val_files.is_some() {
+            return Ok(());
+        }
+        let v = self.val_fraction;
+        if v > 0.0 && v < 1.0 { Ok(()) } else { Err(format!("data.val_fraction must be in (0, 1), got {v}")) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn val_fraction_must_be_a_share_unless_a_glob_picks_validation_files() {
+        let bad = DataConfig { val_fraction: f64::NAN, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err(), "data.val_fraction must be in (0, 1), got NaN");
+        let glob = DataConfig { split: SplitMode::Files, val_files: Some("*_0.wav".into()), ..bad };
+        assert_eq!(glob.validate(), Ok(()));
+    }
+}

@@ -1,0 +1,197 @@
+//! Random training windows of `block + 1` tokens drawn from a split.
+
+use crate::config::Windows;
+use crate::error::DataError;
+use autoreg_tokens::TokenStore;
+use rand::Rng;
+
+/// Draws random windows of at most `block + 1` tokens from one split: the inputs of a
+/// training example and, shifted by one, its targets.
+///
+/// With [`Windows::Stream`] every window is full. With [`Windows::Documents`] a window
+/// lies inside one document and starts with the document's prefix (BOS, class); a
+/// document shorter than a window gives a short one, which the caller pads up to
+/// [`WindowSampler::window_len`] (inputs with the tokenizer's PAD, targets ignored).
+#[derive(Clone, Debug)]
+pub struct WindowSampler {
+    /// The split's documents, end to end.
+    store: TokenStore,
+    /// With [`Windows::Documents`], per document of two or more tokens: its index in
+    /// `store` and its prefix length.
+    docs: Vec<(usize, usize)>,
+    /// With [`Windows::Documents`]: cumulative count of window starts per entry of `docs`.
+    starts: Vec<usize>,
+    windows: Windows,
+    block: usize,
+}
+
+impl WindowSampler {
+    /// A sampler over `store`, which it keeps, for a model of `block` positions.
+    /// `prefix_len` gives the length of a document's prefix, kept in front of its
+    /// windows with [`Windows::Documents`] (at most `block`). `name` ("training",
+    /// "validation") appears in the error when the split is too short for one window.
+    pub fn new(
+        store: TokenStore,
+        block: usize,
+        windows: Windows,
+        prefix_len: impl Fn(&[u32]) -> usize,
+        name: &str,
+    ) -> Result<Self, DataError> {
+        let (mut docs, mut starts) = (Vec::new(), Vec::new());
+        if windows == Windows::Documents {
+            let mut total = 0;
+            for (i, doc) in store.docs().enumerate().filter(|(_, d)| d.len() >= 2) {
+                docs.push((i, prefix_len(doc).min(block)));
+                total += doc.len().saturating_sub(block).max(1);
+                starts.push(total);
+            }
+        }
+        let too_short = match windows {
+            Windows::Stream => store.num_tokens() < block + 1,
+            Windows::Documents => docs.is_empty(),
+        };
+        if too_short {
+            return Err(DataError::Unusable(format!(
+                "the {name} split has {} tokens, fewer than model.block_size + 1 = {}: \
+                 add data or lower model.block_size",
+                store.num_tokens(),
+                block + 1
+            )));
+        }
+        Ok(Self { store, docs, starts, windows, block })
+    }
+
+    /// Positions of the model: a full window holds one token more.
+    pub fn block(&self) -> usize {
+        self.block
+    }
+
+    /// Tokens in a full window, `block + 1`: shorter windows are padded up to it.
+    pub fn window_len(&self) -> usize {
+        self.block + 1
+    }
+
+    /// Number of tokens in the split.
+    pub fn len(&self) -> usize {
+        self.store.num_tokens()
+    }
+
+    /// Whether the split is empty (never, once built).
+    pub fn is_empty(&self) -> bool {
+        self.store.num_tokens() == 0
+    }
+
+    /// Replaces the contents of `window` with a random window: [`Self::window_len`]
+    /// tokens, or fewer from a short document (see [`WindowSampler`]).
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, window: &mut Vec<u32>) {
+        let t = self.block;
+        window.clear();
+        match self.windows {
+            Windows::Stream => {
+                let stream = self.store.tokens();
+                let start = rng.random_range(0..=stream.len() - t - 1);
+                window.extend_from_slice(&stream[start..start + t + 1]);
+            }
+            Windows::Documents => {
+                // A document chosen in proportion to its window starts, then a start.
+                let total = self.starts.last().copied().unwrap_or(1);
+                let draw = rng.random_range(0..total);
+                let i = self.starts.partition_point(|&c| c <= draw);
+                let (d, prefix) = self.docs[i];
+                let doc = self.store.doc(d);
+                let len = doc.len();
+                let offset = draw - if i == 0 { 0 } else { self.starts[i - 1] };
+                if offset == 0 {
+                    window.extend_from_slice(&doc[..len.min(t + 1)]);
+                } else {
+                    window.extend_from_slice(&doc[..prefix]);
+                    window.extend_from_slice(&doc[offset + prefix..(offset + t + 1).min(len)]);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rand::SeedableRng;
+    use rand::rngs::StdRng;
+
+    /// A sampler whose documents' prefix is their first token.
+    fn sampler(store: TokenStore, block: usize, windows: Windows) -> Result<WindowSampler, DataError> {
+        WindowSampler::new(store, block, windows, |_| 1, "validation")
+    }
+
+    #[test]
+    fn stream_windows_are_full_slices_of_the_stream() {
+        let mut store = TokenStore::new();
+        store.push(&(0..30).collect::<Vec<u32>>());
+        store.push(&(30..50).collect::<Vec<u32>>());
+        let s = sampler(store, 8, Windows::Stream).unwrap();
+        assert_eq!((s.block(), s.window_len(), s.len()), (8, 9, 50));
+        let (mut rng, mut window) = (StdRng::seed_from_u64(0), vec![7; 3]);
+        for _ in 0..100 {
+            s.draw(&mut rng, &mut window);
+            assert_eq!(window.len(), 9);
+            // Across documents too: the stream counts up.
+            assert!(window.windows(2).all(|w| w[1] == w[0] + 1), "{window:?}");
+        }
+    }
+
+    #[test]
+    fn same_seed_same_windows() {
+        let mut store = TokenStore::new();
+        store.push(&(0..500).collect::<Vec<u32>>());
+        let s = sampler(store, 8, Windows::Stream).unwrap();
+        let draws = |seed| {
+            let mut rng = StdRng::seed_from_u64(seed);
+            let mut window = Vec::new();
+            (0..4)
+                .map(|_| {
+                    s.draw(&mut rng, &mut window);
+                    window.clone()
+                })
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(draws(3), draws(3));
+        assert_ne!(draws(3), draws(4));
+    }
+
+    #[test]
+    fn a_split_shorter_than_a_window_is_an_error() {
+        let mut store = TokenStore::new();
+        store.push(&[1, 2, 3]);
+        let err = sampler(store.clone(), 8, Windows::Stream).unwrap_err().to_string();
+        assert!(err.contains("the validation split has 3 tokens, fewer than model.block_size + 1 = 9"), "{err}");
+        // One document of two tokens or more is enough for document windows.
+        assert!(sampler(store, 8, Windows::Documents).is_ok());
+        let mut single = TokenStore::new();
+        single.push(&[1]);
+        assert!(sampler(single, 8, Windows::Documents).is_err());
+    }
+
+    #[test]
+    fn document_windows_keep_the_prefix_and_short_documents_give_short_windows() {
+        let mut store = TokenStore::new();
+        store.push(&(0..40).collect::<Vec<u32>>());
+        store.push(&[100, 101, 102]);
+        let s = sampler(store, 8, Windows::Documents).unwrap();
+        let (mut rng, mut window) = (StdRng::seed_from_u64(1), Vec::new());
+        let (mut short, mut inside) = (0, 0);
+        for _ in 0..64 {
+            s.draw(&mut rng, &mut window);
+            if window[0] == 100 {
+                assert_eq!(window, [100, 101, 102]);
+                short += 1;
+            } else {
+                assert_eq!((window.len(), window[0]), (9, 0), "the prefix is kept: {window:?}");
+                if window[1] != 1 {
+                    inside += 1;
+                }
+                assert!(window[1..].windows(2).all(|w| w[1] == w[0] + 1), "{window:?}");
+            }
+        }
+        assert!(short > 0 && inside > 0, "both documents and inner windows are drawn");
+    }
+}
