@@ -2,7 +2,7 @@
 
 use anyhow::{Context, Result, bail};
 use autoreg_text::{TextConfig, TextTokenizer};
-use autoreg_tokens::{Tokenizer, TokenizerBuilder};
+use autoreg_tokens::{Modality, ModalityBuilder, Source};
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
 use std::process::{Child, ChildStdin, ChildStdout, Command, Stdio};
@@ -21,7 +21,8 @@ pub fn shakespeare() -> Result<(PathBuf, TextTokenizer, Vec<u32>)> {
         bail!("{} is not a file", path.display());
     }
     let tok = TextConfig::default().build(std::slice::from_ref(&path))?;
-    let doc = tok.encode_file(&path)?.into_iter().next().unwrap_or_default();
+    let bytes = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let doc = tok.encode(&Source::new(&path, &bytes))?.into_iter().next().unwrap_or_default();
     Ok((path, tok, doc))
 }
 

@@ -85,7 +85,10 @@ impl TryFrom<Saved> for Bpe {
             if id != saved.base_vocab + k as u32 {
                 return Err(format!("the BPE vocabulary has a gap before id {id}"));
             }
-            let ids = words.alphabet.ids(&string).ok_or_else(|| format!("merged token {id} ({string:?}) is not made of symbols"))?;
+            let ids = words
+                .alphabet
+                .ids(&string)
+                .ok_or_else(|| format!("merged token {id} ({string:?}) is not made of symbols"))?;
             merged.push(ids);
         }
         Ok(Self { saved, model, words, merged })
@@ -190,7 +193,8 @@ impl Bpe {
             hf.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
             hf.with_decoder(Some(ByteLevel::new(false, true, true)));
         }
-        hf.add_special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true))).map_err(|e| fit(e.to_string()))?;
+        hf.add_special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true)))
+            .map_err(|e| fit(e.to_string()))?;
         let json = hf.to_string(false).map_err(|e| fit(e.to_string()))?;
         let tokenizer = serde_json::from_str(&json).map_err(|e| fit(e.to_string()))?;
         let saved = Saved { split, split_ids, base_vocab, symbols: rule.symbols, bytes: rule.bytes, tokenizer };

@@ -155,7 +155,7 @@ impl Modality for CodeTokenizer {
             .unwrap_or(&self.config.extensions[0])
             .clone();
         let bytes = ids.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
-        Ok(Decoded { bytes, extension, repairs: languages.len().saturating_sub(1) })
+        Ok(Decoded { bytes, extension, repairs: languages.len().saturating_sub(1), text: true })
     }
 
     fn extras(&self) -> Extras<'_> {

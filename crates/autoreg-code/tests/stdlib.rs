@@ -8,19 +8,8 @@ use std::path::PathBuf;
 
 /// Every `.py` file of the standard library, sorted.
 fn stdlib_files() -> Vec<PathBuf> {
-    let root = autoreg_data::find_data(std::path::Path::new("python-stdlib")).expect("python-stdlib under the data root");
-    let mut files: Vec<PathBuf> = walk(&root).into_iter().filter(|p| p.extension().is_some_and(|e| e == "py")).collect();
-    files.sort();
-    files
-}
-
-fn walk(dir: &std::path::Path) -> Vec<PathBuf> {
-    let mut out = Vec::new();
-    for entry in std::fs::read_dir(dir).unwrap() {
-        let path = entry.unwrap().path();
-        if path.is_dir() { out.extend(walk(&path)) } else { out.push(path) }
-    }
-    out
+    let root = autoreg_data::find_data("python-stdlib").expect("python-stdlib under the data root");
+    autoreg_data::list_files(&root, &["py".to_owned()]).unwrap()
 }
 
 fn base_docs(tok: &CodeTokenizer, files: &[PathBuf]) -> Vec<Vec<u32>> {

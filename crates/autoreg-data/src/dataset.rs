@@ -5,7 +5,7 @@
 
 use crate::config::{DataConfig, SplitMode, Windows};
 use crate::error::DataError;
-use autoreg_tokens::{TokenStore, Tokenizer, write_atomic};
+use autoreg_tokens::{Pipeline, TokenStore, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -100,7 +100,7 @@ fn file_digest(path: &Path) -> blake3::Hash {
 pub fn load_dataset(
     config: &DataConfig,
     files: &[PathBuf],
-    tokenizer: &dyn Tokenizer,
+    tokenizer: Pipeline<'_>,
     tokenizer_json: &str,
     seed: u64,
 ) -> Result<Dataset, DataError> {
@@ -121,7 +121,7 @@ pub fn load_dataset(
 
 /// The key of the cache entry for `files` under the tokenizer: the cache version, the
 /// tokenizer, and the path and contents of every file and of its companion inputs.
-fn cache_key(files: &[PathBuf], tokenizer: &dyn Tokenizer, tokenizer_json: &str) -> String {
+fn cache_key(files: &[PathBuf], tokenizer: Pipeline<'_>, tokenizer_json: &str) -> String {
     // Each file's digests in parallel, then combined in file order.
     let digests: Vec<Vec<blake3::Hash>> = files
         .par_iter()
@@ -149,7 +149,7 @@ fn cache_key(files: &[PathBuf], tokenizer: &dyn Tokenizer, tokenizer_json: &str)
 /// there cannot be used.
 fn read_cache(
     files: &[PathBuf],
-    tokenizer: &dyn Tokenizer,
+    tokenizer: Pipeline<'_>,
     manifest_path: &Path,
     tokens_path: &Path,
 ) -> Result<Option<(TokenStore, Manifest)>, String> {
@@ -175,7 +175,7 @@ fn read_cache(
 fn tokenize_cached(
     config: &DataConfig,
     files: &[PathBuf],
-    tokenizer: &dyn Tokenizer,
+    tokenizer: Pipeline<'_>,
     tokenizer_json: &str,
 ) -> Result<(TokenStore, Manifest, bool), DataError> {
     let key = cache_key(files, tokenizer, tokenizer_json);
@@ -333,7 +333,13 @@ fn split(
 mod tests {
     use super::*;
     use autoreg_text::{Level, TextConfig};
-    use autoreg_tokens::TokenizerBuilder;
+    use autoreg_tokens::{Extras, Identity, Inputs, Modality, ModalityBuilder};
+
+    /// `load_dataset` of `tok`'s base ids, with seed 1.
+    fn load(cfg: &DataConfig, files: &[PathBuf], tok: &dyn Modality, json: &str) -> Result<Dataset, DataError> {
+        let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        load_dataset(cfg, files, pipeline, json, 1)
+    }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
         let p = dir.join(name);
@@ -353,17 +359,17 @@ mod tests {
         files.push(write(dir.path(), "bad.txt", b"\xff\xfe"));
         let tok = TextConfig { level: Level::Char }.build(&files).unwrap();
         let cfg = config(dir.path());
-        let a = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let a = load(&cfg, &files, &tok, "tok").unwrap();
         assert_eq!((a.files_used, a.skipped.len(), a.from_cache), (10, 1, false));
         assert!(a.skipped[0].contains("bad.txt: not UTF-8"), "{:?}", a.skipped);
         assert_eq!((a.train.num_docs(), a.val.num_docs()), (9, 1));
-        let b = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let b = load(&cfg, &files, &tok, "tok").unwrap();
         assert!(b.from_cache);
         assert_eq!((b.train, b.val, b.skipped), (a.train, a.val, a.skipped));
         // Another tokenizer, or changed contents, miss the cache.
-        assert!(!load_dataset(&cfg, &files, &tok, "other", 1).unwrap().from_cache);
+        assert!(!load(&cfg, &files, &tok, "other").unwrap().from_cache);
         std::fs::write(&files[0], b"hell").unwrap();
-        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache);
     }
 
     /// The one cache entry under `cfg`: its tokens and manifest files.
@@ -382,7 +388,7 @@ mod tests {
         let files: Vec<PathBuf> = (0..4).map(|i| write(dir.path(), &format!("{i}.txt"), b"abcabc")).collect();
         let tok = TextConfig { level: Level::Char }.build(&files).unwrap();
         let cfg = config(dir.path());
-        let fresh = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let fresh = load(&cfg, &files, &tok, "tok").unwrap();
         let (tokens, manifest) = cache_entry(&cfg);
         let size = std::fs::metadata(&tokens).unwrap().len();
         // Valid ids, the same shape and size: the checksum tells.
@@ -390,7 +396,7 @@ mod tests {
         (0..4).for_each(|_| other.push(&[1; 8]));
         other.save(&tokens).unwrap();
         assert_eq!(std::fs::metadata(&tokens).unwrap().len(), size);
-        let again = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let again = load(&cfg, &files, &tok, "tok").unwrap();
         assert!(!again.from_cache);
         assert_eq!((again.train, again.val), (fresh.train, fresh.val));
         // Ids outside the vocabulary, with a checksum that matches them.
@@ -400,16 +406,16 @@ mod tests {
         let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
         json["checksum"] = store_checksum(&bad).into();
         std::fs::write(&manifest, json.to_string()).unwrap();
-        let again = load_dataset(&cfg, &files, &tok, "tok", 1).unwrap();
+        let again = load(&cfg, &files, &tok, "tok").unwrap();
         assert!(!again.from_cache);
         assert!(again.train.tokens().iter().all(|&t| (t as usize) < tok.vocab_size()));
-        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "the cache is written again");
+        assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache, "the cache is written again");
     }
 
     /// A text tokenizer whose files come with a `.labels` companion.
     struct WithLabels(autoreg_text::TextTokenizer);
 
-    impl Tokenizer for WithLabels {
+    impl Modality for WithLabels {
         fn kind(&self) -> &'static str {
             self.0.kind()
         }
@@ -422,15 +428,21 @@ mod tests {
         fn token_name(&self, token: u32) -> Option<String> {
             self.0.token_name(token)
         }
-        fn extension(&self) -> &'static str {
-            self.0.extension()
+        fn merge_rule(&self) -> autoreg_tokens::MergeRule {
+            self.0.merge_rule()
         }
-        fn encode(&self, bytes: &[u8], name: &str) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
-            self.0.encode(bytes, name)
+        fn encode(&self, source: &autoreg_tokens::Source) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
+            self.0.encode(source)
         }
-        fn decode(&self, tokens: &[u32]) -> Result<Vec<u8>, autoreg_tokens::TokenError> {
-            self.0.decode(tokens)
+        fn decode(&self, ids: &[u32]) -> Result<autoreg_tokens::Decoded, autoreg_tokens::TokenError> {
+            self.0.decode(ids)
         }
+        fn extras(&self) -> Extras<'_> {
+            Extras { inputs: Some(self), ..Extras::default() }
+        }
+    }
+
+    impl Inputs for WithLabels {
         fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
             vec![path.with_extension("labels")]
         }
@@ -442,13 +454,13 @@ mod tests {
         let files: Vec<PathBuf> = (0..2).map(|i| write(dir.path(), &format!("{i}.txt"), b"abc")).collect();
         let tok = WithLabels(autoreg_text::TextTokenizer::byte());
         let cfg = config(dir.path());
-        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
-        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache);
+        assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache);
         write(dir.path(), "0.labels", b"1");
-        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "a new companion");
-        assert!(load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache);
+        assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache, "a new companion");
+        assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache);
         write(dir.path(), "0.labels", b"2");
-        assert!(!load_dataset(&cfg, &files, &tok, "tok", 1).unwrap().from_cache, "a changed companion");
+        assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache, "a changed companion");
     }
 
     #[test]
@@ -458,7 +470,7 @@ mod tests {
         let tok = autoreg_text::TextTokenizer::byte();
         for bad in [f64::NAN, 0.0, 1.0, -0.5, f64::INFINITY] {
             let cfg = DataConfig { val_fraction: bad, ..config(dir.path()) };
-            let err = load_dataset(&cfg, &files, &tok, "t", 1).unwrap_err().to_string();
+            let err = load(&cfg, &files, &tok, "t").unwrap_err().to_string();
             assert!(err.contains("data.val_fraction must be in (0, 1)"), "{err}");
         }
         assert!(!dir.path().join("cache").exists());
@@ -470,16 +482,16 @@ mod tests {
         let files = vec![write(dir.path(), "3_a_0.txt", b"abcdefgh"), write(dir.path(), "3_a_7.txt", b"abcdefgh")];
         let tok = TextConfig { level: Level::Byte }.build(&files).unwrap();
         let tail = DataConfig { split: SplitMode::Tail, val_fraction: 0.2, ..config(dir.path()) };
-        let d = load_dataset(&tail, &files, &tok, "t", 1).unwrap();
+        let d = load(&tail, &files, &tok, "t").unwrap();
         assert_eq!((d.train.num_tokens(), d.val.num_tokens()), (16, 4)); // 10 tokens each, 2 validate
         let by_file =
             DataConfig { split: SplitMode::Files, val_files: Some("*_[0-4].txt".into()), ..config(dir.path()) };
-        let d = load_dataset(&by_file, &files, &tok, "t", 1).unwrap();
+        let d = load(&by_file, &files, &tok, "t").unwrap();
         assert_eq!((d.train.num_docs(), d.val.num_docs()), (1, 1));
         let random_files = DataConfig { split: SplitMode::Files, val_fraction: 0.5, ..config(dir.path()) };
-        let d = load_dataset(&random_files, &files, &tok, "t", 1).unwrap();
+        let d = load(&random_files, &files, &tok, "t").unwrap();
         assert_eq!((d.train.num_docs(), d.val.num_docs()), (1, 1));
-        let one_doc = load_dataset(&config(dir.path()), &files[..1], &tok, "t", 1).unwrap_err().to_string();
+        let one_doc = load(&config(dir.path()), &files[..1], &tok, "t").unwrap_err().to_string();
         assert!(one_doc.contains("at least 2 documents"), "{one_doc}");
     }
 
@@ -488,7 +500,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let files = vec![write(dir.path(), "bad.txt", b"\xff")];
         let tok = autoreg_text::TextTokenizer::char(vec!['a']).unwrap();
-        let err = load_dataset(&config(dir.path()), &files, &tok, "t", 1).unwrap_err().to_string();
+        let err = load(&config(dir.path()), &files, &tok, "t").unwrap_err().to_string();
         assert!(err.contains("no usable data: all 1 file(s) were skipped (first: "), "{err}");
     }
 }

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 /// Symbolic links are followed; a file or folder reached twice (a link loop, a second
 /// link) is listed once, and links that lead nowhere, loops and special files (FIFOs,
 /// devices) are skipped with a warning.
-pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, DataError> {
+pub fn list_files(path: &Path, extensions: &[String]) -> Result<Vec<PathBuf>, DataError> {
     let meta = std::fs::metadata(path).map_err(|e| DataError::io(path, e))?;
     if meta.is_file() {
         return Ok(vec![path.to_path_buf()]);
@@ -54,8 +54,7 @@ pub fn list_files(path: &Path, extensions: &[&str]) -> Result<Vec<PathBuf>, Data
         }
     }
     if files.is_empty() {
-        let extensions = extensions.iter().map(|e| e.to_string()).collect();
-        return Err(DataError::NoFiles { path: path.to_path_buf(), extensions });
+        return Err(DataError::NoFiles { path: path.to_path_buf(), extensions: extensions.to_vec() });
     }
     files.sort();
     // One entry per file: the first path, in sorted order, of each file reached twice.
@@ -93,10 +92,10 @@ mod tests {
         write(dir.path(), "sub/a.TXT", b"a");
         write(dir.path(), "notes.md", b"n");
         write(dir.path(), ".hidden.txt", b"h");
-        let files = list_files(dir.path(), &["txt"]).unwrap();
+        let files = list_files(dir.path(), &["txt".to_owned()]).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.strip_prefix(dir.path()).unwrap().to_owned()).collect();
         assert_eq!(names, [PathBuf::from("b.txt"), PathBuf::from("sub/a.TXT")]);
-        let err = list_files(dir.path(), &["mid"]).unwrap_err().to_string();
+        let err = list_files(dir.path(), &["mid".to_owned()]).unwrap_err().to_string();
         assert!(err.contains("no .mid files in"), "{err}");
     }
 
@@ -113,11 +112,11 @@ mod tests {
         std::os::unix::fs::symlink("gone.txt", d.join("dangling.txt")).unwrap();
         let fifo = d.join("pipe.txt");
         assert!(std::process::Command::new("mkfifo").arg(&fifo).status().unwrap().success());
-        let files = list_files(d, &["txt"]).unwrap();
+        let files = list_files(d, &["txt".to_owned()]).unwrap();
         let names: Vec<_> = files.iter().map(|f| f.strip_prefix(d).unwrap().to_owned()).collect();
         assert_eq!(names, [PathBuf::from("a.txt"), PathBuf::from("alias/b.txt")]);
         // A data path that is a FIFO is refused, not read.
-        let err = list_files(&fifo, &["txt"]).unwrap_err().to_string();
+        let err = list_files(&fifo, &["txt".to_owned()]).unwrap_err().to_string();
         assert!(err.contains("pipe.txt is neither a regular file nor a folder"), "{err}");
     }
 }

@@ -6,7 +6,7 @@
 //! root that holds them ([`autoreg_data::find_data`]).
 
 use autoreg_midi::{MidiConfig, MidiTokenizer};
-use autoreg_tokens::{testing::Tokenize};
+use autoreg_tokens::testing::Tokenize;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
 use std::process::Command;

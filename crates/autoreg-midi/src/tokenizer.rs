@@ -1,13 +1,13 @@
 //! [`MidiTokenizer`]: the [`Tokenizer`] for Standard MIDI Files.
 
 use crate::config::MidiConfig;
+use crate::config::Scheme;
 use crate::decode::{DecodeError, Decoder};
 use crate::encode::Encoder;
 use crate::grid::Grid;
 use crate::render::{render_piano_roll, render_preview_wav};
 use crate::score::Score;
 use crate::vocab::{DRUMS, Token, Vocab};
-use crate::config::Scheme;
 use autoreg_tokens::{
     Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
 };
@@ -178,7 +178,7 @@ impl Modality for MidiTokenizer {
 
     fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
         let report = self.decode_report(ids)?;
-        Ok(Decoded { bytes: report.midi, extension: "mid".into(), repairs: report.repairs })
+        Ok(Decoded { bytes: report.midi, extension: "mid".into(), repairs: report.repairs, text: false })
     }
 
     fn extras(&self) -> Extras<'_> {
@@ -206,7 +206,9 @@ impl Prompts for MidiTokenizer {
         let bars = match length {
             None => grid.bars.len(),
             Some(n) if n >= 1.0 && n.fract() == 0.0 => grid.bars.len().min(n as usize),
-            Some(n) => return Err(TokenError::format(name, format!("a prompt of {n} bars: give a whole number from 1"))),
+            Some(n) => {
+                return Err(TokenError::format(name, format!("a prompt of {n} bars: give a whole number from 1")));
+            }
         };
         self.encoder()
             .prompt(&grid, bars)
@@ -226,7 +228,6 @@ impl Companions for MidiTokenizer {
 }
 
 impl Augment for MidiTokenizer {
-
     /// Transposes every `Pitch` (drums excepted) by up to `transpose` semitones, the
     /// shift chosen by `draw` and reduced so that every pitch stays in the range.
     ///
@@ -264,7 +265,6 @@ impl Augment for MidiTokenizer {
             }
         }
     }
-
 }
 
 impl Units for MidiTokenizer {

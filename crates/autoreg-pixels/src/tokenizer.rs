@@ -2,10 +2,11 @@ use crate::config::{Colors, Filter, LEVELS, PALETTE_SIZES, SCALES, SIDES, check_
 use crate::error::InputError;
 use crate::lossy::Reported;
 use crate::raster::{Raster, Shape};
-use crate::read::{self, Sample, Origin};
+use crate::read::{self, Origin, Sample};
 use crate::{palette, quantize};
 use autoreg_tokens::{
-    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split, TokenError, Units,
+    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split, TokenError,
+    Units,
 };
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
@@ -367,7 +368,7 @@ impl Modality for PixelsTokenizer {
         check_decoded_size(self.shape.width, self.shape.height, self.scale)
             .map_err(|e| TokenError::format("decoded image", e))?;
         let bytes = crate::decode::png(&self.raster(ids).enlarged(self.scale))?;
-        Ok(Decoded { bytes, extension: "png".into(), repairs: 0 })
+        Ok(Decoded { bytes, extension: "png".into(), repairs: 0, text: false })
     }
 
     fn extras(&self) -> Extras<'_> {

@@ -36,7 +36,8 @@ fn decoding_pads_crops_and_skips_stray_class_tokens() {
     let stopped = tok.decode_pixels(&[4, s.eos, 16, 16]);
     assert!(stopped[0] == 0.25 && stopped[1..].iter().all(|&v| v == 0.0));
     // An id outside the vocabulary is dropped, and counted as a repair.
-    let pipeline = autoreg_tokens::Pipeline { base: &tok, ids: &autoreg_tokens::Identity { vocab_size: tok.vocab_size() } };
+    let pipeline =
+        autoreg_tokens::Pipeline { base: &tok, ids: &autoreg_tokens::Identity { vocab_size: tok.vocab_size() } };
     let decoded = pipeline.decode(&[s.bos, tok.vocab_size() as u32, 16]).unwrap();
     assert_eq!(decoded.repairs, 1);
     assert_eq!(decoded.bytes, tok.decode_bytes(&[s.bos, 16]).unwrap());

@@ -4,7 +4,7 @@ mod common;
 
 use autoreg_pixels::image::{DynamicImage, GrayImage, RgbImage};
 use autoreg_pixels::{Colors, PixelsConfig};
-use autoreg_tokens::{testing::Tokenize};
+use autoreg_tokens::testing::Tokenize;
 use common::*;
 
 /// The 8-bit value of level `l` of `levels`.

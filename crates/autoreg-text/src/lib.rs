@@ -219,7 +219,7 @@ impl Modality for TextTokenizer {
             Level::Byte => symbols.map(|&t| t as u8).collect(),
             Level::Char => symbols.map(|&t| self.chars[t as usize]).collect::<String>().into_bytes(),
         };
-        Ok(Decoded { bytes, extension: "txt".into(), repairs: 0 })
+        Ok(Decoded { bytes, extension: "txt".into(), repairs: 0, text: true })
     }
 
     fn extras(&self) -> Extras<'_> {
@@ -316,7 +316,10 @@ mod tests {
         let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
         let decoded = pipeline.decode(&[0, 99, 1]).unwrap();
         assert_eq!((decoded.bytes.as_slice(), decoded.repairs), (&b"ab"[..], 1));
-        assert_eq!(pipeline.check_range(&[0, 99]).unwrap_err().to_string(), "token 99 at position 1 is outside the vocabulary of 5");
+        assert_eq!(
+            pipeline.check_range(&[0, 99]).unwrap_err().to_string(),
+            "token 99 at position 1 is outside the vocabulary of 5"
+        );
     }
 
     #[test]

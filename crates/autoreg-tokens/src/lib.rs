@@ -18,11 +18,11 @@ pub mod testing;
 
 pub use atomic::write_atomic;
 pub use error::TokenError;
-pub use notice::{SaidOnce, capture, warn};
-pub use store::TokenStore;
 pub use modality::{
     Augment, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview, Prompts,
     Source, Split, Units,
 };
+pub use notice::{SaidOnce, capture, warn};
 pub use pipeline::{IdModel, Identity, Pipeline};
 pub use specials::Specials;
+pub use store::TokenStore;

@@ -41,6 +41,8 @@ pub struct Decoded {
     pub extension: String,
     /// How many ids broke the modality's grammar and were skipped or completed.
     pub repairs: usize,
+    /// Whether the file is text, which `autoreg sample` also prints.
+    pub text: bool,
 }
 
 /// Where a subword stage's merges stop.

@@ -4,7 +4,7 @@
 use crate::error::TrainError;
 use autoreg_data::{WindowSampler, Windows};
 use autoreg_model::IGNORE;
-use autoreg_tokens::{TokenStore, Tokenizer};
+use autoreg_tokens::{Pipeline, TokenStore};
 use rand::Rng;
 use rand::rngs::StdRng;
 use tch::{Device, Tensor};
@@ -24,7 +24,7 @@ impl Batcher {
         store: TokenStore,
         block_size: i64,
         windows: Windows,
-        tokenizer: &dyn Tokenizer,
+        tokenizer: Pipeline<'_>,
         device: Device,
         name: &str,
     ) -> Result<Self, TrainError> {
@@ -44,8 +44,9 @@ impl Batcher {
 
     /// `batch` random windows: inputs and targets, (B, T) each on the device; padded
     /// targets are [`IGNORE`]. With `augment`, each window goes through the tokenizer's
-    /// augmentation first.
-    pub fn random(&self, batch: i64, rng: &mut StdRng, augment: Option<&dyn Tokenizer>) -> (Tensor, Tensor) {
+    /// augmentation first (which, under merges, may change its length: it is cut to
+    /// the window's length).
+    pub fn random(&self, batch: i64, rng: &mut StdRng, augment: Option<Pipeline<'_>>) -> (Tensor, Tensor) {
         let t = self.sampler.block();
         let full = self.sampler.window_len();
         let mut x = Vec::with_capacity(batch as usize * t);
@@ -55,6 +56,7 @@ impl Batcher {
             self.sampler.draw(rng, &mut window);
             if let Some(tok) = augment {
                 tok.augment(&mut window, rng.random());
+                window.truncate(full);
             }
             let real = window.len();
             x.extend(window[..real - 1].iter().map(|&v| i64::from(v)));
@@ -75,10 +77,13 @@ impl Batcher {
 mod tests {
     use super::*;
     use autoreg_text::TextTokenizer;
+    use autoreg_tokens::{Identity, Modality};
     use rand::SeedableRng;
 
     fn batcher(store: TokenStore, block: i64, windows: Windows) -> Result<Batcher, TrainError> {
-        Batcher::new(store, block, windows, &TextTokenizer::byte(), Device::Cpu, "validation")
+        let tok = TextTokenizer::byte();
+        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        Batcher::new(store, block, windows, pipeline, Device::Cpu, "validation")
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use autoreg_data::Windows;
 use autoreg_model::{Gpt, IGNORE};
-use autoreg_tokens::{TokenStore, Tokenizer};
+use autoreg_tokens::{Pipeline, TokenStore};
 use tch::{Device, Reduction, Tensor};
 
 /// Loss over a whole split.
@@ -73,7 +73,7 @@ pub fn evaluate(
     model: &Gpt,
     store: &TokenStore,
     windows: Windows,
-    tokenizer: &dyn Tokenizer,
+    tokenizer: Pipeline<'_>,
     device: Device,
     batch: usize,
 ) -> Evaluation {
@@ -123,6 +123,7 @@ mod tests {
     use super::*;
     use autoreg_model::ModelConfig;
     use autoreg_text::TextTokenizer;
+    use autoreg_tokens::{Identity, Modality};
 
     /// The targets of `windows` that are predicted, in order.
     fn predicted(windows: &[Window]) -> Vec<i64> {
@@ -160,7 +161,8 @@ mod tests {
         store.push(&(0..30).collect::<Vec<u32>>());
         store.push(&[5, 6, 7]);
         for windows in [Windows::Stream, Windows::Documents] {
-            let e = evaluate(&model, &store, windows, &tok, Device::Cpu, 2);
+            let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+            let e = evaluate(&model, &store, windows, pipeline, Device::Cpu, 2);
             assert_eq!((e.documents, e.tokens), (2, 31));
             assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");
         }

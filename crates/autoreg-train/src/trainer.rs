@@ -9,7 +9,7 @@ use crate::schedule::learning_rate;
 use crate::testhook::pause;
 use autoreg_data::Dataset;
 use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, available_memory, resolve_device};
-use autoreg_tokens::Tokenizer;
+use autoreg_tokens::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -84,7 +84,7 @@ fn check_memory(model: &ModelConfig, train: &TrainConfig, vocab: usize, device: 
 /// it holds.
 pub struct Trainer<'a> {
     config: &'a TrainConfig,
-    tokenizer: &'a dyn Tokenizer,
+    tokenizer: Pipeline<'a>,
     lock: RunLock,
     title: String,
     vs: VarStore,
@@ -107,7 +107,7 @@ impl<'a> Trainer<'a> {
         title: &str,
         model_config: &ModelConfig,
         config: &'a TrainConfig,
-        tokenizer: &'a dyn Tokenizer,
+        tokenizer: Pipeline<'a>,
         data: Dataset,
         resume: bool,
     ) -> Result<Self, TrainError> {

@@ -108,15 +108,10 @@ pub struct SampleArgs {
     /// A prompt file in the modality's own format, continued by every sample.
     #[arg(long)]
     pub prompt: Option<PathBuf>,
-    /// Keep the first N bars of a MIDI prompt.
-    #[arg(long, requires = "prompt")]
-    pub prompt_bars: Option<u32>,
-    /// Keep the first N rows of an image prompt.
-    #[arg(long, requires = "prompt")]
-    pub prompt_rows: Option<u32>,
-    /// Keep the first S seconds of an audio prompt.
-    #[arg(long, requires = "prompt")]
-    pub prompt_seconds: Option<f64>,
+    /// Keep the first N units of the prompt, in the modality's own unit (bars of
+    /// music, rows of an image, seconds of sound: `autoreg info RUN` names it).
+    #[arg(long, value_name = "N", requires = "prompt")]
+    pub prompt_length: Option<f64>,
     /// Sample one class of a class-conditional run, by name or number
     /// (`autoreg info RUN` lists them).
     #[arg(long, value_name = "CLASS", conflicts_with = "prompt")]

@@ -2,7 +2,7 @@
 //! `[model]`, `[train]` and `[sample]`. Every key but `name` and `[tokenizer] kind`
 //! has a default, so a config file is a plain list of overrides.
 
-use crate::registry::TokenizerConfig;
+use crate::registry::{ModalityConfig, TokenizerConfig};
 use autoreg_model::{ModelConfig, SampleOptions};
 use autoreg_train::{DataConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -125,7 +125,7 @@ fn tokenizer_error(text: &str, at: usize) -> Option<(usize, String)> {
     let without_kind: Vec<&str> =
         body.iter().map(|l| if l.trim_start().starts_with("kind") { "" } else { l }).collect();
     let without_kind = without_kind.join("\n");
-    let error = TokenizerConfig::check_options(&kind, &without_kind)?.err()?;
+    let error = ModalityConfig::check_options(&kind, &without_kind)?.err()?;
     let line = error.span().map_or(0, |span| header + 1 + line_at(&without_kind, span.start));
     Some((line, format!("[tokenizer] {}", error.message())))
 }

@@ -11,8 +11,11 @@ pub mod config;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod tokenized;
 
 pub use autoreg_audio as audio;
+pub use autoreg_bpe as bpe;
+pub use autoreg_code as code;
 pub use autoreg_midi as midi;
 pub use autoreg_model as model;
 pub use autoreg_pixels as pixels;
@@ -20,4 +23,4 @@ pub use autoreg_text as text;
 pub use autoreg_tokens as tokens;
 pub use autoreg_train as train;
 pub use config::Config;
-pub use registry::{SavedTokenizer, TokenizerConfig};
+pub use registry::{ModalityConfig, SavedModality, SavedTokenizer, TokenizerConfig};

@@ -218,7 +218,8 @@ mod tests {
     #[test]
     fn bpe_options_sit_under_the_tokenizer() {
         let config: TokenizerConfig =
-            toml::from_str("kind = \"code\"\nextensions = [\"py\"]\n[bpe]\nvocab_size = 1000\nsplit = \"words\"").unwrap();
+            toml::from_str("kind = \"code\"\nextensions = [\"py\"]\n[bpe]\nvocab_size = 1000\nsplit = \"words\"")
+                .unwrap();
         let bpe = config.bpe.clone().unwrap();
         assert_eq!((bpe.vocab_size, bpe.min_frequency, bpe.split), (1000, 2, Some(autoreg_tokens::Split::Words)));
         assert_eq!(config.extensions(), ["py"]);

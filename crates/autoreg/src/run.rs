@@ -34,7 +34,7 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     let config = Config::load(&dir.config_path(), &[])?;
     let tokenizer = SavedTokenizer::load(&dir.tokenizer_path())?;
     let device = args.device.unwrap_or(config.train.device);
-    let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.as_dyn().vocab_size())?;
+    let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.pipeline().vocab_size())?;
     let device = vs.device();
     checkpoint
         .load_weights(&mut vs, &config.model)

@@ -13,10 +13,10 @@
 
 use anyhow::{Context, Result, bail};
 use autoreg::audio::AudioTokenizer;
-use autoreg::{Config, TokenizerConfig};
+use autoreg::{Config, ModalityConfig};
 use autoreg_bench::project_root;
 use autoreg_model::{Gpt, SampleOptions, Sampler};
-use autoreg_tokens::Tokenizer;
+use autoreg_tokens::{Identity, Modality, Pipeline};
 use std::time::Instant;
 use tch::{Device, Kind, nn::VarStore};
 
@@ -35,14 +35,14 @@ fn main() -> Result<()> {
     let name = "configs/spoken-digits.toml";
     let path = project_root().join(name);
     let config = Config::load(&path, &[])?;
-    let TokenizerConfig::Audio(audio) = &config.tokenizer else {
+    let ModalityConfig::Audio(audio) = &config.tokenizer.modality else {
         bail!("{} is not an audio config", path.display());
     };
     let rate = f64::from(audio.sample_rate);
     // The ten digit classes of FSDD, as the trained run learns them.
     let classes = (0..10).map(|d| d.to_string()).collect();
     let tok = AudioTokenizer::new(audio.clone(), classes).context("the config's tokenizer")?;
-    let prompt = tok.class_prompt(3)?;
+    let prompt = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } }.class_prompt(3)?;
     let m = &config.model;
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);

@@ -14,13 +14,13 @@
 //! [--seed S] [--marginal N] [--threads T]`
 
 use anyhow::{Context, Result, bail};
-use autoreg::SavedTokenizer;
+use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::{Colors, PixelsTokenizer};
-use autoreg_tokens::{TokenStore, Tokenizer};
-use autoreg_train::{list_files, load_dataset, resolve_data_path};
+use autoreg_tokens::{Classes, Modality, TokenStore, Units};
+use autoreg_train::{list_files, resolve_data_path};
 use std::f64::consts::LN_2;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -63,12 +63,12 @@ fn main() -> Result<()> {
     let args = ModelArgs { run_dir: o.run_dir.clone(), checkpoint: Which::Best, device: None };
     let run = load_run(&args)?;
     tch::set_num_threads(o.threads);
-    let SavedTokenizer::Pixels(tok) = &run.tokenizer else {
-        bail!("{} is a {} run, not an image run", o.run_dir.display(), run.tokenizer.as_dyn().kind());
+    let SavedModality::Pixels(tok) = &run.tokenizer.base else {
+        bail!("{} is a {} run, not an image run", o.run_dir.display(), run.tokenizer.pipeline().kind());
     };
     let config = &run.config;
-    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, config.tokenizer.extensions())?;
-    let data = load_dataset(&config.data, &files, tok, &run.tokenizer.to_json(), config.train.seed)?;
+    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, &config.tokenizer.extensions())?;
+    let data = autoreg::tokenized::load(config, &files, &run.tokenizer)?;
     let symbols = tok.num_symbols();
     println!(
         "{} (step {}): {}x{} {:?}, {} symbols, {} classes; {} training + {} validation images; {} thread(s)",
@@ -78,7 +78,7 @@ fn main() -> Result<()> {
         tok.height(),
         tok.colors(),
         symbols,
-        tok.classes().len(),
+        tok.names().len(),
         data.train.num_docs(),
         data.val.num_docs(),
         tch::get_num_threads(),
@@ -87,7 +87,7 @@ fn main() -> Result<()> {
     // Likelihoods on the validation split, pixels only (class tokens and EOS are not counted).
     let start = Instant::now();
     let val: Vec<&[u32]> = data.val.docs().collect();
-    let dims: usize = val.iter().map(|d| tok.count_units(d)).sum();
+    let dims: usize = val.iter().map(|d| tok.count(d)).sum();
     let per_image = |nats: f64| nats / val.len() as f64;
     let per_dim = |nats: f64| nats / dims as f64;
     let scored = score(&run, tok, &val, None)?;
@@ -96,7 +96,7 @@ fn main() -> Result<()> {
     let independent_given_class = independent_pixels(tok, &data.train, &val, true);
     println!("\nvalidation likelihood ({} images, {dims} dims), {:.1} s", val.len(), start.elapsed().as_secs_f64());
     println!("{:<44} {:>10} {:>10} {:>12}", "model", "nats/dim", "bits/dim", "nats/image");
-    let conditional = !tok.classes().is_empty();
+    let conditional = !tok.names().is_empty();
     let line = |name: &str, nats: f64| {
         println!("{name:<44} {:>10.4} {:>10.4} {:>12.2}", per_dim(nats), per_dim(nats) / LN_2, per_image(nats));
     };
@@ -114,7 +114,7 @@ fn main() -> Result<()> {
         let start = Instant::now();
         let subset = &val[..o.marginal.min(val.len())];
         let mut per_class = Vec::new();
-        for k in 0..tok.classes().len() {
+        for k in 0..tok.names().len() {
             per_class.push(score(&run, tok, subset, Some(k))?);
         }
         let (mut marginal, mut given_true) = (0.0, 0.0);
@@ -170,7 +170,7 @@ struct Score {
 fn score(run: &LoadedRun, tok: &PixelsTokenizer, docs: &[&[u32]], class: Option<usize>) -> Result<Vec<Score>> {
     let block = run.model.config().block_size as usize;
     let symbols = tok.num_symbols();
-    let class_ids = tok.class_tokens(); // (first class, after the last)
+    let class_ids = Classes::ids(tok); // (first class, after the last)
     let pad = i64::from(tok.specials().pad);
     let batch = 32;
     let mut out = Vec::with_capacity(docs.len());
@@ -226,7 +226,7 @@ fn independent_pixels(tok: &PixelsTokenizer, train: &TokenStore, val: &[&[u32]],
     let symbols = tok.num_symbols() as usize;
     let pixels = |doc: &[u32]| doc.iter().copied().filter(|&t| (t as usize) < symbols).collect::<Vec<u32>>();
     let group = |doc: &[u32]| if by_class { tok.class_of(doc).unwrap_or(0) } else { 0 };
-    let groups = if by_class { tok.classes().len().max(1) } else { 1 };
+    let groups = if by_class { tok.names().len().max(1) } else { 1 };
     // counts[group][position][symbol]
     let mut counts: Vec<Vec<Vec<f64>>> = vec![Vec::new(); groups];
     for doc in train.docs() {
@@ -265,7 +265,7 @@ impl Judge {
     fn new(tok: &PixelsTokenizer, train: &TokenStore) -> Result<Self> {
         let mut judge = Self { images: Vec::new(), labels: Vec::new() };
         for doc in train.docs() {
-            judge.images.push(tok.decode_pixels(doc)?);
+            judge.images.push(tok.decode_pixels(doc));
             judge.labels.push(tok.class_of(doc).context("a training image without a class")?);
         }
         Ok(judge)
@@ -298,11 +298,11 @@ fn class_accuracy(
     let start = Instant::now();
     let mut right_real = 0;
     for doc in val {
-        if Some(judge.label(&tok.decode_pixels(doc)?)) == tok.class_of(doc) {
+        if Some(judge.label(&tok.decode_pixels(doc))) == tok.class_of(doc) {
             right_real += 1;
         }
     }
-    let classes = tok.classes();
+    let classes = tok.names();
     println!(
         "\nclass conditioning: {} samples per class (seed {}, temperature {}), each labelled by its nearest \
          training image (L2 over pixels in [0, 1])",
@@ -327,15 +327,20 @@ fn class_accuracy(
             kv_cache: true,
             ..run.config.sample.clone()
         };
-        let samples = sampler.generate(&tok.class_prompt(k)?, Some(tok.specials().eos), &options, &mut || {})?;
+        let samples = sampler.generate(
+            &run.tokenizer.pipeline().class_prompt(k)?,
+            Some(tok.specials().eos),
+            &options,
+            &mut || {},
+        )?;
         let mut labels = vec![0usize; classes.len()];
         for s in &samples {
-            labels[judge.label(&tok.decode_pixels(s)?)] += 1;
+            labels[judge.label(&tok.decode_pixels(s))] += 1;
         }
         let right = labels[k];
         let mut wrong: Vec<(usize, &String)> = labels
             .iter()
-            .zip(&classes)
+            .zip(classes)
             .enumerate()
             .filter(|&(j, (&n, _))| j != k && n > 0)
             .map(|(_, (&n, c))| (n, c))

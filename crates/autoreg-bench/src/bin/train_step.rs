@@ -10,7 +10,7 @@
 use anyhow::{Context, Result};
 use autoreg_bench::{PythonServer, median, shakespeare};
 use autoreg_model::{AdamW, AdamWConfig, Gpt, ModelConfig, Positions};
-use autoreg_tokens::{TokenStore, Tokenizer};
+use autoreg_tokens::{Identity, Modality, Pipeline, TokenStore};
 use autoreg_train::{Batcher, Windows};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
@@ -50,7 +50,7 @@ fn compare(
     rounds: usize,
     steps: usize,
     path: &Path,
-    tok: &dyn Tokenizer,
+    tok: &dyn Modality,
     store: &TokenStore,
 ) -> Result<[f64; 3]> {
     // nanoGPT's shakespeare-char CPU model.
@@ -59,7 +59,8 @@ fn compare(
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, Kind::Float);
     let mut opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 });
-    let batches = Batcher::new(store.clone(), config.block_size, Windows::Stream, tok, Device::Cpu, "training")?;
+    let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+    let batches = Batcher::new(store.clone(), config.block_size, Windows::Stream, pipeline, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each

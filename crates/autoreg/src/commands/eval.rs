@@ -2,9 +2,10 @@
 
 use crate::cli::EvalArgs;
 use crate::run::load_run;
+use crate::tokenized;
 use anyhow::Result;
 use autoreg_tokens::{TokenStore, write_atomic};
-use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate, list_files, load_dataset, resolve_data_path};
+use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate, list_files, resolve_data_path};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
@@ -12,9 +13,9 @@ use std::f64::consts::LN_2;
 pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let run = load_run(&args.model)?;
     let config = &run.config;
-    let tok = run.tokenizer.as_dyn();
-    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, config.tokenizer.extensions())?;
-    let data = load_dataset(&config.data, &files, tok, &run.tokenizer.to_json(), config.train.seed)?;
+    let tok = run.tokenizer.pipeline();
+    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, &config.tokenizer.extensions())?;
+    let data = tokenized::load(config, &files, &run.tokenizer)?;
     let batch = config.train.batch_size.max(1) as usize;
     let e = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch);
     println!(

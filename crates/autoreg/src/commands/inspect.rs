@@ -17,7 +17,7 @@ fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
 /// Prints the tokens of a file, by name or id, one document per line.
 pub fn encode(args: &EncodeArgs) -> Result<()> {
     let saved = load_tokenizer(&args.tokenizer)?;
-    let tok = saved.as_dyn();
+    let tok = saved.pipeline();
     let mut out = std::io::stdout().lock();
     for doc in tok.encode_file(&args.file)? {
         let words: Vec<String> = doc
@@ -46,8 +46,13 @@ pub fn decode(args: &DecodeArgs) -> Result<()> {
                 .with_context(|| format!("{}: word {} ({w:?}) is not a token id", args.ids.display(), i + 1))
         })
         .collect::<Result<Vec<u32>>>()?;
-    saved.as_dyn().decode_to_file(&ids, &args.out)?;
-    eprintln!("wrote {}", args.out.display());
+    let decoded = saved.pipeline().decode(&ids)?;
+    autoreg_tokens::write_atomic(&args.out, &decoded.bytes)?;
+    let repairs = match decoded.repairs {
+        0 => String::new(),
+        n => format!(" ({n} ids broke the grammar or the vocabulary and were repaired or skipped)"),
+    };
+    eprintln!("wrote {}{repairs}", args.out.display());
     Ok(())
 }
 
@@ -57,11 +62,19 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     let config = Config::load(&run.config_path(), &[])
         .with_context(|| format!("{} is not a run directory", args.run_dir.display()))?;
     let saved = SavedTokenizer::load(&run.tokenizer_path())?;
-    let tok = saved.as_dyn();
+    let tok = saved.pipeline();
     let m = &config.model;
     println!("run        {}", run.path().display());
     println!("data       {}", config.data.path.display());
     println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
+    if let Some(bpe) = &saved.bpe {
+        let base = tok.base.vocab_size();
+        let split = String::from(bpe.split().clone());
+        println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.vocab_size() - base);
+    }
+    if let Some(prompts) = tok.base.extras().prompts {
+        println!("prompts    --prompt-length counts {}", prompts.unit());
+    }
     let classes = tok.classes();
     if !classes.is_empty() {
         let listed: Vec<String> = classes.iter().enumerate().map(|(k, c)| format!("{k}={c}")).collect();

@@ -5,7 +5,7 @@ use crate::cli::SampleArgs;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::{PromptCut, Tokenizer};
+use autoreg_tokens::{Pipeline, Source, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 /// empty output folder behind.
 pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     let run = load_run(&args.model)?;
-    let tok = run.tokenizer.as_dyn();
+    let tok = run.tokenizer.pipeline();
     let defaults = &run.config.sample;
     let options = SampleOptions {
         num: args.per_class.or(args.num).unwrap_or(defaults.num),
@@ -58,16 +58,9 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     } else {
         let prompt = match (&args.prompt, &args.class) {
             (Some(path), _) => {
-                let cut = match (args.prompt_bars, args.prompt_rows, args.prompt_seconds) {
-                    (Some(n), None, None) => PromptCut::Bars(n),
-                    (None, Some(n), None) => PromptCut::Rows(n),
-                    (None, None, Some(s)) => PromptCut::Seconds(s),
-                    (None, None, None) => PromptCut::Whole,
-                    _ => bail!("give at most one of --prompt-bars, --prompt-rows, --prompt-seconds"),
-                };
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
-                tok.encode_prompt(&bytes, &path.display().to_string(), cut)?
+                tok.prompt(&Source::new(path, &bytes), args.prompt_length)?
             }
             (None, Some(class)) => tok.class_prompt(class_index(tok, class)?)?,
             (None, None) => vec![tok.specials().bos],
@@ -78,9 +71,6 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
             files.push(write_sample(tok, tokens, &args.out.join(name))?);
-            if tok.kind() == "text" {
-                println!("{}", String::from_utf8_lossy(&tok.decode(tokens)?));
-            }
         }
         report_set(&args.out, &files);
         written.extend(files.into_iter().flatten());
@@ -96,7 +86,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
 }
 
 /// The class number that `class` names: a class name, else a number.
-fn class_index(tok: &dyn Tokenizer, class: &str) -> Result<usize> {
+fn class_index(tok: Pipeline<'_>, class: &str) -> Result<usize> {
     let classes = tok.classes();
     if let Some(k) = classes.iter().position(|c| c == class) {
         return Ok(k);
@@ -147,19 +137,30 @@ fn generate(run: &LoadedRun, prompt: &[u32], options: &SampleOptions) -> Result<
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
     let sampler = Sampler::new(&run.model, run.device);
-    let eos = run.tokenizer.as_dyn().specials().eos;
+    let eos = run.tokenizer.pipeline().specials().eos;
     let samples = sampler.generate(prompt, Some(eos), options, &mut || bar.inc(1))?;
     bar.finish_and_clear();
     Ok(samples)
 }
 
 /// Decodes one sample to `<base>.<ext>`, then its companion files; returns the paths,
-/// the sample's file first.
-fn write_sample(tok: &dyn Tokenizer, tokens: &[u32], base: &Path) -> Result<Vec<PathBuf>> {
+/// the sample's file first. A sample that is text is also printed.
+fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<Vec<PathBuf>> {
+    let decoded = tok.decode(tokens)?;
     let mut path = base.as_os_str().to_owned();
-    path.push(format!(".{}", tok.extension()));
+    path.push(format!(".{}", decoded.extension));
     let path = PathBuf::from(path);
-    tok.decode_to_file(tokens, &path)?;
+    write_atomic(&path, &decoded.bytes)?;
+    if decoded.repairs > 0 {
+        log::warn!(
+            "{}: {} generated ids broke the grammar and were repaired or skipped",
+            path.display(),
+            decoded.repairs
+        );
+    }
+    if decoded.text {
+        println!("{}", String::from_utf8_lossy(&decoded.bytes));
+    }
     let mut written = vec![path.clone()];
     written.extend(tok.write_companions(tokens, &path)?);
     Ok(written)

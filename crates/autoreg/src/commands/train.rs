@@ -4,9 +4,11 @@ use super::interactive;
 use crate::cli::TrainArgs;
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
+use crate::tokenized;
 use anyhow::{Context, Result, bail};
+use autoreg_bpe::Bpe;
 use autoreg_tokens::write_atomic;
-use autoreg_train::{RunDir, TrainSummary, Trainer, list_files, load_dataset, resolve_data_path};
+use autoreg_train::{RunDir, TrainSummary, Trainer, list_files, resolve_data_path};
 use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
@@ -41,12 +43,14 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         _ => (run.path().to_path_buf(), "train --resume".to_owned()),
     };
     let data_path = resolve_data_path(&config.data, &base)?;
-    let files = list_files(&data_path, config.tokenizer.extensions())?;
+    let files = list_files(&data_path, &config.tokenizer.extensions())?;
 
     // One process writes a run: the lock is taken before anything in it is written.
     let lock = run.lock()?;
-    let tokenizer = if resume {
-        SavedTokenizer::load(&run.tokenizer_path())?
+    let (tokenizer, data) = if resume {
+        let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
+        let data = tokenized::load(&config, &files, &tokenizer)?;
+        (tokenizer, data)
     } else {
         if std::fs::symlink_metadata(run.path().join("last")).is_ok() {
             bail!(
@@ -54,13 +58,20 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
                 run.path().display()
             );
         }
-        let tokenizer = config.tokenizer.build(&files)?;
+        // The modality, then its data in base ids, then merges learned on the training split.
+        let base = SavedTokenizer::new(config.tokenizer.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
+        let data = tokenized::load_base(&config, &files, &base)?;
+        let bpe = match &config.tokenizer.bpe {
+            Some(bpe) => Some(Bpe::learn(bpe, base.base.as_dyn(), data.train.docs())?),
+            None => None,
+        };
+        let tokenizer = SavedTokenizer::new(base.base, bpe).map_err(anyhow::Error::msg)?;
         write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
         tokenizer.save(&run.tokenizer_path())?;
-        tokenizer
+        let data = tokenized::merged(data, &tokenizer);
+        (tokenizer, data)
     };
-    let tok = tokenizer.as_dyn();
-    let data = load_dataset(&config.data, &files, tok, &tokenizer.to_json(), config.train.seed)?;
+    let tok = tokenizer.pipeline();
     eprintln!(
         "data: {} file(s){}{}, {} train + {} validation documents, {} + {} tokens, vocabulary {}",
         data.files_used,

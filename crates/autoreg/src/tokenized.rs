@@ -1,0 +1,53 @@
+//! A run's data as ids: the modality's base ids, from the token cache, then the
+//! tokenizer's merges.
+
+use crate::config::Config;
+use crate::registry::SavedTokenizer;
+use anyhow::Result;
+use autoreg_tokens::{Pipeline, TokenStore};
+use autoreg_train::{Dataset, load_dataset};
+use indicatif::{ProgressBar, ProgressStyle};
+use rayon::prelude::*;
+use std::path::PathBuf;
+
+/// The data of `config` in the base ids of `tokenizer`'s modality. The token cache
+/// holds base ids, so a run with merges shares it with one without.
+pub fn load_base(config: &Config, files: &[PathBuf], tokenizer: &SavedTokenizer) -> Result<Dataset> {
+    let base = tokenizer.base_pipeline();
+    Ok(load_dataset(&config.data, files, base, &tokenizer.base_json(), config.train.seed)?)
+}
+
+/// `data` in the ids of `tokenizer`: base ids merged, in parallel, with a progress bar.
+pub fn merged(data: Dataset, tokenizer: &SavedTokenizer) -> Dataset {
+    let pipeline = tokenizer.pipeline();
+    if tokenizer.bpe.is_none() {
+        return data;
+    }
+    let bar = ProgressBar::new((data.train.num_docs() + data.val.num_docs()) as u64).with_style(
+        ProgressStyle::with_template("merging {bar:30} {pos}/{len} documents {elapsed} ETA {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let train = merge_store(&data.train, pipeline, &bar);
+    let val = merge_store(&data.val, pipeline, &bar);
+    bar.finish_and_clear();
+    Dataset { train, val, ..data }
+}
+
+fn merge_store(store: &TokenStore, pipeline: Pipeline<'_>, bar: &ProgressBar) -> TokenStore {
+    let docs: Vec<&[u32]> = store.docs().collect();
+    let merged: Vec<Vec<u32>> = docs
+        .par_iter()
+        .map(|doc| {
+            bar.inc(1);
+            pipeline.ids.merge(doc)
+        })
+        .collect();
+    let mut out = TokenStore::new();
+    merged.iter().for_each(|doc| out.push(doc));
+    out
+}
+
+/// The data of `config` in the ids of `tokenizer`.
+pub fn load(config: &Config, files: &[PathBuf], tokenizer: &SavedTokenizer) -> Result<Dataset> {
+    Ok(merged(load_base(config, files, tokenizer)?, tokenizer))
+}
