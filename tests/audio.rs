@@ -81,7 +81,7 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
     let clip = recordings.join("3_jackson_0.wav");
     let original = parse_wav(&clip).floats();
     let c = clip.to_str().unwrap();
-    let args = ["sample", r, "--prompt", c, "--prompt-seconds", "0.05", "--max-tokens", "800", "--seed", "1"];
+    let args = ["sample", r, "--prompt", c, "--prompt-length", "0.05", "--max-tokens", "800", "--seed", "1"];
     ok(s, &[&args[..], &["--out", "prompt"]].concat());
     let wav = parse_wav(&s.join("prompt/spoken-digits.wav"));
     assert_eq!((wav.channels, wav.rate), (1, RATE));
@@ -104,7 +104,7 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
     assert!(s.join("prompt/spoken-digits.png").is_file());
 
     // A prompt longer than the context (0.2 s: 1,600 samples, block 512) is kept whole.
-    let long = ["sample", r, "--prompt", c, "--prompt-seconds", "0.2", "--max-tokens", "100", "--out", "long"];
+    let long = ["sample", r, "--prompt", c, "--prompt-length", "0.2", "--max-tokens", "100", "--out", "long"];
     ok(s, &long);
     keeps_prompt(&parse_wav(&s.join("long/spoken-digits.wav")).floats(), (0.2 * f64::from(RATE)) as usize, 100);
 }

@@ -214,7 +214,7 @@ fn a_prompt_is_continued_with_its_first_bars_unchanged() {
     let bar2 = bar_step(&original, 2);
     let expected = grid_notes(&original, bar2);
     assert!(expected.len() >= 8, "{}: too few notes in two bars: {expected:?}", prompt.display());
-    let args = ["sample", run.to_str().unwrap(), "--prompt", prompt.to_str().unwrap(), "--prompt-bars", "2"];
+    let args = ["sample", run.to_str().unwrap(), "--prompt", prompt.to_str().unwrap(), "--prompt-length", "2"];
     ok(p.path(), &[&args[..], &["--num", "3", "--max-tokens", "150", "--seed", "1", "--out", "cont"]].concat());
     let mut continued = 0;
     for i in 0..3 {

@@ -121,7 +121,7 @@ fn conditional_digits_sample_per_class_from_prompts_and_evaluate() {
     let prompt = prompt_image();
     prompt.save(&prompt_path).unwrap();
     let p = prompt_path.to_str().unwrap();
-    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "4", "--num", "2", "--seed", "1", "--out", "done"]);
+    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-length", "4", "--num", "2", "--seed", "1", "--out", "done"]);
     let mut bottoms = Vec::new();
     for i in 0..2 {
         let out = image::open(s.path().join(format!("done/digits-{i}.png"))).unwrap().to_luma8();
@@ -137,7 +137,7 @@ fn conditional_digits_sample_per_class_from_prompts_and_evaluate() {
     }
     assert_ne!(bottoms[0], bottoms[1], "two samples from one prompt should differ below it");
     // The whole prompt kept: the image comes back unchanged.
-    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "8", "--num", "1", "--out", "whole"]);
+    ok(s.path(), &["sample", r, "--prompt", p, "--prompt-length", "8", "--num", "1", "--out", "whole"]);
     let whole = image::open(s.path().join("whole/digits.png")).unwrap().to_luma8();
     assert!(whole.enumerate_pixels().all(|(x, y, px)| px == prompt.get_pixel(x / SCALE, y / SCALE)));
 
@@ -145,7 +145,7 @@ fn conditional_digits_sample_per_class_from_prompts_and_evaluate() {
     let again = s.path().join("prompts/3/again.png");
     std::fs::copy(s.path().join("done/digits-1.png"), &again).unwrap();
     let a = again.to_str().unwrap();
-    ok(s.path(), &["sample", r, "--prompt", a, "--prompt-rows", "8", "--num", "1", "--out", "again"]);
+    ok(s.path(), &["sample", r, "--prompt", a, "--prompt-length", "8", "--num", "1", "--out", "again"]);
     assert_eq!(
         image::open(s.path().join("again/digits.png")).unwrap().to_luma8(),
         image::open(&again).unwrap().to_luma8()
@@ -155,14 +155,14 @@ fn conditional_digits_sample_per_class_from_prompts_and_evaluate() {
     // class, too many rows.
     let wrong = s.path().join("prompts/3/wrong.png");
     GrayImage::new(10, 6).save(&wrong).unwrap();
-    let err = fails(s.path(), &["sample", r, "--prompt", wrong.to_str().unwrap(), "--prompt-rows", "4"]);
+    let err = fails(s.path(), &["sample", r, "--prompt", wrong.to_str().unwrap(), "--prompt-length", "4"]);
     assert!(err.contains("wrong.png") && err.contains("10x6, not 8x8"), "{err}");
     std::fs::create_dir_all(s.path().join("prompts/nine")).unwrap();
     let classless = s.path().join("prompts/nine/p.png");
     prompt.save(&classless).unwrap();
-    let err = fails(s.path(), &["sample", r, "--prompt", classless.to_str().unwrap(), "--prompt-rows", "4"]);
+    let err = fails(s.path(), &["sample", r, "--prompt", classless.to_str().unwrap(), "--prompt-length", "4"]);
     assert!(err.contains(r#"class "nine""#) && err.contains("not one of the 10 classes"), "{err}");
-    let err = fails(s.path(), &["sample", r, "--prompt", p, "--prompt-rows", "9"]);
+    let err = fails(s.path(), &["sample", r, "--prompt", p, "--prompt-length", "9"]);
     assert!(err.contains("cannot keep 9 rows"), "{err}");
 
     // Evaluation in bits per dimension beside the independent-pixel model.

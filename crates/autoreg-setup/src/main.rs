@@ -1,8 +1,9 @@
 //! `cargo setup`: makes `.venv/` with the pinned `torch` wheel and links `.venv/libtorch`
-//! to it, which is where `.cargo/config.toml` points `LIBTORCH` for torch-sys.
+//! to it, which is where `.cargo/config.toml` points `LIBTORCH` for torch-sys; and adds
+//! the Python `tokenizers` package, which the tests load autoreg's BPE files with.
 //!
-//! Idempotent: a venv that already holds the pinned version is reused. Skipped when the
-//! user points `LIBTORCH` at a libtorch of their own.
+//! Idempotent: a venv that already holds the pinned versions is reused. The torch part
+//! is skipped when the user points `LIBTORCH` at a libtorch of their own.
 
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -11,11 +12,55 @@ use std::process::Command;
 /// The PyTorch release that `tch` 0.26 is built against.
 const TORCH_VERSION: &str = "2.13.0";
 
+/// The Python `tokenizers` release whose `tokenizer.json` format autoreg's Rust
+/// `tokenizers` crate (0.23) writes.
+const TOKENIZERS_VERSION: &str = "0.23.3";
+
 fn main() -> Result<()> {
+    install_torch()?;
+    install_tokenizers()
+}
+
+/// The venv's python, made with `$AUTOREG_PYTHON` (default `python3`) if missing.
+fn venv_python(venv: &Path) -> Result<PathBuf> {
+    let python = std::env::var("AUTOREG_PYTHON").unwrap_or_else(|_| "python3".to_owned());
+    if !venv.join("bin/python").exists() {
+        println!("creating {} with {python}", venv.display());
+        run(Command::new(&python).args(["-m", "venv"]).arg(venv))?;
+    }
+    Ok(venv.join("bin/python"))
+}
+
+/// The project root's `.venv`.
+fn venv_dir() -> Result<PathBuf> {
     // CARGO_MANIFEST_DIR is crates/autoreg-setup; the project root is two levels up.
     let root =
         Path::new(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().context("cannot find the project root")?;
-    let venv = root.join(".venv");
+    Ok(root.join(".venv"))
+}
+
+/// Installs the pinned `tokenizers` into the venv unless it is there.
+fn install_tokenizers() -> Result<()> {
+    let python = venv_python(&venv_dir()?)?;
+    let check = format!("import tokenizers, sys; sys.exit(tokenizers.__version__ != '{TOKENIZERS_VERSION}')");
+    if Command::new(&python).args(["-c", &check]).output().is_ok_and(|o| o.status.success()) {
+        println!("tokenizers {TOKENIZERS_VERSION} ready");
+        return Ok(());
+    }
+    println!("installing tokenizers=={TOKENIZERS_VERSION}");
+    run(Command::new(&python).args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--quiet",
+        &format!("tokenizers=={TOKENIZERS_VERSION}"),
+    ]))
+}
+
+/// Installs the pinned torch into the venv and links `.venv/libtorch` to it.
+fn install_torch() -> Result<()> {
+    let venv = venv_dir()?;
     let link = venv.join("libtorch");
 
     if let Some(user) = std::env::var_os("LIBTORCH").map(PathBuf::from)
@@ -29,12 +74,7 @@ fn main() -> Result<()> {
         return Ok(());
     }
 
-    let python = std::env::var("AUTOREG_PYTHON").unwrap_or_else(|_| "python3".to_owned());
-    if !venv.join("bin/python").exists() {
-        println!("creating {} with {python}", venv.display());
-        run(Command::new(&python).args(["-m", "venv"]).arg(&venv))?;
-    }
-    let venv_python = venv.join("bin/python");
+    let venv_python = venv_python(&venv)?;
     println!("installing torch=={TORCH_VERSION} into {} (about 5 GB)", venv.display());
     run(Command::new(&venv_python).args([
         "-m",
