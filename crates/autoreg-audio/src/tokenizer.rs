@@ -205,7 +205,7 @@ impl Modality for AudioTokenizer {
     /// Decodes to a mono 16-bit PCM WAV at `sample_rate`; any sample ids make one.
     fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
         let bytes = wav_bytes(&self.decode_samples(ids), self.config.sample_rate)?;
-        Ok(Decoded { bytes, extension: "wav".into(), repairs: 0, text: false })
+        Ok(Decoded { bytes, extension: "wav".into(), repairs: 0, printable: false })
     }
 
     fn extras(&self) -> Extras<'_> {

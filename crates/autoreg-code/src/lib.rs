@@ -4,7 +4,7 @@
 //! GPT-2's words by default.
 
 use autoreg_tokens::{
-    Classes, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Source, Specials, Split, TokenError, Units,
+    Classes, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Prompts, Source, Specials, Split, TokenError, Units,
 };
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -155,11 +155,11 @@ impl Modality for CodeTokenizer {
             .unwrap_or(&self.config.extensions[0])
             .clone();
         let bytes = ids.iter().filter(|&&t| t < 256).map(|&t| t as u8).collect();
-        Ok(Decoded { bytes, extension, repairs: languages.len().saturating_sub(1), text: true })
+        Ok(Decoded { bytes, extension, repairs: languages.len().saturating_sub(1), printable: true })
     }
 
     fn extras(&self) -> Extras<'_> {
-        Extras { classes: Some(self), units: Some(self), ..Extras::default() }
+        Extras { classes: Some(self), prompts: Some(self), units: Some(self), ..Extras::default() }
     }
 }
 
@@ -173,6 +173,33 @@ impl Classes for CodeTokenizer {
     }
 }
 
+impl Prompts for CodeTokenizer {
+    fn unit(&self) -> &'static str {
+        "lines"
+    }
+
+    /// The file, or its first `length` lines (each with its newline), after its
+    /// language token.
+    fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
+        let bytes = match length {
+            None => source.bytes,
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => {
+                let end = source.bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(n as usize - 1);
+                &source.bytes[..end.map_or(source.bytes.len(), |(i, _)| i + 1)]
+            }
+            Some(n) => {
+                return Err(TokenError::format(
+                    source.name(),
+                    format!("a prompt of {n} lines: give a whole number from 1"),
+                ));
+            }
+        };
+        let mut doc = self.encode(&Source { bytes, ..*source })?.remove(0);
+        doc.pop(); // EOS
+        Ok(doc)
+    }
+}
+
 impl Units for CodeTokenizer {
     fn unit(&self) -> &'static str {
         "byte"
@@ -180,5 +207,49 @@ impl Units for CodeTokenizer {
 
     fn count(&self, doc: &[u32]) -> usize {
         doc.iter().filter(|&&t| t < 256).count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use autoreg_tokens::testing::Tokenize;
+
+    #[test]
+    fn any_bytes_come_back_with_the_language_of_the_extension() {
+        let tok = CodeConfig { extensions: vec!["rs".into(), "toml".into()], language_token: true }.build(&[]).unwrap();
+        let bytes: Vec<u8> = (0..=255).chain(*b"fn main() {}\n").collect();
+        let doc = &tok.encode_bytes(&bytes, "src/x.toml").unwrap()[0];
+        assert_eq!(&doc[..2], &[tok.specials().bos, 257], "BOS <toml>");
+        assert_eq!(tok.token_name(257).as_deref(), Some("<toml>"));
+        let decoded = tok.decode(doc).unwrap();
+        assert_eq!((decoded.bytes.as_slice(), decoded.extension.as_str()), (bytes.as_slice(), "toml"));
+        // Another language has no language token, and decodes to the first extension.
+        let other = &tok.encode_bytes(b"x", "a.js").unwrap()[0];
+        assert_eq!(other, &[tok.specials().bos, u32::from(b'x'), tok.specials().eos]);
+        assert_eq!(tok.decode(other).unwrap().extension, "rs");
+        assert_eq!(tok.classes(), ["rs", "toml"]);
+        assert_eq!(tok.prefix_len(doc), 2);
+    }
+
+    #[test]
+    fn prompts_keep_the_first_lines() {
+        let tok = CodeConfig::default().build(&[]).unwrap();
+        let text = b"import os\nx = 1\ny = 2\n";
+        let two = tok.prompt_bytes(text, "p.py", Some(2.0)).unwrap();
+        assert_eq!(tok.decode(&two).unwrap().bytes, b"import os\nx = 1\n");
+        assert_eq!(tok.decode(&tok.prompt_bytes(text, "p.py", Some(9.0)).unwrap()).unwrap().bytes, text);
+        let err = tok.prompt_bytes(text, "p.py", Some(0.5)).unwrap_err().to_string();
+        assert!(err.contains("p.py: a prompt of 0.5 lines"), "{err}");
+    }
+
+    #[test]
+    fn bad_extensions_are_refused_naming_the_entry() {
+        for (exts, why) in
+            [(vec![], "is empty"), (vec![".py".into()], "\".py\""), (vec!["py".into(), "py".into()], "twice")]
+        {
+            let err = CodeConfig { extensions: exts, language_token: true }.build(&[]).unwrap_err().to_string();
+            assert!(err.contains(why), "{err}");
+        }
     }
 }

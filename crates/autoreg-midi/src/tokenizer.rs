@@ -178,7 +178,7 @@ impl Modality for MidiTokenizer {
 
     fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
         let report = self.decode_report(ids)?;
-        Ok(Decoded { bytes: report.midi, extension: "mid".into(), repairs: report.repairs, text: false })
+        Ok(Decoded { bytes: report.midi, extension: "mid".into(), repairs: report.repairs, printable: false })
     }
 
     fn extras(&self) -> Extras<'_> {

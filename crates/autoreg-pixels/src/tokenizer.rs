@@ -368,7 +368,7 @@ impl Modality for PixelsTokenizer {
         check_decoded_size(self.shape.width, self.shape.height, self.scale)
             .map_err(|e| TokenError::format("decoded image", e))?;
         let bytes = crate::decode::png(&self.raster(ids).enlarged(self.scale))?;
-        Ok(Decoded { bytes, extension: "png".into(), repairs: 0, text: false })
+        Ok(Decoded { bytes, extension: "png".into(), repairs: 0, printable: false })
     }
 
     fn extras(&self) -> Extras<'_> {

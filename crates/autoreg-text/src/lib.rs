@@ -219,7 +219,7 @@ impl Modality for TextTokenizer {
             Level::Byte => symbols.map(|&t| t as u8).collect(),
             Level::Char => symbols.map(|&t| self.chars[t as usize]).collect::<String>().into_bytes(),
         };
-        Ok(Decoded { bytes, extension: "txt".into(), repairs: 0, text: true })
+        Ok(Decoded { bytes, extension: "txt".into(), repairs: 0, printable: true })
     }
 
     fn extras(&self) -> Extras<'_> {

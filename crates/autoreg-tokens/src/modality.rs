@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 #[derive(Clone, Copy, Debug)]
 pub struct Source<'a> {
     /// Where the bytes came from. It names the input in errors; a modality may read
-    /// files beside it (the labels of an IDX image file) or a label from its name.
+    /// files beside it or a label from its name.
     pub path: &'a Path,
     /// The file's contents.
     pub bytes: &'a [u8],
@@ -41,8 +41,8 @@ pub struct Decoded {
     pub extension: String,
     /// How many ids broke the modality's grammar and were skipped or completed.
     pub repairs: usize,
-    /// Whether the file is text, which `autoreg sample` also prints.
-    pub text: bool,
+    /// Whether the file reads as it is on a terminal, so that `autoreg sample` prints it.
+    pub printable: bool,
 }
 
 /// Where a subword stage's merges stop.
@@ -55,7 +55,7 @@ pub enum Split {
     /// GPT-2's byte-level words: merges stay inside runs of letters, of digits, of
     /// punctuation, of whitespace. Only for modalities whose symbols are bytes.
     Words,
-    /// Merges never cross the start of a token with this name (`"Bar"`).
+    /// Merges never cross the start of a token with this name.
     Before(String),
 }
 
@@ -66,7 +66,7 @@ impl TryFrom<String> for Split {
         match s.as_str() {
             "none" => Ok(Self::None),
             "words" => Ok(Self::Words),
-            "" => Err("an empty split: give \"none\", \"words\" or a token name such as \"Bar\"".into()),
+            "" => Err("an empty split: give \"none\", \"words\" or the name of a token".into()),
             _ => Ok(Self::Before(s)),
         }
     }
@@ -98,7 +98,7 @@ pub struct MergeRule {
 /// Object safe, so that the modality is chosen at run time. Every document is
 /// `BOS ... EOS`; base ids are `0..vocab_size()`.
 pub trait Modality: Send + Sync {
-    /// The modality, as written in `[tokenizer] kind` (`"text"`, `"midi"`, ...).
+    /// The modality, as written in `[tokenizer] kind`.
     fn kind(&self) -> &'static str;
 
     /// Number of base ids, specials included.
@@ -155,7 +155,7 @@ pub trait Classes {
 
 /// Prompts cut in the modality's own unit.
 pub trait Prompts {
-    /// The unit, plural (`"bars"`, `"rows"`, `"seconds"`).
+    /// The unit, a plural noun, as `autoreg info` shows it.
     fn unit(&self) -> &'static str;
 
     /// The base ids of a prompt: the first document of `source` without its EOS, cut
@@ -163,7 +163,7 @@ pub trait Prompts {
     fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError>;
 }
 
-/// Files written beside a decoded sample (a piano roll, an audio preview).
+/// Files written beside a decoded sample (a picture of it, a preview).
 pub trait Companions {
     /// Writes the companions of the sample of base ids `ids` decoded to `path`;
     /// returns their paths.
@@ -172,7 +172,7 @@ pub trait Companions {
 
 /// One picture of many samples.
 pub trait Overview {
-    /// Writes a PNG grid of samples (base ids) to `path`, one row per entry of `rows`.
+    /// Writes a picture of samples (base ids) to `path`, one row per entry of `rows`.
     fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<(), TokenError>;
 }
 
@@ -194,8 +194,8 @@ pub trait Units {
 
 /// Other files that encoding a file reads.
 pub trait Inputs {
-    /// The other files that encoding `path` reads too (the labels beside an IDX image
-    /// file). They key the data cache with `path`.
+    /// The other files that encoding `path` reads too (a labels file beside it). They
+    /// key the data cache with `path`.
     fn companion_inputs(&self, path: &Path) -> Vec<PathBuf>;
 }
 

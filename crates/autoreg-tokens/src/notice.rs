@@ -85,10 +85,10 @@ mod tests {
         let said = SaidOnce::<2>::default();
         assert!(!said.0[0].load(Ordering::Relaxed));
         let ((), said_once) = capture(|| {
-            said.warn(0, "a.wav", &"is stereo");
-            said.warn(0, "b.wav", &"is stereo");
+            said.warn(0, "a.dat", &"is stereo");
+            said.warn(0, "b.dat", &"is stereo");
         });
-        assert_eq!(said_once, ["a.wav is stereo (said once; other files may be too)"]);
+        assert_eq!(said_once, ["a.dat is stereo (said once; other files may be too)"]);
         assert!(said.0[0].load(Ordering::Relaxed) && !said.0[1].load(Ordering::Relaxed));
         let copy = said.clone();
         assert!(copy.0[0].load(Ordering::Relaxed));

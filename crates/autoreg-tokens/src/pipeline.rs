@@ -247,3 +247,138 @@ impl<'a> Pipeline<'a> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{Augment, Classes, Extras, MergeRule, Split};
+    use std::ops::Range;
+
+    /// Symbols 0-3, one class (4), specials 5-7; augmentation adds 1 to every symbol.
+    struct Toy {
+        classes: Vec<String>,
+    }
+
+    impl Modality for Toy {
+        fn kind(&self) -> &'static str {
+            "toy"
+        }
+        fn vocab_size(&self) -> usize {
+            8
+        }
+        fn specials(&self) -> Specials {
+            Specials::after(5)
+        }
+        fn token_name(&self, id: u32) -> Option<String> {
+            (id < 8).then(|| format!("t{id}"))
+        }
+        fn merge_rule(&self) -> MergeRule {
+            MergeRule { symbols: 4, bytes: false, default_split: Split::None }
+        }
+        fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+            let body = source.bytes.iter().map(|&b| u32::from(b) % 4);
+            Ok(vec![std::iter::once(5).chain([4]).chain(body).chain([6]).collect()])
+        }
+        fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+            let bytes = ids.iter().filter(|&&id| id < 4).map(|&id| id as u8).collect();
+            Ok(Decoded { bytes, extension: "toy".into(), repairs: 0, printable: false })
+        }
+        fn extras(&self) -> Extras<'_> {
+            Extras { classes: Some(self), augment: Some(self), ..Extras::default() }
+        }
+    }
+
+    impl Classes for Toy {
+        fn names(&self) -> &[String] {
+            &self.classes
+        }
+        fn ids(&self) -> Range<u32> {
+            4..5
+        }
+    }
+
+    impl Augment for Toy {
+        fn augment(&self, window: &mut [u32], _draw: u64) {
+            window.iter_mut().filter(|id| **id < 3).for_each(|id| *id += 1);
+        }
+    }
+
+    /// Merges every `0 1` into id 8.
+    struct Pairs;
+
+    impl IdModel for Pairs {
+        fn vocab_size(&self) -> usize {
+            9
+        }
+        fn is_identity(&self) -> bool {
+            false
+        }
+        fn merge(&self, base: &[u32]) -> Vec<u32> {
+            let mut out = Vec::new();
+            let mut i = 0;
+            while i < base.len() {
+                if base[i..].starts_with(&[0, 1]) {
+                    out.push(8);
+                    i += 2;
+                } else {
+                    out.push(base[i]);
+                    i += 1;
+                }
+            }
+            out
+        }
+        fn expand(&self, id: u32, out: &mut Vec<u32>) -> bool {
+            match id {
+                0..8 => out.push(id),
+                8 => out.extend([0, 1]),
+                _ => return false,
+            }
+            true
+        }
+    }
+
+    fn toy() -> Toy {
+        Toy { classes: vec!["only".into()] }
+    }
+
+    #[test]
+    fn merges_and_expands_and_names_merged_ids() {
+        let (base, pairs) = (toy(), Pairs);
+        let p = Pipeline { base: &base, ids: &pairs };
+        let doc = p.encode(&Source::new(Path::new("x"), &[0, 1, 2, 0, 1])).unwrap().remove(0);
+        assert_eq!(doc, [5, 4, 8, 2, 8, 6]);
+        assert_eq!(p.expand(&doc), (vec![5, 4, 0, 1, 2, 0, 1, 6], 0));
+        assert_eq!(p.token_name(8).as_deref(), Some("t0+t1"));
+        assert_eq!(p.token_name(9), None);
+        let decoded = p.decode(&[8, 9, 2, 40]).unwrap();
+        assert_eq!((decoded.bytes, decoded.repairs), (vec![0, 1, 2], 2));
+        assert_eq!(p.prefix_len(&doc), 2);
+        assert_eq!(p.class_prompt(0).unwrap(), [5, 4]);
+        assert!(p.class_prompt(1).unwrap_err().to_string().contains("out of range: there are 1 classes"));
+    }
+
+    #[test]
+    fn augmentation_works_on_base_ids_and_merges_again() {
+        let (base, pairs) = (toy(), Pairs);
+        let p = Pipeline { base: &base, ids: &pairs };
+        // 0 1 -> 1 2 no longer merges: the window grows by one.
+        let mut window = vec![5, 4, 8, 3];
+        p.augment(&mut window, 0);
+        assert_eq!(window, [5, 4, 1, 2, 3]);
+        // Without merges it is done in place.
+        let identity = Identity { vocab_size: 8 };
+        let mut window = vec![5, 0, 1];
+        Pipeline { base: &base, ids: &identity }.augment(&mut window, 0);
+        assert_eq!(window, [5, 1, 2]);
+    }
+
+    #[test]
+    fn a_prompt_without_a_unit_is_the_whole_first_document_without_eos() {
+        let (base, pairs) = (toy(), Pairs);
+        let p = Pipeline { base: &base, ids: &pairs };
+        let source = Source::new(Path::new("p.toy"), &[0, 1]);
+        assert_eq!(p.prompt(&source, None).unwrap(), [5, 4, 8]);
+        let err = p.prompt(&source, Some(2.0)).unwrap_err().to_string();
+        assert_eq!(err, "p.toy: a toy prompt cannot be cut: it has no unit of length");
+    }
+}

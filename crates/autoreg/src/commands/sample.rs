@@ -158,7 +158,7 @@ fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<Vec<Pa
             decoded.repairs
         );
     }
-    if decoded.text {
+    if decoded.printable {
         println!("{}", String::from_utf8_lossy(&decoded.bytes));
     }
     let mut written = vec![path.clone()];
