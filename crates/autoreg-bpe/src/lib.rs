@@ -38,6 +38,50 @@ fn default_min_frequency() -> u64 {
     2
 }
 
+impl BpeConfig {
+    /// Checks these options against `base`, before any data is read: the vocabulary
+    /// size, and that the split can be made.
+    pub fn check(&self, base: &dyn Modality) -> Result<(), TokenError> {
+        self.resolve(base).map(|_| ())
+    }
+
+    /// The split, and the ids it cuts before.
+    fn resolve(&self, base: &dyn Modality) -> Result<(Split, Vec<u32>), TokenError> {
+        let fit = |reason: String| TokenError::Fit { kind: "bpe", reason };
+        let rule = base.merge_rule();
+        if self.vocab_size <= base.vocab_size() {
+            return Err(fit(format!(
+                "tokenizer.bpe.vocab_size = {} must be more than the {} base ids of this {} tokenizer",
+                self.vocab_size,
+                base.vocab_size(),
+                base.kind()
+            )));
+        }
+        let split = self.split.clone().unwrap_or(rule.default_split);
+        let split_ids = match &split {
+            Split::Words if !rule.bytes => {
+                return Err(fit(format!(
+                    "tokenizer.bpe.split = \"words\" needs a modality whose symbols are bytes, not {}",
+                    base.kind()
+                )));
+            }
+            Split::Before(name) => {
+                let ids: Vec<u32> =
+                    (0..rule.symbols).filter(|&id| base.token_name(id).as_deref() == Some(name.as_str())).collect();
+                if ids.is_empty() {
+                    return Err(fit(format!(
+                        "tokenizer.bpe.split = {name:?}: the {} vocabulary has no token of that name",
+                        base.kind()
+                    )));
+                }
+                ids
+            }
+            _ => Vec::new(),
+        };
+        Ok((split, split_ids))
+    }
+}
+
 /// A learned BPE stage, saved as its split, the base vocabulary it was learned over,
 /// and a standard Hugging Face `tokenizer.json` (`"tokenizer"`) whose ids are autoreg's.
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -112,35 +156,7 @@ impl Bpe {
         let fit = |reason: String| TokenError::Fit { kind: "bpe", reason };
         let rule = base.merge_rule();
         let base_vocab = base.vocab_size() as u32;
-        if config.vocab_size <= base_vocab as usize {
-            return Err(fit(format!(
-                "tokenizer.bpe.vocab_size = {} must be more than the {} base ids of this {} tokenizer",
-                config.vocab_size,
-                base_vocab,
-                base.kind()
-            )));
-        }
-        let split = config.split.clone().unwrap_or(rule.default_split);
-        let split_ids = match &split {
-            Split::Words if !rule.bytes => {
-                return Err(fit(format!(
-                    "tokenizer.bpe.split = \"words\" needs a modality whose symbols are bytes, not {}",
-                    base.kind()
-                )));
-            }
-            Split::Before(name) => {
-                let ids: Vec<u32> =
-                    (0..rule.symbols).filter(|&id| base.token_name(id).as_deref() == Some(name.as_str())).collect();
-                if ids.is_empty() {
-                    return Err(fit(format!(
-                        "tokenizer.bpe.split = {name:?}: the {} vocabulary has no token of that name",
-                        base.kind()
-                    )));
-                }
-                ids
-            }
-            _ => Vec::new(),
-        };
+        let (split, split_ids) = config.resolve(base)?;
         let alphabet = Alphabet::new(rule.bytes, rule.symbols)?;
         let words = Words::new(alphabet, split.clone(), split_ids.clone(), rule.symbols);
 

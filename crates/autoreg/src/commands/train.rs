@@ -60,6 +60,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         }
         // The modality, then its data in base ids, then merges learned on the training split.
         let base = SavedTokenizer::new(config.tokenizer.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
+        if let Some(bpe) = &config.tokenizer.bpe {
+            bpe.check(base.base.as_dyn())?;
+        }
         let data = tokenized::load_base(&config, &files, &base)?;
         let bpe = match &config.tokenizer.bpe {
             Some(bpe) => Some(Bpe::learn(bpe, base.base.as_dyn(), data.train.docs())?),
