@@ -12,10 +12,10 @@ chords, rests, pedals or pitch bends.
 import json
 import sys
 import time
+from importlib.metadata import version
 from pathlib import Path
 
 try:
-    import miditok
     from miditok import REMI, TokenizerConfig
     from symusic import Score
 except ImportError as e:  # the Rust side prints how to install it
@@ -63,7 +63,7 @@ def main() -> None:
     print(
         json.dumps(
             {
-                "miditok": miditok.__version__ if hasattr(miditok, "__version__") else "?",
+                "miditok": version("miditok"),
                 "base_vocab": base_vocab,
                 "vocab": len(tokenizer),
                 "files": len(files),

@@ -1,5 +1,7 @@
 //! Shared set-up of the benchmarks: the project's paths and the Shakespeare corpus.
 
+pub mod budget;
+
 use anyhow::{Context, Result, bail};
 use autoreg_text::{TextConfig, TextTokenizer};
 use autoreg_tokens::{Modality, ModalityBuilder, Source};

@@ -14,6 +14,7 @@ mod words;
 use alphabet::Alphabet;
 use autoreg_tokens::{IdModel, Modality, Split, TokenError};
 use serde::{Deserialize, Serialize};
+use std::io::IsTerminal;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Model, Trainer};
@@ -174,7 +175,8 @@ impl Bpe {
             .min_frequency(config.min_frequency)
             .initial_alphabet(words.alphabet.chars().collect())
             .special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true)).collect())
-            .show_progress(true)
+            // The trainer's progress bars draw on a terminal only; elsewhere they print blank lines.
+            .show_progress(std::io::stderr().is_terminal())
             .build();
         trainer.feed(sequences.into_iter(), |word| Ok(vec![word.to_owned()])).map_err(|e| fit(e.to_string()))?;
         let mut learned = BPE::default();

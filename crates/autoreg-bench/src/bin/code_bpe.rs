@@ -11,10 +11,11 @@
 
 use anyhow::{Context, Result};
 use autoreg::Config;
-use autoreg::cli::{EvalArgs, ModelArgs, TrainArgs, Which};
+use autoreg::cli::{EvalArgs, ModelArgs, Which};
 use autoreg::commands;
+use autoreg_bench::budget::{Trained, Work, bench_config, describe, train_for};
 use autoreg_bench::project_root;
-use autoreg_train::{MetricsLog, RunDir, TrainSummary};
+use autoreg_train::RunDir;
 use clap::Parser;
 use std::f64::consts::LN_2;
 use std::path::{Path, PathBuf};
@@ -34,12 +35,8 @@ struct Options {
     /// The config both variants start from (its `[tokenizer.bpe]` is replaced).
     #[arg(long, default_value_os_t = project_root().join("configs/python-code.toml"))]
     config: PathBuf,
-    /// Folder for the runs (default: a new folder under the system's temporary folder).
-    #[arg(long)]
-    work: Option<PathBuf>,
-    /// Keep the runs instead of deleting them at the end.
-    #[arg(long)]
-    keep: bool,
+    #[command(flatten)]
+    work: Work,
 }
 
 /// One variant's training and evaluation.
@@ -55,29 +52,13 @@ struct Measured {
 
 fn main() -> Result<()> {
     let o = Options::parse();
-    let work =
-        o.work.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("autoreg-code_bpe-{}", std::process::id())));
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let mut base = Config::load(&o.config, &[])?;
-    // An absolute data root, so that the configs written under `work` find the data.
-    let data = autoreg_data::find_data(&base.data.path)
-        .context("the Python standard library was not found: set AUTOREG_DATA=/work/shared/datasets")?;
-    let root = data.ancestors().nth(base.data.path.components().count()).map(Path::to_path_buf);
-    base.data.root = root;
-    base.train.runs_dir = work.clone();
+    let work = o.work.create("code_bpe")?;
+    let (base, data) = bench_config(&o.config, &work)?;
     let bpe = base.tokenizer.bpe.clone().context("the config has no [tokenizer.bpe] to start from")?;
     println!(
-        "code_bpe: {} ({}), split {:?} val_fraction {} seed {}; model {} layers x {} (block {}), batch {}; \
-         budget {:.0} s per variant; BPE vocab {} (min_frequency {}, split {:?}); {} thread(s)",
+        "code_bpe: {}: {}; budget {:.0} s per variant; BPE vocab {} (min_frequency {}, split {:?}); {} thread(s)",
         o.config.display(),
-        data.display(),
-        base.data.split,
-        base.data.val_fraction,
-        base.train.seed,
-        base.model.n_layer,
-        base.model.n_embd,
-        base.model.block_size,
-        base.train.batch_size,
+        describe(&base, &data),
         o.budget_s,
         o.vocab,
         bpe.min_frequency,
@@ -119,12 +100,7 @@ fn main() -> Result<()> {
         if ratio < 1.0 { "BPE is lower" } else { "BPE is NOT lower" },
         (bpe_level.bytes as f64 / bpe_level.tokens as f64) / (char_level.bytes as f64 / char_level.tokens as f64),
     );
-    if o.keep {
-        println!("runs kept in {}", work.display());
-    } else {
-        std::fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))?;
-    }
-    Ok(())
+    o.work.finish(&work)
 }
 
 /// Trains `config` for `budget_s` and evaluates it on the whole validation split.
@@ -139,43 +115,4 @@ fn measure(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Res
     let (_, bytes, nats_per_byte) = e.per_unit.context("the code tokenizer reports no unit")?;
     let vocab = autoreg::SavedTokenizer::load(&RunDir::new(&trained.run_dir).tokenizer_path())?.pipeline().vocab_size();
     Ok(Measured { trained, tokens: e.tokens, bytes, nats_per_byte, nats_per_token: e.loss, vocab })
-}
-
-/// A run trained to a wall-clock budget.
-struct Trained {
-    run_dir: PathBuf,
-    summary: TrainSummary,
-    /// Seconds per step measured by the calibration run.
-    sec_per_step: f64,
-}
-
-/// Trains `config` (a copy named `<name>-calib`, for `calib_steps`) to measure the
-/// seconds per step, then trains it for as many steps as fit in `budget_s`, evaluating
-/// only at the start and the end.
-fn train_for(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Result<Trained> {
-    let mut calib = config.clone();
-    calib.name = format!("{}-calib", config.name);
-    let calib_dir = calib.run_dir();
-    train_steps(calib, work, calib_steps)?;
-    let records = MetricsLog::new(RunDir::new(&calib_dir).metrics_path()).read()?;
-    let tokens_per_s = records.last().map(|r| r.tokens_per_s).filter(|t| *t > 0.0).context("no throughput")?;
-    let tokens_per_step = (config.train.batch_size * config.train.grad_accum * config.model.block_size) as f64;
-    let sec_per_step = tokens_per_step / tokens_per_s;
-    std::fs::remove_dir_all(&calib_dir).ok();
-    let steps = ((budget_s / sec_per_step) as i64).max(1);
-    let run_dir = config.run_dir();
-    let summary = train_steps(config.clone(), work, steps)?;
-    Ok(Trained { run_dir, summary, sec_per_step })
-}
-
-/// Trains `config` for `steps` steps, evaluating at the start and the end only.
-fn train_steps(mut config: Config, work: &Path, steps: i64) -> Result<TrainSummary> {
-    config.train.max_steps = steps;
-    config.train.eval_interval = steps;
-    config.train.warmup_steps = config.train.warmup_steps.min(steps / 10);
-    config.train.decay_steps = None;
-    let path = work.join(format!("{}.toml", config.name));
-    std::fs::write(&path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("training {} for {steps} steps", config.name);
-    commands::train(&TrainArgs { config: Some(path), set: Vec::new(), resume: None })
 }

@@ -10,14 +10,15 @@
 //! `cargo run --release -p autoreg-bench --bin midi_bpe -- [--budget-s 240] [--vocab 1000]`
 
 use anyhow::{Context, Result};
-use autoreg::cli::{EvalArgs, ModelArgs, TrainArgs, Which};
+use autoreg::cli::{EvalArgs, ModelArgs, Which};
 use autoreg::commands;
 use autoreg::run::load_run;
 use autoreg::{Config, SavedTokenizer};
+use autoreg_bench::budget::{Trained, Work, bench_config, describe, train_for};
 use autoreg_bench::project_root;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_tokens::TokenStore;
-use autoreg_train::{MetricsLog, RunDir, TrainSummary, list_files, resolve_data_path};
+use autoreg_train::list_files;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -43,12 +44,8 @@ struct Options {
     /// The config both variants start from.
     #[arg(long, default_value_os_t = project_root().join("configs/melody.toml"))]
     config: PathBuf,
-    /// Folder for the runs (default: a new folder under the system's temporary folder).
-    #[arg(long)]
-    work: Option<PathBuf>,
-    /// Keep the runs instead of deleting them at the end.
-    #[arg(long)]
-    keep: bool,
+    #[command(flatten)]
+    work: Work,
 }
 
 /// One variant's numbers.
@@ -71,29 +68,15 @@ struct Speed {
 
 fn main() -> Result<()> {
     let o = Options::parse();
-    let work =
-        o.work.clone().unwrap_or_else(|| std::env::temp_dir().join(format!("autoreg-midi_bpe-{}", std::process::id())));
-    std::fs::create_dir_all(&work).with_context(|| format!("cannot create {}", work.display()))?;
-    let mut base = Config::load(&o.config, &[])?;
-    let data_path = resolve_data_path(&base.data, o.config.parent().unwrap_or(Path::new(".")))?;
-    let root = data_path.ancestors().nth(base.data.path.components().count()).map(Path::to_path_buf);
-    base.data.root = root;
-    base.train.runs_dir = work.clone();
+    let work = o.work.create("midi_bpe")?;
+    let (mut base, data_path) = bench_config(&o.config, &work)?;
     base.tokenizer.bpe = None;
     let bpe_config = autoreg::bpe::BpeConfig { vocab_size: o.vocab, min_frequency: 2, split: None };
     println!(
-        "midi_bpe: {} ({}), split {:?} val_fraction {} seed {}; model {} layers x {} (block {}), batch {}; \
-         budget {:.0} s per variant; BPE vocab {} (min_frequency {}, the modality's split); sampling {} x {} \
-         tokens at batch 1, KV cache; {} thread(s)",
+        "midi_bpe: {}: {}; budget {:.0} s per variant; BPE vocab {} (min_frequency {}, the modality's split); \
+         sampling {} x {} tokens at batch 1, KV cache; {} thread(s)",
         o.config.display(),
-        data_path.display(),
-        base.data.split,
-        base.data.val_fraction,
-        base.train.seed,
-        base.model.n_layer,
-        base.model.n_embd,
-        base.model.block_size,
-        base.train.batch_size,
+        describe(&base, &data_path),
         o.budget_s,
         o.vocab,
         bpe_config.min_frequency,
@@ -176,12 +159,7 @@ fn main() -> Result<()> {
          nats/note BPE / base = {:.3}",
         with_bpe.nats_per_note / plain.nats_per_note
     );
-    if o.keep {
-        println!("runs kept in {}", work.display());
-    } else {
-        std::fs::remove_dir_all(&work).with_context(|| format!("cannot remove {}", work.display()))?;
-    }
-    Ok(())
+    o.work.finish(&work)
 }
 
 /// Notes, base tokens and merged tokens of `store`'s documents.
@@ -229,40 +207,4 @@ fn measure(config: &Config, work: &Path, o: &Options) -> Result<Measured> {
         nats_per_note,
         speed,
     })
-}
-
-/// A run trained to a wall-clock budget.
-struct Trained {
-    run_dir: PathBuf,
-    summary: TrainSummary,
-}
-
-/// Trains `config` (a copy named `<name>-calib`, for `calib_steps`) to measure the
-/// seconds per step, then trains it for as many steps as fit in `budget_s`, evaluating
-/// only at the start and the end.
-fn train_for(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Result<Trained> {
-    let mut calib = config.clone();
-    calib.name = format!("{}-calib", config.name);
-    let calib_dir = calib.run_dir();
-    train_steps(calib, work, calib_steps)?;
-    let records = MetricsLog::new(RunDir::new(&calib_dir).metrics_path()).read()?;
-    let tokens_per_s = records.last().map(|r| r.tokens_per_s).filter(|t| *t > 0.0).context("no throughput")?;
-    let tokens_per_step = (config.train.batch_size * config.train.grad_accum * config.model.block_size) as f64;
-    std::fs::remove_dir_all(&calib_dir).ok();
-    let steps = ((budget_s * tokens_per_s / tokens_per_step) as i64).max(1);
-    let run_dir = config.run_dir();
-    let summary = train_steps(config.clone(), work, steps)?;
-    Ok(Trained { run_dir, summary })
-}
-
-/// Trains `config` for `steps` steps, evaluating at the start and the end only.
-fn train_steps(mut config: Config, work: &Path, steps: i64) -> Result<TrainSummary> {
-    config.train.max_steps = steps;
-    config.train.eval_interval = steps;
-    config.train.warmup_steps = config.train.warmup_steps.min(steps / 10);
-    config.train.decay_steps = None;
-    let path = work.join(format!("{}.toml", config.name));
-    std::fs::write(&path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
-    eprintln!("training {} for {steps} steps", config.name);
-    commands::train(&TrainArgs { config: Some(path), set: Vec::new(), resume: None })
 }
