@@ -4,7 +4,9 @@ the README promises, each of its kind, and text samples that are made of words."
 import re
 import struct
 import sys
+from html.parser import HTMLParser
 from pathlib import Path
+from urllib.parse import unquote
 
 root = Path(sys.argv[1])
 out = root / "out"
@@ -39,4 +41,38 @@ for path in samples:
     assert len(words) >= 40, f"{path} has only {len(words)} words"
     assert known >= 0.7 * len(words), f"{path}: only {known} of {len(words)} words are English: {words[:30]}"
     print(f"{path.name}: {known} of {len(words)} words are words of the corpus")
+
+
+class Media(HTMLParser):
+    """The tags of a page and the media each refers to."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.tags: dict[str, int] = {}
+        self.links: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        self.tags[tag] = self.tags.get(tag, 0) + 1
+        self.links += [v for k, v in attrs if k in ("src", "href") and v]
+
+
+# Each run's report: its loss plot, and its samples' media, embedded or beside it.
+pages = [("digits", ["img"], "digits.png"), ("melody", ["img", "audio"], "melody.mid"),
+         ("shakespeare-char", ["pre"], "shakespeare-char-0.txt")]
+for name, tags, sample in pages:
+    page = root / "runs" / name / "report.html"
+    assert page.is_file(), f"{page} is missing"
+    html = page.read_text()
+    media = Media()
+    media.feed(html)
+    assert media.tags.get("svg", 0) >= 1 and "<polyline" in html, f"{page}: no loss plot"
+    for tag in tags:
+        assert media.tags.get(tag, 0) >= 1, f"{page}: no <{tag}>"
+    assert sample in html, f"{page}: {sample} is not shown"
+    for link in media.links:
+        if link.startswith("data:"):
+            assert ";base64," in link, f"{page}: a bad data URI {link[:60]}"
+        else:
+            assert (page.parent / unquote(link)).is_file(), f"{page}: {link} does not exist"
+    print(f"{page.relative_to(root)}: {media.tags} and {len(media.links)} media references")
 print("demo outputs: ok")

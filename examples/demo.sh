@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The main job, end to end on a fresh machine: install libtorch, build, train small
-# models from TOML configs and write generated files to out/.
+# models from TOML configs and write generated files to out/, and a report page per run
+# (runs/<name>/report.html: loss curves and the samples, to look at and listen to).
 #
 #   bash examples/demo.sh
 #
@@ -26,10 +27,10 @@ train() {
 }
 
 train digits
-"$autoreg" sample runs/digits --per-class 8 --out out # out/digits.png: a row per digit
+"$autoreg" sample runs/digits --per-class 8 --out out --report # out/digits.png: a row per digit
 
 train melody
-"$autoreg" sample runs/melody --out out # out/melody.mid, .png (piano roll), .wav
+"$autoreg" sample runs/melody --out out --report # out/melody.mid, .png (piano roll), .wav
 
 train shakespeare-char # nanoGPT's baby GPT: about a minute and a half, and it makes words
-"$autoreg" sample runs/shakespeare-char --num 2 --out out >/dev/null # out/shakespeare-char-{0,1}.txt
+"$autoreg" sample runs/shakespeare-char --num 2 --out out --report >/dev/null # out/shakespeare-char-{0,1}.txt

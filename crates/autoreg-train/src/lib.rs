@@ -23,6 +23,6 @@ pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
 pub use config::TrainConfig;
 pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
-pub use metrics::{MetricsLog, plot_losses};
+pub use metrics::{EvalRecord, MetricsLog, plot_losses};
 pub use schedule::learning_rate;
 pub use trainer::{TrainSummary, Trainer, build_model};

@@ -30,6 +30,8 @@ pub enum Command {
     Info(InfoArgs),
     /// Draw a MIDI file as a piano roll (PNG) and play it into a WAV preview.
     Render(RenderArgs),
+    /// Write a run's report: one HTML page with its loss curves, evaluation and samples.
+    Report(ReportArgs),
 }
 
 /// `autoreg train`.
@@ -125,6 +127,9 @@ pub struct SampleArgs {
     /// Folder for the generated files.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
+    /// Rewrite the run's report (RUN/report.html) after sampling.
+    #[arg(long)]
+    pub report: bool,
 }
 
 /// `autoreg eval`.
@@ -178,5 +183,18 @@ pub struct RenderArgs {
     pub file: PathBuf,
     /// Folder for the PNG and WAV (default: beside the MIDI file).
     #[arg(long)]
+    pub out: Option<PathBuf>,
+}
+
+/// `autoreg report`.
+#[derive(Debug, Args)]
+pub struct ReportArgs {
+    /// The run directory.
+    pub run_dir: PathBuf,
+    /// A folder of samples to show besides those `autoreg sample` recorded (repeatable).
+    #[arg(long, value_name = "DIR")]
+    pub samples: Vec<PathBuf>,
+    /// The page to write (default: RUN/report.html).
+    #[arg(long, value_name = "FILE")]
     pub out: Option<PathBuf>,
 }

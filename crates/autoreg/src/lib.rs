@@ -8,6 +8,7 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod page;
 pub mod registry;
 pub mod report;
 pub mod run;

@@ -2,6 +2,7 @@
 
 mod eval;
 mod inspect;
+mod report;
 mod sample;
 mod train;
 
@@ -10,6 +11,7 @@ use anyhow::Result;
 
 pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
+pub use report::report;
 pub use sample::sample;
 pub use train::train;
 
@@ -23,6 +25,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Decode(args) => decode(&args),
         Command::Info(args) => info(&args),
         Command::Render(args) => render(&args),
+        Command::Report(args) => report(&args).map(|_| ()),
     }
 }
 

@@ -2,6 +2,8 @@
 
 use super::interactive;
 use crate::cli::SampleArgs;
+use crate::page::{SampleRecord, SampleSet, record_samples, write_report};
+use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_model::{SampleOptions, Sampler};
@@ -28,6 +30,14 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     };
     let stem = run.config.name.clone();
     let mut written = Vec::new();
+    let mut set = SampleSet {
+        time: Some(humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string()),
+        out: args.out.clone(),
+        step: Some(run.checkpoint.state.step),
+        label: None,
+        overview: None,
+        samples: Vec::new(),
+    };
 
     if args.per_class.is_some() {
         let classes = tok.classes();
@@ -45,17 +55,26 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         let mut files = Vec::new();
         for (class, samples) in classes.iter().zip(&rows) {
             for (i, tokens) in samples.iter().enumerate() {
-                files.push(write_sample(tok, tokens, &args.out.join(format!("{stem}-{class}-{i}")))?);
+                let sample = write_sample(tok, tokens, &args.out.join(format!("{stem}-{class}-{i}")))?;
+                files.push(sample.files.clone());
+                set.samples.push(SampleRecord { label: Some(format!("class {class}")), ..sample });
             }
         }
+        set.label = Some(format!("every class, {} samples each", options.num));
         let grid = args.out.join(format!("{stem}.png"));
         if tok.write_overview(&rows, &grid)? {
             eprintln!("wrote {} (a row per class)", grid.display());
+            set.overview = Some(grid.clone());
             written.push(grid);
         }
         report_set(&args.out, &files);
         written.extend(files.into_iter().flatten());
     } else {
+        set.label = match (&args.prompt, &args.class) {
+            (Some(path), _) => Some(format!("continuing the prompt {}", path.display())),
+            (None, Some(class)) => Some(format!("class {}", class_name(tok, class)?)),
+            (None, None) => None,
+        };
         let prompt = match (&args.prompt, &args.class) {
             (Some(path), _) => {
                 let bytes =
@@ -70,7 +89,9 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         let mut files = Vec::new();
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
-            files.push(write_sample(tok, tokens, &args.out.join(name))?);
+            let sample = write_sample(tok, tokens, &args.out.join(name))?;
+            files.push(sample.files.clone());
+            set.samples.push(SampleRecord { label: set.label.clone(), ..sample });
         }
         report_set(&args.out, &files);
         written.extend(files.into_iter().flatten());
@@ -78,11 +99,28 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             let grid = args.out.join(format!("{stem}-grid.png"));
             if tok.write_overview(&[samples], &grid)? {
                 eprintln!("wrote {}", grid.display());
+                set.overview = Some(grid.clone());
                 written.push(grid);
             }
         }
     }
+    // The run keeps a list of what was sampled from it, for its report; the samples are
+    // written whether or not the run can be written to.
+    if let Err(e) = record_samples(run.dir.path(), &set) {
+        log::warn!("{}", error_line(&e));
+    }
+    if args.report {
+        let page = write_report(run.dir.path(), &[], None)
+            .with_context(|| format!("cannot write the report of {}", run.dir.path().display()))?;
+        eprintln!("wrote {}", page.display());
+    }
     Ok(written)
+}
+
+/// The name of the class that `class` names (by name or number), for labels.
+fn class_name(tok: Pipeline<'_>, class: &str) -> Result<String> {
+    let k = class_index(tok, class)?;
+    Ok(tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string()))
 }
 
 /// The class number that `class` names: a class name, else a number.
@@ -144,8 +182,8 @@ fn generate(run: &LoadedRun, prompt: &[u32], options: &SampleOptions) -> Result<
 }
 
 /// Decodes one sample to `<base>.<ext>`, then its companion files; returns the paths,
-/// the sample's file first. A sample that is text is also printed.
-fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<Vec<PathBuf>> {
+/// the sample's file first, unlabelled. A sample that is text is also printed.
+fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<SampleRecord> {
     let decoded = tok.decode(tokens)?;
     let mut path = base.as_os_str().to_owned();
     path.push(format!(".{}", decoded.extension));
@@ -161,7 +199,7 @@ fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<Vec<Pa
     if decoded.printable {
         println!("{}", String::from_utf8_lossy(&decoded.bytes));
     }
-    let mut written = vec![path.clone()];
-    written.extend(tok.write_companions(tokens, &path)?);
-    Ok(written)
+    let mut files = vec![path.clone()];
+    files.extend(tok.write_companions(tokens, &path)?);
+    Ok(SampleRecord { files, label: None, printable: decoded.printable })
 }

@@ -3,7 +3,9 @@
 use super::interactive;
 use crate::cli::TrainArgs;
 use crate::config::Config;
+use crate::page::write_report;
 use crate::registry::SavedTokenizer;
+use crate::report::error_line;
 use crate::tokenized;
 use anyhow::{Context, Result, bail};
 use autoreg_bpe::Bpe;
@@ -110,6 +112,11 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         summary.best_val_loss,
         summary.elapsed_s
     );
+    // The page is a view of the run: failing to write it leaves the run as good.
+    match write_report(run.path(), &[], None) {
+        Ok(page) => eprintln!("wrote {}", page.display()),
+        Err(e) => log::warn!("cannot write the report of {}: {}", run.path().display(), error_line(&e)),
+    }
     Ok(summary)
 }
 

@@ -1,0 +1,639 @@
+//! The report page of a run (`autoreg report`): one self-contained HTML file with the
+//! run's facts, its loss curves as inline SVG, its `autoreg eval` table and its samples.
+//!
+//! The page names no modality. A sample is a main file and its companions (the files
+//! `autoreg sample` wrote beside it), and each file is shown by its kind, found from its
+//! extension: images as `<img>`, sound as `<audio>`, text as a monospaced block, anything
+//! else as a link. Media go in as data URIs up to [`EMBED_LIMIT`] bytes each, larger ones
+//! as links relative to the page.
+
+use crate::config::Config;
+use crate::registry::SavedTokenizer;
+use anyhow::{Context, Result};
+use autoreg_tokens::write_atomic;
+use autoreg_train::{EvalRecord, MetricsLog, RunDir};
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Component, Path, PathBuf};
+
+/// The largest file put into the page as a data URI; a larger one is linked.
+pub const EMBED_LIMIT: u64 = 2 * 1024 * 1024;
+/// The most text of one file shown in the page.
+const TEXT_LIMIT: usize = 64 * 1024;
+/// The most sample sets shown, the latest.
+const MAX_SETS: usize = 20;
+/// The page's template.
+const TEMPLATE: &str = include_str!("../templates/report.html");
+
+/// One sample and its companions, as `autoreg sample` wrote them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SampleRecord {
+    /// The sample's file first, then its companions (absolute paths).
+    pub files: Vec<PathBuf>,
+    /// The class or prompt it was drawn for.
+    pub label: Option<String>,
+    /// Whether the sample's file reads as text (the tokenizer says so).
+    pub printable: bool,
+}
+
+/// One `autoreg sample` command's output: a line of the run's `samples.jsonl`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub struct SampleSet {
+    /// When it was written (RFC 3339); unknown for a folder that nothing recorded.
+    pub time: Option<String>,
+    /// The output folder (absolute).
+    pub out: PathBuf,
+    /// The step of the checkpoint that drew the samples, when known.
+    pub step: Option<i64>,
+    /// What the samples were drawn from: a class, a prompt, every class.
+    pub label: Option<String>,
+    /// A picture of all the samples together (a grid), when the modality draws one.
+    pub overview: Option<PathBuf>,
+    /// The samples.
+    pub samples: Vec<SampleRecord>,
+}
+
+/// The file in a run directory that lists its sample sets.
+pub fn samples_log(run: &Path) -> PathBuf {
+    run.join("samples.jsonl")
+}
+
+/// Appends `set` to the run's `samples.jsonl`, its paths made absolute.
+pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
+    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    let mut set = set.clone();
+    set.out = absolute(&set.out);
+    set.overview = set.overview.as_deref().map(absolute);
+    for s in &mut set.samples {
+        s.files = s.files.iter().map(|f| absolute(f)).collect();
+    }
+    let path = samples_log(run);
+    let mut line = serde_json::to_string(&set).context("cannot encode a sample set")?;
+    line.push('\n');
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
+}
+
+/// The sample sets recorded in a run; a line cut short is ignored.
+fn recorded_sets(run: &Path) -> Result<Vec<SampleSet>> {
+    let path = samples_log(run);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
+        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// The sample sets of a folder that nothing recorded: its files grouped by stem.
+fn folder_set(dir: &Path) -> Result<SampleSet> {
+    let dir = &std::path::absolute(dir).with_context(|| format!("cannot resolve {}", dir.display()))?;
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the samples folder {}", dir.display()))?
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_file())
+        .collect();
+    files.sort();
+    let mut samples: Vec<SampleRecord> = Vec::new();
+    for file in files {
+        let stem = file.file_stem().map(|s| s.to_os_string());
+        match samples.last_mut() {
+            Some(last) if last.files[0].file_stem().map(|s| s.to_os_string()) == stem => last.files.push(file),
+            _ => samples.push(SampleRecord { files: vec![file], label: None, printable: false }),
+        }
+    }
+    // The sample's own file first: what is neither a picture nor a sound, else the sound.
+    for s in &mut samples {
+        s.files.sort_by_key(|f| match Kind::of(f) {
+            Kind::Image => 2,
+            Kind::Audio => 1,
+            Kind::Text | Kind::Other => 0,
+        });
+    }
+    Ok(SampleSet { time: None, out: dir.clone(), step: None, label: None, overview: None, samples })
+}
+
+/// How a file is shown, from its extension.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Kind {
+    Image,
+    Audio,
+    Text,
+    Other,
+}
+
+impl Kind {
+    /// The kind of `path` by its extension; text is only known from its contents.
+    fn of(path: &Path) -> Self {
+        let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        match ext.as_str() {
+            "png" | "jpg" | "jpeg" | "gif" | "bmp" | "webp" | "svg" => Self::Image,
+            "wav" | "mp3" | "ogg" | "oga" | "flac" => Self::Audio,
+            "txt" | "md" => Self::Text,
+            _ => Self::Other,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Self::Image => "image",
+            Self::Audio => "audio",
+            Self::Text => "text",
+            Self::Other => "other",
+        }
+    }
+}
+
+/// The MIME type of a file, by extension.
+fn mime(path: &Path) -> &'static str {
+    let ext = path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+    match ext.as_str() {
+        "png" => "image/png",
+        "jpg" | "jpeg" => "image/jpeg",
+        "gif" => "image/gif",
+        "bmp" => "image/bmp",
+        "webp" => "image/webp",
+        "svg" => "image/svg+xml",
+        "wav" => "audio/wav",
+        "mp3" => "audio/mpeg",
+        "ogg" | "oga" => "audio/ogg",
+        "flac" => "audio/flac",
+        "mid" | "midi" => "audio/midi",
+        _ => "application/octet-stream",
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8]) -> String {
+    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
+    for chunk in bytes.chunks(3) {
+        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
+            } else {
+                out.push('=');
+            }
+        }
+    }
+    out
+}
+
+/// `to` relative to the folder `from`, both absolute; `to` itself when they share no root.
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let from: Vec<Component> = from.components().collect();
+    let to_parts: Vec<Component> = to.components().collect();
+    let common = from.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
+    if common == 0 {
+        return to.to_path_buf();
+    }
+    let mut rel: PathBuf = from[common..].iter().map(|_| Component::ParentDir).collect();
+    rel.extend(&to_parts[common..]);
+    rel
+}
+
+/// A link from the page to `path`: relative, with each path segment percent-encoded.
+fn href(page_dir: &Path, path: &Path) -> String {
+    let rel = relative(page_dir, path);
+    let mut out = String::new();
+    for (i, part) in rel.components().enumerate() {
+        if i > 0 {
+            out.push('/');
+        }
+        for b in part.as_os_str().to_string_lossy().bytes() {
+            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
+                out.push(char::from(b));
+            } else {
+                out.push_str(&format!("%{b:02X}"));
+            }
+        }
+    }
+    out
+}
+
+/// One file as the template shows it.
+#[derive(Serialize)]
+struct FileView {
+    /// `image`, `audio`, `text` or `other`.
+    kind: &'static str,
+    name: String,
+    /// A data URI or a relative link.
+    src: String,
+    /// Whether `src` is a data URI.
+    embedded: bool,
+    /// The text, for text files.
+    text: Option<String>,
+    size: String,
+}
+
+/// A human-readable size.
+fn size_text(bytes: u64) -> String {
+    match bytes {
+        b if b >= 1 << 20 => format!("{:.1} MB", b as f64 / f64::from(1 << 20)),
+        b if b >= 1 << 10 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{b} bytes"),
+    }
+}
+
+/// The view of one file, `None` when it no longer exists.
+fn file_view(page_dir: &Path, path: &Path, printable: bool) -> Option<FileView> {
+    let meta = std::fs::metadata(path).ok()?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let mut kind = Kind::of(path);
+    let mut text = None;
+    if matches!(kind, Kind::Text | Kind::Other) && (printable || kind == Kind::Text || meta.len() <= TEXT_LIMIT as u64)
+    {
+        let bytes = std::fs::read(path).ok()?;
+        let shown = &bytes[..bytes.len().min(TEXT_LIMIT)];
+        let readable = std::str::from_utf8(shown).is_ok_and(|s| !s.contains('\0'));
+        if printable || kind == Kind::Text || readable {
+            let mut t = String::from_utf8_lossy(shown).into_owned();
+            if bytes.len() > TEXT_LIMIT {
+                t.push_str(&format!("\n[... {} more]", size_text((bytes.len() - TEXT_LIMIT) as u64)));
+            }
+            text = Some(t);
+            kind = Kind::Text;
+        }
+    }
+    let embedded = meta.len() <= EMBED_LIMIT && kind != Kind::Text;
+    let src = if embedded {
+        match std::fs::read(path) {
+            Ok(bytes) => format!("data:{};base64,{}", mime(path), base64(&bytes)),
+            Err(_) => href(page_dir, path),
+        }
+    } else {
+        href(page_dir, path)
+    };
+    Some(FileView { kind: kind.name(), name, src, embedded, text, size: size_text(meta.len()) })
+}
+
+#[derive(Serialize)]
+struct SampleView {
+    label: Option<String>,
+    files: Vec<FileView>,
+}
+
+#[derive(Serialize)]
+struct SetView {
+    title: String,
+    label: Option<String>,
+    overview: Option<FileView>,
+    samples: Vec<SampleView>,
+}
+
+/// The view of a sample set: the files that still exist.
+fn set_view(page_dir: &Path, set: &SampleSet) -> SetView {
+    let mut title = set.out.display().to_string();
+    if let Some(step) = set.step {
+        title.push_str(&format!(", step {step}"));
+    }
+    if let Some(time) = &set.time {
+        title.push_str(&format!(", {time}"));
+    }
+    let samples = set
+        .samples
+        .iter()
+        .map(|s| SampleView {
+            label: s.label.clone(),
+            files: s
+                .files
+                .iter()
+                .enumerate()
+                .filter_map(|(i, f)| file_view(page_dir, f, i == 0 && s.printable))
+                .collect(),
+        })
+        .filter(|s| !s.files.is_empty())
+        .collect();
+    let overview = set.overview.as_deref().and_then(|o| file_view(page_dir, o, false));
+    SetView { title, label: set.label.clone(), overview, samples }
+}
+
+/// A tick on an axis of the loss plot.
+#[derive(Serialize)]
+struct Tick {
+    at: f64,
+    label: String,
+}
+
+/// The loss plot, in SVG coordinates.
+#[derive(Serialize)]
+struct Plot {
+    width: f64,
+    height: f64,
+    left: f64,
+    right: f64,
+    top: f64,
+    bottom: f64,
+    train: String,
+    val: String,
+    x_ticks: Vec<Tick>,
+    y_ticks: Vec<Tick>,
+    best_x: f64,
+    best_y: f64,
+    best_label: String,
+}
+
+/// Round tick values covering `lo..=hi`, about `n` of them.
+fn ticks(lo: f64, hi: f64, n: usize) -> Vec<f64> {
+    let span = (hi - lo).max(1e-9);
+    let raw = span / n as f64;
+    let mag = 10f64.powf(raw.log10().floor());
+    let step = [1.0, 2.0, 5.0, 10.0].iter().map(|m| m * mag).find(|s| *s >= raw).unwrap_or(10.0 * mag);
+    let mut v = (lo / step).ceil() * step;
+    let mut out = Vec::new();
+    while v <= hi + step * 1e-6 {
+        out.push(v);
+        v += step;
+    }
+    out
+}
+
+/// Draws the training and validation losses, the best validation loss marked.
+fn plot(records: &[EvalRecord]) -> Option<Plot> {
+    let best = records.iter().filter(|r| r.val_loss.is_finite()).min_by(|a, b| a.val_loss.total_cmp(&b.val_loss))?;
+    let (width, height, left, right, top, bottom) = (760.0, 320.0, 60.0, 740.0, 20.0, 280.0);
+    let max_step = records.iter().map(|r| r.step).max().unwrap_or(1).max(1) as f64;
+    let losses = records.iter().flat_map(|r| [r.train_loss, r.val_loss]).filter(|l| l.is_finite());
+    let (lo, hi) = losses.fold((f64::MAX, f64::MIN), |(lo, hi), l| (lo.min(l), hi.max(l)));
+    let pad = ((hi - lo) * 0.05).max(1e-3);
+    let (lo, hi) = (lo - pad, hi + pad);
+    let x = |step: f64| left + (right - left) * step / max_step;
+    let y = |loss: f64| bottom - (bottom - top) * (loss - lo) / (hi - lo);
+    let line = |pick: fn(&EvalRecord) -> f64| -> String {
+        let points: Vec<String> = records
+            .iter()
+            .filter(|r| pick(r).is_finite())
+            .map(|r| format!("{:.1},{:.1}", x(r.step as f64), y(pick(r))))
+            .collect();
+        points.join(" ")
+    };
+    let step_label = |s: f64| if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s}") };
+    Some(Plot {
+        width,
+        height,
+        left,
+        right,
+        top,
+        bottom,
+        train: line(|r| r.train_loss),
+        val: line(|r| r.val_loss),
+        x_ticks: ticks(0.0, max_step, 6).into_iter().map(|s| Tick { at: x(s), label: step_label(s) }).collect(),
+        y_ticks: {
+            let values = ticks(lo, hi, 5);
+            // As many decimals as the ticks' spacing needs.
+            let spacing = values.windows(2).map(|w| w[1] - w[0]).next().unwrap_or(1.0);
+            let decimals = (-spacing.log10().floor()).max(0.0) as usize;
+            values.into_iter().map(|l| Tick { at: y(l), label: format!("{l:.decimals$}") }).collect()
+        },
+        best_x: x(best.step as f64),
+        best_y: y(best.val_loss),
+        best_label: format!("best: step {}, validation {:.4}", best.step, best.val_loss),
+    })
+}
+
+/// A row of the evaluation table.
+#[derive(Serialize)]
+struct EvalRow {
+    model: String,
+    cells: Vec<String>,
+}
+
+/// The evaluation table.
+#[derive(Serialize)]
+struct EvalTable {
+    step: String,
+    columns: Vec<String>,
+    rows: Vec<EvalRow>,
+}
+
+/// The table of `eval.json`, if the run has one.
+fn eval_table(run: &Path) -> Result<Option<EvalTable>> {
+    let path = run.join("eval.json");
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
+    };
+    let json: serde_json::Value =
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
+    let unit = json["unit"].as_str();
+    let mut columns: Vec<String> = ["nats/token", "bits/token", "nats/document"].map(String::from).to_vec();
+    if let Some(u) = unit {
+        columns.push(format!("nats/{u}"));
+        columns.push(format!("bits/{u}"));
+    }
+    let num = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
+    let rows = json["models"]
+        .as_array()
+        .map(|models| {
+            models
+                .iter()
+                .map(|m| {
+                    let mut cells =
+                        vec![num(&m["nats_per_token"]), num(&m["bits_per_token"]), num(&m["nats_per_document"])];
+                    if unit.is_some() {
+                        let per_unit = m["nats_per_unit"].as_f64();
+                        cells.push(num(&m["nats_per_unit"]));
+                        cells
+                            .push(per_unit.map(|n| format!("{:.4}", n / std::f64::consts::LN_2)).unwrap_or("-".into()));
+                    }
+                    EvalRow { model: m["model"].as_str().unwrap_or("?").to_owned(), cells }
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    let step = json["step"].as_i64().map(|s| s.to_string()).unwrap_or_else(|| "?".into());
+    Ok(Some(EvalTable { step, columns, rows }))
+}
+
+/// Everything the template shows.
+#[derive(Serialize)]
+struct PageView {
+    name: String,
+    generated: String,
+    facts: Vec<(String, String)>,
+    config: String,
+    history: String,
+    plot: Option<Plot>,
+    evaluations: usize,
+    eval: Option<EvalTable>,
+    sets: Vec<SetView>,
+    embed_limit: String,
+}
+
+/// A parameter count as `1.23M` or `45.6K`.
+fn count_text(n: f64) -> String {
+    match n {
+        n if n >= 1e6 => format!("{:.2}M", n / 1e6),
+        n if n >= 1e3 => format!("{:.1}K", n / 1e3),
+        n => format!("{n:.0}"),
+    }
+}
+
+/// Writes the report of the run in `run_dir` to `out` (default `RUN/report.html`): its
+/// recorded sample sets, then a set per folder of `samples`. Returns the page's path.
+pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> Result<PathBuf> {
+    let run = RunDir::new(run_dir);
+    let config = Config::load(&run.config_path(), &[])
+        .with_context(|| format!("{} is not a run directory", run_dir.display()))?;
+    let config_text = std::fs::read_to_string(run.config_path())
+        .with_context(|| format!("cannot read {}", run.config_path().display()))?;
+    let history = std::fs::read_to_string(run.history_path()).unwrap_or_default();
+    let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
+    let tok = tokenizer.pipeline();
+    let records = MetricsLog::new(run.metrics_path()).read()?;
+    let last = run.checkpoint("last").ok();
+    let best = run.checkpoint("best").ok();
+
+    let page = match out {
+        Some(p) => p.to_path_buf(),
+        None => run_dir.join("report.html"),
+    };
+    let page = std::path::absolute(&page).with_context(|| format!("cannot resolve {}", page.display()))?;
+    let page_dir = page.parent().map(Path::to_path_buf).unwrap_or_default();
+    std::fs::create_dir_all(&page_dir).with_context(|| format!("cannot create {}", page_dir.display()))?;
+
+    // The latest sets first; a folder given twice, or a set whose files all went, once.
+    let mut sets: Vec<SampleSet> = recorded_sets(run_dir)?;
+    for dir in samples {
+        sets.push(folder_set(dir)?);
+    }
+    let mut seen = std::collections::HashSet::new();
+    let views: Vec<SetView> = sets
+        .iter()
+        .rev()
+        .filter(|s| seen.insert(s.samples.iter().map(|r| r.files.clone()).collect::<Vec<_>>()))
+        .map(|s| set_view(&page_dir, s))
+        .filter(|v| !v.samples.is_empty() || v.overview.is_some())
+        .take(MAX_SETS)
+        .collect();
+
+    let fmt_loss = |l: f64| if l.is_finite() { format!("{l:.4}") } else { "-".into() };
+    let facts: Vec<(String, String)> = [
+        ("modality", tok.kind().to_owned()),
+        ("vocabulary", format!("{} tokens", tok.vocab_size())),
+        ("parameters", count_text(config.model.num_params(tok.vocab_size()))),
+        ("device", config.train.device.to_string()),
+        (
+            "model",
+            format!(
+                "{} layers, {} heads, {} wide, context {}",
+                config.model.n_layer, config.model.n_head, config.model.n_embd, config.model.block_size
+            ),
+        ),
+        (
+            "training",
+            match &last {
+                Some(c) => format!(
+                    "step {} of {}, {}",
+                    c.state.step,
+                    config.train.max_steps,
+                    humantime::format_duration(std::time::Duration::from_secs(c.state.elapsed_s.max(0.0) as u64))
+                ),
+                None => "no checkpoint yet".into(),
+            },
+        ),
+        (
+            "last",
+            last.as_ref()
+                .map(|c| {
+                    format!(
+                        "train loss {}, validation loss {}",
+                        fmt_loss(c.state.train_loss),
+                        fmt_loss(c.state.val_loss)
+                    )
+                })
+                .unwrap_or_else(|| "-".into()),
+        ),
+        (
+            "best",
+            best.as_ref()
+                .map(|c| format!("step {}, validation loss {}", c.state.step, fmt_loss(c.state.val_loss)))
+                .unwrap_or_else(|| "-".into()),
+        ),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+
+    let eval = eval_table(run_dir)?;
+    let mut env = minijinja::Environment::new();
+    env.add_template("report.html", TEMPLATE).context("the report template is broken")?;
+    let html = env
+        .get_template("report.html")
+        .and_then(|t| {
+            t.render(minijinja::Value::from(minijinja::value::Serde(PageView {
+                name: config.name.clone(),
+                generated: humantime::format_rfc3339_seconds(std::time::SystemTime::now()).to_string(),
+                facts,
+                config: config_text,
+                history,
+                plot: plot(&records),
+                evaluations: records.len(),
+                eval,
+                sets: views,
+                embed_limit: size_text(EMBED_LIMIT),
+            })))
+        })
+        .context("cannot render the report")?;
+    write_atomic(&page, html.as_bytes())?;
+    Ok(page)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn base64_matches_rfc_4648() {
+        for (plain, coded) in [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foobar", "Zm9vYmFy")] {
+            assert_eq!(base64(plain.as_bytes()), coded);
+        }
+    }
+
+    #[test]
+    fn links_are_relative_and_encoded() {
+        assert_eq!(href(Path::new("/a/runs/x"), Path::new("/a/out/m y.wav")), "../../out/m%20y.wav");
+        assert_eq!(href(Path::new("/a"), Path::new("/a/b.png")), "b.png");
+    }
+
+    #[test]
+    fn small_media_are_embedded_and_large_ones_linked() {
+        let dir = tempfile::tempdir().unwrap();
+        let page = dir.path().join("run");
+        let small = dir.path().join("out/a.wav");
+        let large = dir.path().join("out/b.wav");
+        std::fs::create_dir_all(small.parent().unwrap()).unwrap();
+        std::fs::write(&small, b"RIFF").unwrap();
+        std::fs::write(&large, vec![0u8; EMBED_LIMIT as usize + 1]).unwrap();
+        let v = file_view(&page, &small, false).unwrap();
+        assert_eq!((v.kind, v.embedded, v.src.as_str()), ("audio", true, "data:audio/wav;base64,UklGRg=="));
+        let v = file_view(&page, &large, false).unwrap();
+        assert_eq!((v.kind, v.embedded, v.src.as_str()), ("audio", false, "../out/b.wav"));
+        assert!(file_view(&page, &dir.path().join("gone.png"), false).is_none());
+    }
+
+    #[test]
+    fn a_folder_groups_each_sample_with_its_companions() {
+        let dir = tempfile::tempdir().unwrap();
+        for name in ["m.png", "m.mid", "m.wav", "s.txt", "w.png", "w.wav"] {
+            std::fs::write(dir.path().join(name), b"x").unwrap();
+        }
+        let set = folder_set(dir.path()).unwrap();
+        let names: Vec<Vec<String>> = set
+            .samples
+            .iter()
+            .map(|s| s.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect())
+            .collect();
+        assert_eq!(names, [vec!["m.mid", "m.wav", "m.png"], vec!["s.txt"], vec!["w.wav", "w.png"]]);
+    }
+
+    #[test]
+    fn ticks_are_round() {
+        assert_eq!(ticks(0.0, 100.0, 5), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+    }
+}

@@ -1,0 +1,264 @@
+//! `autoreg report` end to end: tiny runs of text, music, images and sound are trained
+//! and sampled, their report pages written, every media reference of a page checked,
+//! and each page opened in headless Chromium: it must load without errors, with every
+//! image decoded, every audio player's metadata loaded, and a screenshot that is not
+//! blank.
+//!
+//! The browser is Debian's `chromium` (`apt-get install chromium`, which `.ci/run` does),
+//! or the one that `CHROMIUM` names; without one these tests fail.
+
+mod common;
+use autoreg::pixels::image;
+use common::{Scratch, ok, shared_data, tiny_config};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// The values of every `name="..."` attribute in `html`, character references decoded.
+fn attributes(html: &str, name: &str) -> Vec<String> {
+    let key = format!(" {name}=\"");
+    html.match_indices(&key)
+        .map(|(at, _)| {
+            let rest = &html[at + key.len()..];
+            let value = &rest[..rest.find('"').unwrap()];
+            [("&#x2f;", "/"), ("&#x27;", "'"), ("&quot;", "\""), ("&lt;", "<"), ("&gt;", ">"), ("&amp;", "&")]
+                .iter()
+                .fold(value.to_owned(), |v, (from, to)| v.replace(from, to))
+        })
+        .collect()
+}
+
+/// `%XX` escapes decoded.
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
+            i += 3;
+        } else {
+            out.push(bytes[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8(out).unwrap()
+}
+
+/// Reads a report page and checks it: the loss plot is there, every `src` and `href` is a
+/// data URI or a relative link to a file that exists, and the evaluation table is there
+/// exactly when the run has an `eval.json`. Returns the page.
+fn check_page(run: &Path, page: &Path) -> String {
+    let html = std::fs::read_to_string(page).unwrap_or_else(|e| panic!("{}: {e}", page.display()));
+    assert!(html.contains("<svg id=\"loss\"") && html.contains("<polyline"), "{}: no loss plot", page.display());
+    let dir = page.parent().unwrap();
+    for link in attributes(&html, "src").into_iter().chain(attributes(&html, "href")) {
+        if link.starts_with("data:") {
+            assert!(link.contains(";base64,") && link.len() > 30, "{}: a bad data URI {:.60}", page.display(), link);
+        } else {
+            assert!(!link.contains("://"), "{}: an external link {link}", page.display());
+            let target = dir.join(percent_decode(&link));
+            assert!(target.is_file(), "{}: {link} does not exist", page.display());
+        }
+    }
+    assert_eq!(html.contains("<table id=\"eval\""), run.join("eval.json").exists(), "{}: eval table", page.display());
+    html
+}
+
+/// The browser.
+fn chromium() -> PathBuf {
+    let path = std::env::var_os("CHROMIUM").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"));
+    assert!(path.exists(), "{} is missing: install Debian's chromium (apt-get install chromium)", path.display());
+    path
+}
+
+/// Headless Chromium on `url` with a fresh profile and nothing reaching the network.
+fn browser(url: &str, extra: &[&str]) -> std::process::Output {
+    let profile = tempfile::tempdir().unwrap();
+    let mut cmd = Command::new(chromium());
+    cmd.args([
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+        "--no-first-run",
+        "--mute-audio",
+    ])
+    .arg(format!("--user-data-dir={}", profile.path().display()))
+    .args(extra)
+    .arg(url);
+    let out = common::within(std::time::Duration::from_secs(120), move || cmd.output().unwrap());
+    assert!(out.status.success(), "chromium {url} failed:\n{}", String::from_utf8_lossy(&out.stderr));
+    out
+}
+
+/// Opens the page in headless Chromium. Opened as `page#check`, the page's own script
+/// waits for its audio players and writes what loaded into `<div id="report-check">`,
+/// which `--dump-dom` prints (`--virtual-time-budget` lets the script's timers run
+/// first). Then a screenshot, which must not be one colour. Returns the screenshot.
+fn check_in_browser(page: &Path, images: usize, players: usize) -> PathBuf {
+    let url = format!("file://{}", page.display());
+    let out = browser(&format!("{url}#check"), &["--virtual-time-budget=15000", "--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let at = dom.find("<div id=\"report-check\" ").unwrap_or_else(|| panic!("{}: no check results", page.display()));
+    let div = &dom[at..];
+    let div = &div[..div.find("</div>").unwrap()];
+    let number = |name: &str| -> usize { attributes(div, name)[0].parse().unwrap() };
+    assert_eq!(number("data-errors"), 0, "{}: errors in the page: {div}", page.display());
+    assert_eq!(number("data-images"), images, "{}: {div}", page.display());
+    assert_eq!(number("data-images-loaded"), images, "{}: an image did not load: {div}", page.display());
+    assert_eq!(number("data-audio"), players, "{}: {div}", page.display());
+    assert_eq!(number("data-audio-ready"), players, "{}: an audio player has no metadata: {div}", page.display());
+
+    let shot = page.with_extension("png");
+    browser(&url, &[&format!("--screenshot={}", shot.display()), "--window-size=1200,2000"]);
+    let pixels = image::open(&shot).unwrap_or_else(|e| panic!("{}: {e}", shot.display())).to_rgb8();
+    assert_eq!(pixels.dimensions(), (1200, 2000), "{}", shot.display());
+    let first = pixels.get_pixel(0, 0);
+    let other = pixels.pixels().filter(|p| *p != first).count();
+    assert!(other > 1000, "{}: the screenshot is blank ({other} pixels differ)", shot.display());
+    shot
+}
+
+/// Counts of `needle` in `html`.
+fn count(html: &str, needle: &str) -> usize {
+    html.matches(needle).count()
+}
+
+#[test]
+fn text_report_shows_samples_eval_and_folders_escaped() {
+    let s = Scratch::new();
+    let cfg = s.config("tiny", "[sample]\nnum = 2\nmax_tokens = 40\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("tiny");
+    let r = run.to_str().unwrap();
+    // `train` writes the report at its end, before anything is sampled.
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    assert!(html.contains("No samples yet"), "{html}");
+
+    // A prompt whose name must be escaped labels its samples.
+    std::fs::write(s.path().join("a<b>.txt"), "the quick").unwrap();
+    ok(s.path(), &["sample", r, "--prompt", "a<b>.txt", "--out", "out", "--report"]);
+    ok(s.path(), &["eval", r]);
+    std::fs::create_dir_all(s.path().join("more")).unwrap();
+    std::fs::write(s.path().join("more/note.txt"), "<script>alert(1)</script>").unwrap();
+    ok(s.path(), &["report", r, "--samples", "more"]);
+    let html = check_page(&run, &page);
+    assert!(html.contains("a&lt;b&gt;.txt") && !html.contains("a<b>.txt"), "the prompt's name is not escaped");
+    assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;") && !html.contains("<script>alert"));
+    assert_eq!(count(&html, "<pre>"), 1 + 2 + 1 + 1, "config, history, two samples, the folder's file");
+    let text = std::fs::read_to_string(s.path().join("out/tiny-0.txt")).unwrap();
+    let line = text.lines().find(|l| l.len() > 3 && !l.contains(['<', '>', '&', '"', '\'', '/'])).unwrap_or("");
+    assert!(html.contains(line), "the sample's text is not shown: {line:?}");
+    let log = std::fs::read_to_string(run.join("samples.jsonl")).unwrap();
+    assert_eq!(log.lines().count(), 1, "{log}");
+    assert!(log.contains("tiny-1.txt") && log.contains("\"printable\":true"), "{log}");
+
+    // Another page, elsewhere: its links are relative to it.
+    ok(s.path(), &["report", r, "--out", "pages/tiny.html"]);
+    check_page(&run, &s.path().join("pages/tiny.html"));
+    let shot = check_in_browser(&page, 0, 0);
+    std::fs::copy(&shot, std::env::temp_dir().join("report-shot-text.png")).unwrap();
+}
+
+#[test]
+fn midi_report_plays_melodies_beside_their_piano_rolls() {
+    let dir = shared_data("nottingham/melody");
+    let mut tunes: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+        .collect();
+    tunes.sort();
+    let s = tempfile::tempdir().unwrap();
+    let data = s.path().join("data/melody");
+    std::fs::create_dir_all(&data).unwrap();
+    for tune in tunes.iter().step_by(tunes.len() / 12).take(12) {
+        std::fs::copy(tune, data.join(tune.file_name().unwrap())).unwrap();
+    }
+    let tokenizer = "kind = \"midi\"\nscheme = \"remi\"\nmax_bars = 8";
+    let sample = "[sample]\nnum = 2\nmax_tokens = 150\nmin_tokens = 16\n";
+    let data_keys = "path = \"melody\"\nsplit = \"files\"\nval_fraction = 0.2";
+    let cfg = tiny_config(s.path(), &s.path().join("data"), "tunes", data_keys, tokenizer, 64, sample);
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.path().join("runs/tunes");
+    ok(s.path(), &["sample", run.to_str().unwrap(), "--seed", "3", "--out", "out", "--report"]);
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    // Each melody: its piano roll, a player of its preview, a link to the MIDI file.
+    assert_eq!(count(&html, "<audio controls"), 2, "two previews");
+    assert_eq!(count(&html, "download=\"tunes-0.mid\""), 1, "a link to the MIDI file");
+    let sources = attributes(&html, "src");
+    assert!(sources.iter().any(|s| s.starts_with("data:image/png;base64,")), "an embedded piano roll");
+    assert!(sources.iter().any(|s| s.starts_with("data:audio/wav;base64,")), "an embedded preview");
+    let shot = check_in_browser(&page, 2, 2);
+    std::fs::copy(&shot, std::env::temp_dir().join("report-shot-midi.png")).unwrap();
+}
+
+#[test]
+fn pixels_report_shows_the_class_grid_and_labelled_digits() {
+    let file = shared_data("digits/digits.csv.gz");
+    let root = file.ancestors().nth(2).unwrap();
+    let s = tempfile::tempdir().unwrap();
+    let data = "path = \"digits/digits.csv.gz\"\nsplit = \"documents\"\nval_fraction = 0.1\nwindows = \"documents\"";
+    let tokenizer = "kind = \"pixels\"\ncolors = \"grey\"\nlevels = 17\nconditional = true\nscale = 4";
+    let cfg = tiny_config(s.path(), root, "digits", data, tokenizer, 66, "[sample]\nmax_tokens = 70\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.path().join("runs/digits");
+    ok(s.path(), &["sample", run.to_str().unwrap(), "--per-class", "2", "--out", "out"]);
+    ok(s.path(), &["eval", run.to_str().unwrap()]);
+    ok(s.path(), &["report", run.to_str().unwrap()]);
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    assert!(html.contains("class 3") && html.contains("every class, 2 samples each"), "labels");
+    // Twenty digits and the grid.
+    let shot = check_in_browser(&page, 21, 0);
+    std::fs::copy(&shot, std::env::temp_dir().join("report-shot-pixels.png")).unwrap();
+}
+
+#[test]
+fn audio_report_shows_waveforms_with_players() {
+    let fsdd = shared_data("fsdd/recordings");
+    let s = tempfile::tempdir().unwrap();
+    let recordings = s.path().join("data/fsdd/recordings");
+    std::fs::create_dir_all(&recordings).unwrap();
+    for digit in 0..10 {
+        for index in [0, 5] {
+            let name = format!("{digit}_jackson_{index}.wav");
+            std::fs::copy(fsdd.join(&name), recordings.join(&name)).unwrap();
+        }
+    }
+    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/spoken-digits.toml");
+    let sets = [
+        format!("data.root={}", s.path().join("data").display()),
+        format!("data.cache_dir={}", s.path().join("cache").display()),
+        format!("train.runs_dir={}", s.path().join("runs").display()),
+        "model.n_layer=1".into(),
+        "model.n_head=2".into(),
+        "model.n_embd=32".into(),
+        "model.block_size=128".into(),
+        "train.batch_size=2".into(),
+        "train.max_steps=10".into(),
+        "train.warmup_steps=2".into(),
+        "train.eval_interval=5".into(),
+        "train.eval_batches=1".into(),
+        "train.device=cpu".into(),
+        "train.threads=1".into(),
+    ];
+    let mut args = vec!["train".to_owned(), config.display().to_string()];
+    args.extend(sets.iter().flat_map(|v| ["--set".to_owned(), v.clone()]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(s.path(), &args);
+    let run = s.path().join("runs/spoken-digits");
+    let r = run.to_str().unwrap();
+    ok(s.path(), &["sample", r, "--class", "3", "--num", "2", "--max-tokens", "400", "--out", "out", "--report"]);
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    assert!(html.contains("class 3"), "the class labels the samples");
+    assert_eq!(count(&html, "<audio controls"), 2, "a player per sample");
+    // Two waveforms (the modality draws no grid of sounds).
+    let shot = check_in_browser(&page, count(&html, "<img "), 2);
+    std::fs::copy(&shot, std::env::temp_dir().join("report-shot-audio.png")).unwrap();
+}
