@@ -78,11 +78,20 @@ pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
         .with_context(|| format!("cannot write {}", path.display()))
 }
 
-/// The sample sets recorded in a run; a line cut short is ignored.
+/// The sample sets recorded in a run; a line that does not read (cut short by a killed
+/// run, say) is left out with a warning naming it.
 fn recorded_sets(run: &Path) -> Result<Vec<SampleSet>> {
     let path = samples_log(run);
     match std::fs::read_to_string(&path) {
-        Ok(text) => Ok(text.lines().filter_map(|l| serde_json::from_str(l).ok()).collect()),
+        Ok(text) => Ok(text
+            .lines()
+            .enumerate()
+            .filter_map(|(i, l)| {
+                serde_json::from_str(l)
+                    .map_err(|e| log::warn!("{}, line {}: left out of the report: {e}", path.display(), i + 1))
+                    .ok()
+            })
+            .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
     }
@@ -482,7 +491,11 @@ pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> 
         .with_context(|| format!("{} is not a run directory", run_dir.display()))?;
     let config_text = std::fs::read_to_string(run.config_path())
         .with_context(|| format!("cannot read {}", run.config_path().display()))?;
-    let history = std::fs::read_to_string(run.history_path()).unwrap_or_default();
+    let history = match std::fs::read_to_string(run.history_path()) {
+        Ok(history) => history,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Err(e) => return Err(e).with_context(|| format!("cannot read {}", run.history_path().display())),
+    };
     let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
     let tok = tokenizer.pipeline();
     let records = MetricsLog::new(run.metrics_path()).read()?;
