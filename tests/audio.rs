@@ -6,7 +6,7 @@
 //! ([`common::shared_data`]).
 
 mod common;
-use common::{autoreg, fails, ok, parse_wav, png_size, shared_data};
+use common::{autoreg, fails, ok, parse_wav, png_size, shared_data, train_with};
 use std::path::Path;
 
 /// Sample rate of FSDD and of the config.
@@ -47,10 +47,7 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
         "train.device=cpu".into(),
         "train.threads=1".into(),
     ];
-    let mut args = vec!["train".to_owned(), config.display().to_string()];
-    args.extend(sets.iter().flat_map(|v| ["--set".to_owned(), v.clone()]));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(s, &args);
+    train_with(s, &config, &sets);
     let run = s.join("runs/spoken-digits");
     let r = run.to_str().unwrap();
     let tokenizer = std::fs::read_to_string(run.join("tokenizer.json")).unwrap();

@@ -9,7 +9,7 @@
 
 mod common;
 use autoreg::pixels::image;
-use common::{Scratch, ok, shared_data, tiny_config};
+use common::{Scratch, ok, shared_data, tiny_config, train_with};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -247,10 +247,7 @@ fn audio_report_shows_waveforms_with_players() {
         "train.device=cpu".into(),
         "train.threads=1".into(),
     ];
-    let mut args = vec!["train".to_owned(), config.display().to_string()];
-    args.extend(sets.iter().flat_map(|v| ["--set".to_owned(), v.clone()]));
-    let args: Vec<&str> = args.iter().map(String::as_str).collect();
-    ok(s.path(), &args);
+    train_with(s.path(), &config, &sets);
     let run = s.path().join("runs/spoken-digits");
     let r = run.to_str().unwrap();
     ok(s.path(), &["sample", r, "--class", "3", "--num", "2", "--max-tokens", "400", "--out", "out", "--report"]);

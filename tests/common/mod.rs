@@ -182,6 +182,14 @@ pub fn autoreg(cwd: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_autoreg")).current_dir(cwd).args(args).output().unwrap()
 }
 
+/// Runs `autoreg train CONFIG --set S...` in `cwd`, expecting success.
+pub fn train_with(cwd: &Path, config: &Path, sets: &[String]) -> String {
+    let mut args = vec!["train".to_owned(), config.display().to_string()];
+    args.extend(sets.iter().flat_map(|v| ["--set".to_owned(), v.clone()]));
+    let args: Vec<&str> = args.iter().map(String::as_str).collect();
+    ok(cwd, &args)
+}
+
 /// Runs `autoreg`, expecting success; returns standard output.
 pub fn ok(cwd: &Path, args: &[&str]) -> String {
     let out = autoreg(cwd, args);

@@ -13,7 +13,6 @@ use anyhow::{Context, Result};
 use autoreg_tokens::write_atomic;
 use autoreg_train::{EvalRecord, MetricsLog, RunDir};
 use serde::{Deserialize, Serialize};
-use std::io::Write;
 use std::path::{Component, Path, PathBuf};
 
 /// The largest file put into the page as a data URI; a larger one is linked.
@@ -67,15 +66,9 @@ pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
     for s in &mut set.samples {
         s.files = s.files.iter().map(|f| absolute(f)).collect();
     }
-    let path = samples_log(run);
     let mut line = serde_json::to_string(&set).context("cannot encode a sample set")?;
     line.push('\n');
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::run::append_line(&samples_log(run), &line)
 }
 
 /// The sample sets recorded in a run; a line that does not read (cut short by a killed

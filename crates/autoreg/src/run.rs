@@ -6,6 +6,7 @@ use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
 use autoreg_model::Gpt;
 use autoreg_train::{Checkpoint, RunDir, build_model};
+use std::path::Path;
 use tch::Device;
 use tch::nn::VarStore;
 
@@ -40,4 +41,15 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
         .load_weights(&mut vs, &config.model)
         .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;
     Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, _vs: vs })
+}
+
+/// Appends `line` (ending with a newline) to the file at `path`, creating it.
+pub fn append_line(path: &Path, line: &str) -> Result<()> {
+    use std::io::Write;
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+        .and_then(|mut f| f.write_all(line.as_bytes()))
+        .with_context(|| format!("cannot write {}", path.display()))
 }

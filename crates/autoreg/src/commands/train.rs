@@ -11,7 +11,6 @@ use anyhow::{Context, Result, bail};
 use autoreg_bpe::Bpe;
 use autoreg_tokens::write_atomic;
 use autoreg_train::{RunDir, TrainSummary, Trainer, list_files, resolve_data_path};
-use std::io::Write;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -156,13 +155,7 @@ fn stop_on_ctrl_c() -> Result<&'static AtomicBool> {
 
 /// Appends to the run's `config.history` a line of when `command` ran with `overrides`.
 fn record_history(run: &RunDir, command: &str, overrides: &[String]) -> Result<()> {
-    let path = run.history_path();
     let sets: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
     let line = format!("{} {command}{sets}\n", humantime::format_rfc3339_seconds(SystemTime::now()));
-    std::fs::OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(&path)
-        .and_then(|mut f| f.write_all(line.as_bytes()))
-        .with_context(|| format!("cannot write {}", path.display()))
+    crate::run::append_line(&run.history_path(), &line)
 }
