@@ -137,6 +137,7 @@ fn text_report_shows_samples_eval_and_folders_escaped() {
     let page = run.join("report.html");
     let html = check_page(&run, &page);
     assert!(html.contains("No samples yet"), "{html}");
+    assert!(html.contains("Cpu (train.device = cpu)"), "the device it trained on");
 
     // A prompt whose name must be escaped labels its samples.
     std::fs::write(s.path().join("a<b>.txt"), "the quick").unwrap();

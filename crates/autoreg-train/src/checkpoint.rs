@@ -39,6 +39,10 @@ pub struct TrainState {
     pub tokens_seen: u64,
     /// Training seconds so far.
     pub elapsed_s: f64,
+    /// The device the last session trained on (`Cpu`, `Cuda(0)`); absent in runs
+    /// written before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub device: Option<String>,
 }
 
 impl TrainState {

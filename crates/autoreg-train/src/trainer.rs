@@ -138,6 +138,7 @@ impl<'a> Trainer<'a> {
             ckpt.load_optimizer(&mut opt)?;
             state = ckpt.state;
         }
+        state.device = Some(format!("{:?}", vs.device()));
         let block = model_config.block_size;
         let train = Batcher::new(data.train, block, data.windows, tokenizer, device, "training")?;
         let val = Batcher::new(data.val, block, data.windows, tokenizer, device, "validation")?;

@@ -523,7 +523,13 @@ pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> 
         ("modality", tok.kind().to_owned()),
         ("vocabulary", format!("{} tokens", tok.vocab_size())),
         ("parameters", count_text(config.model.num_params(tok.vocab_size()))),
-        ("device", config.train.device.to_string()),
+        (
+            "device",
+            match last.as_ref().and_then(|c| c.state.device.clone()) {
+                Some(used) => format!("{used} (train.device = {})", config.train.device),
+                None => config.train.device.to_string(),
+            },
+        ),
         (
             "model",
             format!(
