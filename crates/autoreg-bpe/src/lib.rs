@@ -256,7 +256,7 @@ fn atom_name(base: &dyn Modality, id: u32) -> String {
 /// The merges of a trained model, in the order they were learned.
 fn learned_merges(model: &BPE) -> Result<Vec<(String, String)>, String> {
     let json = serde_json::to_value(model).map_err(|e| e.to_string())?;
-    let merges = json.get("merges").cloned().unwrap_or_default();
+    let merges = json.get("merges").cloned().ok_or("the trained BPE model holds no merges")?;
     serde_json::from_value(merges).map_err(|e| format!("the learned merges: {e}"))
 }
 

@@ -13,7 +13,7 @@ use anyhow::{Context, Result};
 use autoreg_tokens::write_atomic;
 use autoreg_train::{EvalRecord, MetricsLog, RunDir};
 use serde::{Deserialize, Serialize};
-use std::path::{Component, Path, PathBuf};
+use std::path::{Path, PathBuf};
 
 /// The largest file put into the page as a data URI; a larger one is linked.
 pub const EMBED_LIMIT: u64 = 2 * 1024 * 1024;
@@ -168,53 +168,25 @@ fn mime(path: &Path) -> &'static str {
     }
 }
 
-/// Standard base64 with padding.
+/// Standard base64 with padding, for data URIs.
 fn base64(bytes: &[u8]) -> String {
-    const ABC: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::with_capacity(bytes.len().div_ceil(3) * 4);
-    for chunk in bytes.chunks(3) {
-        let n = chunk.iter().enumerate().fold(0u32, |n, (i, &b)| n | u32::from(b) << (16 - 8 * i));
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(char::from(ABC[(n >> (18 - 6 * i) & 63) as usize]));
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
+    use base64::Engine;
+    base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// `to` relative to the folder `from`, both absolute; `to` itself when they share no root.
-fn relative(from: &Path, to: &Path) -> PathBuf {
-    let from: Vec<Component> = from.components().collect();
-    let to_parts: Vec<Component> = to.components().collect();
-    let common = from.iter().zip(&to_parts).take_while(|(a, b)| a == b).count();
-    if common == 0 {
-        return to.to_path_buf();
-    }
-    let mut rel: PathBuf = from[common..].iter().map(|_| Component::ParentDir).collect();
-    rel.extend(&to_parts[common..]);
-    rel
-}
+/// Bytes percent-encoded in a link's path segment: all but RFC 3986's unreserved ones.
+const SEGMENT: &percent_encoding::AsciiSet =
+    &percent_encoding::NON_ALPHANUMERIC.remove(b'-').remove(b'.').remove(b'_').remove(b'~');
 
-/// A link from the page to `path`: relative, with each path segment percent-encoded.
+/// A link from the page's folder to `path` (both absolute): relative, with each path
+/// segment percent-encoded.
 fn href(page_dir: &Path, path: &Path) -> String {
-    let rel = relative(page_dir, path);
-    let mut out = String::new();
-    for (i, part) in rel.components().enumerate() {
-        if i > 0 {
-            out.push('/');
-        }
-        for b in part.as_os_str().to_string_lossy().bytes() {
-            if b.is_ascii_alphanumeric() || b"-._~".contains(&b) {
-                out.push(char::from(b));
-            } else {
-                out.push_str(&format!("%{b:02X}"));
-            }
-        }
-    }
-    out
+    let rel = pathdiff::diff_paths(path, page_dir).unwrap_or_else(|| path.to_path_buf());
+    let segments: Vec<String> = rel
+        .components()
+        .map(|part| percent_encoding::utf8_percent_encode(&part.as_os_str().to_string_lossy(), SEGMENT).to_string())
+        .collect();
+    segments.join("/")
 }
 
 /// One file as the template shows it.

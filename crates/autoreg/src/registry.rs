@@ -137,8 +137,8 @@ impl SavedTokenizer {
     }
 
     /// The modality as JSON: with the files' contents it keys the token cache.
-    pub fn base_json(&self) -> String {
-        serde_json::to_string(&self.base).unwrap_or_default()
+    pub fn base_json(&self) -> Result<String, serde_json::Error> {
+        serde_json::to_string(&self.base)
     }
 
     /// The tokenizer as JSON (what `tokenizer.json` holds).

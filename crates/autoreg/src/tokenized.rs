@@ -3,7 +3,7 @@
 
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
-use anyhow::Result;
+use anyhow::{Context, Result};
 use autoreg_tokens::{Pipeline, TokenStore};
 use autoreg_train::{Dataset, load_dataset};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -14,7 +14,8 @@ use std::path::PathBuf;
 /// holds base ids, so a run with merges shares it with one without.
 pub fn load_base(config: &Config, files: &[PathBuf], tokenizer: &SavedTokenizer) -> Result<Dataset> {
     let base = tokenizer.base_pipeline();
-    Ok(load_dataset(&config.data, files, base, &tokenizer.base_json(), config.train.seed)?)
+    let json = tokenizer.base_json().context("cannot write the tokenizer as JSON")?;
+    Ok(load_dataset(&config.data, files, base, &json, config.train.seed)?)
 }
 
 /// `data` in the ids of `tokenizer`: base ids merged, in parallel, with a progress bar.

@@ -52,11 +52,9 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             rows.push(generate(&run, &prompt, &options)?);
         }
         create_out(&args.out)?;
-        let mut files = Vec::new();
         for (class, samples) in classes.iter().zip(&rows) {
             for (i, tokens) in samples.iter().enumerate() {
                 let sample = write_sample(tok, tokens, &args.out.join(format!("{stem}-{class}-{i}")))?;
-                files.push(sample.files.clone());
                 set.samples.push(SampleRecord { label: Some(format!("class {class}")), ..sample });
             }
         }
@@ -67,34 +65,33 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             set.overview = Some(grid.clone());
             written.push(grid);
         }
-        report_set(&args.out, &files);
-        written.extend(files.into_iter().flatten());
+        report_set(&args.out, &set.samples);
+        written.extend(set.samples.iter().flat_map(|s| s.files.clone()));
     } else {
-        set.label = match (&args.prompt, &args.class) {
-            (Some(path), _) => Some(format!("continuing the prompt {}", path.display())),
-            (None, Some(class)) => Some(format!("class {}", class_name(tok, class)?)),
-            (None, None) => None,
-        };
-        let prompt = match (&args.prompt, &args.class) {
+        let class = args.class.as_deref().map(|c| class_index(tok, c)).transpose()?;
+        let prompt = match (&args.prompt, class) {
             (Some(path), _) => {
+                set.label = Some(format!("continuing the prompt {}", path.display()));
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
                 tok.prompt(&Source::new(path, &bytes), args.prompt_length)?
             }
-            (None, Some(class)) => tok.class_prompt(class_index(tok, class)?)?,
+            (None, Some(k)) => {
+                let name = tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string());
+                set.label = Some(format!("class {name}"));
+                tok.class_prompt(k)?
+            }
             (None, None) => vec![tok.specials().bos],
         };
         let samples = generate(&run, &prompt, &options)?;
         create_out(&args.out)?;
-        let mut files = Vec::new();
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
             let sample = write_sample(tok, tokens, &args.out.join(name))?;
-            files.push(sample.files.clone());
             set.samples.push(SampleRecord { label: set.label.clone(), ..sample });
         }
-        report_set(&args.out, &files);
-        written.extend(files.into_iter().flatten());
+        report_set(&args.out, &set.samples);
+        written.extend(set.samples.iter().flat_map(|s| s.files.clone()));
         if samples.len() > 1 {
             let grid = args.out.join(format!("{stem}-grid.png"));
             if tok.write_overview(&[samples], &grid)? {
@@ -117,12 +114,6 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
-/// The name of the class that `class` names (by name or number), for labels.
-fn class_name(tok: Pipeline<'_>, class: &str) -> Result<String> {
-    let k = class_index(tok, class)?;
-    Ok(tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string()))
-}
-
 /// The class number that `class` names: a class name, else a number.
 fn class_index(tok: Pipeline<'_>, class: &str) -> Result<usize> {
     let classes = tok.classes();
@@ -143,8 +134,9 @@ fn create_out(out: &Path) -> Result<()> {
 
 /// Says what was written, one line per sample: its file and companions; a long set of
 /// samples in one line.
-fn report_set(out: &Path, files: &[Vec<PathBuf>]) {
+fn report_set(out: &Path, samples: &[SampleRecord]) {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let files: Vec<&[PathBuf]> = samples.iter().map(|s| s.files.as_slice()).collect();
     let (Some(first), Some(last)) = (files.first(), files.last()) else { return };
     if files.len() > 4 {
         let each = match first.len() - 1 {
