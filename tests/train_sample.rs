@@ -73,8 +73,14 @@ fn run_directory_holds_everything_and_samples_are_reproducible() {
     let a = ok(s.path(), &["sample", r, "--seed", "5", "--out", "a"]);
     let b = ok(s.path(), &["sample", r, "--seed", "5", "--out", "b", "--no-kv-cache"]);
     let c = ok(s.path(), &["sample", r, "--seed", "6", "--out", "c"]);
+    let d = ok(s.path(), &["sample", r, "--seed", "5", "--out", "d", "--decoder", "libtorch", "--threads", "1"]);
     assert_eq!(a, b, "same seed, same text, with or without the cache");
+    assert_eq!(a, d, "same seed, same text, on the native decoder and on libtorch");
     assert_ne!(a, c);
+    let out = common::autoreg(s.path(), &["sample", r, "--decoder", "fast"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "a usage error: {err}");
+    assert!(err.contains("unknown decoder \"fast\"") && err.contains("\"libtorch\""), "{err}");
     for i in 0..3 {
         let f = |d: &str| std::fs::read(s.path().join(d).join(format!("t-{i}.txt"))).unwrap();
         assert_eq!(f("a"), f("b"));

@@ -11,12 +11,14 @@ pub const IGNORE: i64 = -100;
 #[derive(Debug)]
 pub struct KvCache {
     layers: Vec<Option<(Tensor, Tensor)>>, // per layer: (B, nh, S, hs) each
+    /// Positions dropped from the front ([`KvCache::drop_oldest`]).
+    dropped: i64,
 }
 
 impl KvCache {
     /// An empty cache for a model of `n_layer` blocks.
     pub fn new(n_layer: usize) -> Self {
-        Self { layers: (0..n_layer).map(|_| None).collect() }
+        Self { layers: (0..n_layer).map(|_| None).collect(), dropped: 0 }
     }
 
     /// Number of cached positions.
@@ -29,16 +31,33 @@ impl KvCache {
         self.len() == 0
     }
 
-    /// Forgets every position.
+    /// The position of the next token: the cached length plus the positions dropped.
+    pub fn position(&self) -> i64 {
+        self.dropped + self.len()
+    }
+
+    /// Forgets every position; the next token sits at position 0.
     pub fn clear(&mut self) {
         self.layers.iter_mut().for_each(|l| *l = None);
+        self.dropped = 0;
+    }
+
+    /// Forgets the oldest cached position and keeps the others as they are. Only for
+    /// rotary positions, where attention depends on relative positions alone: the next
+    /// token keeps its absolute position, past `block_size` if need be.
+    pub fn drop_oldest(&mut self) {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            let n = k.size()[2];
+            (*k, *v) = (k.narrow(2, 1, n - 1), v.narrow(2, 1, n - 1));
+        }
+        self.dropped += 1;
     }
 }
 
 #[derive(Debug)]
-struct Attention {
-    c_attn: Linear,
-    c_proj: Linear,
+pub(crate) struct Attention {
+    pub c_attn: Linear,
+    pub c_proj: Linear,
     n_head: i64,
     dropout: f64,
 }
@@ -47,6 +66,8 @@ struct Attention {
 #[derive(Clone, Copy)]
 struct Pass<'a> {
     rope: Option<&'a Rope>,
+    /// Position of the first new token.
+    position: i64,
     /// Dropout on.
     train: bool,
     /// Kind of the matrix products.
@@ -54,16 +75,16 @@ struct Pass<'a> {
 }
 
 impl Attention {
-    /// `x` (B, T, C) at positions `past..past + T`, where `past` is the cached length.
+    /// `x` (B, T, C) after `past` cached positions; rotary positions start at `pass.position`.
     fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, pass: &Pass) -> Tensor {
-        let Pass { rope, train, kind } = *pass;
+        let Pass { rope, position, train, kind } = *pass;
         let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
         let hs = c / self.n_head;
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
         let past = cache.as_ref().and_then(|c| c.as_ref()).map_or(0, |(k, _)| k.size()[2]);
         let mut qk = qkv.narrow(2, 0, 2 * c).view([b, t, 2 * self.n_head, hs]); // (B, T, 2nh, hs)
         if let Some(rope) = rope {
-            qk = rope.apply(&qk, past); // queries and keys rotated together
+            qk = rope.apply(&qk, position); // queries and keys rotated together
         }
         let heads = |x: &Tensor, i: i64| x.narrow(2, i * self.n_head, self.n_head).transpose(1, 2); // (B, nh, T, hs)
         let (q, mut k) = (heads(&qk, 0), heads(&qk, 1));
@@ -92,12 +113,12 @@ impl Attention {
 }
 
 #[derive(Debug)]
-struct Block {
-    ln_1: LayerNorm,
-    attn: Attention,
-    ln_2: LayerNorm,
-    c_fc: Linear,
-    c_proj: Linear,
+pub(crate) struct Block {
+    pub ln_1: LayerNorm,
+    pub attn: Attention,
+    pub ln_2: LayerNorm,
+    pub c_fc: Linear,
+    pub c_proj: Linear,
     dropout: f64,
 }
 
@@ -116,11 +137,11 @@ impl Block {
 pub struct Gpt {
     config: ModelConfig,
     vocab_size: i64,
-    wte: Tensor,         // (V, C), tied to the output head
-    wpe: Option<Tensor>, // (block_size, C) with learned positions
+    pub(crate) wte: Tensor,         // (V, C), tied to the output head
+    pub(crate) wpe: Option<Tensor>, // (block_size, C) with learned positions
     rope: Option<Rope>,
-    blocks: Vec<Block>,
-    ln_f: LayerNorm,
+    pub(crate) blocks: Vec<Block>,
+    pub(crate) ln_f: LayerNorm,
     kind: Kind,
 }
 
@@ -179,18 +200,19 @@ impl Gpt {
     }
 
     /// Final hidden states: `idx` (B, T) -> (B, T, C) in f32. With a cache, the tokens
-    /// continue the cached ones, and their keys and values are appended to it. The
-    /// cached length plus T must not exceed `block_size`.
+    /// continue the cached ones at [`KvCache::position`], and their keys and values are
+    /// appended to it. The cached length plus T must not exceed `block_size`, nor, with
+    /// learned positions, the position plus T.
     pub fn hidden(&self, idx: &Tensor, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
         let t = idx.size()[1];
-        let past = cache.as_ref().map_or(0, |c| c.len());
+        let position = cache.as_ref().map_or(0, |c| c.position());
         let p = if train { self.config.dropout } else { 0.0 };
         let mut x = Tensor::embedding(&self.wte, idx, -1, false, false); // (B, T, C)
         if let Some(wpe) = &self.wpe {
-            x += wpe.narrow(0, past, t); // (T, C) broadcast over B
+            x += wpe.narrow(0, position, t); // (T, C) broadcast over B
         }
         let mut x = x.dropout(p, train);
-        let pass = Pass { rope: self.rope.as_ref(), train, kind: self.kind };
+        let pass = Pass { rope: self.rope.as_ref(), position, train, kind: self.kind };
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             x = block.forward(&x, slot, &pass);
@@ -263,6 +285,36 @@ mod tests {
             assert_eq!(cache.len(), 6);
             let incremental = Tensor::cat(&parts, 1);
             assert!(full.allclose(&incremental, 1e-5, 1e-5, false), "{positions:?}");
+        }
+    }
+
+    #[test]
+    fn a_rolled_rotary_cache_sees_what_a_fresh_window_sees() {
+        // Rotary attention depends on relative positions only, so a full cache that drops
+        // its oldest position gives the logits of the last block_size tokens run afresh.
+        // With one block only: deeper layers' cached keys also carry what their token saw
+        // when it was computed, the dropped positions included.
+        tch::manual_seed(1);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = ModelConfig {
+            n_layer: 1,
+            n_head: 2,
+            n_embd: 16,
+            block_size: 12,
+            positions: Positions::Rope,
+            ..Default::default()
+        };
+        let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+        let tokens: Vec<i64> = (0..16).map(|i| (i * 7 + 3) % 11).collect();
+        let mut cache = gpt.new_cache();
+        let idx = |a: usize, b: usize| Tensor::from_slice(&tokens[a..b]).view([1, (b - a) as i64]);
+        let _ = gpt.hidden(&idx(0, 12), Some(&mut cache), false);
+        for end in 13..=16 {
+            cache.drop_oldest();
+            let rolled = gpt.logits(&gpt.hidden(&idx(end - 1, end), Some(&mut cache), false)).select(1, 0);
+            let fresh = gpt.forward_t(&idx(end - 12, end), false).select(1, 11);
+            assert_eq!((cache.len(), cache.position()), (12, end as i64));
+            assert!(rolled.allclose(&fresh, 1e-5, 1e-5, false), "after {end} tokens");
         }
     }
 

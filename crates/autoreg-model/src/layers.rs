@@ -6,8 +6,8 @@ use tch::{Kind, Tensor, nn};
 /// A linear layer `y = x Wᵀ + b` whose product runs in a chosen kind.
 #[derive(Debug)]
 pub(crate) struct Linear {
-    ws: Tensor,
-    bs: Option<Tensor>,
+    pub ws: Tensor, // (d_out, d_in)
+    pub bs: Option<Tensor>,
 }
 
 impl Linear {
@@ -29,11 +29,14 @@ impl Linear {
     }
 }
 
+/// The epsilon of every layer norm.
+pub(crate) const LN_EPS: f64 = 1e-5;
+
 /// Layer normalisation with an optional bias, computed in f32.
 #[derive(Debug)]
 pub(crate) struct LayerNorm {
-    ws: Tensor,
-    bs: Option<Tensor>,
+    pub ws: Tensor,
+    pub bs: Option<Tensor>,
     dim: i64,
 }
 
@@ -47,40 +50,61 @@ impl LayerNorm {
 
     /// `x` (..., dim) -> (..., dim), both f32 (the residual stream stays in f32).
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        x.layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), 1e-5, true)
+        x.layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), LN_EPS, true)
     }
 }
 
-/// Rotary position embedding tables for positions `0..block_size`, in the half-split
-/// convention: dimension `i` of a head is paired with dimension `i + head_size / 2`.
+/// Cosine and sine of each rotary pair's angle at position `pos`, for a head of
+/// `head_size`: pair `i` turns by `pos · 10000^(-2i / head_size)`. Computed in f64, so that
+/// positions far past `block_size` (a rolling cache) keep their precision; the libtorch
+/// and the native decoder both take their angles from here.
+pub(crate) fn rope_angles(pos: i64, head_size: i64) -> impl Iterator<Item = (f32, f32)> {
+    (0..head_size / 2).map(move |i| {
+        let angle = pos as f64 * 10_000f64.powf(-2.0 * i as f64 / head_size as f64);
+        (angle.cos() as f32, angle.sin() as f32)
+    })
+}
+
+/// Rotary position embedding in the half-split convention: dimension `i` of a head is
+/// paired with dimension `i + head_size / 2`. Tables cover positions `0..block_size`;
+/// later positions (a rolling cache) are computed when asked for.
 #[derive(Debug)]
 pub(crate) struct Rope {
     cos: Tensor, // (block_size, 1, head_size): cos of each pair's angle, repeated for both halves
     sin: Tensor, // (block_size, 1, head_size): -sin for the first half, +sin for the second
+    head_size: i64,
 }
 
 impl Rope {
     pub fn new(block_size: i64, head_size: i64, device: tch::Device) -> Self {
-        let opts = (Kind::Float, device);
-        let inv_freq = (Tensor::arange_start_step(0, head_size, 2, opts) / head_size as f64)
-            .multiply_scalar(-(10_000f64.ln()))
-            .exp(); // (hs/2,)
-        let t = Tensor::arange(block_size, opts);
-        let freqs = t.outer(&inv_freq); // (block_size, hs/2)
-        let (cos, sin) = (freqs.cos(), freqs.sin());
-        let cos = Tensor::cat(&[&cos, &cos], 1).unsqueeze(1); // (block_size, 1, hs)
-        let sin = Tensor::cat(&[-&sin, sin], 1).unsqueeze(1);
-        Self { cos, sin }
+        let (cos, sin) = Self::tables(0, block_size, head_size, device);
+        Self { cos, sin, head_size }
+    }
+
+    /// Tables for positions `start..start + count`: (count, 1, head_size) each.
+    fn tables(start: i64, count: i64, head_size: i64, device: tch::Device) -> (Tensor, Tensor) {
+        let (mut cos, mut sin) = (Vec::new(), Vec::new());
+        for pos in start..start + count {
+            let (c, s): (Vec<f32>, Vec<f32>) = rope_angles(pos, head_size).unzip();
+            cos.extend(c.iter().chain(&c));
+            sin.extend(s.iter().map(|s| -s).chain(s.iter().copied()));
+        }
+        let table = |v: Vec<f32>| Tensor::from_slice(&v).view([count, 1, head_size]).to_device(device);
+        (table(cos), table(sin))
     }
 
     /// Rotates `x` (B, T, H, hs), any number of heads H, as if its tokens sat at
     /// positions `offset..offset + T`: `(x1, x2) -> (x1 cos - x2 sin, x2 cos + x1 sin)`.
     /// Four tensor operations, so that queries and keys can go through in one call.
     pub fn apply(&self, x: &Tensor, offset: i64) -> Tensor {
-        let (t, hs) = (x.size()[1], x.size()[3]);
-        let cos = self.cos.narrow(0, offset, t).to_kind(x.kind()); // (T, 1, hs)
-        let sin = self.sin.narrow(0, offset, t).to_kind(x.kind());
-        x * cos + x.roll([hs / 2], [3]) * sin // roll: (x1, x2) -> (x2, x1)
+        let t = x.size()[1];
+        let (cos, sin) = if offset + t <= self.cos.size()[0] {
+            (self.cos.narrow(0, offset, t), self.sin.narrow(0, offset, t)) // (T, 1, hs)
+        } else {
+            Self::tables(offset, t, self.head_size, x.device())
+        };
+        let (cos, sin) = (cos.to_kind(x.kind()), sin.to_kind(x.kind()));
+        x * cos + x.roll([self.head_size / 2], [3]) * sin // roll: (x1, x2) -> (x2, x1)
     }
 }
 
@@ -105,12 +129,13 @@ mod tests {
     #[test]
     fn rope_rotates_half_split_pairs_by_position_times_frequency() {
         // Checkpoints depend on this convention: pair (i, i + hs/2) turns by pos * 10000^(-2i/hs).
-        let (hs, pos) = (8i64, 3i64);
+        // Position 3 comes from the tables, 1001 from past their end (a rolling cache).
+        let hs = 8i64;
         let rope = Rope::new(16, hs, tch::Device::Cpu);
         tch::manual_seed(1);
         let x = Tensor::randn([2, 4, 3, hs], (Kind::Float, tch::Device::Cpu)); // (B, T, H, hs)
-        let out = rope.apply(&x, pos - 1); // token 1 sits at position `pos`
-        for i in 0..hs / 2 {
+        for (pos, i) in [3, 1001].into_iter().flat_map(|pos| (0..hs / 2).map(move |i| (pos, i))) {
+            let out = rope.apply(&x, pos - 1); // token 1 sits at position `pos`
             let angle = pos as f64 * 10_000f64.powf(-2.0 * i as f64 / hs as f64);
             let (a, b) =
                 (x.get(0).get(1).get(2).double_value(&[i]), x.get(0).get(1).get(2).double_value(&[i + hs / 2]));

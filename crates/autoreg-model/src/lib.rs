@@ -1,15 +1,18 @@
 //! The autoreg decoder: a GPT-style transformer on libtorch (through `tch`), its AdamW
-//! optimizer with saveable moments, and a sampler with a KV cache.
+//! optimizer with saveable moments, and a sampler with a KV cache that runs on libtorch
+//! or on a native CPU decoder.
 
 mod config;
 mod device;
 mod gpt;
 mod layers;
+mod native;
 mod optim;
 mod sampler;
 
 pub use config::{ModelConfig, Positions, available_memory};
 pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
+pub use native::{NativeCache, NativeModel};
 pub use optim::{AdamW, AdamWConfig};
-pub use sampler::{SampleError, SampleOptions, Sampler};
+pub use sampler::{Decoder, SampleError, SampleOptions, Sampler};

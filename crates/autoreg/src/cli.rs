@@ -1,6 +1,6 @@
 //! Command-line arguments.
 
-use autoreg_model::DeviceChoice;
+use autoreg_model::{Decoder, DeviceChoice};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -124,6 +124,14 @@ pub struct SampleArgs {
     /// Recompute the whole context at every step instead of using the KV cache.
     #[arg(long)]
     pub no_kv_cache: bool,
+    /// `native` (the CPU decoder, the default on the CPU) or `libtorch` (the default on
+    /// a GPU); `auto` picks by device.
+    #[arg(long, value_name = "DECODER")]
+    pub decoder: Option<Decoder>,
+    /// CPU threads for sampling (default: every core for the native decoder,
+    /// libtorch's own choice for libtorch).
+    #[arg(long, value_name = "N")]
+    pub threads: Option<usize>,
     /// Folder for the generated files.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,

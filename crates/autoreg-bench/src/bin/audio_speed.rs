@@ -1,21 +1,19 @@
 //! Real-time factor of audio generation: seconds of 8 kHz audio generated per second of
 //! wall time, for a model of `configs/spoken-digits.toml`'s shape (random weights: the
-//! cost does not depend on them), with the KV cache at batch 1 and batch 8, and without
-//! the cache for comparison. One libtorch thread (`tch::set_num_threads(1)`) on the CPU,
-//! so that it matches the `--set train.threads=1` runs and the numbers do not depend on
-//! what else the machine runs as much.
+//! cost does not depend on them), at batch 1 and batch 8, on the native CPU decoder (its
+//! default threads: every core) and on the libtorch path for comparison. The rotary
+//! model's rolling cache keeps a step's cost flat however long the sound grows.
 //!
-//! `cargo run --release -p autoreg-bench --bin audio_speed [-- SECONDS [NO_CACHE_SECONDS]]`
+//! `cargo run --release -p autoreg-bench --bin audio_speed [-- SECONDS]`
 //!
-//! SECONDS (default 0.5, the config's `sample.max_tokens`) is the length generated with
-//! the cache; NO_CACHE_SECONDS (default 0.05) the shorter length generated both with and
-//! without it, because recomputing the context is slow (at batch 8 and 0.1 s, minutes).
+//! SECONDS (default 0.5, the config's `sample.max_tokens`) is the length generated per
+//! stream.
 
 use anyhow::{Context, Result, bail};
 use autoreg::audio::AudioTokenizer;
 use autoreg::{Config, ModalityConfig};
 use autoreg_bench::project_root;
-use autoreg_model::{Gpt, SampleOptions, Sampler};
+use autoreg_model::{Decoder, Gpt, SampleOptions, Sampler};
 use autoreg_tokens::{Identity, Modality, Pipeline};
 use std::time::Instant;
 use tch::{Device, Kind, nn::VarStore};
@@ -29,8 +27,6 @@ struct Timing {
 fn main() -> Result<()> {
     let args: Vec<f64> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
     let seconds = args.first().copied().unwrap_or(0.5);
-    let no_cache_seconds = args.get(1).copied().unwrap_or(0.05);
-    tch::set_num_threads(1);
 
     let name = "configs/spoken-digits.toml";
     let path = project_root().join(name);
@@ -48,8 +44,9 @@ fn main() -> Result<()> {
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), m, tok.vocab_size() as i64, Kind::Float);
     let sampler = Sampler::new(&model, Device::Cpu);
+    let native_threads = SampleOptions::default().threads_for(Decoder::Native);
     println!(
-        "audio generation, {}: {} layers x {}, {} heads, block {} ({:.0} ms), vocabulary {}, {} Hz; CPU, {} thread(s)",
+        "audio generation, {}: {} layers x {}, {} heads, block {} ({:.0} ms), vocabulary {}, {} Hz, {:?} positions; CPU",
         name,
         m.n_layer,
         m.n_embd,
@@ -58,56 +55,43 @@ fn main() -> Result<()> {
         m.block_size as f64 / rate * 1e3,
         tok.vocab_size(),
         audio.sample_rate,
-        tch::get_num_threads()
+        m.positions,
     );
     println!(
         "real-time factor (RTF) = seconds of audio generated per second of wall time; > 1 is faster than real time"
     );
 
-    let run = |num: usize, secs_of_audio: f64, kv_cache: bool, report: bool| -> Result<Timing> {
-        let max_tokens = (secs_of_audio * rate).round() as usize;
+    let max_tokens = (seconds * rate).round() as usize;
+    let run = |num: usize, decoder: Decoder| -> Result<Timing> {
         // EOS is not a stop here, so every row generates all its tokens.
-        let options = SampleOptions { num, max_tokens, kv_cache, seed: 7, ..Default::default() };
+        let options = SampleOptions { num, max_tokens, seed: 7, decoder, ..Default::default() };
         let start = Instant::now();
         let samples = sampler.generate(&prompt, None, &options, &mut || {})?;
-        let secs = start.elapsed().as_secs_f64();
-        let label = if kv_cache { "KV cache" } else { "recompute context" };
-        let audio_secs = max_tokens as f64 / rate;
-        if !report {
-            return Ok(Timing { secs, samples });
-        }
-        println!(
-            "  batch {num}  {label:<17} {audio_secs:5.2} s of audio each  {secs:7.2} s wall  {:8.0} samples/s  \
-             RTF per stream {:6.3}  all streams {:6.3}",
-            (max_tokens * num) as f64 / secs,
-            audio_secs / secs,
-            audio_secs * num as f64 / secs
-        );
-        Ok(Timing { secs, samples })
+        Ok(Timing { secs: start.elapsed().as_secs_f64(), samples })
     };
-
-    run(1, 0.01, true, false)?; // warm-up
-    println!(
-        "{seconds} s per stream with the KV cache (the cache is rebuilt from 3/4 of the context once it is full):"
-    );
+    let paths = [
+        (format!("native, {native_threads} threads"), Decoder::Native),
+        (format!("libtorch, {} threads", tch::get_num_threads()), Decoder::Libtorch),
+    ];
+    println!("{seconds} s of audio per stream:");
+    let mut batch1 = 0.0;
     for num in [1, 8] {
-        run(num, seconds, true, true)?;
+        let timings = paths.iter().map(|(_, d)| run(num, *d)).collect::<Result<Vec<_>>>()?;
+        for ((label, _), t) in paths.iter().zip(&timings) {
+            println!(
+                "  batch {num}  {label:<20} {:7.2} s wall  {:8.0} samples/s  RTF per stream {:6.3}  all streams {:6.3}",
+                t.secs,
+                (max_tokens * num) as f64 / t.secs,
+                seconds / t.secs,
+                seconds * num as f64 / t.secs
+            );
+        }
+        let same = timings[0].samples == timings[1].samples;
+        println!("  batch {num}: same samples on both paths: {}", if same { "yes" } else { "NO" });
+        if num == 1 {
+            batch1 = seconds / timings[0].secs;
+        }
     }
-    println!("{no_cache_seconds} s per stream, with and without the cache:");
-    let block = m.block_size as usize;
-    for num in [1, 8] {
-        let cached = run(num, no_cache_seconds, true, true)?;
-        let full = run(num, no_cache_seconds, false, true)?;
-        // Both see the same context until it is full; then the cache keeps 3/4 of it.
-        let same = cached.samples.iter().zip(&full.samples).all(|(a, b)| {
-            let n = a.len().min(b.len()).min(block);
-            a[..n] == b[..n]
-        });
-        println!(
-            "  batch {num}: the KV cache is {:.1}x faster; same samples while the context fits: {}",
-            full.secs / cached.secs,
-            if same { "yes" } else { "NO" }
-        );
-    }
+    println!("real-time factor at batch 1: {batch1:.2}");
     Ok(())
 }

@@ -27,6 +27,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         top_p: args.top_p.or(defaults.top_p),
         seed: args.seed.unwrap_or(defaults.seed),
         kv_cache: !args.no_kv_cache && defaults.kv_cache,
+        decoder: args.decoder.unwrap_or(defaults.decoder),
+        threads: args.threads.unwrap_or(defaults.threads),
     };
     let stem = run.config.name.clone();
     let mut written = Vec::new();
