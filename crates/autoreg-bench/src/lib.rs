@@ -81,3 +81,16 @@ pub fn median(values: &mut [f64]) -> f64 {
     values.sort_by(f64::total_cmp);
     values[values.len() / 2]
 }
+
+/// How far two sets of samples agree: "all N tokens", or where the first row to differ
+/// does. The native and the libtorch decoder round differently (about 1e-6), so over
+/// thousands of draws one can land on the other side of a near-tie and the samples part.
+pub fn agreement(a: &[Vec<u32>], b: &[Vec<u32>]) -> String {
+    let len = a.iter().map(Vec::len).max().unwrap_or(0);
+    let first = a.iter().zip(b).filter_map(|(a, b)| a.iter().zip(b).position(|(x, y)| x != y)).min();
+    match first {
+        None if a.len() == b.len() => format!("identical, all {len} tokens of every row"),
+        None => "different numbers of rows".to_string(),
+        Some(at) => format!("identical for the first {at} of {len} tokens, then a near-tie draw went the other way"),
+    }
+}

@@ -309,7 +309,7 @@ impl NativeModel {
             layer.attn_proj.apply(&y, &mut x, true, par);
             layer.ln_2.apply(&x, &mut h);
             layer.c_fc.apply(&h, &mut f, false, par);
-            f.iter_mut().for_each(|v| *v = gelu(*v));
+            kernels::gelu_in_place(&mut f);
             layer.mlp_proj.apply(&f, &mut x, true, par);
         }
         cache.len += t;
@@ -348,11 +348,6 @@ fn rotate(head: &mut [f32], angles: &[(f32, f32)]) {
     }
 }
 
-/// Exact (erf) GELU, as libtorch's `gelu("none")`.
-fn gelu(v: f32) -> f32 {
-    0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2))
-}
-
 /// Attention of one query `q` (hs,) over `seen` cached positions of one head, starting
 /// at ring slot `first` of `keys` (hs, slots) and `values` (slots, hs); writes the mix
 /// into `out`.
@@ -369,14 +364,7 @@ fn attend(q: &[f32], keys: &[f32], values: &[f32], first: usize, seen: usize, sc
         // scores[at..at + n] = scale · q Kᵀ[:, slot..slot + n]
         kernels::gemv(&q, &keys[slot..], cap, &mut scores[at..at + n], false);
     }
-    let scores = &mut scores[..seen];
-    let max = scores.iter().fold(f32::NEG_INFINITY, |m, &s| m.max(s));
-    let mut total = 0.0;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        total += *s;
-    }
-    scores.iter_mut().for_each(|s| *s /= total);
+    kernels::softmax_in_place(&mut scores);
     out.fill(0.0);
     for &(slot, at, n) in &runs {
         // out += scores[at..at + n] V[slot..slot + n]

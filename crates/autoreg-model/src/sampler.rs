@@ -635,6 +635,10 @@ mod tests {
 
     #[test]
     fn same_seed_same_tokens_on_both_decoders_and_any_threads() {
+        // The two decoders round differently (logits agree to about 1e-5 here), so over
+        // thousands of draws one can fall on the other side of a near-tie and the samples
+        // part (`audio_speed` shows where). Over these 200 steps of 4 rows they do not;
+        // the logits bound is the test above. Thread counts change no rounding at all.
         for positions in [Positions::Learned, Positions::Rope] {
             let (_vs, gpt) = sharp_model(16, positions, false);
             let s = Sampler::new(&gpt, Device::Cpu);

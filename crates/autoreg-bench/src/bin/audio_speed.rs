@@ -12,7 +12,7 @@
 use anyhow::{Context, Result, bail};
 use autoreg::audio::AudioTokenizer;
 use autoreg::{Config, ModalityConfig};
-use autoreg_bench::project_root;
+use autoreg_bench::{agreement, project_root};
 use autoreg_model::{Decoder, Gpt, SampleOptions, Sampler};
 use autoreg_tokens::{Identity, Modality, Pipeline};
 use std::time::Instant;
@@ -86,8 +86,7 @@ fn main() -> Result<()> {
                 seconds * num as f64 / t.secs
             );
         }
-        let same = timings[0].samples == timings[1].samples;
-        println!("  batch {num}: same samples on both paths: {}", if same { "yes" } else { "NO" });
+        println!("  batch {num}: native vs libtorch samples: {}", agreement(&timings[0].samples, &timings[1].samples));
         if num == 1 {
             batch1 = seconds / timings[0].secs;
         }

@@ -1,6 +1,7 @@
 //! Image sampling speed: 28x28 images (784 pixel tokens after `BOS Class_k`) from a
 //! model of `configs/mnist-binary.toml`'s shape (read from the config; random weights),
-//! with the KV cache beside recomputing the whole context, batch 1 and 8.
+//! with the KV cache beside recomputing the whole context, batch 1 and 8, on the native
+//! CPU decoder.
 //!
 //! `cargo run --release -p autoreg-bench --bin pixels_speed [-- --threads T]` (default 1)
 
@@ -25,7 +26,6 @@ fn main() -> Result<()> {
             _ => bail!("unknown argument {a}; usage: pixels_speed [--threads T]"),
         }
     }
-    tch::set_num_threads(threads);
     let config = Config::load(&project_root().join("configs/mnist-binary.toml"), &[])?.model;
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
@@ -34,17 +34,14 @@ fn main() -> Result<()> {
     // BOS then Class_3, as `autoreg sample --class 3` starts.
     let prompt = [VOCAB as u32 - 3, 2 + 3];
     println!(
-        "sampling 28x28 images ({PIXELS} tokens each), {} layers x {}, block {}, CPU, {} thread(s)",
-        config.n_layer,
-        config.n_embd,
-        config.block_size,
-        tch::get_num_threads()
+        "sampling 28x28 images ({PIXELS} tokens each), {} layers x {}, block {}, CPU, {threads} thread(s)",
+        config.n_layer, config.n_embd, config.block_size,
     );
     println!("{:>7} {:>22} {:>22} {:>9} {:>6}", "batch", "KV cache", "recompute the context", "speed-up", "same");
     for num in [1, 8] {
         let mut results = Vec::new();
         for kv_cache in [true, false] {
-            let options = SampleOptions { num, max_tokens: PIXELS, kv_cache, seed: 7, ..Default::default() };
+            let options = SampleOptions { num, max_tokens: PIXELS, kv_cache, seed: 7, threads, ..Default::default() };
             let start = Instant::now();
             let out = sampler.generate(&prompt, None, &options, &mut || {})?;
             results.push((start.elapsed().as_secs_f64(), out));

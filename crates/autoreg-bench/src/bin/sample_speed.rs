@@ -13,7 +13,7 @@
 //! `cargo run --release -p autoreg-bench --bin sample_speed`
 
 use anyhow::{Context, Result, bail};
-use autoreg_bench::{median, project_root};
+use autoreg_bench::{agreement, median, project_root};
 use autoreg_model::{Decoder, Gpt, ModelConfig, Positions, SampleOptions, Sampler};
 use std::path::PathBuf;
 use std::process::Command;
@@ -79,8 +79,7 @@ fn compare(positions: Positions, llama: &Llama2c) -> Result<f64> {
         for ((name, ..), rate) in ours.iter().zip(&rates) {
             println!("  batch {num}: {name:<22} {rate:8.0} tokens/s");
         }
-        let same = samples.windows(2).all(|w| w[0] == w[1]);
-        println!("  batch {num}: same tokens on every path: {}", if same { "yes" } else { "NO" });
+        println!("  batch {num}: native vs libtorch tokens: {}", agreement(&samples[0], &samples[2]));
         if num == 1 {
             let [one, all] = reference.map(|mut r| median(&mut r));
             println!("  batch 1: {:<22} {one:8.0} tokens/s", "llama2.c, 1 thread");

@@ -1,49 +1,69 @@
-//! The one matrix-vector product of the native decoder, `y = x A` for a single row `x`.
+//! The native decoder's inner loops over f32 slices: the single-row matrix product, the
+//! exponential of the softmax and the GELU.
 //!
-//! Written here because the `gemm` crate's single-row paths are slow at these sizes: its
-//! row-major kernel ends every output with a horizontal sum, and its column-major one
-//! loads and stores the whole output once per input. This kernel keeps a block of
-//! outputs in registers while it runs down the inputs, which is what a row of a small
-//! model's step needs. It is plain Rust that the compiler vectorises, built once per
-//! instruction set (AVX-512, AVX2 with FMA, the baseline) and picked at run time.
+//! Written here because nothing at hand does them fast at these sizes. The `gemm` crate's
+//! single-row paths end every output with a horizontal sum (row-major) or load and store
+//! the whole output once per input (column-major); `libm`'s `expf` and `erff` are scalar
+//! calls of 5-15 ns, and a step takes about 8,000 of them. Each loop here is plain Rust
+//! that the compiler vectorises; it is built once per instruction set (AVX-512, AVX2 with
+//! FMA, the baseline) and the best one the CPU has is picked at run time.
 
-/// `y (n,) = x (k,) · A`, or `y +=` that when `accumulate`; row `i` of `A` (k rows of
-/// `y.len()` values) starts at `a[i * stride]`.
-pub(crate) fn gemv(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
-    let (k, n) = (x.len(), y.len());
-    assert!(k == 0 || (k - 1) * stride + n <= a.len(), "matrix-vector shapes");
-    #[cfg(target_arch = "x86_64")]
-    {
-        if is_x86_feature_detected!("avx512f") {
-            // SAFETY: the CPU has the features the function is compiled for.
-            return unsafe { gemv_avx512(x, a, stride, y, accumulate) };
+/// Defines `fn $name(args)` that calls `$kernel::<B, FMA>(args)` compiled for the best
+/// instruction set the CPU has: `B` is how many f32 lanes a loop should keep in flight,
+/// `FMA` whether to fuse multiply-adds.
+macro_rules! multiversion {
+    ($(#[$doc:meta])* fn $name:ident($($arg:ident: $ty:ty),*) => $kernel:ident) => {
+        $(#[$doc])*
+        pub(crate) fn $name($($arg: $ty),*) {
+            #[cfg(target_arch = "x86_64")]
+            {
+                #[target_feature(enable = "avx512f,fma")]
+                fn avx512($($arg: $ty),*) {
+                    $kernel::<64, true>($($arg),*)
+                }
+                #[target_feature(enable = "avx2,fma")]
+                fn avx2($($arg: $ty),*) {
+                    $kernel::<32, true>($($arg),*)
+                }
+                if is_x86_feature_detected!("avx512f") && is_x86_feature_detected!("fma") {
+                    // SAFETY: the CPU has the features the function is compiled for.
+                    return unsafe { avx512($($arg),*) };
+                }
+                if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
+                    // SAFETY: as above.
+                    return unsafe { avx2($($arg),*) };
+                }
+            }
+            $kernel::<16, false>($($arg),*)
         }
-        if is_x86_feature_detected!("avx2") && is_x86_feature_detected!("fma") {
-            // SAFETY: as above.
-            return unsafe { gemv_avx2(x, a, stride, y, accumulate) };
-        }
-    }
-    gemv_blocked::<16, false>(x, a, stride, y, accumulate);
+    };
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,fma")]
-fn gemv_avx512(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
-    gemv_blocked::<64, true>(x, a, stride, y, accumulate); // 4 zmm accumulators
+multiversion! {
+    /// `y (n,) = x (k,) · A`, or `y +=` that when `accumulate`; row `i` of `A` (k rows of
+    /// `y.len()` values) starts at `a[i * stride]`.
+    fn gemv(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) => gemv_blocked
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-fn gemv_avx2(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
-    gemv_blocked::<32, true>(x, a, stride, y, accumulate); // 4 ymm accumulators
+multiversion! {
+    /// The softmax of `v` in place. The exponential is Cephes' `expf`: `e^v = 2^n · e^r`
+    /// with `|r| ≤ ln 2 / 2` and a degree-6 polynomial for `e^r`, about 2e-7 relative
+    /// error; inputs more than 87.3 below the largest give about 1e-38 instead of less.
+    fn softmax_in_place(v: &mut [f32]) => softmax_slice
 }
 
-/// The kernel: blocks of `B` outputs held in an accumulator array (registers, once
-/// vectorised), each run down all `k` inputs, then blocks of 16 and a remainder; `FMA`
-/// fuses the multiply-adds.
+multiversion! {
+    /// The exact GELU, `v ↦ v/2 · (1 + erf(v/√2))`, in place, as libtorch's
+    /// `gelu("none")`. erf by Abramowitz and Stegun 7.1.26 (as PyTorch's vectorised erf):
+    /// `erf x = 1 - t(a1 + t(a2 + ...)) e^(-x²)`, `t = 1/(1 + p x)`, error at most 1.5e-7.
+    fn gelu_in_place(v: &mut [f32]) => gelu_slice
+}
+
+/// Blocks of `B` outputs, then of 16, then one at a time.
 #[inline(always)]
 fn gemv_blocked<const B: usize, const FMA: bool>(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
-    let n = y.len();
+    let (k, n) = (x.len(), y.len());
+    assert!(k == 0 || (k - 1) * stride + n <= a.len(), "matrix-vector shapes");
     let full = n - n % B;
     for start in (0..full).step_by(B) {
         block::<B, FMA>(x, &a[start..], stride, &mut y[start..start + B], accumulate);
@@ -58,20 +78,87 @@ fn gemv_blocked<const B: usize, const FMA: bool>(x: &[f32], a: &[f32], stride: u
     }
 }
 
-/// One block of `W` outputs: `y (W,) = x · A[:, ..W]`, A's rows `stride` apart.
+/// One block of `W` outputs, `y = x · A[:, ..W]`, A's rows `stride` apart, held in
+/// accumulator arrays (registers, once vectorised) while the loop runs down the rows. A
+/// narrow block (W ≤ 32: a head's values, tall and thin) sums four rows at a time into
+/// four arrays, so that enough multiply-adds are in flight.
 #[inline(always)]
 fn block<const W: usize, const FMA: bool>(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
-    let mut acc = [0.0f32; W];
+    let chains = if W <= 32 { 4 } else { 1 };
+    let mut acc = [[0.0f32; W]; 4];
     if accumulate {
-        acc.copy_from_slice(y);
+        acc[0].copy_from_slice(&y[..W]);
     }
     for (i, &xi) in x.iter().enumerate() {
-        let row: &[f32; W] = a[i * stride..][..W].try_into().expect("a block of W");
-        for (acc, &w) in acc.iter_mut().zip(row) {
+        let row = &a[i * stride..][..W];
+        for (acc, &w) in acc[i % chains].iter_mut().zip(row) {
             *acc = if FMA { xi.mul_add(w, *acc) } else { *acc + xi * w };
         }
     }
-    y.copy_from_slice(&acc);
+    for (j, y) in y[..W].iter_mut().enumerate() {
+        *y = (acc[0][j] + acc[1][j]) + (acc[2][j] + acc[3][j]);
+    }
+}
+
+#[inline(always)]
+fn softmax_slice<const B: usize, const FMA: bool>(v: &mut [f32]) {
+    // Max and sum in 16 lanes, so that they vectorise.
+    let mut lanes = [f32::NEG_INFINITY; 16];
+    let chunks = v.chunks_exact(16);
+    let tail = chunks.remainder().iter().fold(f32::NEG_INFINITY, |m, &x| m.max(x));
+    for chunk in chunks {
+        lanes.iter_mut().zip(chunk).for_each(|(m, &x)| *m = m.max(x));
+    }
+    let max = lanes.iter().fold(tail, |m, &x| m.max(x));
+    let mut sums = [0.0f32; 16];
+    let mut chunks = v.chunks_exact_mut(16);
+    for chunk in &mut chunks {
+        for (s, x) in sums.iter_mut().zip(chunk) {
+            *x = exp::<FMA>(*x - max);
+            *s += *x;
+        }
+    }
+    let mut total: f32 = 0.0;
+    for x in chunks.into_remainder() {
+        *x = exp::<FMA>(*x - max);
+        total += *x;
+    }
+    let inv = 1.0 / (total + sums.iter().sum::<f32>());
+    v.iter_mut().for_each(|x| *x *= inv);
+}
+
+#[inline(always)]
+fn exp<const FMA: bool>(v: f32) -> f32 {
+    let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
+    let v = v.clamp(-87.3, 88.7);
+    // n = round(v / ln 2), by the 1.5 · 2^23 trick (vectorises without SSE4.1's round).
+    let n = (v * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    let r = madd(n, -0.693_359_4, v); // ln 2 in two parts, so that r stays exact
+    let r = madd(n, 2.121_944_4e-4, r);
+    let mut p = 1.987_569_2e-4;
+    for c in [1.398_2e-3, 8.333_452e-3, 4.166_579_6e-2, 0.166_666_65, 0.5] {
+        p = madd(p, r, c);
+    }
+    let er = madd(p, r * r, r + 1.0);
+    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+}
+
+#[inline(always)]
+fn gelu_slice<const B: usize, const FMA: bool>(v: &mut [f32]) {
+    v.iter_mut().for_each(|v| *v = gelu::<FMA>(*v));
+}
+
+#[inline(always)]
+fn gelu<const FMA: bool>(v: f32) -> f32 {
+    let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
+    let x = (v * std::f32::consts::FRAC_1_SQRT_2).abs();
+    let t = 1.0 / madd(0.327_591_1, x, 1.0);
+    let mut p = 1.061_405_4;
+    for c in [-1.453_152, 1.421_413_8, -0.284_496_74, 0.254_829_6] {
+        p = madd(p, t, c);
+    }
+    let erf = 1.0 - p * t * exp::<FMA>(-x * x);
+    0.5 * v * (1.0 + erf.copysign(v))
 }
 
 #[cfg(test)]
@@ -79,8 +166,8 @@ mod tests {
     use super::*;
 
     #[test]
-    fn matches_a_plain_product_at_every_width_and_stride() {
-        for (k, n, stride) in [(1, 1, 1), (3, 5, 7), (128, 384, 384), (32, 130, 256), (7, 200, 200)] {
+    fn gemv_matches_a_plain_product_at_every_width_and_stride() {
+        for (k, n, stride) in [(1, 1, 1), (3, 5, 7), (128, 384, 384), (32, 130, 256), (7, 200, 200), (64, 13, 13)] {
             let x: Vec<f32> = (0..k).map(|i| ((i * 7 % 11) as f32 - 5.0) / 3.0).collect();
             let a: Vec<f32> = (0..(k - 1) * stride + n).map(|i| ((i * 13 % 17) as f32 - 8.0) / 5.0).collect();
             let mut y = vec![0.5f32; n];
@@ -92,6 +179,33 @@ mod tests {
             gemv(&x, &a, stride, &mut y, false);
             let want0 = (0..k).map(|i| x[i] * a[i * stride]).sum::<f32>();
             assert!((y[0] - want0).abs() < 1e-4 * (1.0 + want0.abs()));
+        }
+    }
+
+    #[test]
+    fn exp_softmax_and_gelu_match_libm_closely() {
+        let inputs: Vec<f32> = (-4000..=4000).map(|i| i as f32 / 200.0).collect(); // -20..20
+        for (&v, got) in inputs.iter().zip(inputs.iter().map(|&v| exp::<false>(v))) {
+            let want = v.exp();
+            assert!((got - want).abs() <= 4e-7 * want, "exp({v}) = {got}, libm {want}");
+        }
+        assert!(exp::<true>(-100.0) < 1e-37 && exp::<true>(-87.0) > 0.0 && exp::<true>(0.0) == 1.0);
+        for n in [1, 7, 16, 33, 300] {
+            let logits: Vec<f32> = (0..n).map(|i| ((i * 37 % 23) as f32 - 11.0) / 2.0).collect();
+            let mut p = logits.clone();
+            softmax_in_place(&mut p);
+            let max = logits.iter().fold(f32::MIN, |m, &x| m.max(x));
+            let total: f64 = logits.iter().map(|&x| f64::from(x - max).exp()).sum();
+            for (&x, &got) in logits.iter().zip(&p) {
+                let want = f64::from(x - max).exp() / total;
+                assert!((f64::from(got) - want).abs() <= 1e-6 * want + 1e-9, "n {n}: {got} vs {want}");
+            }
+        }
+        let mut g = inputs.clone();
+        gelu_in_place(&mut g);
+        for (&v, &got) in inputs.iter().zip(&g) {
+            let want = 0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2));
+            assert!((got - want).abs() <= 2e-6 * (1.0 + v.abs()), "gelu({v}) = {got}, libm {want}");
         }
     }
 }
