@@ -53,13 +53,11 @@ impl Norm {
     }
 }
 
-/// A linear layer: the transpose of libtorch's weight, (d_in, d_out) row-major, so that
-/// a single row's product runs as a sum of weight rows scaled by its inputs (gemm's
-/// column-major matrix-vector kernel, with no horizontal sums), and an optional bias.
+/// A linear layer and its optional bias. The weight is stored transposed, (d_in, d_out),
+/// and cut into panels of [`PANEL`] output columns, each (d_in, width) contiguous: a
+/// single row's product is then a sum of panel rows scaled by its inputs, streamed in
+/// order, with no horizontal sums, and a thread can own whole panels.
 struct Dense {
-    wt: Vec<f32>,
-    /// Wᵀ again, cut into panels of [`PANEL`] columns, each (d_in, PANEL) contiguous, so
-    /// that a single row's product streams through memory in order.
     panels: Vec<f32>,
     b: Option<Vec<f32>>,
     d_in: usize,
@@ -81,13 +79,12 @@ impl Dense {
             let width = PANEL.min(d_out - start);
             wt.chunks_exact(d_out).for_each(|row| panels.extend_from_slice(&row[start..start + width]));
         }
-        Ok(Self { wt, panels, b, d_in, d_out })
+        Ok(Self { panels, b, d_in, d_out })
     }
 
     /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ + b, or `out +=` that when `accumulate`,
     /// on `threads` threads.
     fn apply(&self, x: &[f32], out: &mut [f32], accumulate: bool, threads: usize) {
-        let parallelism = if threads > 1 { Parallelism::Rayon(threads) } else { Parallelism::None };
         let rows = x.len() / self.d_in;
         assert!(x.len() == rows * self.d_in && out.len() == rows * self.d_out, "linear layer shapes");
         if rows == 1 {
@@ -96,37 +93,30 @@ impl Dense {
                 kernels::gemv(x, &panels[p * PANEL * self.d_in..], y.len(), y, accumulate);
             });
         } else {
-            // SAFETY: with the shapes checked above, every element gemm reads or writes lies
-            // inside `x`, `self.wt` and `out`: lhs (rows, d_in), rhs Wᵀ (d_in, d_out) and
-            // dst (rows, d_out), all row-major.
-            unsafe {
-                gemm::gemm(
-                    rows,
-                    self.d_out,
-                    self.d_in,
-                    out.as_mut_ptr(),
-                    1,
-                    self.d_out as isize,
-                    accumulate,
-                    x.as_ptr(),
-                    1,
-                    self.d_in as isize,
-                    self.wt.as_ptr(),
-                    1,
-                    self.d_out as isize,
-                    1.0,
-                    1.0,
-                    false,
-                    false,
-                    false,
-                    parallelism,
-                );
-            }
+            // Several rows: each thread takes a share of the rows, through every panel.
+            let share = rows.div_ceil(threads.max(1)) * self.d_out;
+            for_chunks(out, share, threads, |part, out| {
+                let x = &x[part * share / self.d_out * self.d_in..][..out.len() / self.d_out * self.d_in];
+                self.apply_rows(x, out, accumulate);
+            });
         }
         if let Some(b) = &self.b {
             for row in out.chunks_exact_mut(self.d_out) {
                 row.iter_mut().zip(b).for_each(|(o, b)| *o += b);
             }
+        }
+    }
+
+    /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ, or `out +=` that, on this thread: one
+    /// gemm per panel.
+    fn apply_rows(&self, x: &[f32], out: &mut [f32], accumulate: bool) {
+        let rows = x.len() / self.d_in;
+        assert!(x.len() == rows * self.d_in && out.len() == rows * self.d_out, "linear layer shapes");
+        for (p, start) in (0..self.d_out).step_by(PANEL).enumerate() {
+            let width = PANEL.min(self.d_out - start);
+            let panel = &self.panels[p * PANEL * self.d_in..][..self.d_in * width];
+            let dims = (rows, width, self.d_in);
+            matmul(dims, (&mut out[start..], self.d_out), (x, self.d_in), (panel, width), 1.0, accumulate);
         }
     }
 }
@@ -295,17 +285,35 @@ impl NativeModel {
                 }
             }
             let (keys, values, qkv) = (&*keys, &*values, &qkv);
-            // One unit per row, new token and head: the head's slice of y.
-            for_chunks(&mut y, hs, threads, |u, out| {
-                let (j, head) = (u / nh, u % nh);
-                let (r, i) = (j / t, j % t);
-                // Token i sees the cached positions and the new ones up to itself.
-                let seen = cache.len + i + 1;
-                let first = (cache.position + i + 1 - seen) % cap;
-                let base = (r * nh + head) * cap * hs;
-                let q = &qkv[j * 3 * c + head * hs..][..hs];
-                attend(q, &keys[base..][..cap * hs], &values[base..][..cap * hs], first, seen, scale, out);
-            });
+            let first = (cache.position - cache.len) % cap; // ring slot of the oldest position
+            if t > 1 && first + cache.len + t <= cap {
+                // A prompt: per row and head, all its queries at once as matrix products.
+                let mut heads = vec![0.0f32; rows * nh * t * hs]; // (rows, nh, t, hs)
+                for_chunks(&mut heads, t * hs, threads, |u, out| {
+                    let (r, head) = (u / nh, u % nh);
+                    let base = (r * nh + head) * cap * hs;
+                    let q = &qkv[r * t * 3 * c + head * hs..];
+                    let (k, v) = (&keys[base..][..cap * hs], &values[base..][..cap * hs]);
+                    attend_prompt(q, 3 * c, k, v, first, cache.len, scale, hs, out);
+                });
+                for (u, head) in heads.chunks_exact(t * hs).enumerate() {
+                    let (r, h0) = (u / nh, (u % nh) * hs);
+                    for (i, src) in head.chunks_exact(hs).enumerate() {
+                        y[(r * t + i) * c + h0..][..hs].copy_from_slice(src);
+                    }
+                }
+            } else {
+                // One unit per row, new token and head: the head's slice of y.
+                for_chunks(&mut y, hs, threads, |u, out| {
+                    let (j, head) = (u / nh, u % nh);
+                    let (r, i) = (j / t, j % t);
+                    // Token i sees the cached positions and the new ones up to itself.
+                    let seen = cache.len + i + 1;
+                    let base = (r * nh + head) * cap * hs;
+                    let q = &qkv[j * 3 * c + head * hs..][..hs];
+                    attend(q, &keys[base..][..cap * hs], &values[base..][..cap * hs], first, seen, scale, out);
+                });
+            }
             layer.attn_proj.apply(&y, &mut x, true, par);
             layer.ln_2.apply(&x, &mut h);
             layer.c_fc.apply(&h, &mut f, false, par);
@@ -324,17 +332,16 @@ impl NativeModel {
     }
 }
 
-/// Runs `f(i, chunk)` on each chunk of `size` values of `out`, on `threads` threads of
-/// the current rayon pool. The chunks are dealt out as `threads` contiguous groups, so
-/// that a thread gets the same weights and the same heads' cache at every step, and
-/// they stay in its core's cache.
-fn for_chunks(out: &mut [f32], size: usize, threads: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
-    let per = out.len().div_ceil(size).div_ceil(threads.max(1)).max(1);
-    let group = |(g, group): (usize, &mut [f32])| {
-        group.chunks_mut(size).enumerate().for_each(|(i, chunk)| f(g * per + i, chunk));
-    };
-    if threads > 1 {
-        out.par_chunks_mut(per * size).enumerate().for_each(group);
+/// Runs `f(i, chunk)` on each chunk of `size` values of `out`, dealt out as `groups`
+/// contiguous groups to the threads of the current rayon pool (1: all on this thread).
+/// With as many groups as threads, a thread gets the same weights and the same heads'
+/// cache at every step, and they stay in its core's cache.
+fn for_chunks(out: &mut [f32], size: usize, groups: usize, f: impl Fn(usize, &mut [f32]) + Send + Sync) {
+    let per = out.len().div_ceil(size).div_ceil(groups.max(1)).max(1);
+    if groups > 1 && out.len() > per * size {
+        out.par_chunks_mut(per * size).enumerate().for_each(|(g, group)| {
+            group.chunks_mut(size).enumerate().for_each(|(i, chunk)| f(g * per + i, chunk));
+        });
     } else {
         out.chunks_mut(size).enumerate().for_each(|(i, chunk)| f(i, chunk));
     }
@@ -345,6 +352,82 @@ fn rotate(head: &mut [f32], angles: &[(f32, f32)]) {
     let (x1, x2) = head.split_at_mut(angles.len());
     for ((a, b), &(cos, sin)) in x1.iter_mut().zip(x2.iter_mut()).zip(angles) {
         (*a, *b) = (*a * cos - *b * sin, *b * cos + *a * sin);
+    }
+}
+
+/// Causal attention of the new queries of one head over `past` cached positions and
+/// themselves, none wrapping round the ring. Query `i` is row `i` of `q` (rows
+/// `q_stride` apart, `hs` values each); the positions sit in ring slots
+/// `first..first + past + t` of `keys` (hs, slots) and `values` (slots, hs); `out`
+/// (t, hs) gets the mixes.
+#[allow(clippy::too_many_arguments)]
+fn attend_prompt(
+    q: &[f32],
+    q_stride: usize,
+    keys: &[f32],
+    values: &[f32],
+    first: usize,
+    past: usize,
+    scale: f32,
+    hs: usize,
+    out: &mut [f32],
+) {
+    let (t, cap) = (out.len() / hs, keys.len() / hs);
+    let n = past + t; // positions the last query sees
+    let mut scores = vec![0.0f32; t * n]; // (t, n)
+    // scores = scale · Q Kᵀ[:, first..first + n]
+    matmul((t, n, hs), (&mut scores, n), (q, q_stride), (&keys[first..], cap), scale, false);
+    for (i, row) in scores.chunks_exact_mut(n).enumerate() {
+        let seen = past + i + 1;
+        kernels::softmax_in_place(&mut row[..seen]);
+        row[seen..].fill(0.0);
+    }
+    // out = P V[first..first + n]
+    matmul((t, hs, n), (out, hs), (&scores, n), (&values[first * hs..], hs), 1.0, false);
+}
+
+/// `dst (m, n) = beta · lhs (m, k) · rhs (k, n)`, or `dst +=` that when `accumulate`,
+/// on this thread. Each matrix is a slice and its row stride; rows are contiguous.
+fn matmul(
+    (m, n, k): (usize, usize, usize),
+    (dst, dst_rs): (&mut [f32], usize),
+    (lhs, lhs_rs): (&[f32], usize),
+    (rhs, rhs_rs): (&[f32], usize),
+    beta: f32,
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    let fits = |len: usize, rows: usize, stride: usize, cols: usize| rows == 0 || (rows - 1) * stride + cols <= len;
+    assert!(
+        fits(dst.len(), m, dst_rs, n) && fits(lhs.len(), m, lhs_rs, k) && fits(rhs.len(), k, rhs_rs, n),
+        "matrix shapes"
+    );
+    // SAFETY: the assert keeps every element gemm reads or writes inside the slices:
+    // dst (m, n), lhs (m, k) and rhs (k, n), each row-major with its row stride.
+    unsafe {
+        gemm::gemm(
+            m,
+            n,
+            k,
+            dst.as_mut_ptr(),
+            1,
+            dst_rs as isize,
+            accumulate,
+            lhs.as_ptr(),
+            1,
+            lhs_rs as isize,
+            rhs.as_ptr(),
+            1,
+            rhs_rs as isize,
+            1.0,
+            beta,
+            false,
+            false,
+            false,
+            Parallelism::None,
+        );
     }
 }
 

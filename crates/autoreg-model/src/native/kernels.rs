@@ -131,8 +131,12 @@ fn softmax_slice<const B: usize, const FMA: bool>(v: &mut [f32]) {
 fn exp<const FMA: bool>(v: f32) -> f32 {
     let madd = |a: f32, b: f32, c: f32| if FMA { a.mul_add(b, c) } else { a * b + c };
     let v = v.clamp(-87.3, 88.7);
-    // n = round(v / ln 2), by the 1.5 · 2^23 trick (vectorises without SSE4.1's round).
-    let n = (v * std::f32::consts::LOG2_E + 12_582_912.0) - 12_582_912.0;
+    // n = round(v / ln 2) by adding 1.5 · 2^23, whose float then holds n in its low bits:
+    // plain float and integer adds, which vectorise (a float-to-int cast does not).
+    const MAGIC: f32 = 12_582_912.0;
+    let t = v * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let n_bits = (t.to_bits() as i32).wrapping_sub(MAGIC.to_bits() as i32);
     let r = madd(n, -0.693_359_4, v); // ln 2 in two parts, so that r stays exact
     let r = madd(n, 2.121_944_4e-4, r);
     let mut p = 1.987_569_2e-4;
@@ -140,7 +144,7 @@ fn exp<const FMA: bool>(v: f32) -> f32 {
         p = madd(p, r, c);
     }
     let er = madd(p, r * r, r + 1.0);
-    er * f32::from_bits(((n as i32 + 127) as u32) << 23)
+    er * f32::from_bits((n_bits.wrapping_add(127) << 23) as u32)
 }
 
 #[inline(always)]
