@@ -151,18 +151,22 @@ impl SampleOptions {
         }
     }
 
-    /// CPU threads for `decoder`: `threads` when set; otherwise every core for the
-    /// native decoder (on the 2-core machine, 2 threads decode 1.6x faster than 1 at
-    /// batch 1 and 1.3x at batch 8: `sample_speed` prints both), and libtorch's own
-    /// default (0: leave it as it is) for libtorch.
+    /// CPU threads for `decoder`: `threads` when set. Otherwise, for the native decoder,
+    /// every core up to [`NATIVE_THREADS`]: on the 2-core machine 2 threads decode 1.4x to
+    /// 1.7x faster than 1 at batch 1 (`sample_speed` prints both); past a few threads a
+    /// small model's step has too little work to share out (a product splits into
+    /// panels of 64 outputs). For libtorch, libtorch's own default (0: leave it).
     pub fn threads_for(&self, decoder: Decoder) -> usize {
         match (self.threads, decoder) {
             (0, Decoder::Libtorch) => 0,
-            (0, _) => std::thread::available_parallelism().map_or(1, |n| n.get()),
+            (0, _) => std::thread::available_parallelism().map_or(1, |n| n.get().min(NATIVE_THREADS)),
             (n, _) => n,
         }
     }
 }
+
+/// Most threads the native decoder takes by default.
+pub const NATIVE_THREADS: usize = 8;
 
 /// Draws samples from a decoder.
 pub struct Sampler<'a> {

@@ -128,7 +128,7 @@ pub struct SampleArgs {
     /// a GPU); `auto` picks by device.
     #[arg(long, value_name = "DECODER")]
     pub decoder: Option<Decoder>,
-    /// CPU threads for sampling (default: every core for the native decoder,
+    /// CPU threads for sampling (default: every core, up to 8, for the native decoder;
     /// libtorch's own choice for libtorch).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
