@@ -100,3 +100,33 @@ fn run_directory_holds_everything_and_samples_are_reproducible() {
     let eval = ok(s.path(), &["eval", r]);
     assert!(eval.contains("nats/token") && run.join("eval.json").is_file(), "{eval}");
 }
+
+#[test]
+fn resuming_with_more_steps_continues_the_schedule() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("t");
+    let r = run.to_str().unwrap();
+    let out = common::autoreg(s.path(), &["train", "--resume", r, "--set", "train.max_steps=40"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its decay ended at step 20"), "{stderr}");
+    let lrs: Vec<(i64, f64)> = std::fs::read_to_string(run.join("metrics.jsonl"))
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let v: serde_json::Value = serde_json::from_str(l).unwrap();
+            (v["step"].as_i64().unwrap(), v["lr"].as_f64().unwrap())
+        })
+        .collect();
+    let steps: Vec<i64> = lrs.iter().map(|(s, _)| *s).collect();
+    assert_eq!(steps, [0, 10, 20, 30, 40], "{lrs:?}");
+    // The cosine was near min_lr (1e-4) by step 20 and stays there: no jump back up.
+    assert!(lrs[1].1 > 5e-4 && lrs[2].1 < 1.1e-4, "{lrs:?}");
+    for &(_, lr) in &lrs[3..] {
+        assert!((lr - 1e-4).abs() < 1e-9, "{lrs:?}");
+    }
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("decay_steps = 20") && config.contains("max_steps = 40"), "{config}");
+}

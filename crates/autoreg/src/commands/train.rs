@@ -125,9 +125,19 @@ fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
     let dir = run.path().display();
     let saved = Config::load(&run.config_path(), &[])
         .with_context(|| format!("{dir} is not a run directory that can be resumed"))?;
-    let config = Config::load(&run.config_path(), overrides)?;
+    let mut config = Config::load(&run.config_path(), overrides)?;
     if config.model != saved.model || config.tokenizer != saved.tokenizer {
         bail!("[model] and [tokenizer] cannot change when resuming {dir}");
+    }
+    // A decay that ends at `max_steps` keeps ending where this run's did: following a new
+    // `max_steps` would lift the learning rate back up in the middle of the run.
+    if config.train.decay_steps.is_none() && config.train.max_steps != saved.train.max_steps {
+        let end = saved.train.decay_end();
+        config.train.decay_steps = Some(end);
+        eprintln!(
+            "the learning rate keeps this run's schedule: its decay ended at step {end} (train.decay_steps); \
+             --set train.decay_steps=N moves it"
+        );
     }
     run.checkpoint("last").with_context(|| format!("cannot resume {dir}"))?;
     Ok(config)
