@@ -3,20 +3,21 @@
 mod common;
 use common::{Scratch, last_val_loss, ok};
 
-#[test]
-fn resume_continues_exactly() {
+/// 2N steps in one run and N steps resumed for N more end on the same loss, with the
+/// `[train]` keys of `extra`.
+fn assert_resumes_exactly(extra: &str) {
     let s = Scratch::new();
     // The decay ends at step 40 in both runs, so the schedule does not depend on max_steps.
-    let extra = "decay_steps = 40\n";
-    let cfg = s.config("whole", extra);
+    let extra = format!("decay_steps = 40\n{extra}");
+    let cfg = s.config("whole", &extra);
     ok(s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=40"]);
-    let cfg = s.config("split", extra);
+    let cfg = s.config("split", &extra);
     ok(s.path(), &["train", cfg.to_str().unwrap()]); // 20 steps
     let run = s.run_dir("split");
     ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--set", "train.max_steps=40"]);
     let (a, b) = (last_val_loss(&s.run_dir("whole")), last_val_loss(&run));
-    eprintln!("2N steps: val loss {a:.6}; N + resumed N: {b:.6}");
-    assert!((a - b).abs() < 1e-4, "{a} vs {b}");
+    eprintln!("{extra:?}: 2N steps: val loss {a:.6}; N + resumed N: {b:.6}");
+    assert!((a - b).abs() < 1e-4, "{extra:?}: {a} vs {b}");
     // The resumed run's metrics continue without repeating step 20.
     let steps: Vec<i64> = std::fs::read_to_string(run.join("metrics.jsonl"))
         .unwrap()
@@ -24,6 +25,17 @@ fn resume_continues_exactly() {
         .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_i64().unwrap())
         .collect();
     assert_eq!(steps, [0, 10, 20, 30, 40]);
+}
+
+#[test]
+fn resume_continues_exactly() {
+    assert_resumes_exactly("");
+}
+
+#[test]
+fn resume_continues_exactly_on_the_wsd_schedule() {
+    // A cool-down of half the steps starts at step 21, after the resume.
+    assert_resumes_exactly("schedule = \"wsd\"\ncooldown = 0.5\n");
 }
 
 #[test]

@@ -1,3 +1,4 @@
+use crate::schedule::Schedule;
 use autoreg_model::{DeviceChoice, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
@@ -22,6 +23,10 @@ pub struct TrainConfig {
     pub warmup_steps: i64,
     /// Step at which the decay reaches `min_lr`; unset: `max_steps`.
     pub decay_steps: Option<i64>,
+    /// `"cosine"` or `"wsd"` (warm-up, stable, linear cool-down).
+    pub schedule: Schedule,
+    /// With `"wsd"`: the fraction of the steps after the warm-up spent cooling down.
+    pub cooldown: f64,
     /// AdamW β₁.
     pub beta1: f64,
     /// AdamW β₂.
@@ -57,6 +62,8 @@ impl Default for TrainConfig {
             min_lr: 1e-4,
             warmup_steps: 100,
             decay_steps: None,
+            schedule: Schedule::Cosine,
+            cooldown: 0.2,
             beta1: 0.9,
             beta2: 0.99,
             eps: 1e-8,
@@ -102,6 +109,7 @@ impl TrainConfig {
         }
         check("train.lr", self.lr, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
         check("train.min_lr", self.min_lr, &format!("in [0, train.lr = {}]", self.lr), |v| v >= 0.0 && v <= self.lr)?;
+        check("train.cooldown", self.cooldown, "in [0, 1]", |v| (0.0..=1.0).contains(&v))?;
         for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
             check(key, v, "in [0, 1)", |v| (0.0..1.0).contains(&v))?;
         }
@@ -115,7 +123,7 @@ impl TrainConfig {
         })
     }
 
-    /// Step at which the cosine decay ends.
+    /// Step at which the decay reaches `min_lr`.
     pub fn decay_end(&self) -> i64 {
         self.decay_steps.unwrap_or(self.max_steps)
     }
@@ -129,7 +137,8 @@ mod tests {
     fn every_number_is_checked_and_the_key_named() {
         assert_eq!(TrainConfig::default().validate(), Ok(()));
         type Case = (fn(&mut TrainConfig), &'static str);
-        let cases: [Case; 16] = [
+        let cases: [Case; 17] = [
+            (|c| c.cooldown = 1.5, "train.cooldown must be in [0, 1], got 1.5"),
             (|c| c.lr = f64::INFINITY, "train.lr must be a finite number > 0, got inf"),
             (|c| c.lr = f64::NAN, "train.lr must be"),
             (|c| c.min_lr = f64::NAN, "train.min_lr must be in [0, train.lr"),

@@ -24,5 +24,5 @@ pub use config::TrainConfig;
 pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
 pub use metrics::{EvalRecord, MetricsLog, plot_losses};
-pub use schedule::learning_rate;
+pub use schedule::Schedule;
 pub use trainer::{TrainSummary, Trainer, build_model};

@@ -5,7 +5,6 @@ use crate::checkpoint::{RunLock, TrainState};
 use crate::config::TrainConfig;
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
-use crate::schedule::learning_rate;
 use crate::testhook::pause;
 use autoreg_data::Dataset;
 use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, available_memory, resolve_device};
@@ -196,7 +195,7 @@ impl<'a> Trainer<'a> {
         let elapsed_before = self.state.elapsed_s;
         let (mut since_eval, mut tokens_since_eval) = (Instant::now(), 0u64);
         let mut last_line = Instant::now();
-        let mut lr = learning_rate(start, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.decay_end());
+        let mut lr = cfg.learning_rate(start);
         let mut step = start;
         // A resumed run starts on its saved `last` checkpoint.
         let mut saved = if self.resumed { Some(start) } else { None };
@@ -226,7 +225,7 @@ impl<'a> Trainer<'a> {
                 }
                 return Err(TrainError::Interrupted { step, run: self.lock.run().path().to_path_buf() });
             }
-            lr = learning_rate(step, cfg.lr, cfg.min_lr, cfg.warmup_steps, cfg.decay_end());
+            lr = cfg.learning_rate(step);
             let loss = self.train_step(step, lr)?;
             step += 1;
             self.state.step = step;
