@@ -59,6 +59,8 @@ fn a_model_section_edited_after_training_is_refused() {
     }
     let err = fails_soon(s.path(), &["train", "--resume", &r, "--set", "model.n_layer=3"]);
     assert!(err.contains("[model] and [tokenizer] cannot change"), "{err}");
+    let err = fails_soon(s.path(), &["train", "--resume", &r, "--set", "train.optimizer=\"muon\""]);
+    assert!(err.contains("train.optimizer cannot change when resuming"), "{err}");
 }
 
 #[test]

@@ -33,6 +33,11 @@ fn resume_continues_exactly() {
 }
 
 #[test]
+fn resume_continues_exactly_with_muon() {
+    assert_resumes_exactly("optimizer = \"muon\"\n");
+}
+
+#[test]
 fn resume_continues_exactly_on_the_wsd_schedule() {
     // A cool-down of half the steps starts at step 21, after the resume.
     assert_resumes_exactly("schedule = \"wsd\"\ncooldown = 0.5\n");

@@ -1,5 +1,5 @@
-//! The autoreg decoder: a GPT-style transformer on libtorch (through `tch`), its AdamW
-//! optimizer with saveable moments, and a sampler with a KV cache that runs on libtorch
+//! The autoreg decoder: a GPT-style transformer on libtorch (through `tch`), its optimizer
+//! (AdamW, or Muon and AdamW) with saveable state, and a sampler with a KV cache that runs on libtorch
 //! or on a native CPU decoder.
 
 mod config;
@@ -14,5 +14,5 @@ pub use config::{ModelConfig, Positions, available_memory};
 pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
 pub use native::{NativeCache, NativeModel};
-pub use optim::{AdamW, AdamWConfig};
+pub use optim::{MuonConfig, OptimConfig, Optimizer};
 pub use sampler::{Decoder, NATIVE_THREADS, SampleError, SampleOptions, Sampler};

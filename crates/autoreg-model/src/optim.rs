@@ -1,49 +1,81 @@
-//! AdamW written over plain tensors, because tch's optimizers cannot save their moments
-//! and an exact resume needs them.
+//! The optimizer, written over plain tensors because tch's optimizers cannot save their
+//! moments and an exact resume needs them: AdamW, or Muon for the hidden matrices with
+//! AdamW for the rest.
 
 use serde::{Deserialize, Serialize};
-use tch::{Tensor, nn};
+use tch::{Kind, Tensor, nn};
 
-/// AdamW hyper-parameters (the learning rate is given at each step).
+/// Optimizer hyper-parameters (the learning rate is given at each step).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct AdamWConfig {
-    /// β₁, the decay of the first moment.
+pub struct OptimConfig {
+    /// β₁, the decay of AdamW's first moment.
     pub beta1: f64,
-    /// β₂, the decay of the second moment.
+    /// β₂, the decay of AdamW's second moment.
     pub beta2: f64,
-    /// ε added to the denominator.
+    /// ε added to AdamW's denominator.
     pub eps: f64,
     /// Decoupled weight decay, applied to matrices only (not biases, norms).
     pub weight_decay: f64,
+    /// Muon for the 2-D matrices of the transformer blocks; `None`: AdamW for all.
+    pub muon: Option<MuonConfig>,
 }
 
-/// One parameter with its moments.
+/// Muon (Keller Jordan, 2024, "Muon: an optimizer for hidden layers in neural
+/// networks"): SGD with Nesterov momentum whose update is orthogonalised by a few
+/// Newton-Schulz iterations.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct MuonConfig {
+    /// Muon's learning rate over AdamW's, so that one schedule drives both.
+    pub lr_scale: f64,
+    /// Momentum (0.95 in the reference).
+    pub momentum: f64,
+}
+
+/// How a parameter is updated, with its state.
+enum Rule {
+    /// AdamW's first and second moments.
+    Adam { m: Tensor, v: Tensor },
+    /// Muon's momentum buffer, and its settings.
+    Muon { buf: Tensor, muon: MuonConfig },
+}
+
+/// One parameter with its state.
 struct Slot {
     name: String,
     param: Tensor,
-    m: Tensor,
-    v: Tensor,
+    rule: Rule,
     decay: bool,
 }
 
-/// AdamW over every trainable variable of a `VarStore`, as `torch.optim.AdamW` computes it.
-pub struct AdamW {
-    config: AdamWConfig,
+/// AdamW (as `torch.optim.AdamW` computes it), or Muon and AdamW, over every trainable
+/// variable of a `VarStore`.
+pub struct Optimizer {
+    config: OptimConfig,
     slots: Vec<Slot>,
     step: i64,
 }
 
-impl AdamW {
-    /// Moments start at zero. Variables of two or more dimensions get weight decay.
-    pub fn new(vs: &nn::VarStore, config: AdamWConfig) -> Self {
+/// Whether Muon takes the variable `name` of `dims` dimensions: the 2-D matrices of the
+/// blocks (`h.<i>....weight`), not the embeddings, whose rows are looked up, not mixed.
+fn takes_muon(name: &str, dims: usize) -> bool {
+    dims == 2 && name.starts_with("h.")
+}
+
+impl Optimizer {
+    /// State starts at zero. Variables of two or more dimensions get weight decay.
+    pub fn new(vs: &nn::VarStore, config: OptimConfig) -> Self {
         let mut vars: Vec<(String, Tensor)> = vs.variables().into_iter().collect();
         vars.sort_by(|a, b| a.0.cmp(&b.0));
         let slots = vars
             .into_iter()
             .filter(|(_, p)| p.requires_grad())
             .map(|(name, param)| Slot {
-                m: param.zeros_like(),
-                v: param.zeros_like(),
+                rule: match &config.muon {
+                    Some(muon) if takes_muon(&name, param.dim()) => {
+                        Rule::Muon { buf: param.zeros_like(), muon: muon.clone() }
+                    }
+                    _ => Rule::Adam { m: param.zeros_like(), v: param.zeros_like() },
+                },
                 decay: param.dim() >= 2,
                 name,
                 param,
@@ -51,7 +83,6 @@ impl AdamW {
             .collect();
         Self { config, slots, step: 0 }
     }
-
     /// Number of updates made so far.
     pub fn step_count(&self) -> i64 {
         self.step
@@ -81,11 +112,12 @@ impl AdamW {
         total
     }
 
-    /// One update with learning rate `lr` from `grads`, as given by
-    /// [`AdamW::gradients`] (undefined gradients leave their parameter as it is).
+    /// One update from `grads`, as given by [`Optimizer::gradients`] (undefined
+    /// gradients leave their parameter as it is), with AdamW's learning rate `lr` (and
+    /// Muon's `lr · lr_scale`).
     pub fn step(&mut self, grads: &[Tensor], lr: f64) {
         self.step += 1;
-        let AdamWConfig { beta1, beta2, eps, weight_decay } = self.config;
+        let OptimConfig { beta1, beta2, eps, weight_decay, .. } = self.config;
         let bias1 = 1.0 - beta1.powi(self.step as i32);
         let bias2 = 1.0 - beta2.powi(self.step as i32);
         tch::no_grad(|| {
@@ -93,36 +125,63 @@ impl AdamW {
                 if !g.defined() {
                     continue;
                 }
-                if s.decay && weight_decay > 0.0 {
-                    let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
+                match &mut s.rule {
+                    Rule::Adam { m, v } => {
+                        if s.decay && weight_decay > 0.0 {
+                            let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
+                        }
+                        let _ = m.lerp_(g, 1.0 - beta1);
+                        let _ = v.g_mul_scalar_(beta2).addcmul_(g, &g.g_mul_scalar(1.0 - beta2));
+                        // param -= lr / bias1 · m / (√(v / bias2) + eps)
+                        let denom = v.sqrt().g_div_scalar_(bias2.sqrt()).g_add_scalar_(eps);
+                        let _ = s.param.g_add_(&(&*m / denom).g_mul_scalar_(-lr / bias1));
+                    }
+                    Rule::Muon { buf, muon } => {
+                        let (lr, momentum) = (lr * muon.lr_scale, muon.momentum);
+                        if weight_decay > 0.0 {
+                            let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
+                        }
+                        // Nesterov momentum as in the reference: buf ← μ·buf + (1-μ)·g,
+                        // then the update is (1-μ)·g + μ·buf.
+                        let _ = buf.lerp_(g, 1.0 - momentum);
+                        let mut update = orthogonalise(&g.lerp(&*buf, momentum));
+                        // Scaled so that tall and wide matrices move alike (the reference's
+                        // max(1, rows / cols)^0.5).
+                        let (rows, cols) = (g.size()[0] as f64, g.size()[1] as f64);
+                        let _ = s.param.g_add_(&update.g_mul_scalar_(-lr * (rows / cols).max(1.0).sqrt()));
+                    }
                 }
-                let _ = s.m.lerp_(g, 1.0 - beta1);
-                let _ = s.v.g_mul_scalar_(beta2).addcmul_(g, &g.g_mul_scalar(1.0 - beta2));
-                // param -= lr / bias1 · m / (√(v / bias2) + eps)
-                let denom = s.v.sqrt().g_div_scalar_(bias2.sqrt()).g_add_scalar_(eps);
-                let _ = s.param.g_add_(&(&s.m / denom).g_mul_scalar_(-lr / bias1));
             }
         });
     }
 
-    /// The moments as named tensors (`m.<var>`, `v.<var>`), for saving.
+    /// The state as named tensors (`m.<var>` and `v.<var>` for AdamW, `muon.<var>` for
+    /// Muon), for saving.
     pub fn state(&self) -> Vec<(String, Tensor)> {
         self.slots
             .iter()
-            .flat_map(|s| {
-                [(format!("m.{}", s.name), s.m.shallow_clone()), (format!("v.{}", s.name), s.v.shallow_clone())]
+            .flat_map(|s| match &s.rule {
+                Rule::Adam { m, v } => {
+                    vec![(format!("m.{}", s.name), m.shallow_clone()), (format!("v.{}", s.name), v.shallow_clone())]
+                }
+                Rule::Muon { buf, .. } => vec![(format!("muon.{}", s.name), buf.shallow_clone())],
             })
             .collect()
     }
 
-    /// Restores moments saved by [`AdamW::state`] and the step count.
+    /// Restores state saved by [`Optimizer::state`] and the step count.
     pub fn load_state(&mut self, named: &[(String, Tensor)], step: i64) -> Result<(), String> {
-        let find = |key: String| {
-            named.iter().find(|(n, _)| *n == key).map(|(_, t)| t).ok_or(format!("optimizer state has no `{key}`"))
+        let find = |key: &str| {
+            named.iter().find(|(n, _)| n == key).map(|(_, t)| t).ok_or(format!("optimizer state has no `{key}`"))
         };
         for s in &mut self.slots {
-            for (key, dst) in [(format!("m.{}", s.name), &mut s.m), (format!("v.{}", s.name), &mut s.v)] {
-                let src = find(key.clone())?;
+            let name = &s.name;
+            let targets: Vec<(String, &mut Tensor)> = match &mut s.rule {
+                Rule::Adam { m, v } => vec![(format!("m.{name}"), m), (format!("v.{name}"), v)],
+                Rule::Muon { buf, .. } => vec![(format!("muon.{name}"), buf)],
+            };
+            for (key, dst) in targets {
+                let src = find(&key)?;
                 if src.size() != dst.size() {
                     return Err(format!(
                         "optimizer state `{key}` has shape {:?}, expected {:?}",
@@ -138,10 +197,28 @@ impl AdamW {
     }
 }
 
+/// The nearest semi-orthogonal matrix to `g` (2-D), approximately: `U Vᵀ` of its SVD
+/// `U S Vᵀ`, by five iterations of the quintic Newton-Schulz map `X ← aX + (bA + cA²)X`,
+/// `A = X Xᵀ`, from `X = G / ‖G‖`. The coefficients (3.4445, -4.7750, 2.0315) are Keller
+/// Jordan's, from the Muon reference (modded-nanogpt): chosen to push every singular value
+/// into roughly [0.7, 1.2] in five steps, not to converge to exactly 1.
+fn orthogonalise(g: &Tensor) -> Tensor {
+    let (a, b, c) = (3.4445, -4.7750, 2.0315);
+    let tall = g.size()[0] > g.size()[1];
+    let mut x = if tall { g.tr() } else { g.shallow_clone() }; // (rows ≤ cols)
+    x = &x / (x.norm().to_kind(Kind::Float) + 1e-7);
+    for _ in 0..5 {
+        let gram = x.matmul(&x.tr());
+        let poly = &gram * b + gram.matmul(&gram) * c;
+        x = &x * a + poly.matmul(&x);
+    }
+    if tall { x.tr() } else { x }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
-    use tch::{Device, Kind};
+    use tch::Device;
 
     fn setup() -> (nn::VarStore, Tensor, Tensor) {
         let vs = nn::VarStore::new(Device::Cpu);
@@ -150,14 +227,14 @@ mod tests {
         (vs, w, b)
     }
 
-    fn config() -> AdamWConfig {
-        AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.5 }
+    fn config() -> OptimConfig {
+        OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.5, muon: None }
     }
 
     #[test]
     fn first_step_moves_each_weight_by_lr_against_its_gradient_and_decays_matrices() {
         let (vs, w, b) = setup();
-        let mut opt = AdamW::new(&vs, config());
+        let mut opt = Optimizer::new(&vs, config());
         // Gradients: d/dw sum(w * c) = c, with c of mixed signs.
         let c = Tensor::from_slice(&[2.0f32, -3.0, 0.5, -0.25]).view([2, 2]);
         let grads = opt.gradients(&((&w * &c).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)));
@@ -177,10 +254,10 @@ mod tests {
     #[test]
     fn clipping_scales_the_global_norm() {
         let (vs, w, b) = setup();
-        let opt = AdamW::new(&vs, config());
+        let opt = Optimizer::new(&vs, config());
         let mut grads = opt.gradients(&((&w * 3.0).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)));
         // Gradient norm: sqrt(4·9 + 2·16) = sqrt(68).
-        let norm = AdamW::clip_grad_norm(&mut grads, 1.0);
+        let norm = Optimizer::clip_grad_norm(&mut grads, 1.0);
         assert!((norm - 68f64.sqrt()).abs() < 1e-4);
         let squares: Vec<Tensor> = grads.iter().map(|g| g.pow_tensor_scalar(2).sum(Kind::Float)).collect();
         let after = Tensor::stack(&squares, 0).sum(Kind::Float).sqrt().double_value(&[]);
@@ -190,11 +267,11 @@ mod tests {
     #[test]
     fn state_round_trips_and_is_checked() {
         let (vs, w, b) = setup();
-        let mut opt = AdamW::new(&vs, config());
+        let mut opt = Optimizer::new(&vs, config());
         let grads = opt.gradients(&((&w * 2.0).sum(Kind::Float) + (&b * 0.0).sum(Kind::Float)));
         opt.step(&grads, 0.01);
         let state: Vec<(String, Tensor)> = opt.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
-        let mut fresh = AdamW::new(&vs, config());
+        let mut fresh = Optimizer::new(&vs, config());
         fresh.load_state(&state, 1).unwrap();
         for ((n1, a), (n2, b)) in opt.state().iter().zip(fresh.state().iter()) {
             assert_eq!(n1, n2);
@@ -202,5 +279,52 @@ mod tests {
         }
         let err = fresh.load_state(&state[1..], 1).unwrap_err();
         assert_eq!(err, "optimizer state has no `m.b`");
+    }
+
+    #[test]
+    fn orthogonalising_pushes_every_singular_value_near_one() {
+        tch::manual_seed(3);
+        for shape in [[8i64, 8], [6, 16], [16, 6]] {
+            // Columns scaled over two decades: a badly conditioned matrix.
+            let opts = (Kind::Float, Device::Cpu);
+            let g = Tensor::randn(shape, opts) * Tensor::logspace(0.0, -2.0, shape[1], 10.0, opts);
+            let x = orthogonalise(&g);
+            assert_eq!(x.size(), g.size());
+            let (_, sv, _) = x.svd(true, true);
+            let sv = Vec::<f32>::try_from(sv).unwrap();
+            // Five quintic steps leave them in about [0.7, 1.2] (a singular value far below
+            // the largest grows about 3.4x a step, so 1e-2 of it gets there).
+            assert!(sv.iter().all(|&s| (0.6..1.25).contains(&s)), "{shape:?}: {sv:?}");
+        }
+    }
+
+    #[test]
+    fn muon_takes_the_blocks_matrices_and_its_state_round_trips() {
+        let vs = nn::VarStore::new(Device::Cpu);
+        let w = vs.root().sub("h").sub("0").var("weight", &[3, 4], nn::Init::Const(1.0));
+        let e = vs.root().sub("wte").var("weight", &[5, 4], nn::Init::Const(1.0));
+        let muon = MuonConfig { lr_scale: 10.0, momentum: 0.95 };
+        let mut opt = Optimizer::new(&vs, OptimConfig { weight_decay: 0.0, muon: Some(muon), ..config() });
+        let c = Tensor::from_slice(&[1.0f32, -2.0, 3.0, 0.5]).view([1, 4]);
+        let loss = (&w * &c).sum(Kind::Float) + (&e * &c).sum(Kind::Float);
+        let grads = opt.gradients(&loss);
+        let before = w.copy();
+        opt.step(&grads, 0.01);
+        let names: Vec<String> = opt.state().into_iter().map(|(n, _)| n).collect();
+        assert_eq!(names, ["muon.h.0.weight", "m.wte.weight", "v.wte.weight"]);
+        // The Muon update is the orthogonalised Nesterov step, times lr · lr_scale.
+        let g = grads[0].copy();
+        let want = &before - orthogonalise(&(&g * (0.05 * 0.95 + 0.05))) * 0.1;
+        assert!(w.allclose(&want, 1e-5, 1e-5, false), "{w} vs {want}");
+        // The embedding moved by AdamW's first step: lr against the gradient's sign.
+        let e_now = Vec::<f32>::try_from(e.get(0)).unwrap();
+        assert!(e_now.iter().zip([1.0f32, -2.0, 3.0, 0.5]).all(|(v, g)| (v - (1.0 - 0.01 * g.signum())).abs() < 1e-5));
+        let state: Vec<(String, Tensor)> = opt.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
+        let mut fresh =
+            Optimizer::new(&vs, OptimConfig { muon: Some(MuonConfig { lr_scale: 10.0, momentum: 0.95 }), ..config() });
+        fresh.load_state(&state, 1).unwrap();
+        assert!(fresh.state().iter().zip(&state).all(|((_, a), (_, b))| a.equal(b)));
+        let adam_only = Optimizer::new(&vs, config()).load_state(&state, 1).unwrap_err();
+        assert_eq!(adam_only, "optimizer state has no `m.h.0.weight`");
     }
 }

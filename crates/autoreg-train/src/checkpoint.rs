@@ -16,7 +16,7 @@
 
 use crate::error::TrainError;
 use crate::testhook::pause;
-use autoreg_model::{AdamW, ModelConfig};
+use autoreg_model::{ModelConfig, Optimizer};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
@@ -222,7 +222,7 @@ impl RunDir {
     pub fn save(
         &self,
         vs: &VarStore,
-        opt: &AdamW,
+        opt: &Optimizer,
         state: &TrainState,
         model: &ModelConfig,
         best: bool,
@@ -406,7 +406,7 @@ impl Checkpoint {
 
     /// Loads the optimizer moments and step count into `opt`, once the file matches
     /// its checksum.
-    pub fn load_optimizer(&self, opt: &mut AdamW) -> Result<(), TrainError> {
+    pub fn load_optimizer(&self, opt: &mut Optimizer) -> Result<(), TrainError> {
         let path = self.verified(OPTIMIZER)?;
         let named =
             tch::Tensor::read_safetensors(&path).map_err(TrainError::torch(format!("loading {}", path.display())))?;
@@ -457,22 +457,23 @@ fn differences(saved: &ModelConfig, now: &ModelConfig) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autoreg_model::{AdamWConfig, Positions};
+    use autoreg_model::{OptimConfig, Positions};
     use tch::{Device, nn};
 
     /// A run with one variable, saved at steps 10 (best) and 20.
-    fn saved_run() -> (tempfile::TempDir, RunDir, RunLock, VarStore, AdamW) {
+    fn saved_run() -> (tempfile::TempDir, RunDir, RunLock, VarStore, Optimizer) {
         let dir = tempfile::tempdir().unwrap();
         let (run, lock, vs, opt) = saved_run_at(dir.path().join("run"));
         (dir, run, lock, vs, opt)
     }
 
-    fn saved_run_at(path: PathBuf) -> (RunDir, RunLock, VarStore, AdamW) {
+    fn saved_run_at(path: PathBuf) -> (RunDir, RunLock, VarStore, Optimizer) {
         let run = RunDir::new(path);
         let lock = run.lock().unwrap();
         let vs = VarStore::new(Device::Cpu);
         let _w = vs.root().var("w", &[2, 3], nn::Init::Const(0.5));
-        let opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0 });
+        let opt =
+            Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0, muon: None });
         for (step, best) in [(10, true), (20, false)] {
             let state = TrainState { step, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
             run.save(&vs, &opt, &state, &ModelConfig::default(), best).unwrap();

@@ -3,6 +3,18 @@ use autoreg_model::{DeviceChoice, Precision};
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
+/// Which optimizer trains the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    /// AdamW for every parameter.
+    #[default]
+    Adamw,
+    /// Muon for the 2-D matrices of the transformer blocks, AdamW for the embeddings,
+    /// norms and biases.
+    Muon,
+}
+
 /// `[train]`: optimisation, evaluation and hardware.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -27,6 +39,12 @@ pub struct TrainConfig {
     pub schedule: Schedule,
     /// With `"wsd"`: the fraction of the steps after the warm-up spent cooling down.
     pub cooldown: f64,
+    /// `"adamw"`, or `"muon"`: Muon for the blocks' matrices, AdamW for the rest.
+    pub optimizer: OptimizerKind,
+    /// Muon's peak learning rate (the schedule scales it as it scales `lr`).
+    pub muon_lr: f64,
+    /// Muon's momentum.
+    pub muon_momentum: f64,
     /// AdamW β₁.
     pub beta1: f64,
     /// AdamW β₂.
@@ -64,6 +82,9 @@ impl Default for TrainConfig {
             decay_steps: None,
             schedule: Schedule::Cosine,
             cooldown: 0.2,
+            optimizer: OptimizerKind::Adamw,
+            muon_lr: 0.02,
+            muon_momentum: 0.95,
             beta1: 0.9,
             beta2: 0.99,
             eps: 1e-8,
@@ -110,6 +131,8 @@ impl TrainConfig {
         check("train.lr", self.lr, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
         check("train.min_lr", self.min_lr, &format!("in [0, train.lr = {}]", self.lr), |v| v >= 0.0 && v <= self.lr)?;
         check("train.cooldown", self.cooldown, "in [0, 1]", |v| (0.0..=1.0).contains(&v))?;
+        check("train.muon_lr", self.muon_lr, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
+        check("train.muon_momentum", self.muon_momentum, "in [0, 1)", |v| (0.0..1.0).contains(&v))?;
         for (key, v) in [("train.beta1", self.beta1), ("train.beta2", self.beta2)] {
             check(key, v, "in [0, 1)", |v| (0.0..1.0).contains(&v))?;
         }
@@ -137,7 +160,9 @@ mod tests {
     fn every_number_is_checked_and_the_key_named() {
         assert_eq!(TrainConfig::default().validate(), Ok(()));
         type Case = (fn(&mut TrainConfig), &'static str);
-        let cases: [Case; 17] = [
+        let cases: [Case; 19] = [
+            (|c| c.muon_lr = 0.0, "train.muon_lr must be a finite number > 0, got 0"),
+            (|c| c.muon_momentum = 1.0, "train.muon_momentum must be in [0, 1), got 1"),
             (|c| c.cooldown = 1.5, "train.cooldown must be in [0, 1], got 1.5"),
             (|c| c.lr = f64::INFINITY, "train.lr must be a finite number > 0, got inf"),
             (|c| c.lr = f64::NAN, "train.lr must be"),

@@ -1,5 +1,5 @@
-//! Training for autoreg: batches of random windows as tensors, the AdamW loop with
-//! warm-up and cosine decay, atomic checkpoints, metrics and plots. The data pipeline
+//! Training for autoreg: batches of random windows as tensors, the optimizer loop with
+//! a warm-up and decay schedule, atomic checkpoints, metrics and plots. The data pipeline
 //! (data roots, the token cache, splits, window drawing) is `autoreg-data`, re-exported
 //! here.
 
@@ -20,7 +20,7 @@ pub use autoreg_data::{
 pub use baseline::{Baseline, baseline_nats};
 pub use batch::Batcher;
 pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
-pub use config::TrainConfig;
+pub use config::{OptimizerKind, TrainConfig};
 pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
 pub use metrics::{EvalRecord, MetricsLog, plot_losses};

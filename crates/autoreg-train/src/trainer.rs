@@ -1,13 +1,15 @@
-//! The training loop: AdamW steps on random windows, evaluations, checkpoints, metrics.
+//! The training loop: optimizer steps on random windows, evaluations, checkpoints, metrics.
 
 use crate::batch::Batcher;
 use crate::checkpoint::{RunLock, TrainState};
-use crate::config::TrainConfig;
+use crate::config::{OptimizerKind, TrainConfig};
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
 use crate::testhook::pause;
 use autoreg_data::Dataset;
-use autoreg_model::{AdamW, AdamWConfig, DeviceChoice, Gpt, ModelConfig, available_memory, resolve_device};
+use autoreg_model::{
+    DeviceChoice, Gpt, ModelConfig, MuonConfig, OptimConfig, Optimizer, available_memory, resolve_device,
+};
 use autoreg_tokens::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -88,7 +90,7 @@ pub struct Trainer<'a> {
     title: String,
     vs: VarStore,
     model: Gpt,
-    opt: AdamW,
+    opt: Optimizer,
     state: TrainState,
     train: Batcher,
     val: Batcher,
@@ -116,13 +118,16 @@ impl<'a> Trainer<'a> {
         let device = resolve_device(config.device).map_err(TrainError::Config)?;
         check_memory(model_config, config, tokenizer.vocab_size(), device)?;
         let (mut vs, model) = build_model(model_config, config, config.device, tokenizer.vocab_size())?;
-        let mut opt = AdamW::new(
+        let muon = (config.optimizer == OptimizerKind::Muon)
+            .then(|| MuonConfig { lr_scale: config.muon_lr / config.lr, momentum: config.muon_momentum });
+        let mut opt = Optimizer::new(
             &vs,
-            AdamWConfig {
+            OptimConfig {
                 beta1: config.beta1,
                 beta2: config.beta2,
                 eps: config.eps,
                 weight_decay: config.weight_decay,
+                muon,
             },
         );
         let run = lock.run();
@@ -275,7 +280,7 @@ impl<'a> Trainer<'a> {
             return Err(TrainError::Diverged { step: step + 1, loss: total });
         }
         if cfg.grad_clip > 0.0 {
-            AdamW::clip_grad_norm(&mut grads, cfg.grad_clip);
+            Optimizer::clip_grad_norm(&mut grads, cfg.grad_clip);
         }
         self.opt.step(&grads, lr);
         Ok(total)

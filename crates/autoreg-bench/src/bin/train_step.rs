@@ -9,7 +9,7 @@
 
 use anyhow::{Context, Result};
 use autoreg_bench::{PythonServer, median, shakespeare};
-use autoreg_model::{AdamW, AdamWConfig, Gpt, ModelConfig, Positions};
+use autoreg_model::{Gpt, ModelConfig, OptimConfig, Optimizer, Positions};
 use autoreg_tokens::{Identity, Modality, Pipeline, TokenStore};
 use autoreg_train::{Batcher, Windows};
 use rand::SeedableRng;
@@ -58,7 +58,8 @@ fn compare(
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
     let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, Kind::Float);
-    let mut opt = AdamW::new(&vs, AdamWConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1 });
+    let mut opt =
+        Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, muon: None });
     let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
     let batches = Batcher::new(store.clone(), config.block_size, Windows::Stream, pipeline, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
@@ -66,7 +67,7 @@ fn compare(
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each
         let loss = model.loss(&x, &y, true);
         let mut grads = opt.gradients(&loss);
-        AdamW::clip_grad_norm(&mut grads, 1.0);
+        Optimizer::clip_grad_norm(&mut grads, 1.0);
         opt.step(&grads, 1e-3);
         loss.double_value(&[])
     };

@@ -129,6 +129,11 @@ fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
     if config.model != saved.model || config.tokenizer != saved.tokenizer {
         bail!("[model] and [tokenizer] cannot change when resuming {dir}");
     }
+    if config.train.optimizer != saved.train.optimizer {
+        bail!(
+            "train.optimizer cannot change when resuming {dir}: its state belongs to the optimizer it was trained with"
+        );
+    }
     // A decay that ends at `max_steps` keeps ending where this run's did: following a new
     // `max_steps` would lift the learning rate back up in the middle of the run.
     if config.train.decay_steps.is_none() && config.train.max_steps != saved.train.max_steps {
