@@ -64,11 +64,42 @@ fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
     windows
 }
 
+/// Overlapping windows of `doc` that predict each of its tokens after the first once,
+/// with at most `block` inputs each. The first window reads the document from its
+/// start; each later one scores the next `stride` tokens (at most `block - prefix`) with
+/// as much context before them as fits, behind the document's `prefix` tokens. So every
+/// scored token past the first window sees at least `block - prefix - stride` tokens
+/// before it, and the prefix.
+fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -> Vec<Window> {
+    let mut windows = Vec::new();
+    if doc.len() < 2 {
+        return windows;
+    }
+    let first = block.min(doc.len() - 1);
+    windows.push((doc[..first].to_vec(), doc[1..=first].iter().map(|&t| i64::from(t)).collect()));
+    let prefix = prefix.min(block.saturating_sub(1));
+    let stride = stride.clamp(1, block - prefix);
+    let mut next = first + 1; // the next token to predict
+    while next < doc.len() {
+        let end = (next + stride).min(doc.len());
+        // The tokens read: the prefix, then doc[start..end], block + 1 in all (end > block + 1
+        // past the first window, so start > prefix); targets from doc[next] on are scored.
+        let start = prefix + end - 1 - block;
+        let w: Vec<u32> = doc[..prefix].iter().chain(&doc[start..end]).copied().collect();
+        let scored = prefix + next - start;
+        let y = (1..w.len()).map(|m| if m >= scored { i64::from(w[m]) } else { IGNORE }).collect();
+        windows.push((w[..w.len() - 1].to_vec(), y));
+        next = end;
+    }
+    windows
+}
+
 /// Evaluates `model` on every document of `store`, in windows of at most `block_size`
-/// tokens: every token after a document's first is predicted once. The context
-/// restarts at each window; with [`Windows::Documents`] windows past the first keep
-/// the document's prefix (BOS, class) in front, as in training. `batch` windows are
-/// evaluated at once, fewer when their logits would take more than 1 GiB.
+/// tokens: every token after a document's first is predicted once. With `stride`, the
+/// windows overlap ([`strided_windows_of`]) so that every token has context; without,
+/// the context restarts at each window. With [`Windows::Documents`] windows past the
+/// first keep the document's prefix (BOS, class) in front, as in training. `batch`
+/// windows are evaluated at once, fewer when their logits would take more than 1 GiB.
 pub fn evaluate(
     model: &Gpt,
     store: &TokenStore,
@@ -76,6 +107,7 @@ pub fn evaluate(
     tokenizer: Pipeline<'_>,
     device: Device,
     batch: usize,
+    stride: Option<usize>,
 ) -> Evaluation {
     let block = model.config().block_size as usize;
     let pad = i64::from(tokenizer.specials().pad);
@@ -83,7 +115,10 @@ pub fn evaluate(
         .docs()
         .flat_map(|d| {
             let prefix = if windows == Windows::Documents { tokenizer.prefix_len(d) } else { 0 };
-            windows_of(d, block, prefix)
+            match stride {
+                Some(stride) => strided_windows_of(d, block, prefix, stride),
+                None => windows_of(d, block, prefix),
+            }
         })
         .collect();
     let per_window = 2.0 * 4.0 * block as f64 * model.vocab_size() as f64;
@@ -151,6 +186,28 @@ mod tests {
     }
 
     #[test]
+    fn strided_windows_predict_each_token_once_with_context() {
+        let doc: Vec<u32> = (100..140).collect(); // BOS-like 100, class-like 101
+        for (prefix, stride) in [(0, 4), (2, 3), (1, 7), (2, 100)] {
+            let w = strided_windows_of(&doc, 8, prefix, stride);
+            assert_eq!(w[0], ((100..108).collect(), (101..109).collect()));
+            assert_eq!(predicted(&w), (101..140).collect::<Vec<_>>(), "prefix {prefix} stride {stride}");
+            let stride = stride.min(8 - prefix);
+            for (x, y) in &w[1..] {
+                assert!(x.len() == y.len() && x.len() <= 8 && x[..prefix] == doc[..prefix]);
+                // Each scored target has the whole window before it: at least
+                // block - prefix - stride tokens after the prefix.
+                let first_scored = y.iter().position(|&t| t != IGNORE).unwrap();
+                assert!(first_scored + 1 >= 8 - stride, "prefix {prefix} stride {stride}: {x:?} {y:?}");
+                // Inputs continue the document: the token before each target is its input.
+                for (i, &t) in y.iter().enumerate().filter(|(_, t)| **t != IGNORE) {
+                    assert_eq!(i64::from(x[i]) + 1, t);
+                }
+            }
+        }
+    }
+
+    #[test]
     fn every_token_after_the_first_is_counted_once() {
         let tok = TextTokenizer::byte();
         tch::manual_seed(0);
@@ -161,10 +218,12 @@ mod tests {
         store.push(&(0..30).collect::<Vec<u32>>());
         store.push(&[5, 6, 7]);
         for windows in [Windows::Stream, Windows::Documents] {
-            let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-            let e = evaluate(&model, &store, windows, pipeline, Device::Cpu, 2);
-            assert_eq!((e.documents, e.tokens), (2, 31));
-            assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");
+            for stride in [None, Some(4)] {
+                let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+                let e = evaluate(&model, &store, windows, pipeline, Device::Cpu, 2, stride);
+                assert_eq!((e.documents, e.tokens), (2, 31));
+                assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");
+            }
         }
     }
 }

@@ -151,6 +151,10 @@ pub struct EvalArgs {
     /// Skip the count-based baselines.
     #[arg(long)]
     pub no_baselines: bool,
+    /// Windows past a document's first advance by N tokens, so that every scored token
+    /// has at least block_size - N before it (default: block_size / 2).
+    #[arg(long, value_name = "N")]
+    pub stride: Option<usize>,
 }
 
 /// `autoreg encode`.
