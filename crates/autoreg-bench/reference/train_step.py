@@ -5,6 +5,7 @@ batch 12, on random windows of tiny shakespeare.
 
 Usage: python train_step.py INPUT_TXT --serve [--rope]
        python train_step.py INPUT_TXT --full SEED [--rope]
+       python train_step.py INPUT_TXT --curve SEED [--rope]
 
 --serve keeps one model training: each line N read from standard input runs N more steps
 and answers `ms_per_step MS threads N loss L`, so that the benchmark can alternate short
@@ -13,6 +14,10 @@ rounds of both implementations in one process each.
 --full trains nanoGPT's 2,000-step schedule (warm-up 100, cosine decay from 1e-3 to 1e-4)
 on the first 90% of the text and prints the validation loss over the last 10% in
 non-overlapping windows of 64, as `autoreg eval` computes it: the quality reference.
+
+--curve trains the same 2,000 steps and, as nanoGPT's CPU recipe does (eval_interval 250,
+eval_iters 20), prints at steps 0, 250, ..., 2000 the mean loss of 20 random validation
+batches and the wall time so far, evaluations included: `step S val V seconds T`.
 
 --rope replaces the learned position embedding by rotary positions (half-split pairs,
 queries and keys rotated in one call, as autoreg does it).
@@ -108,8 +113,9 @@ def main():
     stoi = {c: i for i, c in enumerate(chars)}
     data = torch.tensor([stoi[c] for c in text], dtype=torch.long)
     n = int(0.9 * len(data))
-    train, val = (data[:n], data[n:]) if full else (data, data)
-    torch.manual_seed(int(args[3]) if full else 1337)
+    split = full or args[2] == "--curve"
+    train, val = (data[:n], data[n:]) if split else (data, data)
+    torch.manual_seed(int(args[3]) if split else 1337)
     model = GPT(len(chars) + 3, rope)  # the same vocabulary as autoreg's (65 characters + 3 specials)
     decay = [p for p in model.parameters() if p.dim() >= 2]
     no_decay = [p for p in model.parameters() if p.dim() < 2]
@@ -130,6 +136,30 @@ def main():
         opt.zero_grad(set_to_none=True)
         return loss.item()
 
+    if args[2] == "--curve":
+        start = time.perf_counter()
+
+        def estimate():
+            model.eval()
+            with torch.no_grad():
+                losses = []
+                for _ in range(20):
+                    ix = torch.randint(len(val) - BLOCK - 1, (BATCH,))
+                    x = torch.stack([val[i : i + BLOCK] for i in ix])
+                    y = torch.stack([val[i + 1 : i + 1 + BLOCK] for i in ix])
+                    losses.append(model(x, y).item())
+            model.train()
+            return sum(losses) / len(losses)
+
+        for it in range(2001):
+            if it % 250 == 0:
+                print(f"step {it} val {estimate():.4f} seconds {time.perf_counter() - start:.2f}", flush=True)
+            if it == 2000:
+                break
+            for group in opt.param_groups:
+                group["lr"] = lr_at(it)
+            step()
+        return
     if full:
         start = time.perf_counter()
         for it in range(2000):
