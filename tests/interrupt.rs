@@ -86,11 +86,7 @@ fn a_second_trainer_of_a_run_is_refused_and_the_first_one_s_work_is_intact() {
     assert!(stderr.contains("interrupted at step 15"), "{stderr}");
     assert_eq!(status.code(), Some(1));
     ok(s.path(), &["train", "--resume", r]);
-    let steps: Vec<i64> = std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_i64().unwrap())
-        .collect();
+    let steps: Vec<i64> = common::metrics(&run).iter().map(|v| v["step"].as_i64().unwrap()).collect();
     assert_eq!(steps, [0, 10, 20]);
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("max_steps = 20"), "the first resume's override is kept: {config}");

@@ -19,11 +19,7 @@ fn assert_resumes_exactly(extra: &str) {
     eprintln!("{extra:?}: 2N steps: val loss {a:.6}; N + resumed N: {b:.6}");
     assert!((a - b).abs() < 1e-4, "{extra:?}: {a} vs {b}");
     // The resumed run's metrics continue without repeating step 20.
-    let steps: Vec<i64> = std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap()["step"].as_i64().unwrap())
-        .collect();
+    let steps: Vec<i64> = common::metrics(&run).iter().map(|v| v["step"].as_i64().unwrap()).collect();
     assert_eq!(steps, [0, 10, 20, 30, 40]);
 }
 
@@ -129,14 +125,8 @@ fn resuming_with_more_steps_continues_the_schedule() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{stderr}");
     assert!(stderr.contains("its decay ended at step 20"), "{stderr}");
-    let lrs: Vec<(i64, f64)> = std::fs::read_to_string(run.join("metrics.jsonl"))
-        .unwrap()
-        .lines()
-        .map(|l| {
-            let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["step"].as_i64().unwrap(), v["lr"].as_f64().unwrap())
-        })
-        .collect();
+    let lrs: Vec<(i64, f64)> =
+        common::metrics(&run).iter().map(|v| (v["step"].as_i64().unwrap(), v["lr"].as_f64().unwrap())).collect();
     let steps: Vec<i64> = lrs.iter().map(|(s, _)| *s).collect();
     assert_eq!(steps, [0, 10, 20, 30, 40], "{lrs:?}");
     // The cosine was near min_lr (1e-4) by step 20 and stays there: no jump back up.

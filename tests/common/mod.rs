@@ -209,12 +209,15 @@ pub fn fails(cwd: &Path, args: &[&str]) -> String {
     stderr[at..].to_owned()
 }
 
+/// The lines of a run's `metrics.jsonl`.
+pub fn metrics(run_dir: &Path) -> Vec<serde_json::Value> {
+    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
+    text.lines().map(|l| serde_json::from_str(l).unwrap()).collect()
+}
+
 /// The last validation loss in a run's metrics.
 pub fn last_val_loss(run_dir: &Path) -> f64 {
-    let text = std::fs::read_to_string(run_dir.join("metrics.jsonl")).unwrap();
-    let last = text.lines().last().unwrap();
-    let v: serde_json::Value = serde_json::from_str(last).unwrap();
-    v["val_loss"].as_f64().unwrap()
+    metrics(run_dir).last().unwrap()["val_loss"].as_f64().unwrap()
 }
 
 /// Runs `f` on a thread and returns what it returns; fails the test when it is still

@@ -33,21 +33,26 @@ const LOGITS_BUDGET: f64 = (1u64 << 30) as f64;
 /// where they were predicted by an earlier window.
 type Window = (Vec<u32>, Vec<i64>);
 
+/// The first window of `doc`, which reads it from its start and predicts
+/// `doc[1..=first]`, and `first + 1`, the next token to predict; `None` for a document
+/// of fewer than two tokens.
+fn first_window(doc: &[u32], block: usize) -> Option<(Window, usize)> {
+    if doc.len() < 2 {
+        return None;
+    }
+    let first = block.min(doc.len() - 1);
+    Some(((doc[..first].to_vec(), doc[1..=first].iter().map(|&t| i64::from(t)).collect()), first + 1))
+}
+
 /// The windows of `doc` that predict each of its tokens after the first once, with at
 /// most `block` inputs each. The first window reads the document from its start. With
 /// `prefix` tokens kept (see [`Tokenizer::prefix_len`]; 0 for stream windows), every
 /// later one starts with them, as training windows do: the prefix, then the tokens that
 /// follow the previous window, the last prefix token predicting the first of them.
 fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
-    let mut windows = Vec::new();
-    if doc.len() < 2 {
-        return windows;
-    }
-    // The targets of the first window: doc[1..=first].
-    let first = block.min(doc.len() - 1);
-    windows.push((doc[..first].to_vec(), doc[1..=first].iter().map(|&t| i64::from(t)).collect()));
+    let Some((first, mut next)) = first_window(doc, block) else { return Vec::new() };
+    let mut windows = vec![first];
     let prefix = prefix.min(block.saturating_sub(1));
-    let mut next = first + 1; // the next token to predict
     while next < doc.len() {
         // Targets doc[next..end]; inputs the prefix or the token before `next`, then the
         // tokens up to the last target.
@@ -71,15 +76,10 @@ fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
 /// scored token past the first window sees at least `block - prefix - stride` tokens
 /// before it, and the prefix.
 fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -> Vec<Window> {
-    let mut windows = Vec::new();
-    if doc.len() < 2 {
-        return windows;
-    }
-    let first = block.min(doc.len() - 1);
-    windows.push((doc[..first].to_vec(), doc[1..=first].iter().map(|&t| i64::from(t)).collect()));
+    let Some((first, mut next)) = first_window(doc, block) else { return Vec::new() };
+    let mut windows = vec![first];
     let prefix = prefix.min(block.saturating_sub(1));
     let stride = stride.clamp(1, block - prefix);
-    let mut next = first + 1; // the next token to predict
     while next < doc.len() {
         let end = (next + stride).min(doc.len());
         // The tokens read: the prefix, then doc[start..end], block + 1 in all (end > block + 1
