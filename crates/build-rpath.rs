@@ -3,7 +3,7 @@
 //!
 //! torch-sys links libtorch dynamically but gives our binaries and tests no run-time
 //! search path for it: embed one, so that nothing needs LD_LIBRARY_PATH.
-fn main() {
+pub fn main() {
     if let Ok(dir) = std::env::var("DEP_TCH_LIBTORCH_LIB") {
         println!("cargo:rustc-link-arg=-Wl,-rpath,{dir}");
     }

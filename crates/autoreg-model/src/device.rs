@@ -56,8 +56,30 @@ impl fmt::Display for DeviceChoice {
     }
 }
 
+/// Loads libtorch's CUDA library, once, if this libtorch has one.
+///
+/// torch-sys names libtorch_cuda at link time, but nothing in autoreg calls into it
+/// directly, so an `--as-needed` linker drops it, and libtorch would then see no GPU.
+/// Opening it at run time registers its CUDA hooks with libtorch, and only for a run
+/// that asks for CUDA: a CPU run never loads libtorch_cuda, NCCL or cuDNN. The binary's
+/// run-time path (see `crates/build-rpath.rs`) is where the loader finds it.
+fn load_cuda() {
+    static LOADED: std::sync::Once = std::sync::Once::new();
+    LOADED.call_once(|| {
+        // SAFETY: a NUL-terminated name; the handle is kept open for the process's life.
+        let handle = unsafe { libc::dlopen(c"libtorch_cuda.so".as_ptr(), libc::RTLD_NOW | libc::RTLD_GLOBAL) };
+        if handle.is_null() {
+            // A CPU-only libtorch: there is no CUDA to find.
+            log::debug!("libtorch_cuda.so not loaded: libtorch sees no CUDA device");
+        }
+    });
+}
+
 /// Resolves a device choice, failing when a requested CUDA device is not there.
 pub fn resolve_device(choice: DeviceChoice) -> Result<Device, String> {
+    if choice != DeviceChoice::Cpu {
+        load_cuda();
+    }
     match choice {
         DeviceChoice::Auto => Ok(Device::cuda_if_available()),
         DeviceChoice::Cpu => Ok(Device::Cpu),

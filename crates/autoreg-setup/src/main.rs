@@ -1,6 +1,8 @@
 //! `cargo setup`: makes `.venv/` with the pinned `torch` wheel and links `.venv/libtorch`
 //! to it, which is where `.cargo/config.toml` points `LIBTORCH` for torch-sys; and adds
-//! the Python `tokenizers` package, which the tests load autoreg's BPE files with.
+//! the Python `tokenizers` package, which the tests load autoreg's BPE files with; and
+//! the CUDA headers that autoreg's NCCL plugin is compiled against (the wheel ships
+//! CUDA's libraries, not all of its headers).
 //!
 //! Idempotent: a venv that already holds the pinned versions is reused. The torch part
 //! is skipped when the user points `LIBTORCH` at a libtorch of their own.
@@ -16,9 +18,32 @@ const TORCH_VERSION: &str = "2.13.0";
 /// `tokenizers` crate (0.23) writes.
 const TOKENIZERS_VERSION: &str = "0.23.3";
 
+/// The `cuda-toolkit` release that the torch wheel requires; its `crt` and `cccl` parts
+/// hold the CUDA headers that `ProcessGroupNCCL.hpp` includes.
+const CUDA_TOOLKIT_VERSION: &str = "13.0.3";
+
 fn main() -> Result<()> {
-    install_torch()?;
+    if install_torch()? {
+        install_cuda_headers()?;
+    }
     install_tokenizers()
+}
+
+/// Installs the CUDA headers beside the venv's torch unless they are there.
+fn install_cuda_headers() -> Result<()> {
+    let venv = venv_dir()?;
+    let include = venv.join("libtorch/../nvidia/cu13/include");
+    if include.join("crt/host_config.h").exists() && include.join("nv/target").exists() {
+        println!("CUDA headers ready");
+        return Ok(());
+    }
+    println!("installing the CUDA headers (cuda-toolkit[crt,cccl]=={CUDA_TOOLKIT_VERSION})");
+    pip_install(&venv_python(&venv)?, &format!("cuda-toolkit[crt,cccl]=={CUDA_TOOLKIT_VERSION}"))
+}
+
+/// `pip install --quiet SPEC` with the venv's `python`.
+fn pip_install(python: &Path, spec: &str) -> Result<()> {
+    run(Command::new(python).args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", spec]))
 }
 
 /// The venv's python, made with `$AUTOREG_PYTHON` (default `python3`) if missing.
@@ -48,18 +73,12 @@ fn install_tokenizers() -> Result<()> {
         return Ok(());
     }
     println!("installing tokenizers=={TOKENIZERS_VERSION}");
-    run(Command::new(&python).args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--quiet",
-        &format!("tokenizers=={TOKENIZERS_VERSION}"),
-    ]))
+    pip_install(&python, &format!("tokenizers=={TOKENIZERS_VERSION}"))
 }
 
-/// Installs the pinned torch into the venv and links `.venv/libtorch` to it.
-fn install_torch() -> Result<()> {
+/// Installs the pinned torch into the venv and links `.venv/libtorch` to it; returns
+/// whether the venv's torch is the one in use (not a `LIBTORCH` of the user's).
+fn install_torch() -> Result<bool> {
     let venv = venv_dir()?;
     let link = venv.join("libtorch");
 
@@ -67,23 +86,16 @@ fn install_torch() -> Result<()> {
         && user != link
     {
         println!("LIBTORCH={} is set: using it, nothing to install", user.display());
-        return Ok(());
+        return Ok(false);
     }
     if installed_version(&link).as_deref() == Some(TORCH_VERSION) {
         println!("libtorch {TORCH_VERSION} ready in {}", link.display());
-        return Ok(());
+        return Ok(true);
     }
 
     let venv_python = venv_python(&venv)?;
     println!("installing torch=={TORCH_VERSION} into {} (about 5 GB)", venv.display());
-    run(Command::new(&venv_python).args([
-        "-m",
-        "pip",
-        "install",
-        "--disable-pip-version-check",
-        "--quiet",
-        &format!("torch=={TORCH_VERSION}"),
-    ]))?;
+    pip_install(&venv_python, &format!("torch=={TORCH_VERSION}"))?;
 
     let output = Command::new(&venv_python)
         .args(["-c", "import os, torch; print(os.path.dirname(torch.__file__))"])
@@ -101,7 +113,7 @@ fn install_torch() -> Result<()> {
     match installed_version(&link) {
         Some(v) if v == TORCH_VERSION => {
             println!("libtorch {TORCH_VERSION} ready in {}", link.display());
-            Ok(())
+            Ok(true)
         }
         other => bail!("expected torch {TORCH_VERSION} in {}, found {other:?}", link.display()),
     }

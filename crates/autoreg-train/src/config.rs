@@ -65,8 +65,12 @@ pub struct TrainConfig {
     pub device: DeviceChoice,
     /// `"auto"` (bf16 on CUDA, f32 on CPU), `"fp32"` or `"bf16"`.
     pub precision: Precision,
-    /// CPU threads for libtorch; 0 keeps libtorch's default.
+    /// CPU threads for libtorch; 0 keeps libtorch's default (with several ranks on one
+    /// machine and no `OMP_NUM_THREADS`: its cores shared out among them).
     pub threads: usize,
+    /// Seconds a data-parallel rank waits for the others (the rendezvous, each
+    /// collective) before it stops with an error.
+    pub dist_timeout_s: f64,
 }
 
 impl Default for TrainConfig {
@@ -96,6 +100,7 @@ impl Default for TrainConfig {
             device: DeviceChoice::Auto,
             precision: Precision::Auto,
             threads: 0,
+            dist_timeout_s: 300.0,
         }
     }
 }
@@ -141,6 +146,7 @@ impl TrainConfig {
         check("train.grad_clip", self.grad_clip, "a finite number, at least 0 (0: no clipping)", |v| {
             v.is_finite() && v >= 0.0
         })?;
+        check("train.dist_timeout_s", self.dist_timeout_s, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
         check("train.threads", self.threads, &format!("at most {MAX_THREADS} (0: libtorch's default)"), |v| {
             v <= MAX_THREADS
         })
@@ -160,7 +166,8 @@ mod tests {
     fn every_number_is_checked_and_the_key_named() {
         assert_eq!(TrainConfig::default().validate(), Ok(()));
         type Case = (fn(&mut TrainConfig), &'static str);
-        let cases: [Case; 19] = [
+        let cases: [Case; 20] = [
+            (|c| c.dist_timeout_s = 0.0, "train.dist_timeout_s must be a finite number > 0, got 0"),
             (|c| c.muon_lr = 0.0, "train.muon_lr must be a finite number > 0, got 0"),
             (|c| c.muon_momentum = 1.0, "train.muon_momentum must be in [0, 1), got 1"),
             (|c| c.cooldown = 1.5, "train.cooldown must be in [0, 1], got 1.5"),

@@ -17,6 +17,9 @@ pub enum TrainError {
     /// Finding, tokenizing, caching, splitting or windowing the data failed.
     #[error(transparent)]
     Dataset(#[from] autoreg_data::DataError),
+    /// A data-parallel collective failed (another rank stopped, or a timeout).
+    #[error(transparent)]
+    Dist(#[from] autoreg_dist::DistError),
     /// A tokenizer error while preparing data.
     #[error(transparent)]
     Token(#[from] autoreg_tokens::TokenError),

@@ -11,6 +11,7 @@ mod error;
 mod eval;
 mod metrics;
 mod schedule;
+mod share;
 mod testhook;
 mod trainer;
 
@@ -25,4 +26,4 @@ pub use error::TrainError;
 pub use eval::{Evaluation, evaluate};
 pub use metrics::{EvalRecord, MetricsLog, plot_losses};
 pub use schedule::Schedule;
-pub use trainer::{TrainSummary, Trainer, build_model};
+pub use trainer::{RunHandle, TrainSummary, Trainer, build_model, check_world_size};

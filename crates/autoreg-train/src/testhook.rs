@@ -3,6 +3,8 @@
 //! FILE (holding its PID) when it reaches POINT at step STEP, then waits there until
 //! the wait ends (never, for the points of a save: the test kills it).
 //!
+//! With `AUTOREG_TEST_PAUSE_RANK=R` too, only the rank whose `RANK` is R pauses.
+//!
 //! Points: `step` (optimizer step STEP done; waits for the stop flag, i.e. Ctrl-C), and
 //! the phases of saving checkpoint STEP: `written` (files complete in the temporary
 //! folder), `renamed` (folder in place, links not swapped), `last` (`last` swapped,
@@ -15,12 +17,20 @@ use std::time::Duration;
 /// The environment variable that sets the pause.
 const VAR: &str = "AUTOREG_TEST_PAUSE";
 
+/// The environment variable that limits the pause to one rank.
+const RANK_VAR: &str = "AUTOREG_TEST_PAUSE_RANK";
+
 /// The pause asked for: point, step, file.
 fn wanted() -> Option<&'static (String, i64, PathBuf)> {
     static PAUSE: OnceLock<Option<(String, i64, PathBuf)>> = OnceLock::new();
     PAUSE
         .get_or_init(|| {
             let value = std::env::var(VAR).ok()?;
+            if let Ok(rank) = std::env::var(RANK_VAR)
+                && std::env::var("RANK").ok() != Some(rank)
+            {
+                return None;
+            }
             let mut parts = value.splitn(3, ':');
             let parsed = (|| Some((parts.next()?.to_owned(), parts.next()?.parse().ok()?, parts.next()?.into())))();
             if parsed.is_none() {

@@ -1,12 +1,14 @@
 //! The training loop: optimizer steps on random windows, evaluations, checkpoints, metrics.
 
 use crate::batch::Batcher;
-use crate::checkpoint::{RunLock, TrainState};
+use crate::checkpoint::{RunDir, RunLock, TrainState};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
+use crate::share::Share;
 use crate::testhook::pause;
 use autoreg_data::Dataset;
+use autoreg_dist::ProcessGroup;
 use autoreg_model::{
     DeviceChoice, Gpt, ModelConfig, MuonConfig, OptimConfig, Optimizer, available_memory, resolve_device,
 };
@@ -81,12 +83,52 @@ fn check_memory(model: &ModelConfig, train: &TrainConfig, vocab: usize, device: 
     }
 }
 
-/// A model, its optimizer and its data, ready to train into a run directory whose lock
-/// it holds.
+/// How a trainer holds its run directory.
+#[derive(Debug)]
+pub enum RunHandle {
+    /// The one process that writes the run (a single process, or rank 0), holding its
+    /// lock.
+    Writer(RunLock),
+    /// Another rank of a data-parallel run: it reads the run's checkpoints and writes
+    /// nothing.
+    Reader(RunDir),
+}
+
+impl RunHandle {
+    /// The run directory.
+    pub fn run(&self) -> &RunDir {
+        match self {
+            Self::Writer(lock) => lock.run(),
+            Self::Reader(run) => run,
+        }
+    }
+
+    /// Whether this process writes the run.
+    pub fn writes(&self) -> bool {
+        matches!(self, Self::Writer(_))
+    }
+}
+
+/// Checks that `world_size` ranks can split the global batch of `config` (see
+/// [`Trainer::join`]); the error names the keys.
+pub fn check_world_size(config: &TrainConfig, world_size: usize) -> Result<(), TrainError> {
+    Share::new(config.batch_size, config.grad_accum, 0, world_size).map(drop).map_err(TrainError::Config)
+}
+
+/// The seed of micro-batch `i`'s dropout in the step seeded by `seed`: the same on
+/// whichever rank computes it.
+fn micro_seed(seed: u64, i: i64) -> i64 {
+    (seed ^ (i as u64).wrapping_mul(0xD1B5_4A32_D192_ED03)) as i64
+}
+
+/// A model, its optimizer and its data, ready to train into a run directory; with a
+/// process group, one rank of a data-parallel run.
 pub struct Trainer<'a> {
     config: &'a TrainConfig,
     tokenizer: Pipeline<'a>,
-    lock: RunLock,
+    run: RunHandle,
+    group: Option<ProcessGroup>,
+    share: Share,
     title: String,
     vs: VarStore,
     model: Gpt,
@@ -102,9 +144,9 @@ impl<'a> Trainer<'a> {
     /// Builds the model on the configured device; the batchers take over `data`'s
     /// splits. With `resume`, weights, optimizer moments and the step come from the
     /// run's `last` checkpoint (which must have been trained with `model_config`), and
-    /// metrics past that step are dropped; without it, all metrics are.
+    /// the writer drops metrics past that step; without it, all metrics.
     pub fn new(
-        lock: RunLock,
+        run: RunHandle,
         title: &str,
         model_config: &ModelConfig,
         config: &'a TrainConfig,
@@ -130,13 +172,13 @@ impl<'a> Trainer<'a> {
                 muon,
             },
         );
-        let run = lock.run();
-        let metrics = MetricsLog::new(run.metrics_path());
+        let metrics = MetricsLog::new(run.run().metrics_path());
         let mut state = TrainState { best_val_loss: f64::INFINITY, ..Default::default() };
         if resume {
-            let ckpt = run.checkpoint("last")?;
-            if std::fs::symlink_metadata(run.path().join("best")).is_ok() {
-                run.checkpoint("best")?;
+            let dir = run.run();
+            let ckpt = dir.checkpoint("last")?;
+            if std::fs::symlink_metadata(dir.path().join("best")).is_ok() {
+                dir.checkpoint("best")?;
             }
             ckpt.load_weights(&mut vs, model_config)?;
             ckpt.load_optimizer(&mut opt)?;
@@ -147,11 +189,15 @@ impl<'a> Trainer<'a> {
         let train = Batcher::new(data.train, block, data.windows, tokenizer, device, "training")?;
         let val = Batcher::new(data.val, block, data.windows, tokenizer, device, "validation")?;
         // Only once everything is checked: metrics are never dropped by a failed start.
-        metrics.truncate_after(if resume { state.step } else { -1 })?;
+        if run.writes() {
+            metrics.truncate_after(if resume { state.step } else { -1 })?;
+        }
         Ok(Self {
             config,
             tokenizer,
-            lock,
+            run,
+            group: None,
+            share: Share::WHOLE,
             title: title.to_owned(),
             vs,
             model,
@@ -162,6 +208,31 @@ impl<'a> Trainer<'a> {
             metrics,
             resumed: resume,
         })
+    }
+
+    /// Makes this trainer one rank of `group`'s data-parallel run: each rank computes
+    /// its part of every global batch (whole micro-batches when the ranks divide
+    /// `grad_accum`, else rows of each when they divide `batch_size`), gradients are
+    /// summed over the ranks before the optimizer step, and rank 0's weights are
+    /// copied to every rank now.
+    pub fn join(mut self, mut group: ProcessGroup) -> Result<Self, TrainError> {
+        let (rank, world) = (group.rank(), group.world_size());
+        self.share =
+            Share::new(self.config.batch_size, self.config.grad_accum, rank, world).map_err(TrainError::Config)?;
+        let mut named: Vec<(String, Tensor)> = self.vs.variables().into_iter().collect();
+        named.sort_by(|a, b| a.0.cmp(&b.0));
+        let mut weights: Vec<Tensor> = named.into_iter().map(|(_, t)| t).collect();
+        group.broadcast_all(&mut weights, 0)?;
+        self.group = Some(group);
+        Ok(self)
+    }
+
+    /// `values` summed over the ranks (themselves without a process group).
+    fn sum_over_ranks(&mut self, values: &[f64]) -> Result<Vec<f64>, TrainError> {
+        let Some(group) = &mut self.group else { return Ok(values.to_vec()) };
+        let mut t = Tensor::from_slice(values);
+        group.all_reduce_sum(&mut t)?;
+        Vec::<f64>::try_from(&t).map_err(|e| TrainError::Torch { context: "reading a sum".to_owned(), source: e })
     }
 
     /// The device the model lives on.
@@ -189,7 +260,9 @@ impl<'a> Trainer<'a> {
         let tokens_per_step = (cfg.batch_size as u64)
             .saturating_mul(cfg.grad_accum as u64)
             .saturating_mul(self.model.config().block_size as u64);
-        let bar = if progress { ProgressBar::new(cfg.max_steps as u64) } else { ProgressBar::hidden() };
+        // Rank 0 speaks for all ranks.
+        let speaks = self.run.writes();
+        let bar = if progress && speaks { ProgressBar::new(cfg.max_steps as u64) } else { ProgressBar::hidden() };
         bar.set_style(
             ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ETA {eta}")
                 .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -211,24 +284,28 @@ impl<'a> Trainer<'a> {
                 let tokens_per_s = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
                 self.evaluate_and_save(lr, tokens_per_s)?;
                 saved = Some(step);
-                bar.suspend(|| {
-                    eprintln!(
-                        "step {step}: train loss {:.4}, val loss {:.4}, {tokens_per_s:.0} tokens/s",
-                        self.state.train_loss, self.state.val_loss
-                    )
-                });
+                if speaks {
+                    bar.suspend(|| {
+                        eprintln!(
+                            "step {step}: train loss {:.4}, val loss {:.4}, {tokens_per_s:.0} tokens/s",
+                            self.state.train_loss, self.state.val_loss
+                        )
+                    });
+                }
                 (since_eval, tokens_since_eval, last_line) = (Instant::now(), 0, Instant::now());
             }
             if step >= cfg.max_steps {
                 break;
             }
-            if stop.load(Ordering::SeqCst) {
+            // All ranks stop at the same step when any was asked to.
+            let stopping = self.sum_over_ranks(&[f64::from(u8::from(stop.load(Ordering::SeqCst)))])?[0] > 0.0;
+            if stopping {
                 bar.finish_and_clear();
-                if saved != Some(step) {
+                if saved != Some(step) && self.run.writes() {
                     self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
-                    self.lock.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
+                    self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
                 }
-                return Err(TrainError::Interrupted { step, run: self.lock.run().path().to_path_buf() });
+                return Err(TrainError::Interrupted { step, run: self.run.run().path().to_path_buf() });
             }
             lr = cfg.learning_rate(step);
             let loss = self.train_step(step, lr)?;
@@ -239,7 +316,7 @@ impl<'a> Trainer<'a> {
             let rate = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
             bar.set_position(step as u64);
             bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.1}k tok/s", rate / 1e3));
-            if !progress && last_line.elapsed() >= PROGRESS_EVERY {
+            if !progress && speaks && last_line.elapsed() >= PROGRESS_EVERY {
                 eprintln!("step {step}/{}: loss {loss:.4}, lr {lr:.2e}, {rate:.0} tokens/s", cfg.max_steps);
                 last_line = Instant::now();
             }
@@ -255,19 +332,22 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// One optimizer step over `grad_accum` micro-batches; returns the mean loss, or
+    /// One optimizer step over `grad_accum` micro-batches (this rank's part of them,
+    /// with gradients summed over the ranks); returns the mean loss, or
     /// [`TrainError::Diverged`] when it is not finite. Data and dropout are seeded by
-    /// the step, so a resumed run draws what an uninterrupted one would.
+    /// the step and the micro-batch, so a resumed run draws what an uninterrupted one
+    /// would, on any number of ranks.
     fn train_step(&mut self, step: i64, lr: f64) -> Result<f64, TrainError> {
         let cfg = self.config;
         let seed = cfg.seed ^ (step as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let mut rng = StdRng::seed_from_u64(seed);
-        tch::manual_seed(seed as i64);
         let mut total = 0.0;
         let mut grads: Vec<Tensor> = Vec::new();
-        for _ in 0..cfg.grad_accum {
+        for i in 0..cfg.grad_accum {
             let (x, y) = self.train.random(cfg.batch_size, &mut rng, Some(self.tokenizer)); // (B, T) each
-            let loss = self.model.loss(&x, &y, true) / cfg.grad_accum as f64;
+            let Some((x, y)) = self.share.take(i, x, y) else { continue };
+            tch::manual_seed(micro_seed(seed, i));
+            let loss = self.model.loss(&x, &y, true) / self.share.loss_divisor(cfg.grad_accum);
             let micro = self.opt.gradients(&loss);
             total += loss.double_value(&[]);
             if grads.is_empty() {
@@ -276,6 +356,10 @@ impl<'a> Trainer<'a> {
                 tch::no_grad(|| grads.iter_mut().zip(&micro).for_each(|(g, m)| drop(g.g_add_(m))));
             }
         }
+        if let Some(group) = &mut self.group {
+            group.all_reduce_sum_all(&mut grads)?;
+        }
+        let total = self.sum_over_ranks(&[total])?[0];
         if !total.is_finite() {
             return Err(TrainError::Diverged { step: step + 1, loss: total });
         }
@@ -285,23 +369,27 @@ impl<'a> Trainer<'a> {
         self.opt.step(&grads, lr);
         Ok(total)
     }
-    /// Mean loss over `eval_batches` batches of a split; the same batches every time.
-    fn estimate(&self, split: &Batcher, salt: u64) -> f64 {
+    /// Mean loss over `eval_batches` batches of the training (`val` false) or
+    /// validation split; the same batches every time, dealt out to the ranks.
+    fn estimate(&mut self, val: bool) -> Result<f64, TrainError> {
+        let (split, salt) = if val { (&self.val, 0x7A2) } else { (&self.train, 0x7A1) };
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ salt);
-        tch::no_grad(|| {
-            let losses: Vec<Tensor> = (0..self.config.eval_batches)
-                .map(|_| {
-                    let (x, y) = split.random(self.config.batch_size, &mut rng, None);
-                    self.model.loss(&x, &y, false)
-                })
-                .collect();
-            Tensor::stack(&losses, 0).mean(tch::Kind::Float).double_value(&[])
-        })
+        let sum = tch::no_grad(|| {
+            let mut sum = 0.0;
+            for i in 0..self.config.eval_batches {
+                let (x, y) = split.random(self.config.batch_size, &mut rng, None);
+                if self.share.owns_batch(i) {
+                    sum += self.model.loss(&x, &y, false).double_value(&[]);
+                }
+            }
+            sum
+        });
+        Ok(self.sum_over_ranks(&[sum])?[0] / self.config.eval_batches as f64)
     }
 
     fn evaluate_and_save(&mut self, lr: f64, tokens_per_s: f64) -> Result<(), TrainError> {
-        self.state.train_loss = self.estimate(&self.train, 0x7A1);
-        self.state.val_loss = self.estimate(&self.val, 0x7A2);
+        self.state.train_loss = self.estimate(false)?;
+        self.state.val_loss = self.estimate(true)?;
         let best = self.state.val_loss < self.state.best_val_loss;
         if best {
             self.state.best_val_loss = self.state.val_loss;
@@ -309,7 +397,10 @@ impl<'a> Trainer<'a> {
         if let Some(loss) = [self.state.train_loss, self.state.val_loss].into_iter().find(|l| !l.is_finite()) {
             return Err(TrainError::Diverged { step: self.state.step, loss });
         }
-        self.lock.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
+        if !self.run.writes() {
+            return Ok(());
+        }
+        self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
         self.metrics.append(&EvalRecord {
             step: self.state.step,
             train_loss: self.state.train_loss,
@@ -318,6 +409,6 @@ impl<'a> Trainer<'a> {
             tokens_per_s,
             elapsed_s: self.state.elapsed_s,
         })?;
-        plot_losses(&self.metrics.read()?, &self.title, &self.lock.run().plot_path())
+        plot_losses(&self.metrics.read()?, &self.title, &self.run.run().plot_path())
     }
 }

@@ -45,6 +45,10 @@ pub struct TrainArgs {
     /// Continue a run from its last checkpoint: the run named by the config, or RUN_DIR.
     #[arg(long, value_name = "RUN_DIR", num_args = 0..=1)]
     pub resume: Option<Option<PathBuf>>,
+    /// Train data-parallel on N processes of this machine (ranks that split each step's
+    /// batch); under torchrun or another launcher, leave it out.
+    #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
+    pub nproc: u16,
 }
 
 /// Which checkpoint of a run to use.

@@ -48,7 +48,7 @@ fn main() -> Result<()> {
     );
     let path = work.join("time-to-loss.toml");
     std::fs::write(&path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
-    commands::train(&TrainArgs { config: Some(path), set: args.set.clone(), resume: None })?;
+    commands::train(&TrainArgs { config: Some(path), set: args.set.clone(), resume: None, nproc: 1 })?;
     let records = MetricsLog::new(RunDir::new(config.run_dir()).metrics_path()).read()?;
     let ours: Vec<Point> = records.iter().map(|r| (r.step, r.val_loss, r.elapsed_s)).collect();
 

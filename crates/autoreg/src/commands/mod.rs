@@ -13,11 +13,12 @@ pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
 pub use report::report;
 pub use sample::sample;
-pub use train::train;
+pub use train::{launch, train};
 
 /// Runs the subcommand.
 pub fn run(cli: Cli) -> Result<()> {
     match cli.command {
+        Command::Train(args) if args.nproc > 1 => launch(&args),
         Command::Train(args) => train(&args).map(|_| ()),
         Command::Sample(args) => sample(&args).map(|_| ()),
         Command::Eval(args) => eval(&args).map(|_| ()),

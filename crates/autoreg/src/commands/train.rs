@@ -9,15 +9,95 @@ use crate::report::error_line;
 use crate::tokenized;
 use anyhow::{Context, Result, bail};
 use autoreg_bpe::Bpe;
+use autoreg_dist::{Backend, ProcessGroup, RankEnv, launch_local};
+use autoreg_model::{DeviceChoice, resolve_device};
 use autoreg_tokens::write_atomic;
-use autoreg_train::{RunDir, TrainSummary, Trainer, list_files, resolve_data_path};
+use autoreg_train::{
+    RunDir, RunHandle, TrainConfig, TrainSummary, Trainer, check_world_size, list_files, resolve_data_path,
+};
+use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
+use tch::Device;
 
-/// Trains a new run from a config, or resumes one; returns how it ended.
+/// How long the other ranks wait for rank 0 to prepare a run (learn its tokenizer,
+/// tokenize its data): only a hang can last this long, since a rank 0 that fails
+/// closes its connections and ends the wait at once.
+const PREPARE_TIMEOUT: Duration = Duration::from_secs(24 * 3600);
+
+/// `autoreg train --nproc N`: checks the config, then runs this command as N ranks on
+/// this machine (each one [`train`]) and waits for them.
+pub fn launch(args: &TrainArgs) -> Result<()> {
+    if RankEnv::from_env()?.is_some() {
+        bail!("--nproc starts its own ranks: under torchrun or another launcher (WORLD_SIZE is set), leave it out");
+    }
+    let nproc = usize::from(args.nproc);
+    // Refused here once, not by every rank.
+    let config = match (&args.config, &args.resume) {
+        (Some(path), None) => Config::load(path, &args.set)?,
+        (Some(path), Some(None)) => resumed_config(&RunDir::new(Config::load(path, &[])?.run_dir()), &args.set)?,
+        (None, Some(Some(dir))) => resumed_config(&RunDir::new(dir), &args.set)?,
+        _ => return train(args).map(drop),
+    };
+    check_world_size(&config.train, nproc)?;
+    let mut child: Vec<OsString> = vec!["train".into()];
+    child.extend(args.config.iter().map(OsString::from));
+    for set in &args.set {
+        child.extend(["--set".into(), set.into()]);
+    }
+    if let Some(resume) = &args.resume {
+        child.push("--resume".into());
+        child.extend(resume.iter().map(OsString::from));
+    }
+    // Ctrl-C reaches every rank from the terminal, and they stop together at a step:
+    // the launcher itself waits for them.
+    ctrlc::set_handler(|| {}).context("cannot install the Ctrl-C handler")?;
+    let program = std::env::current_exe().context("cannot find the autoreg program to start its ranks")?;
+    launch_local(nproc, &program, &child)?;
+    Ok(())
+}
+
+/// This process's rank of a data-parallel job, when the environment names one of more
+/// than one rank: the process group joined (Gloo on the CPU; NCCL on CUDA, where each
+/// rank takes the GPU of its local rank), the device this rank trains on, and
+/// libtorch's threads shared out among the ranks of this machine.
+fn join_job(config: &TrainConfig) -> Result<Option<(ProcessGroup, DeviceChoice)>> {
+    let Some(env) = RankEnv::from_env()? else { return Ok(None) };
+    if env.world_size == 1 {
+        return Ok(None);
+    }
+    check_world_size(config, env.world_size)?;
+    let choice = match resolve_device(config.device).map_err(anyhow::Error::msg)? {
+        Device::Cuda(_) => DeviceChoice::Cuda(env.local_rank),
+        _ => config.device,
+    };
+    let device =
+        resolve_device(choice).map_err(anyhow::Error::msg).context("each rank takes the GPU of its LOCAL_RANK")?;
+    let backend = Backend::for_device(device)?;
+    // As torchrun's OMP_NUM_THREADS would: the machine's cores shared out, unless set.
+    if config.threads == 0 && env.local_world_size > 1 && std::env::var_os("OMP_NUM_THREADS").is_none() {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        tch::set_num_threads((cores / env.local_world_size).max(1) as i32);
+    }
+    let timeout = Duration::try_from_secs_f64(config.dist_timeout_s).unwrap_or(Duration::MAX);
+    Ok(Some((ProcessGroup::new(&env, backend, timeout)?, choice)))
+}
+
+/// Trains a new run from a config, or resumes one, in this process: the whole run, or
+/// this rank's part of it when the environment names a data-parallel job (rank 0
+/// writes the run; every error names the rank). Returns how it ended.
 pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
+    match RankEnv::from_env()? {
+        Some(env) if env.world_size > 1 => {
+            train_here(args).with_context(|| format!("rank {} of {}", env.rank, env.world_size))
+        }
+        _ => train_here(args),
+    }
+}
+
+fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
     let (config, run, resume) = match (&args.config, &args.resume) {
         (Some(path), None) => {
             let config = Config::load(path, &args.set)?;
@@ -45,10 +125,21 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
     };
     let data_path = resolve_data_path(&config.data, &base)?;
     let files = list_files(&data_path, &config.tokenizer.extensions())?;
+    let (mut group, device) = match join_job(&config.train)? {
+        Some((group, device)) => (Some(group), device),
+        None => (None, config.train.device),
+    };
+    // This rank's device; the run's config keeps the one it was given.
+    let train_config = TrainConfig { device, ..config.train.clone() };
+    let writes = group.as_ref().is_none_or(|g| g.rank() == 0);
 
     // One process writes a run: the lock is taken before anything in it is written.
-    let lock = run.lock()?;
-    let (tokenizer, data) = if resume {
+    // The other ranks wait until rank 0 has written the tokenizer and cached the data.
+    let handle = if writes { RunHandle::Writer(run.lock()?) } else { RunHandle::Reader(run.clone()) };
+    if let (Some(g), false) = (&mut group, writes) {
+        g.barrier(PREPARE_TIMEOUT).context("waiting for rank 0 to prepare the run")?;
+    }
+    let (tokenizer, data) = if resume || !writes {
         let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
         let data = tokenized::load(&config, &files, &tokenizer)?;
         (tokenizer, data)
@@ -75,33 +166,47 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
         let data = tokenized::merged(data, &tokenizer);
         (tokenizer, data)
     };
-    let tok = tokenizer.pipeline();
-    eprintln!(
-        "data: {} file(s){}{}, {} train + {} validation documents, {} + {} tokens, vocabulary {}",
-        data.files_used,
-        if data.skipped.is_empty() { String::new() } else { format!(" ({} skipped)", data.skipped.len()) },
-        if data.from_cache { " from the cache" } else { "" },
-        data.train.num_docs(),
-        data.val.num_docs(),
-        data.train.num_tokens(),
-        data.val.num_tokens(),
-        tok.vocab_size(),
-    );
-    let mut trainer = Trainer::new(lock, &config.name, &config.model, &config.train, tok, data, resume)?;
-    if resume {
-        // The overrides hold from now on: the run's config keeps them, its history says when.
-        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+    if let (Some(g), true) = (&mut group, writes) {
+        g.barrier(PREPARE_TIMEOUT).context("waiting for the other ranks")?;
     }
-    record_history(&run, &command, &args.set)?;
-    eprintln!(
-        "model: {:.2}M parameters on {:?}; {} from step {} to {}",
-        trainer.num_params() as f64 / 1e6,
-        trainer.device(),
-        if resume { "resuming" } else { "training" },
-        trainer.step(),
-        config.train.max_steps
-    );
-    let summary = trainer.run(interactive(), stop_on_ctrl_c()?)?;
+    let tok = tokenizer.pipeline();
+    if writes {
+        eprintln!(
+            "data: {} file(s){}{}, {} train + {} validation documents, {} + {} tokens, vocabulary {}",
+            data.files_used,
+            if data.skipped.is_empty() { String::new() } else { format!(" ({} skipped)", data.skipped.len()) },
+            if data.from_cache { " from the cache" } else { "" },
+            data.train.num_docs(),
+            data.val.num_docs(),
+            data.train.num_tokens(),
+            data.val.num_tokens(),
+            tok.vocab_size(),
+        );
+    }
+    let mut trainer = Trainer::new(handle, &config.name, &config.model, &train_config, tok, data, resume)?;
+    let ranks = group.as_ref().map_or(1, |g| g.world_size());
+    if let Some(group) = group {
+        trainer = trainer.join(group)?;
+    }
+    let summary = if writes {
+        if resume {
+            // The overrides hold from now on: the run's config keeps them, its history says when.
+            write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+        }
+        record_history(&run, &command, &args.set)?;
+        eprintln!(
+            "model: {:.2}M parameters on {:?}{}; {} from step {} to {}",
+            trainer.num_params() as f64 / 1e6,
+            trainer.device(),
+            if ranks > 1 { format!(", {ranks} ranks") } else { String::new() },
+            if resume { "resuming" } else { "training" },
+            trainer.step(),
+            config.train.max_steps
+        );
+        trainer.run(interactive(), stop_on_ctrl_c()?)?
+    } else {
+        return Ok(trainer.run(false, stop_on_ctrl_c()?)?);
+    };
     println!(
         "{}: step {}, train loss {:.4}, val loss {:.4} (best {:.4}), {:.1} s",
         run.path().display(),
