@@ -4,7 +4,7 @@
 //! launches autoreg unchanged.
 
 mod common;
-use common::{Scratch, autoreg, finish, metrics, ok, tensors, train_with, within};
+use common::{Scratch, autoreg, finish, metrics, ok, signal, tensors, train_with, within};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -111,6 +111,32 @@ fn a_killed_rank_ends_every_rank_and_two_ranks_resume_exactly() {
     let run = s.run_dir("killed");
     let out = ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--nproc", "2"]);
     assert!(out.contains("step 30"), "{out}");
+    let whole = s.run_dir("whole");
+    assert!(loss_gap(&whole, &run) <= 1e-4);
+    let gap = weight_gap(&whole, &run);
+    assert!(gap <= 1e-5, "weights differ by {gap}");
+}
+
+#[test]
+fn ctrl_c_to_the_launcher_stops_every_rank_at_one_step_and_the_run_resumes_exactly() {
+    let s = Scratch::new();
+    let cfg = s.config("i", "");
+    let steps = sets(&["train.max_steps=30", "train.eval_interval=10"]);
+    train_with(s.path(), &cfg, &[&steps[..], &sets(&["name=whole"])].concat());
+
+    // Rank 1 waits after step 15 for its Ctrl-C; rank 0 waits for rank 1.
+    let args = ["train", cfg.to_str().unwrap(), "--set", &steps[0], "--set", &steps[1], "--set", "name=int"];
+    let (launcher, _) = start_with_rank1_paused(s.path(), &args, 15);
+    signal(&launcher, "INT");
+    let (status, stderr) = finish(launcher, 60);
+    assert!(!status.success());
+    assert!(stderr.contains("rank 0 of 2: interrupted at step 15, which is saved"), "{stderr}");
+    assert!(stderr.contains("rank 1 of 2: interrupted at step 15"), "{stderr}");
+    assert!(stderr.contains("interrupted: every rank has stopped"), "{stderr}");
+
+    let run = s.run_dir("int");
+    assert!(ok(s.path(), &["info", run.to_str().unwrap()]).contains("last       step 15 "));
+    ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--nproc", "2"]);
     let whole = s.run_dir("whole");
     assert!(loss_gap(&whole, &run) <= 1e-4);
     let gap = weight_gap(&whole, &run);

@@ -76,6 +76,13 @@ impl RankEnv {
         let external_store = var("TORCHELASTIC_USE_AGENT_STORE").is_some_and(|v| v == "True");
         Ok(Some(Self { rank, world_size, local_rank, local_world_size, master_addr, master_port, external_store }))
     }
+
+    /// This machine's cores shared out among its ranks (at least 1 each), so that
+    /// their thread pools do not fight over the cores.
+    pub fn threads_per_rank(&self) -> usize {
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / self.local_world_size.max(1)).max(1)
+    }
 }
 
 #[cfg(test)]

@@ -30,6 +30,9 @@ pub enum DistError {
         /// What went wrong.
         reason: String,
     },
+    /// The local launcher's ranks were interrupted (Ctrl-C), and have all ended.
+    #[error("interrupted: every rank has stopped (their messages say where)")]
+    Interrupted,
     /// A rank started by the local launcher failed; the others were stopped.
     #[error("rank {rank} {how}; the other ranks were stopped")]
     RankFailed {

@@ -3,8 +3,10 @@
 use crate::error::DistError;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, TcpListener};
+use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, ExitStatus};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// How long the other ranks get to end by themselves after one has failed (they see
@@ -18,12 +20,22 @@ const POLL: Duration = Duration::from_millis(50);
 /// (`RANK`, `LOCAL_RANK`, `WORLD_SIZE`, `LOCAL_WORLD_SIZE`, `MASTER_ADDR=127.0.0.1`,
 /// and a free `MASTER_PORT`), and waits for them. When one fails, the others are
 /// stopped, and the error names the first that failed and how.
-pub fn launch_local(nproc: usize, program: &Path, args: &[OsString]) -> Result<(), DistError> {
+///
+/// The ranks run in a process group of their own, so that a terminal's Ctrl-C reaches
+/// the launcher only: each time `interrupts` grows (the caller's Ctrl-C handler adds
+/// one), every rank gets one SIGINT, and the launcher waits for all of them to end.
+pub fn launch_local(
+    nproc: usize,
+    program: &Path,
+    args: &[OsString],
+    interrupts: &AtomicUsize,
+) -> Result<(), DistError> {
     let fail = |reason: String| DistError::Launch { program: program.to_path_buf(), reason };
     let port = free_port().map_err(|e| fail(format!("cannot find a free port for the rendezvous: {e}")))?;
     let mut ranks: Vec<Option<Child>> = Vec::with_capacity(nproc);
     for rank in 0..nproc {
-        let child = Command::new(program)
+        let mut child = Command::new(program);
+        child
             .args(args)
             .env("RANK", rank.to_string())
             .env("LOCAL_RANK", rank.to_string())
@@ -32,7 +44,19 @@ pub fn launch_local(nproc: usize, program: &Path, args: &[OsString]) -> Result<(
             .env("MASTER_ADDR", Ipv4Addr::LOCALHOST.to_string())
             .env("MASTER_PORT", port.to_string())
             .env_remove("TORCHELASTIC_USE_AGENT_STORE")
-            .spawn();
+            .process_group(0);
+        // SAFETY: prctl is async-signal-safe, as code between fork and exec must be.
+        // A rank whose launcher dies (even by SIGKILL) is ended with it, not orphaned.
+        let child = unsafe {
+            child.pre_exec(|| {
+                if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) == 0 {
+                    Ok(())
+                } else {
+                    Err(std::io::Error::last_os_error())
+                }
+            })
+        }
+        .spawn();
         match child {
             Ok(child) => ranks.push(Some(child)),
             Err(e) => {
@@ -41,7 +65,16 @@ pub fn launch_local(nproc: usize, program: &Path, args: &[OsString]) -> Result<(
             }
         }
     }
+    let (mut seen, mut interrupted) = (interrupts.load(Ordering::SeqCst), false);
     loop {
+        let asked = interrupts.load(Ordering::SeqCst);
+        if asked > seen {
+            for child in ranks.iter().flatten() {
+                // SAFETY: kill(2) on the PID of a child not yet reaped.
+                unsafe { libc::kill(child.id() as libc::pid_t, libc::SIGINT) };
+            }
+            (seen, interrupted) = (asked, true);
+        }
         let mut running = 0;
         // Of the ranks found failed in one look, a crash (a signal) is the cause, and an
         // error exit the others' reaction to it.
@@ -62,12 +95,13 @@ pub fn launch_local(nproc: usize, program: &Path, args: &[OsString]) -> Result<(
                 }
             }
         }
-        if let Some((rank, status)) = failed {
+        // Interrupted ranks end on their own, at the same step, after saving.
+        if let Some((rank, status)) = failed.filter(|_| !interrupted) {
             stop(&mut ranks, GRACE);
             return Err(DistError::RankFailed { rank, how: describe(status) });
         }
         if running == 0 {
-            return Ok(());
+            return if interrupted { Err(DistError::Interrupted) } else { Ok(()) };
         }
         std::thread::sleep(POLL);
     }

@@ -5,6 +5,7 @@
 use autoreg_dist::{Backend, DistError, ProcessGroup, RankEnv, launch_local};
 use std::ffi::OsString;
 use std::path::Path;
+use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor};
 
@@ -19,7 +20,7 @@ fn launch(nproc: usize, name: &str, envs: &[(&str, &Path)]) -> Result<(), DistEr
     }
     let exe = std::env::current_exe().unwrap();
     let args: Vec<OsString> = [name, "--exact", "--nocapture", "--test-threads=1"].map(OsString::from).to_vec();
-    launch_local(nproc, &exe, &args)
+    launch_local(nproc, &exe, &args, &AtomicUsize::new(0))
 }
 
 fn rank_env() -> Option<RankEnv> {

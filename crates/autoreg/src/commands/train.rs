@@ -18,7 +18,7 @@ use autoreg_train::{
 use std::ffi::OsString;
 use std::path::Path;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
 use tch::Device;
 
@@ -51,11 +51,15 @@ pub fn launch(args: &TrainArgs) -> Result<()> {
         child.push("--resume".into());
         child.extend(resume.iter().map(OsString::from));
     }
-    // Ctrl-C reaches every rank from the terminal, and they stop together at a step:
-    // the launcher itself waits for them.
-    ctrlc::set_handler(|| {}).context("cannot install the Ctrl-C handler")?;
+    // Each Ctrl-C is handed to every rank: the first stops them together after a step,
+    // saved; a second ends them at once.
+    static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
+    ctrlc::set_handler(|| {
+        INTERRUPTS.fetch_add(1, Ordering::SeqCst);
+    })
+    .context("cannot install the Ctrl-C handler")?;
     let program = std::env::current_exe().context("cannot find the autoreg program to start its ranks")?;
-    launch_local(nproc, &program, &child)?;
+    launch_local(nproc, &program, &child, &INTERRUPTS)?;
     Ok(())
 }
 
@@ -78,8 +82,7 @@ fn join_job(config: &TrainConfig) -> Result<Option<(ProcessGroup, DeviceChoice)>
     let backend = Backend::for_device(device)?;
     // As torchrun's OMP_NUM_THREADS would: the machine's cores shared out, unless set.
     if config.threads == 0 && env.local_world_size > 1 && std::env::var_os("OMP_NUM_THREADS").is_none() {
-        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
-        tch::set_num_threads((cores / env.local_world_size).max(1) as i32);
+        tch::set_num_threads(env.threads_per_rank() as i32);
     }
     let timeout = Duration::try_from_secs_f64(config.dist_timeout_s).unwrap_or(Duration::MAX);
     Ok(Some((ProcessGroup::new(&env, backend, timeout)?, choice)))
