@@ -4,6 +4,7 @@
 //! launches autoreg unchanged.
 
 mod common;
+use autoreg_dist::RankEnv;
 use common::{Scratch, autoreg, finish, metrics, ok, signal, tensors, train_with, within};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -145,7 +146,7 @@ fn ctrl_c_to_the_launcher_stops_every_rank_at_one_step_and_the_run_resumes_exact
 
 /// Runs `autoreg train CONFIG` as one rank with `vars`; returns how long it took and
 /// its standard error, failing the test on success or a hang.
-fn rank_alone(cwd: &Path, config: &Path, vars: &[(&str, String)], sets: &[&str]) -> (Duration, String) {
+fn rank_alone(cwd: &Path, config: &Path, vars: &[(&'static str, String)], sets: &[&str]) -> (Duration, String) {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_autoreg"));
     cmd.current_dir(cwd).args(["train", config.to_str().unwrap()]);
     for set in sets {
@@ -165,34 +166,28 @@ fn rank_alone(cwd: &Path, config: &Path, vars: &[(&str, String)], sets: &[&str])
 fn bad_set_ups_get_a_clear_error_not_a_hang() {
     let s = Scratch::new();
     let cfg = s.config("bad", "");
-    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port().to_string();
-    let job = |rank: &str| {
-        vec![
-            ("WORLD_SIZE", "2".to_owned()),
-            ("RANK", rank.to_owned()),
-            ("MASTER_ADDR", "127.0.0.1".to_owned()),
-            ("MASTER_PORT", port.clone()),
-        ]
-    };
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
+    let job = |rank: usize| RankEnv::local(rank, 2, port).vars();
     let quick = ["train.dist_timeout_s=2"];
 
-    let (_, err) = rank_alone(s.path(), &cfg, &job("2"), &quick);
+    let (_, err) = rank_alone(s.path(), &cfg, &job(2), &quick);
     assert!(err.contains("RANK: 2 is out of range: WORLD_SIZE = 2 allows 0 to 1"), "{err}");
 
     // A MASTER_PORT that nothing listens on: rank 1 gives up after the timeout.
-    let (took, err) = rank_alone(s.path(), &cfg, &job("1"), &quick);
+    let (took, err) = rank_alone(s.path(), &cfg, &job(1), &quick);
     let want = format!("rank 1 of 2: joining the rendezvous at 127.0.0.1:{port} failed");
     assert!(err.contains(&want), "{err}");
     assert!(took < Duration::from_secs(20), "took {took:?}");
 
     // A WORLD_SIZE that no other rank fills: rank 0 gives up after the timeout.
-    let (took, err) = rank_alone(s.path(), &cfg, &job("0"), &quick);
+    let (took, err) = rank_alone(s.path(), &cfg, &job(0), &quick);
     assert!(err.contains("waiting for clients. 1/2 clients joined"), "{err}");
     assert!(took >= Duration::from_secs(2) && took < Duration::from_secs(20), "took {took:?}");
     // Neither left a run behind that claims to be trained.
     assert!(!s.run_dir("bad").join("last").exists());
 
-    let (_, err) = rank_alone(s.path(), &cfg, &job("0")[..3], &[]);
+    let no_port: Vec<_> = job(0).into_iter().filter(|(k, _)| *k != "MASTER_PORT").collect();
+    let (_, err) = rank_alone(s.path(), &cfg, &no_port, &[]);
     assert!(err.contains("MASTER_PORT: not set, but WORLD_SIZE is"), "{err}");
 
     // A world that cannot split the batch is refused before any rank starts.
@@ -206,7 +201,7 @@ fn bad_set_ups_get_a_clear_error_not_a_hang() {
     let out = Command::new(env!("CARGO_BIN_EXE_autoreg"))
         .current_dir(s.path())
         .args(["train", cfg.to_str().unwrap(), "--nproc", "2"])
-        .envs(job("0"))
+        .envs(job(0))
         .output()
         .unwrap();
     assert!(!out.status.success());

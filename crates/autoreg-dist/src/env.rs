@@ -77,6 +77,37 @@ impl RankEnv {
         Ok(Some(Self { rank, world_size, local_rank, local_world_size, master_addr, master_port, external_store }))
     }
 
+    /// Rank `rank` of `world_size` ranks, all on this machine, meeting at
+    /// `127.0.0.1:port` (rank 0 hosts the store).
+    pub fn local(rank: usize, world_size: usize, port: u16) -> Self {
+        Self {
+            rank,
+            world_size,
+            local_rank: rank,
+            local_world_size: world_size,
+            master_addr: std::net::Ipv4Addr::LOCALHOST.to_string(),
+            master_port: port,
+            external_store: false,
+        }
+    }
+
+    /// The environment variables that describe this rank, as torchrun sets them:
+    /// [`RankEnv::from_vars`] reads them back.
+    pub fn vars(&self) -> Vec<(&'static str, String)> {
+        let mut vars = vec![
+            ("RANK", self.rank.to_string()),
+            ("WORLD_SIZE", self.world_size.to_string()),
+            ("LOCAL_RANK", self.local_rank.to_string()),
+            ("LOCAL_WORLD_SIZE", self.local_world_size.to_string()),
+            ("MASTER_ADDR", self.master_addr.clone()),
+            ("MASTER_PORT", self.master_port.to_string()),
+        ];
+        if self.external_store {
+            vars.push(("TORCHELASTIC_USE_AGENT_STORE", "True".to_owned()));
+        }
+        vars
+    }
+
     /// This machine's cores shared out among its ranks (at least 1 each), so that
     /// their thread pools do not fight over the cores.
     pub fn threads_per_rank(&self) -> usize {
@@ -97,6 +128,18 @@ mod tests {
 
     const JOB: [(&str, &str); 4] =
         [("WORLD_SIZE", "4"), ("RANK", "3"), ("MASTER_ADDR", "node0"), ("MASTER_PORT", "29500")];
+
+    #[test]
+    fn vars_read_back() {
+        let mut env = RankEnv::local(1, 3, 29400);
+        let read = |env: &RankEnv| {
+            let vars = env.vars();
+            RankEnv::from_vars(|name| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()))
+        };
+        assert_eq!(read(&env).unwrap(), Some(env.clone()));
+        env.external_store = true;
+        assert_eq!(read(&env).unwrap(), Some(env));
+    }
 
     #[test]
     fn no_world_size_is_a_single_process() {

@@ -1,5 +1,6 @@
 //! `--nproc N`: N ranks on this machine, started as torchrun would start them.
 
+use crate::env::RankEnv;
 use crate::error::DistError;
 use std::ffi::OsString;
 use std::net::{Ipv4Addr, TcpListener};
@@ -37,12 +38,7 @@ pub fn launch_local(
         let mut child = Command::new(program);
         child
             .args(args)
-            .env("RANK", rank.to_string())
-            .env("LOCAL_RANK", rank.to_string())
-            .env("WORLD_SIZE", nproc.to_string())
-            .env("LOCAL_WORLD_SIZE", nproc.to_string())
-            .env("MASTER_ADDR", Ipv4Addr::LOCALHOST.to_string())
-            .env("MASTER_PORT", port.to_string())
+            .envs(RankEnv::local(rank, nproc, port).vars())
             .env_remove("TORCHELASTIC_USE_AGENT_STORE")
             .process_group(0);
         // SAFETY: prctl is async-signal-safe, as code between fork and exec must be.

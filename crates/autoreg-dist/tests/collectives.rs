@@ -97,37 +97,25 @@ fn a_killed_rank_ends_the_others_with_an_error() {
     std::process::exit(3);
 }
 
-/// One rank, alone, with `vars` set: the time it took to fail, and its error.
-fn alone(vars: &[(&str, String)], timeout: Duration) -> (Duration, String) {
-    let var = |name: &str| vars.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone());
-    let env = RankEnv::from_vars(var).unwrap().unwrap();
+/// Rank `rank` of 2, alone at `port`: the time it took to fail, and its error.
+fn alone(rank: usize, port: u16, timeout: Duration) -> (Duration, String) {
     let start = Instant::now();
-    let err = ProcessGroup::new(&env, Backend::Gloo, timeout).err().expect("the group formed without its ranks");
+    let err = ProcessGroup::new(&RankEnv::local(rank, 2, port), Backend::Gloo, timeout)
+        .err()
+        .expect("the group formed without its ranks");
     (start.elapsed(), err.to_string())
-}
-
-fn port_nobody_uses() -> u16 {
-    std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port()
 }
 
 #[test]
 fn a_wrong_master_port_or_a_world_nobody_fills_times_out_with_an_error() {
     let timeout = Duration::from_secs(3);
-    let port = port_nobody_uses().to_string();
-    let job = |rank: &str| {
-        vec![
-            ("WORLD_SIZE", "2".to_owned()),
-            ("RANK", rank.to_owned()),
-            ("MASTER_ADDR", "127.0.0.1".to_owned()),
-            ("MASTER_PORT", port.clone()),
-        ]
-    };
+    let port = std::net::TcpListener::bind(("127.0.0.1", 0)).unwrap().local_addr().unwrap().port();
     // Rank 1 finds no store at the port.
-    let (took, err) = alone(&job("1"), timeout);
+    let (took, err) = alone(1, port, timeout);
     assert!(err.starts_with(&format!("joining the rendezvous at 127.0.0.1:{port} failed: ")), "{err}");
     assert!(took < timeout * 4, "took {took:?}");
     // Rank 0 hosts the store, and nobody joins it.
-    let (took, err) = alone(&job("0"), timeout);
+    let (took, err) = alone(0, port, timeout);
     assert!(err.starts_with(&format!("joining the rendezvous at 127.0.0.1:{port} failed: ")), "{err}");
     assert!(took >= timeout && took < timeout * 4, "took {took:?}");
     eprintln!("{err}");
