@@ -157,6 +157,15 @@ impl ProcessGroup {
         self.call("all-reduce", |g, err| unsafe { ffi::ar_all_reduce_sum(g, t, err) })
     }
 
+    /// Averages `tensor` over all ranks, in place: the sum, divided by the number of
+    /// ranks (Gloo has no average of its own).
+    pub fn all_reduce_mean(&mut self, tensor: &mut Tensor) -> Result<(), DistError> {
+        self.all_reduce_sum(tensor)?;
+        let n = self.world_size as f64;
+        tch::no_grad(|| drop(tensor.g_div_scalar_(n)));
+        Ok(())
+    }
+
     /// Overwrites `tensor` on every rank with rank `root`'s; it must be contiguous.
     pub fn broadcast(&mut self, tensor: &mut Tensor, root: usize) -> Result<(), DistError> {
         check_contiguous(tensor)?;

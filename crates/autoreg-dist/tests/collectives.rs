@@ -40,6 +40,10 @@ fn sum_broadcast_barrier_and_buckets() {
     pg.all_reduce_sum(&mut t).unwrap();
     assert_eq!(Vec::<f32>::try_from(&t).unwrap(), vec![3.0; 5]);
 
+    let mut t = Tensor::full([2], r, (Kind::Double, Device::Cpu));
+    pg.all_reduce_mean(&mut t).unwrap();
+    assert_eq!(Vec::<f64>::try_from(&t).unwrap(), vec![0.5; 2]);
+
     let mut t = Tensor::full([2, 3], 10.0 * r, (Kind::Double, Device::Cpu));
     pg.broadcast(&mut t, 1).unwrap();
     assert_eq!(Vec::<f64>::try_from(t.reshape([-1])).unwrap(), vec![10.0; 6]);
