@@ -4,15 +4,17 @@ mod common;
 use common::{Scratch, last_val_loss, ok};
 
 /// 2N steps in one run and N steps resumed for N more end on the same loss, with the
-/// `[train]` keys of `extra`.
-fn assert_resumes_exactly(extra: &str) {
+/// `[train]` keys of `extra` and the overrides `sets`; returns the scratch folder and
+/// the resumed run.
+fn assert_resumes_exactly(extra: &str, sets: &[&str]) -> (Scratch, std::path::PathBuf) {
     let s = Scratch::new();
     // The decay ends at step 40 in both runs, so the schedule does not depend on max_steps.
     let extra = format!("decay_steps = 40\n{extra}");
+    let sets: Vec<String> = sets.iter().map(|s| s.to_string()).collect();
     let cfg = s.config("whole", &extra);
-    ok(s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=40"]);
+    common::train_with(s.path(), &cfg, &[&sets[..], &["train.max_steps=40".to_owned()]].concat());
     let cfg = s.config("split", &extra);
-    ok(s.path(), &["train", cfg.to_str().unwrap()]); // 20 steps
+    common::train_with(s.path(), &cfg, &sets); // 20 steps
     let run = s.run_dir("split");
     ok(s.path(), &["train", "--resume", run.to_str().unwrap(), "--set", "train.max_steps=40"]);
     let (a, b) = (last_val_loss(&s.run_dir("whole")), last_val_loss(&run));
@@ -21,22 +23,49 @@ fn assert_resumes_exactly(extra: &str) {
     // The resumed run's metrics continue without repeating step 20.
     let steps: Vec<i64> = common::metrics(&run).iter().map(|v| v["step"].as_i64().unwrap()).collect();
     assert_eq!(steps, [0, 10, 20, 30, 40]);
+    (s, run)
 }
 
 #[test]
 fn resume_continues_exactly() {
-    assert_resumes_exactly("");
+    assert_resumes_exactly("", &[]);
 }
 
 #[test]
 fn resume_continues_exactly_with_muon() {
-    assert_resumes_exactly("optimizer = \"muon\"\n");
+    assert_resumes_exactly("optimizer = \"muon\"\n", &[]);
 }
 
 #[test]
 fn resume_continues_exactly_on_the_wsd_schedule() {
     // A cool-down of half the steps starts at step 21, after the resume.
-    assert_resumes_exactly("schedule = \"wsd\"\ncooldown = 0.5\n");
+    assert_resumes_exactly("schedule = \"wsd\"\ncooldown = 0.5\n", &[]);
+}
+
+#[test]
+fn every_model_option_trains_resumes_exactly_and_samples_the_same_on_both_decoders() {
+    let options = [
+        "model.positions=\"rope\"",
+        "model.qk_norm=true",
+        "model.mlp=\"relu2\"",
+        "model.tie_head=false",
+        "model.zero_init=true",
+        "model.logit_softcap=30.0",
+    ];
+    let (s, run) = assert_resumes_exactly("optimizer = \"muon\"\n", &options);
+    let r = run.to_str().unwrap();
+    let info = ok(s.path(), &["info", r]);
+    let want = "options    qk_norm, mlp relu2, untied head, zero_init, logit_softcap 30";
+    assert!(info.contains(want), "{info}");
+    let mut texts = Vec::new();
+    for decoder in ["native", "libtorch"] {
+        let out = s.path().join(decoder);
+        let args = ["sample", r, "--decoder", decoder, "--max-tokens", "24", "--seed", "5", "--out"];
+        ok(s.path(), &[&args[..], &[out.to_str().unwrap()]].concat());
+        texts.push(std::fs::read_to_string(out.join("split.txt")).unwrap());
+    }
+    assert_eq!(texts[0], texts[1], "the two decoders drew different tokens");
+    assert!(texts[0].chars().count() >= 10, "{:?}", texts[0]);
 }
 
 #[test]

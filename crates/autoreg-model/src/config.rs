@@ -11,6 +11,17 @@ pub enum Positions {
     Rope,
 }
 
+/// The MLP's activation.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Mlp {
+    /// GELU (GPT-2).
+    #[default]
+    Gelu,
+    /// ReLU squared, `max(0, x)²` (Primer, So et al. 2021; the modded-nanogpt speedrun).
+    Relu2,
+}
+
 /// `[model]`: the decoder's shape. The vocabulary size comes from the tokenizer.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -29,6 +40,17 @@ pub struct ModelConfig {
     pub bias: bool,
     /// `"learned"` or `"rope"`.
     pub positions: Positions,
+    /// RMS-normalise each head's queries and keys (no weights) before attention.
+    pub qk_norm: bool,
+    /// `"gelu"` or `"relu2"`.
+    pub mlp: Mlp,
+    /// Share the output head's weights with the token embedding.
+    pub tie_head: bool,
+    /// Start the blocks' output projections (and an untied head) at zero, so that
+    /// every block starts as the identity.
+    pub zero_init: bool,
+    /// Soft-cap the logits to `±logit_softcap` by `cap · tanh(logits / cap)`; 0 is off.
+    pub logit_softcap: f64,
 }
 
 impl Default for ModelConfig {
@@ -41,6 +63,11 @@ impl Default for ModelConfig {
             dropout: 0.0,
             bias: false,
             positions: Positions::Learned,
+            qk_norm: false,
+            mlp: Mlp::Gelu,
+            tie_head: true,
+            zero_init: false,
+            logit_softcap: 0.0,
         }
     }
 }
@@ -66,15 +93,22 @@ impl ModelConfig {
         if !(0.0..1.0).contains(&self.dropout) {
             return Err(format!("model.dropout must be in [0, 1), got {}", self.dropout));
         }
+        if !(self.logit_softcap.is_finite() && self.logit_softcap >= 0.0) {
+            return Err(format!(
+                "model.logit_softcap must be a finite number, at least 0 (0: off), got {}",
+                self.logit_softcap
+            ));
+        }
         Ok(())
     }
 
-    /// Number of parameters for a vocabulary of `vocab_size` tokens (the head is tied).
+    /// Number of parameters for a vocabulary of `vocab_size` tokens.
     pub fn num_params(&self, vocab_size: usize) -> f64 {
         let (l, c, t, v) = (self.n_layer as f64, self.n_embd as f64, self.block_size as f64, vocab_size as f64);
         let positions = if self.positions == Positions::Learned { t * c } else { 0.0 };
+        let head = if self.tie_head { 0.0 } else { v * c };
         // Per block: attention 4·C², MLP 8·C², two norms; then the final norm.
-        v * c + positions + l * (12.0 * c * c + 4.0 * c) + 2.0 * c
+        v * c + head + positions + l * (12.0 * c * c + 4.0 * c) + 2.0 * c
     }
 
     /// Rough bytes of memory that training on batches of `batch` windows takes in f32:
@@ -136,6 +170,17 @@ mod tests {
         assert_eq!(c.num_params(65), (65 * 128 + 64 * 128 + 4 * (12 * 128 * 128 + 4 * 128) + 2 * 128) as f64);
         let rope = ModelConfig { positions: Positions::Rope, ..ModelConfig::default() };
         assert_eq!(c.num_params(65) - rope.num_params(65), 64.0 * 128.0);
+        let untied = ModelConfig { tie_head: false, ..ModelConfig::default() };
+        assert_eq!(untied.num_params(65) - c.num_params(65), 65.0 * 128.0);
+    }
+
+    #[test]
+    fn a_bad_softcap_names_its_key() {
+        for cap in [-1.0, f64::NAN, f64::INFINITY] {
+            let err = ModelConfig { logit_softcap: cap, ..ModelConfig::default() }.validate().unwrap_err();
+            assert!(err.starts_with("model.logit_softcap must be a finite number, at least 0"), "{err}");
+        }
+        assert_eq!(ModelConfig { logit_softcap: 30.0, ..ModelConfig::default() }.validate(), Ok(()));
     }
 
     #[test]

@@ -1,7 +1,9 @@
-//! A GPT-2 style decoder: pre-norm blocks of causal self-attention and a GELU MLP.
+//! A GPT-2 style decoder: pre-norm blocks of causal self-attention and a GELU MLP, with
+//! the options of `[model]` (rotary positions, QK-norm, ReLU², an untied head, zero-
+//! initialised projections, soft-capped logits).
 
-use crate::config::{ModelConfig, Positions};
-use crate::layers::{LayerNorm, Linear, Rope};
+use crate::config::{Mlp, ModelConfig, Positions};
+use crate::layers::{LayerNorm, Linear, Rope, rms_norm, softcap};
 use tch::{Kind, Tensor, nn};
 
 /// The target id that [`Gpt::loss`] ignores (padding).
@@ -60,6 +62,7 @@ pub(crate) struct Attention {
     pub c_proj: Linear,
     n_head: i64,
     dropout: f64,
+    qk_norm: bool,
 }
 
 /// What every layer of one forward pass shares.
@@ -83,6 +86,9 @@ impl Attention {
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
         let past = cache.as_ref().and_then(|c| c.as_ref()).map_or(0, |(k, _)| k.size()[2]);
         let mut qk = qkv.narrow(2, 0, 2 * c).view([b, t, 2 * self.n_head, hs]); // (B, T, 2nh, hs)
+        if self.qk_norm {
+            qk = rms_norm(&qk); // each head's query and key, before rotation
+        }
         if let Some(rope) = rope {
             qk = rope.apply(&qk, position); // queries and keys rotated together
         }
@@ -120,13 +126,18 @@ pub(crate) struct Block {
     pub c_fc: Linear,
     pub c_proj: Linear,
     dropout: f64,
+    mlp: Mlp,
 }
 
 impl Block {
     fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, pass: &Pass) -> Tensor {
         let Pass { train, kind, .. } = *pass;
         let x = x + self.attn.forward(&self.ln_1.forward(x), cache, pass);
-        let h = self.c_fc.forward(&self.ln_2.forward(&x), kind).gelu("none"); // (B, T, 4C)
+        let h = self.c_fc.forward(&self.ln_2.forward(&x), kind); // (B, T, 4C)
+        let h = match self.mlp {
+            Mlp::Gelu => h.gelu("none"),
+            Mlp::Relu2 => h.relu().square(),
+        };
         let p = if train { self.dropout } else { 0.0 };
         &x + self.c_proj.forward(&h, kind).dropout(p, train)
     }
@@ -137,8 +148,9 @@ impl Block {
 pub struct Gpt {
     config: ModelConfig,
     vocab_size: i64,
-    pub(crate) wte: Tensor,         // (V, C), tied to the output head
-    pub(crate) wpe: Option<Tensor>, // (block_size, C) with learned positions
+    pub(crate) wte: Tensor,             // (V, C), the output head too unless untied
+    pub(crate) lm_head: Option<Linear>, // (V, C) with `tie_head = false`
+    pub(crate) wpe: Option<Tensor>,     // (block_size, C) with learned positions
     rope: Option<Rope>,
     pub(crate) blocks: Vec<Block>,
     pub(crate) ln_f: LayerNorm,
@@ -147,12 +159,14 @@ pub struct Gpt {
 
 impl Gpt {
     /// Builds the decoder on `vs` with GPT-2 initialisation: N(0, 0.02) weights and
-    /// residual projections scaled by 1/√(2·n_layer). Products run in `kind`
-    /// (f32, or bf16 for mixed precision). `config` must be valid.
+    /// residual projections scaled by 1/√(2·n_layer) (zero with `zero_init`, as is
+    /// an untied head). Products run in `kind` (f32, or bf16 for mixed precision).
+    /// `config` must be valid.
     pub fn new(vs: &nn::Path, config: &ModelConfig, vocab_size: i64, kind: Kind) -> Self {
-        let ModelConfig { n_layer, n_head, n_embd: c, block_size, dropout, bias, positions } = *config;
+        let ModelConfig { n_layer, n_head, n_embd: c, block_size, dropout, bias, positions, qk_norm, mlp, .. } =
+            *config;
         let std = 0.02;
-        let proj_std = std / ((2 * n_layer) as f64).sqrt();
+        let proj_std = if config.zero_init { 0.0 } else { std / ((2 * n_layer) as f64).sqrt() };
         let init = nn::Init::Randn { mean: 0.0, stdev: std };
         let wte = (vs / "wte").var("weight", &[vocab_size, c], init);
         let wpe = (positions == Positions::Learned).then(|| (vs / "wpe").var("weight", &[block_size, c], init));
@@ -167,16 +181,20 @@ impl Gpt {
                         c_proj: Linear::new(&p / "attn" / "c_proj", c, c, bias, proj_std),
                         n_head,
                         dropout,
+                        qk_norm,
                     },
                     ln_2: LayerNorm::new(&p / "ln_2", c, bias),
                     c_fc: Linear::new(&p / "mlp" / "c_fc", c, 4 * c, bias, std),
                     c_proj: Linear::new(&p / "mlp" / "c_proj", 4 * c, c, bias, proj_std),
                     dropout,
+                    mlp,
                 }
             })
             .collect();
         let ln_f = LayerNorm::new(vs / "ln_f", c, bias);
-        Self { config: config.clone(), vocab_size, wte, wpe, rope, blocks, ln_f, kind }
+        let head_std = if config.zero_init { 0.0 } else { std };
+        let lm_head = (!config.tie_head).then(|| Linear::new(vs / "lm_head", c, vocab_size, false, head_std));
+        Self { config: config.clone(), vocab_size, wte, lm_head, wpe, rope, blocks, ln_f, kind }
     }
 
     /// The shape this decoder was built with.
@@ -221,9 +239,18 @@ impl Gpt {
     }
 
     /// Logits over the vocabulary from hidden states: (..., C) -> (..., V) in f32,
-    /// through the output head tied to the token embedding.
+    /// through the output head (the token embedding, unless untied), soft-capped
+    /// when `logit_softcap` is set.
     pub fn logits(&self, hidden: &Tensor) -> Tensor {
-        hidden.to_kind(self.kind).linear(&self.wte.to_kind(self.kind), None::<Tensor>).to_kind(Kind::Float)
+        let logits = match &self.lm_head {
+            Some(head) => head.forward(hidden, self.kind),
+            None => hidden.to_kind(self.kind).linear(&self.wte.to_kind(self.kind), None::<Tensor>),
+        }
+        .to_kind(Kind::Float);
+        match self.config.logit_softcap {
+            cap if cap > 0.0 => softcap(&logits, cap),
+            _ => logits,
+        }
     }
 
     /// Logits for every position: `idx` (B, T) -> (B, T, V).
@@ -328,6 +355,65 @@ mod tests {
         let std = |name: &str| vars[name].std(true).double_value(&[]);
         assert!((std("h.0.mlp.c_fc.weight") - 0.02).abs() < 0.003);
         assert!((std("h.0.mlp.c_proj.weight") - 0.01).abs() < 0.002); // 0.02 / sqrt(2 * 2)
+    }
+
+    #[test]
+    fn the_model_options_change_what_they_say() {
+        tch::manual_seed(3);
+        let vs = nn::VarStore::new(Device::Cpu);
+        let config = ModelConfig {
+            n_layer: 2,
+            n_head: 2,
+            n_embd: 16,
+            block_size: 12,
+            positions: Positions::Rope,
+            qk_norm: true,
+            mlp: Mlp::Relu2,
+            tie_head: false,
+            zero_init: true,
+            logit_softcap: 0.1,
+            ..Default::default()
+        };
+        let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+        let vars = vs.variables();
+        // Zero-initialised projections and head: every block starts as the identity.
+        for name in ["h.0.attn.c_proj.weight", "h.1.mlp.c_proj.weight", "lm_head.weight"] {
+            assert_eq!(vars[name].abs().max().double_value(&[]), 0.0, "{name}");
+        }
+        assert!(vars["h.0.mlp.c_fc.weight"].abs().max().double_value(&[]) > 0.0);
+        let idx = Tensor::from_slice(&[1i64, 2, 3, 4]).view([1, 4]);
+        tch::no_grad(|| {
+            for (name, mut v) in vs.variables() {
+                v.copy_(&(v.randn_like() * if name.ends_with("weight") && !name.contains("ln") { 3.0 } else { 1.0 }));
+            }
+        });
+        // Soft-capped logits stay inside (-cap, cap), however large the weights.
+        let logits = gpt.forward_t(&idx, false);
+        let largest = logits.abs().max().double_value(&[]);
+        assert!(largest <= 0.1 + 1e-6 && largest > 0.09, "{largest}: the cap bounds the logits, and is reached");
+        // The untied head is the head: the embedding no longer sets the logits.
+        let before = gpt.forward_t(&idx, false);
+        tch::no_grad(|| drop(vars["lm_head.weight"].shallow_clone().g_mul_scalar_(0.0)));
+        assert_eq!(gpt.forward_t(&idx, false).abs().max().double_value(&[]), 0.0);
+        assert!(before.abs().max().double_value(&[]) > 0.0);
+    }
+
+    #[test]
+    fn qk_norm_makes_attention_blind_to_the_scale_of_queries_and_keys() {
+        // Scaling c_attn's query and key rows scales q and k; after their RMS norm the
+        // attention is the same. Without QK-norm it is not.
+        for qk_norm in [true, false] {
+            tch::manual_seed(4);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let config =
+                ModelConfig { n_layer: 1, n_head: 2, n_embd: 16, block_size: 8, qk_norm, ..Default::default() };
+            let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+            let idx = Tensor::from_slice(&[1i64, 5, 3, 7]).view([1, 4]);
+            let before = gpt.forward_t(&idx, false);
+            tch::no_grad(|| drop(gpt.blocks[0].attn.c_attn.ws.narrow(0, 0, 32).g_mul_scalar_(5.0)));
+            let after = gpt.forward_t(&idx, false);
+            assert_eq!(after.allclose(&before, 1e-4, 1e-4, false), qk_norm, "qk_norm = {qk_norm}");
+        }
     }
 
     #[test]

@@ -11,9 +11,10 @@ pub(crate) struct Linear {
 }
 
 impl Linear {
-    /// Weights drawn from N(0, std²), biases zero.
+    /// Weights drawn from N(0, std²) (zeros when `std` is 0), biases zero.
     pub fn new(p: nn::Path, d_in: i64, d_out: i64, bias: bool, std: f64) -> Self {
-        let ws = p.var("weight", &[d_out, d_in], nn::Init::Randn { mean: 0.0, stdev: std });
+        let init = if std == 0.0 { nn::Init::Const(0.0) } else { nn::Init::Randn { mean: 0.0, stdev: std } };
+        let ws = p.var("weight", &[d_out, d_in], init);
         let bs = bias.then(|| p.var("bias", &[d_out], nn::Init::Const(0.0)));
         Self { ws, bs }
     }
@@ -52,6 +53,20 @@ impl LayerNorm {
     pub fn forward(&self, x: &Tensor) -> Tensor {
         x.layer_norm([self.dim], Some(&self.ws), self.bs.as_ref(), LN_EPS, true)
     }
+}
+
+/// The epsilon of the queries' and keys' RMS norm (`model.qk_norm`).
+pub(crate) const QK_NORM_EPS: f64 = 1e-6;
+
+/// Each vector along the last dimension of `x` divided by its root mean square
+/// (no weights): `x / sqrt(mean(x²) + ε)`.
+pub(crate) fn rms_norm(x: &Tensor) -> Tensor {
+    x * (x.square().mean_dim(-1, true, x.kind()) + QK_NORM_EPS).rsqrt()
+}
+
+/// `cap · tanh(logits / cap)`: logits squashed into (-cap, cap) (`model.logit_softcap`).
+pub(crate) fn softcap(logits: &Tensor, cap: f64) -> Tensor {
+    (logits / cap).tanh() * cap
 }
 
 /// Cosine and sine of each rotary pair's angle at position `pos`, for a head of

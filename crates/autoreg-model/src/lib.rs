@@ -10,7 +10,7 @@ mod native;
 mod optim;
 mod sampler;
 
-pub use config::{ModelConfig, Positions, available_memory};
+pub use config::{Mlp, ModelConfig, Positions, available_memory};
 pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
 pub use native::{NativeCache, NativeModel};

@@ -13,9 +13,9 @@
 
 mod kernels;
 
-use crate::config::Positions;
+use crate::config::{Mlp, Positions};
 use crate::gpt::Gpt;
-use crate::layers::{LN_EPS, LayerNorm, Linear, rope_angles};
+use crate::layers::{LN_EPS, LayerNorm, Linear, QK_NORM_EPS, rope_angles};
 use gemm::Parallelism;
 use rayon::prelude::*;
 use tch::{Device, Kind, TchError, Tensor};
@@ -142,9 +142,12 @@ pub struct NativeModel {
     block_size: usize,
     vocab_size: usize,
     wte: Vec<f32>,         // (V, C): the token embedding
-    head: Dense,           // the output head, tied to the embedding
+    head: Dense,           // the output head: the embedding, or the untied head
     wpe: Option<Vec<f32>>, // (block_size, C) with learned positions
     rope: bool,
+    qk_norm: bool,
+    mlp: Mlp,
+    logit_softcap: f32, // 0: off
     layers: Vec<Layer>,
     ln_f: Norm,
 }
@@ -209,9 +212,15 @@ impl NativeModel {
             block_size: config.block_size as usize,
             vocab_size: model.vocab_size() as usize,
             wte: to_vec(&model.wte)?,
-            head: Dense::new(&model.wte, None)?,
+            head: match &model.lm_head {
+                Some(head) => Dense::copy(head)?,
+                None => Dense::new(&model.wte, None)?,
+            },
             wpe: model.wpe.as_ref().map(to_vec).transpose()?,
             rope: config.positions == Positions::Rope,
+            qk_norm: config.qk_norm,
+            mlp: config.mlp,
+            logit_softcap: config.logit_softcap as f32,
             layers,
             ln_f: Norm::copy(&model.ln_f)?,
         })
@@ -271,6 +280,9 @@ impl NativeModel {
             let (keys, values) = (&mut cache.keys[l], &mut cache.values[l]);
             for (j, qkv) in qkv.chunks_exact_mut(3 * c).enumerate() {
                 let (r, i) = (j / t, j % t);
+                if self.qk_norm {
+                    qkv[..2 * c].chunks_exact_mut(hs).for_each(rms_norm);
+                }
                 if self.rope {
                     let angles = &angles[i * hs / 2..][..hs / 2];
                     qkv[..2 * c].chunks_exact_mut(hs).for_each(|head| rotate(head, angles));
@@ -317,7 +329,10 @@ impl NativeModel {
             layer.attn_proj.apply(&y, &mut x, true, par);
             layer.ln_2.apply(&x, &mut h);
             layer.c_fc.apply(&h, &mut f, false, par);
-            kernels::gelu_in_place(&mut f);
+            match self.mlp {
+                Mlp::Gelu => kernels::gelu_in_place(&mut f),
+                Mlp::Relu2 => f.iter_mut().for_each(|v| *v = v.max(0.0) * v.max(0.0)),
+            }
             layer.mlp_proj.apply(&f, &mut x, true, par);
         }
         cache.len += t;
@@ -328,6 +343,10 @@ impl NativeModel {
         self.ln_f.apply(&last, &mut hl);
         let mut logits = vec![0.0f32; rows * self.vocab_size];
         self.head.apply(&hl, &mut logits, false, par);
+        if self.logit_softcap > 0.0 {
+            let cap = self.logit_softcap;
+            logits.iter_mut().for_each(|l| *l = cap * (*l / cap).tanh());
+        }
         logits
     }
 }
@@ -345,6 +364,14 @@ fn for_chunks(out: &mut [f32], size: usize, groups: usize, f: impl Fn(usize, &mu
     } else {
         out.chunks_mut(size).enumerate().for_each(|(i, chunk)| f(i, chunk));
     }
+}
+
+/// Divides one head's query or key (hs,) by its root mean square, as
+/// `layers::rms_norm` does.
+fn rms_norm(head: &mut [f32]) {
+    let mean_square = head.iter().map(|v| v * v).sum::<f32>() / head.len() as f32;
+    let inv = 1.0 / (mean_square + QK_NORM_EPS as f32).sqrt();
+    head.iter_mut().for_each(|v| *v *= inv);
 }
 
 /// Rotates one head (hs,) in the half-split convention by `angles` (hs/2 of (cos, sin)).

@@ -469,7 +469,7 @@ fn softmax(logits: &[f32]) -> Vec<f32> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::{ModelConfig, Positions};
+    use crate::{Mlp, ModelConfig, Positions};
     use tch::{Kind, nn};
 
     fn model(block_size: i64, positions: Positions) -> (nn::VarStore, Gpt) {
@@ -578,13 +578,13 @@ mod tests {
         assert_eq!((long[0][9], full[0][9]), (tail[0][4], tail[0][4]));
     }
 
-    /// A model of vocabulary 29 whose weights are scaled up from the initialisation and
-    /// whose biases are random, so that its logits and attention are far from uniform.
-    fn sharp_model(block_size: i64, positions: Positions, bias: bool) -> (nn::VarStore, Gpt) {
+    /// A model of vocabulary 29 with `options` (positions, bias, ...) whose weights are
+    /// scaled up from the initialisation and whose biases are random, so that its logits
+    /// and attention are far from uniform.
+    fn sharp_model(block_size: i64, options: ModelConfig) -> (nn::VarStore, Gpt) {
         tch::manual_seed(11);
         let vs = nn::VarStore::new(Device::Cpu);
-        let config =
-            ModelConfig { n_layer: 2, n_head: 2, n_embd: 32, block_size, positions, bias, ..Default::default() };
+        let config = ModelConfig { n_layer: 2, n_head: 2, n_embd: 32, block_size, ..options };
         let gpt = Gpt::new(&vs.root(), &config, 29, Kind::Float);
         tch::no_grad(|| {
             for (name, mut v) in vs.variables() {
@@ -600,10 +600,26 @@ mod tests {
         // A class-conditional prompt (BOS, a class token, a few tokens), then 200 steps:
         // block 24 is passed many times, so learned positions rebuild their cache and
         // rotary ones roll it. The next tokens come from libtorch's logits for both.
+        // The last model has every option of `[model]` that changes the forward pass.
         let prompt = [1u32, 27, 5, 9, 3];
-        for (positions, bias) in [(Positions::Learned, false), (Positions::Rope, true), (Positions::Learned, true)] {
+        let shape = |positions, bias| ModelConfig { positions, bias, ..Default::default() };
+        let every_option = ModelConfig {
+            qk_norm: true,
+            mlp: Mlp::Relu2,
+            tie_head: false,
+            logit_softcap: 15.0,
+            ..shape(Positions::Rope, true)
+        };
+        let shapes = [
+            shape(Positions::Learned, false),
+            shape(Positions::Rope, true),
+            shape(Positions::Learned, true),
+            every_option,
+        ];
+        for options in shapes {
+            let positions = options.positions;
             for rows in [1, 4] {
-                let (_vs, gpt) = sharp_model(24, positions, bias);
+                let (_vs, gpt) = sharp_model(24, options.clone());
                 let native = NativeModel::new(&gpt).unwrap();
                 let window = Window { block: 24, rolling: positions == Positions::Rope, kv_cache: true };
                 let mut torch = TorchSteps::new(&gpt, Device::Cpu, rows, 0);
@@ -630,7 +646,7 @@ mod tests {
                         }
                     }
                 });
-                let what = format!("{positions:?}, bias {bias}, {rows} rows");
+                let what = format!("{options:?}, {rows} rows");
                 assert!(worst <= 1e-4, "{what}: logits differ by {worst}");
                 assert!(spread > 5.0, "{what}: the logits are too flat ({spread}) for the bound to mean much");
             }
@@ -644,7 +660,7 @@ mod tests {
         // part (`audio_speed` shows where). Over these 200 steps of 4 rows they do not;
         // the logits bound is the test above. Thread counts change no rounding at all.
         for positions in [Positions::Learned, Positions::Rope] {
-            let (_vs, gpt) = sharp_model(16, positions, false);
+            let (_vs, gpt) = sharp_model(16, ModelConfig { positions, ..Default::default() });
             let s = Sampler::new(&gpt, Device::Cpu);
             for extra in [
                 SampleOptions::default(),

@@ -4,6 +4,7 @@ use crate::cli::{DecodeArgs, EncodeArgs, InfoArgs, RenderArgs};
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
+use autoreg_model::Mlp;
 use autoreg_train::{MetricsLog, RunDir};
 use std::io::{Read, Write};
 use std::path::Path;
@@ -84,6 +85,19 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         "model      {} layers, {} heads, {} wide, context {}, {:?} positions",
         m.n_layer, m.n_head, m.n_embd, m.block_size, m.positions
     );
+    let options: Vec<String> = [
+        m.qk_norm.then(|| "qk_norm".to_owned()),
+        (m.mlp != Mlp::Gelu).then(|| format!("mlp {}", format!("{:?}", m.mlp).to_lowercase())),
+        (!m.tie_head).then(|| "untied head".to_owned()),
+        m.zero_init.then(|| "zero_init".to_owned()),
+        (m.logit_softcap > 0.0).then(|| format!("logit_softcap {}", m.logit_softcap)),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
+    if !options.is_empty() {
+        println!("options    {}", options.join(", "));
+    }
     for which in ["last", "best"] {
         match run.checkpoint(which) {
             Ok(c) => println!(
