@@ -277,12 +277,21 @@ mod tests {
     use super::*;
     use tch::Device;
 
-    fn model(positions: Positions) -> (nn::VarStore, Gpt) {
-        tch::manual_seed(1);
+    /// A decoder of vocabulary 11 built from `config` after seeding libtorch with `seed`.
+    fn build(seed: i64, config: ModelConfig) -> (nn::VarStore, Gpt) {
+        tch::manual_seed(seed);
         let vs = nn::VarStore::new(Device::Cpu);
-        let config = ModelConfig { n_layer: 2, n_head: 2, n_embd: 16, block_size: 12, positions, ..Default::default() };
         let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
         (vs, gpt)
+    }
+
+    /// 2 layers, 2 heads, 16 wide, context 12, with `options`.
+    fn small(options: ModelConfig) -> ModelConfig {
+        ModelConfig { n_layer: 2, n_head: 2, n_embd: 16, block_size: 12, ..options }
+    }
+
+    fn model(positions: Positions) -> (nn::VarStore, Gpt) {
+        build(1, small(ModelConfig { positions, ..Default::default() }))
     }
 
     #[test]
@@ -321,17 +330,10 @@ mod tests {
         // its oldest position gives the logits of the last block_size tokens run afresh.
         // With one block only: deeper layers' cached keys also carry what their token saw
         // when it was computed, the dropped positions included.
-        tch::manual_seed(1);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let config = ModelConfig {
-            n_layer: 1,
-            n_head: 2,
-            n_embd: 16,
-            block_size: 12,
-            positions: Positions::Rope,
-            ..Default::default()
-        };
-        let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+        let (_vs, gpt) = build(
+            1,
+            ModelConfig { n_layer: 1, ..small(ModelConfig { positions: Positions::Rope, ..Default::default() }) },
+        );
         let tokens: Vec<i64> = (0..16).map(|i| (i * 7 + 3) % 11).collect();
         let mut cache = gpt.new_cache();
         let idx = |a: usize, b: usize| Tensor::from_slice(&tokens[a..b]).view([1, (b - a) as i64]);
@@ -359,22 +361,18 @@ mod tests {
 
     #[test]
     fn the_model_options_change_what_they_say() {
-        tch::manual_seed(3);
-        let vs = nn::VarStore::new(Device::Cpu);
-        let config = ModelConfig {
-            n_layer: 2,
-            n_head: 2,
-            n_embd: 16,
-            block_size: 12,
-            positions: Positions::Rope,
-            qk_norm: true,
-            mlp: Mlp::Relu2,
-            tie_head: false,
-            zero_init: true,
-            logit_softcap: 0.1,
-            ..Default::default()
-        };
-        let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+        let (vs, gpt) = build(
+            3,
+            small(ModelConfig {
+                positions: Positions::Rope,
+                qk_norm: true,
+                mlp: Mlp::Relu2,
+                tie_head: false,
+                zero_init: true,
+                logit_softcap: 0.1,
+                ..Default::default()
+            }),
+        );
         let vars = vs.variables();
         // Zero-initialised projections and head: every block starts as the identity.
         for name in ["h.0.attn.c_proj.weight", "h.1.mlp.c_proj.weight", "lm_head.weight"] {
@@ -403,11 +401,10 @@ mod tests {
         // Scaling c_attn's query and key rows scales q and k; after their RMS norm the
         // attention is the same. Without QK-norm it is not.
         for qk_norm in [true, false] {
-            tch::manual_seed(4);
-            let vs = nn::VarStore::new(Device::Cpu);
-            let config =
-                ModelConfig { n_layer: 1, n_head: 2, n_embd: 16, block_size: 8, qk_norm, ..Default::default() };
-            let gpt = Gpt::new(&vs.root(), &config, 11, Kind::Float);
+            let (_vs, gpt) = build(
+                4,
+                ModelConfig { n_layer: 1, block_size: 8, ..small(ModelConfig { qk_norm, ..Default::default() }) },
+            );
             let idx = Tensor::from_slice(&[1i64, 5, 3, 7]).view([1, 4]);
             let before = gpt.forward_t(&idx, false);
             tch::no_grad(|| drop(gpt.blocks[0].attn.c_attn.ws.narrow(0, 0, 32).g_mul_scalar_(5.0)));

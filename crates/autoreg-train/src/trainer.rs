@@ -375,14 +375,15 @@ impl<'a> Trainer<'a> {
         let (split, salt) = if val { (&self.val, 0x7A2) } else { (&self.train, 0x7A1) };
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ salt);
         let sum = tch::no_grad(|| {
-            let mut sum = 0.0;
+            let mut losses = Vec::new();
             for i in 0..self.config.eval_batches {
                 let (x, y) = split.random(self.config.batch_size, &mut rng, None);
                 if self.share.owns_batch(i) {
-                    sum += self.model.loss(&x, &y, false).double_value(&[]);
+                    losses.push(self.model.loss(&x, &y, false));
                 }
             }
-            sum
+            // One read of the device for all of this rank's batches.
+            if losses.is_empty() { 0.0 } else { Tensor::stack(&losses, 0).sum(Kind::Double).double_value(&[]) }
         });
         Ok(self.sum_over_ranks(&[sum])?[0] / self.config.eval_batches as f64)
     }

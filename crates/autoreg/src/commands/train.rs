@@ -35,12 +35,7 @@ pub fn launch(args: &TrainArgs) -> Result<()> {
     }
     let nproc = usize::from(args.nproc);
     // Refused here once, not by every rank.
-    let config = match (&args.config, &args.resume) {
-        (Some(path), None) => Config::load(path, &args.set)?,
-        (Some(path), Some(None)) => resumed_config(&RunDir::new(Config::load(path, &[])?.run_dir()), &args.set)?,
-        (None, Some(Some(dir))) => resumed_config(&RunDir::new(dir), &args.set)?,
-        _ => return train(args).map(drop),
-    };
+    let (config, ..) = run_config(args)?;
     check_world_size(&config.train, nproc)?;
     let mut child: Vec<OsString> = vec!["train".into()];
     child.extend(args.config.iter().map(OsString::from));
@@ -100,8 +95,9 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
     }
 }
 
-fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
-    let (config, run, resume) = match (&args.config, &args.resume) {
+/// The config of the run that `args` names, the run directory, and whether it resumes.
+fn run_config(args: &TrainArgs) -> Result<(Config, RunDir, bool)> {
+    Ok(match (&args.config, &args.resume) {
         (Some(path), None) => {
             let config = Config::load(path, &args.set)?;
             let run = RunDir::new(config.run_dir());
@@ -117,7 +113,11 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         }
         (Some(_), Some(Some(_))) => bail!("give either a config file or --resume RUN_DIR, not both"),
         (None, _) => bail!("give a config file (autoreg train configs/NAME.toml) or --resume RUN_DIR"),
-    };
+    })
+}
+
+fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
+    let (config, run, resume) = run_config(args)?;
     // Data paths are found from the config's folder (a resumed run's own folder); the
     // run's history records the command.
     let (base, command) = match &args.config {
