@@ -17,7 +17,10 @@ non-overlapping windows of 64, as `autoreg eval` computes it: the quality refere
 
 --curve trains the same 2,000 steps and, as nanoGPT's CPU recipe does (eval_interval 250,
 eval_iters 20), prints at steps 0, 250, ..., 2000 the mean loss of 20 random validation
-batches and the wall time so far, evaluations included: `step S val V seconds T`.
+batches and the wall time so far, evaluations included: `step S val V seconds T`. Then
+it prints the loss over the whole validation split in windows that advance by 32, as
+`autoreg eval` computes it by default (every token past the first window sees at least
+32 before it): `whole V tokens N stride 32`.
 
 --rope replaces the learned position embedding by rotary positions (half-split pairs,
 queries and keys rotated in one call, as autoreg does it).
@@ -85,13 +88,16 @@ class GPT(nn.Module):
             nn.init.normal_(b.attn_proj.weight, 0.0, 0.02 / math.sqrt(2 * N_LAYER))
             nn.init.normal_(b.mlp_proj.weight, 0.0, 0.02 / math.sqrt(2 * N_LAYER))
 
-    def forward(self, idx, targets):
+    def logits(self, idx):
         x = self.wte(idx)
         if self.wpe is not None:
             x = x + self.wpe(torch.arange(idx.size(1)))
         for b in self.h:
             x = b(x)
-        logits = F.linear(self.ln_f(x), self.wte.weight)
+        return F.linear(self.ln_f(x), self.wte.weight)
+
+    def forward(self, idx, targets):
+        logits = self.logits(idx)
         return F.cross_entropy(logits.view(-1, logits.size(-1)), targets.view(-1))
 
 
@@ -101,6 +107,32 @@ def lr_at(it, lr=1e-3, min_lr=1e-4, warmup=100, decay=2000):
     if it >= decay:
         return min_lr
     return min_lr + 0.5 * (1.0 + math.cos(math.pi * (it - warmup) / (decay - warmup))) * (lr - min_lr)
+
+
+def strided_loss(model, val, stride=32):
+    """Mean loss over every target of `val`, each predicted once: the first window reads
+    val[:BLOCK]; each later one scores the next `stride` tokens after the previous
+    window's, with BLOCK tokens of input ending just before the last of them."""
+    windows = [(0, min(BLOCK, len(val) - 1), 0)]  # (input start, input end, first scored)
+    nxt = windows[0][1] + 1
+    while nxt < len(val):
+        end = min(nxt + stride, len(val))
+        windows.append((end - 1 - BLOCK, end - 1, nxt - 1))
+        nxt = end
+    total, count = 0.0, 0
+    model.eval()
+    with torch.no_grad():
+        for i in range(0, len(windows), 256):
+            chunk = windows[i : i + 256]
+            x = torch.stack([val[a:b] for a, b, _ in chunk])  # (B, BLOCK); the first window is full
+            y = torch.stack([val[a + 1 : b + 1] for a, b, _ in chunk])
+            for j, (a, _, scored) in enumerate(chunk):
+                y[j, : scored - a] = -1
+            logits = model.logits(x)
+            total += F.cross_entropy(logits.view(-1, logits.size(-1)), y.view(-1), ignore_index=-1, reduction="sum").item()
+            count += int((y >= 0).sum())
+    model.train()
+    return total / count, count
 
 
 def main():
@@ -159,6 +191,8 @@ def main():
             for group in opt.param_groups:
                 group["lr"] = lr_at(it)
             step()
+        loss, count = strided_loss(model, val)
+        print(f"whole {loss:.4f} tokens {count} stride 32", flush=True)
         return
     if full:
         start = time.perf_counter()
