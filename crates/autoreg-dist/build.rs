@@ -1,10 +1,12 @@
 //! Compiles the c10d shim (cpp/c10d_shim.cpp) against the headers of the libtorch that
-//! torch-sys links, with torch-sys's own flags, and embeds libtorch's run-time path.
+//! torch-sys links (`build-libtorch.rs`), and embeds libtorch's run-time path.
 //! Where that libtorch has CUDA (libtorch_cuda, with CUDA's and NCCL's headers beside
 //! it, as `cargo setup` installs them), it also builds the NCCL plugin
 //! (cpp/nccl_plugin.cpp) as a shared library of its own, and tells the crate its path
 //! (`AUTOREG_NCCL_PLUGIN`): the shim opens it only for a CUDA run.
 
+#[path = "../build-libtorch.rs"]
+mod libtorch;
 #[path = "../build-rpath.rs"]
 mod rpath;
 
@@ -14,36 +16,12 @@ use std::process::Command;
 fn main() {
     rpath::main();
     println!("cargo:rerun-if-changed=cpp");
-    // torch-sys (`links = "tch"`) tells its dependants where libtorch's libraries are.
-    let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
-        panic!("torch-sys did not report libtorch's library folder (DEP_TCH_LIBTORCH_LIB)");
-    };
-    let root = PathBuf::from(&lib).join("..");
-    let abi = std::env::var("LIBTORCH_CXX11_ABI").unwrap_or_else(|_| "1".to_owned());
-    println!("cargo:rerun-if-env-changed=LIBTORCH_CXX11_ABI");
-    let abi_flag = format!("-D_GLIBCXX_USE_CXX11_ABI={abi}");
-    cc::Build::new()
-        .cpp(true)
-        .pic(true)
-        .warnings(false)
-        .include(root.join("include"))
-        .include(root.join("include/torch/csrc/api/include"))
-        .include("cpp")
-        .flag("-std=c++17")
-        .flag(&abi_flag)
-        .flag("-DGLOG_USE_GLOG_EXPORT")
-        .flag("-DUSE_C10D_GLOO")
-        // Nothing the shim emits (inline functions of the headers) may stand in for
-        // libtorch's own definitions.
-        .flag("-fvisibility=hidden")
-        .flag("-fvisibility-inlines-hidden")
-        .file("cpp/c10d_shim.cpp")
-        .compile("autoreg_c10d");
-    println!("cargo:rustc-link-search=native={lib}");
-    println!("cargo:rustc-link-lib=torch_cpu");
-    println!("cargo:rustc-link-lib=c10");
-    if let Some(includes) = cuda_includes(&root) {
-        build_nccl_plugin(&root, &includes, &abi_flag);
+    println!("cargo:rerun-if-changed=../cpp");
+    let torch = libtorch::Libtorch::find();
+    torch.cpp().include("cpp").flag("-DUSE_C10D_GLOO").file("cpp/c10d_shim.cpp").compile("autoreg_c10d");
+    torch.link_cpu();
+    if let Some(includes) = cuda_includes(&torch.root) {
+        build_nccl_plugin(&torch, &includes);
     }
 }
 
@@ -66,17 +44,13 @@ fn cuda_includes(root: &Path) -> Option<Vec<PathBuf>> {
 
 /// Compiles cpp/nccl_plugin.cpp into `$OUT_DIR/libautoreg_nccl.so`, linked to
 /// libtorch_cuda, and hands its path to the crate.
-fn build_nccl_plugin(root: &Path, includes: &[PathBuf], abi_flag: &str) {
+fn build_nccl_plugin(torch: &libtorch::Libtorch, includes: &[PathBuf]) {
     let out = PathBuf::from(std::env::var("OUT_DIR").expect("cargo sets OUT_DIR")).join("libautoreg_nccl.so");
-    let lib = root.join("lib");
+    let lib = torch.root.join("lib");
     let mut cmd: Command = cc::Build::new().cpp(true).pic(true).get_compiler().to_command();
-    cmd.args(["-std=c++17", "-shared", abi_flag, "-DGLOG_USE_GLOG_EXPORT", "-DUSE_C10D_NCCL", "-DUSE_CUDA"])
-        .args(["-fvisibility=hidden", "-fvisibility-inlines-hidden"])
-        .arg("-I")
-        .arg(root.join("include"))
-        .arg("-I")
-        .arg(root.join("include/torch/csrc/api/include"))
-        .args(includes.iter().flat_map(|dir| [PathBuf::from("-I"), dir.clone()]))
+    cmd.args(["-std=c++17", "-shared", &torch.abi_flag, "-DGLOG_USE_GLOG_EXPORT", "-DUSE_C10D_NCCL", "-DUSE_CUDA"])
+        .args(["-fvisibility=hidden", "-fvisibility-inlines-hidden", "-Icpp"])
+        .args(torch.includes().iter().chain(includes).flat_map(|dir| [PathBuf::from("-I"), dir.clone()]))
         .arg("cpp/nccl_plugin.cpp")
         .arg("-o")
         .arg(&out)

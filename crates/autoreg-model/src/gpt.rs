@@ -85,16 +85,19 @@ impl Attention {
         let hs = c / self.n_head;
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
         let past = cache.as_ref().and_then(|c| c.as_ref()).map_or(0, |(k, _)| k.size()[2]);
-        let mut qk = qkv.narrow(2, 0, 2 * c).view([b, t, 2 * self.n_head, hs]); // (B, T, 2nh, hs)
+        // Splits, not narrows: the backward pass of a split concatenates the parts'
+        // gradients, where that of each narrow would fill a zero tensor of the whole.
+        let [qk, v] = <[Tensor; 2]>::try_from(qkv.split_with_sizes([2 * c, c], 2)).expect("two parts");
+        let mut qk = qk.view([b, t, 2 * self.n_head, hs]); // (B, T, 2nh, hs)
         if self.qk_norm {
             qk = rms_norm(&qk); // each head's query and key, before rotation
         }
         if let Some(rope) = rope {
             qk = rope.apply(&qk, position); // queries and keys rotated together
         }
-        let heads = |x: &Tensor, i: i64| x.narrow(2, i * self.n_head, self.n_head).transpose(1, 2); // (B, nh, T, hs)
-        let (q, mut k) = (heads(&qk, 0), heads(&qk, 1));
-        let mut v = qkv.narrow(2, 2 * c, c).view([b, t, self.n_head, hs]).transpose(1, 2); // (B, nh, T, hs)
+        let [q, k] = <[Tensor; 2]>::try_from(qk.split(self.n_head, 2)).expect("two parts");
+        let (q, mut k) = (q.transpose(1, 2), k.transpose(1, 2)); // (B, nh, T, hs)
+        let mut v = v.view([b, t, self.n_head, hs]).transpose(1, 2); // (B, nh, T, hs)
         if let Some(slot) = cache {
             if let Some((pk, pv)) = slot.take() {
                 k = Tensor::cat(&[pk, k], 2); // (B, nh, past + T, hs)

@@ -1,8 +1,9 @@
 //! The optimizer, written over plain tensors because tch's optimizers cannot save their
-//! moments and an exact resume needs them: AdamW, or Muon for the hidden matrices with
-//! AdamW for the rest.
+//! moments and an exact resume needs them: AdamW (libtorch's fused kernel, through
+//! cpp/fused_adamw.cpp), or Muon for the hidden matrices with AdamW for the rest.
 
 use serde::{Deserialize, Serialize};
+use std::ffi::{CStr, c_char, c_void};
 use tch::{Kind, Tensor, nn};
 
 /// Optimizer hyper-parameters (the learning rate is given at each step).
@@ -114,45 +115,45 @@ impl Optimizer {
 
     /// One update from `grads`, as given by [`Optimizer::gradients`] (undefined
     /// gradients leave their parameter as it is), with AdamW's learning rate `lr` (and
-    /// Muon's `lr · lr_scale`).
-    pub fn step(&mut self, grads: &[Tensor], lr: f64) {
+    /// Muon's `lr · lr_scale`). AdamW runs fused, one kernel per weight-decay group, as
+    /// `torch.optim.AdamW(fused=True)` does; an error is libtorch's message.
+    pub fn step(&mut self, grads: &[Tensor], lr: f64) -> Result<(), String> {
         self.step += 1;
         let OptimConfig { beta1, beta2, eps, weight_decay, .. } = self.config;
-        let bias1 = 1.0 - beta1.powi(self.step as i32);
-        let bias2 = 1.0 - beta2.powi(self.step as i32);
+        for decay in [true, false] {
+            let group: Vec<[&Tensor; 4]> = self
+                .slots
+                .iter()
+                .zip(grads)
+                .filter_map(|(s, g)| match &s.rule {
+                    Rule::Adam { m, v } if s.decay == decay && g.defined() => Some([&s.param, g, m, v]),
+                    _ => None,
+                })
+                .collect();
+            let decay = if decay { weight_decay } else { 0.0 };
+            fused_adamw(&group, self.step, [lr, beta1, beta2, decay, eps])?;
+        }
         tch::no_grad(|| {
             for (s, g) in self.slots.iter_mut().zip(grads) {
+                let Rule::Muon { buf, muon } = &mut s.rule else { continue };
                 if !g.defined() {
                     continue;
                 }
-                match &mut s.rule {
-                    Rule::Adam { m, v } => {
-                        if s.decay && weight_decay > 0.0 {
-                            let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
-                        }
-                        let _ = m.lerp_(g, 1.0 - beta1);
-                        let _ = v.g_mul_scalar_(beta2).addcmul_(g, &g.g_mul_scalar(1.0 - beta2));
-                        // param -= lr / bias1 · m / (√(v / bias2) + eps)
-                        let denom = v.sqrt().g_div_scalar_(bias2.sqrt()).g_add_scalar_(eps);
-                        let _ = s.param.g_add_(&(&*m / denom).g_mul_scalar_(-lr / bias1));
-                    }
-                    Rule::Muon { buf, muon } => {
-                        let (lr, momentum) = (lr * muon.lr_scale, muon.momentum);
-                        if weight_decay > 0.0 {
-                            let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
-                        }
-                        // Nesterov momentum as in the reference: buf ← μ·buf + (1-μ)·g,
-                        // then the update is (1-μ)·g + μ·buf.
-                        let _ = buf.lerp_(g, 1.0 - momentum);
-                        let mut update = orthogonalise(&g.lerp(&*buf, momentum));
-                        // Scaled so that tall and wide matrices move alike (the reference's
-                        // max(1, rows / cols)^0.5).
-                        let (rows, cols) = (g.size()[0] as f64, g.size()[1] as f64);
-                        let _ = s.param.g_add_(&update.g_mul_scalar_(-lr * (rows / cols).max(1.0).sqrt()));
-                    }
+                let (lr, momentum) = (lr * muon.lr_scale, muon.momentum);
+                if weight_decay > 0.0 {
+                    let _ = s.param.g_mul_scalar_(1.0 - lr * weight_decay);
                 }
+                // Nesterov momentum as in the reference: buf ← μ·buf + (1-μ)·g, then the
+                // update is (1-μ)·g + μ·buf.
+                let _ = buf.lerp_(g, 1.0 - momentum);
+                let mut update = orthogonalise(&g.lerp(&*buf, momentum));
+                // Scaled so that tall and wide matrices move alike (the reference's
+                // max(1, rows / cols)^0.5).
+                let (rows, cols) = (g.size()[0] as f64, g.size()[1] as f64);
+                let _ = s.param.g_add_(&update.g_mul_scalar_(-lr * (rows / cols).max(1.0).sqrt()));
             }
         });
+        Ok(())
     }
 
     /// The state as named tensors (`m.<var>` and `v.<var>` for AdamW, `muon.<var>` for
@@ -197,6 +198,60 @@ impl Optimizer {
     }
 }
 
+unsafe extern "C" {
+    /// cpp/fused_adamw.cpp.
+    fn ar_fused_adamw(
+        params: *const *mut c_void,
+        grads: *const *mut c_void,
+        exp_avgs: *const *mut c_void,
+        exp_avg_sqs: *const *mut c_void,
+        n: usize,
+        step: f64,
+        lr: f64,
+        beta1: f64,
+        beta2: f64,
+        weight_decay: f64,
+        eps: f64,
+        err: *mut *mut c_char,
+    ) -> i32;
+}
+
+/// One fused AdamW update (`at::_fused_adamw_`) of each `[param, grad, m, v]` of `group`
+/// at step `step`, with `[lr, beta1, beta2, weight_decay, eps]`.
+fn fused_adamw(group: &[[&Tensor; 4]], step: i64, [lr, beta1, beta2, decay, eps]: [f64; 5]) -> Result<(), String> {
+    let list = |i: usize| group.iter().map(|t| t[i].as_ptr() as *mut c_void).collect::<Vec<_>>();
+    let (params, grads, m, v) = (list(0), list(1), list(2), list(3));
+    let mut err: *mut c_char = std::ptr::null_mut();
+    // SAFETY: the four lists hold `group.len()` live tensor handles each, which the call
+    // only borrows; the shim reports failure through `err`, a malloc'd string freed here.
+    let failed = unsafe {
+        ar_fused_adamw(
+            params.as_ptr(),
+            grads.as_ptr(),
+            m.as_ptr(),
+            v.as_ptr(),
+            group.len(),
+            step as f64,
+            lr,
+            beta1,
+            beta2,
+            decay,
+            eps,
+            &mut err,
+        )
+    };
+    if failed == 0 {
+        return Ok(());
+    }
+    if err.is_null() {
+        return Err("the fused AdamW step failed without a message".to_owned());
+    }
+    // SAFETY: a NUL-terminated string from malloc, which we own.
+    let message = unsafe { CStr::from_ptr(err) }.to_string_lossy().trim().to_owned();
+    unsafe { libc::free(err.cast()) };
+    Err(format!("the fused AdamW step failed: {message}"))
+}
+
 /// The nearest semi-orthogonal matrix to `g` (2-D), approximately: `U Vᵀ` of its SVD
 /// `U S Vᵀ`, by five iterations of the quintic Newton-Schulz map `X ← aX + (bA + cA²)X`,
 /// `A = X Xᵀ`, from `X = G / ‖G‖`. The coefficients (3.4445, -4.7750, 2.0315) are Keller
@@ -238,7 +293,7 @@ mod tests {
         // Gradients: d/dw sum(w * c) = c, with c of mixed signs.
         let c = Tensor::from_slice(&[2.0f32, -3.0, 0.5, -0.25]).view([2, 2]);
         let grads = opt.gradients(&((&w * &c).sum(Kind::Float) + (&b * 4.0).sum(Kind::Float)));
-        opt.step(&grads, 0.1);
+        opt.step(&grads, 0.1).unwrap();
         // After one step m̂ = g and v̂ = g², so the update is -lr·sign(g); matrices are
         // first scaled by 1 - lr·wd = 0.95, vectors are not.
         let w_now = Vec::<f32>::try_from(w.view([-1])).unwrap();
@@ -249,6 +304,37 @@ mod tests {
         assert!(b_now.iter().all(|v| (v - 0.9).abs() < 1e-5), "{b_now:?}");
         assert_eq!(opt.step_count(), 1);
         assert!(!w.grad().defined(), "gradients are returned, not accumulated");
+    }
+
+    #[test]
+    fn fused_steps_follow_torch_adamw_over_many_steps() {
+        // torch.optim.AdamW written out (decoupled decay, bias-corrected moments), run
+        // beside the fused kernel for ten steps of changing gradients and rates.
+        let (vs, w, b) = setup();
+        let mut opt = Optimizer::new(&vs, config());
+        let OptimConfig { beta1, beta2, eps, weight_decay, .. } = config();
+        // In the optimizer's order, by name: b, then w.
+        let mut want =
+            [(b.copy(), false), (w.copy(), true)].map(|(p, decay)| (p.zeros_like(), p.zeros_like(), p, decay));
+        for t in 1..=10 {
+            let c = Tensor::from_slice(&[1.5f32, -0.5, 0.25, -2.0]).view([2, 2]) * f64::from(t).sin();
+            let loss = (&w * &w * &c).sum(Kind::Float) + (&b * f64::from(t)).sum(Kind::Float);
+            let grads = opt.gradients(&loss);
+            let lr = 0.01 / f64::from(t);
+            for ((m, v, p, decay), g) in want.iter_mut().zip(&grads) {
+                if *decay {
+                    *p = &*p * (1.0 - lr * weight_decay);
+                }
+                *m = &*m * beta1 + g * (1.0 - beta1);
+                *v = &*v * beta2 + g * g * (1.0 - beta2);
+                let (bias1, bias2) = (1.0 - beta1.powi(t), 1.0 - beta2.powi(t));
+                *p = &*p - (&*m / bias1) / ((&*v / bias2).sqrt() + eps) * lr;
+            }
+            opt.step(&grads, lr).unwrap();
+        }
+        for ((_, _, p, _), got) in want.iter().zip([&b, &w]) {
+            assert!(got.allclose(p, 1e-6, 1e-7, false), "{got} vs {p}");
+        }
     }
 
     #[test]
@@ -269,7 +355,7 @@ mod tests {
         let (vs, w, b) = setup();
         let mut opt = Optimizer::new(&vs, config());
         let grads = opt.gradients(&((&w * 2.0).sum(Kind::Float) + (&b * 0.0).sum(Kind::Float)));
-        opt.step(&grads, 0.01);
+        opt.step(&grads, 0.01).unwrap();
         let state: Vec<(String, Tensor)> = opt.state().into_iter().map(|(n, t)| (n, t.copy())).collect();
         let mut fresh = Optimizer::new(&vs, config());
         fresh.load_state(&state, 1).unwrap();
@@ -309,7 +395,7 @@ mod tests {
         let loss = (&w * &c).sum(Kind::Float) + (&e * &c).sum(Kind::Float);
         let grads = opt.gradients(&loss);
         let before = w.copy();
-        opt.step(&grads, 0.01);
+        opt.step(&grads, 0.01).unwrap();
         let names: Vec<String> = opt.state().into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["muon.h.0.weight", "m.wte.weight", "v.wte.weight"]);
         // The Muon update is the orthogonalised Nesterov step, times lr · lr_scale.

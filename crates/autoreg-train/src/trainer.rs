@@ -366,7 +366,9 @@ impl<'a> Trainer<'a> {
         if cfg.grad_clip > 0.0 {
             Optimizer::clip_grad_norm(&mut grads, cfg.grad_clip);
         }
-        self.opt.step(&grads, lr);
+        self.opt
+            .step(&grads, lr)
+            .map_err(|e| TrainError::Torch { context: format!("step {step}"), source: tch::TchError::Torch(e) })?;
         Ok(total)
     }
     /// Mean loss over `eval_batches` batches of the training (`val` false) or

@@ -68,8 +68,8 @@ fn compare(
         let loss = model.loss(&x, &y, true);
         let mut grads = opt.gradients(&loss);
         Optimizer::clip_grad_norm(&mut grads, 1.0);
-        opt.step(&grads, 1e-3);
-        loss.double_value(&[])
+        opt.step(&grads, 1e-3).map_err(anyhow::Error::msg)?;
+        Ok::<f64, anyhow::Error>(loss.double_value(&[]))
     };
     let mut py_args = vec![path.display().to_string(), "--serve".to_owned()];
     if positions == Positions::Rope {
@@ -89,13 +89,16 @@ fn compare(
 
     println!("positions = {positions:?}");
     for _ in 0..WARMUP {
-        step();
+        step()?;
     }
     py_round(WARMUP)?;
     let (mut ours, mut theirs, mut ratios) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..rounds {
         let start = Instant::now();
-        let loss = (0..steps).map(|_| step()).last().unwrap_or_default();
+        let mut loss = f64::NAN;
+        for _ in 0..steps {
+            loss = step()?;
+        }
         let ms = 1e3 * start.elapsed().as_secs_f64() / steps as f64;
         let (py_ms, out) = py_round(steps)?;
         println!(

@@ -1,4 +1,6 @@
-// Turning C++ exceptions into messages for Rust, shared by the shim and the NCCL plugin.
+// Turning C++ exceptions into messages for Rust, shared by every C++ file that the
+// crates compile against libtorch (autoreg-model's fused AdamW, autoreg-dist's c10d shim
+// and NCCL plugin).
 #pragma once
 
 #include <c10/util/Exception.h>
@@ -10,7 +12,7 @@
 
 namespace autoreg {
 
-// A malloc'd copy of `s`, for Rust to free with ar_free_string.
+// A malloc'd copy of `s`, for Rust to free (with free, or a shim's ar_free_string).
 inline char* copy_string(const std::string& s) {
   char* out = static_cast<char*>(std::malloc(s.size() + 1));
   if (out != nullptr) {
@@ -31,7 +33,7 @@ int guarded(char** err, F&& f) {
   } catch (const std::exception& e) {
     *err = copy_string(e.what());
   } catch (...) {
-    *err = copy_string("unknown C++ exception in c10d");
+    *err = copy_string("unknown C++ exception");
   }
   return 1;
 }
