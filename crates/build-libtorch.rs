@@ -14,8 +14,11 @@ pub struct Libtorch {
 }
 
 impl Libtorch {
-    /// The libtorch that torch-sys (`links = "tch"`) reports to its dependants.
+    /// The libtorch that torch-sys (`links = "tch"`) reports to its dependants. The
+    /// build reruns when the crate's `cpp/` or the shared `crates/cpp` changes.
     pub fn find() -> Self {
+        println!("cargo:rerun-if-changed=cpp");
+        println!("cargo:rerun-if-changed=../cpp");
         let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
             panic!("torch-sys did not report libtorch's library folder (DEP_TCH_LIBTORCH_LIB)");
         };

@@ -15,8 +15,6 @@ use std::process::Command;
 
 fn main() {
     rpath::main();
-    println!("cargo:rerun-if-changed=cpp");
-    println!("cargo:rerun-if-changed=../cpp");
     let torch = libtorch::Libtorch::find();
     torch.cpp().include("cpp").flag("-DUSE_C10D_GLOO").file("cpp/c10d_shim.cpp").compile("autoreg_c10d");
     torch.link_cpu();

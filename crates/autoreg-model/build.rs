@@ -9,8 +9,6 @@ mod rpath;
 
 fn main() {
     rpath::main();
-    println!("cargo:rerun-if-changed=cpp");
-    println!("cargo:rerun-if-changed=../cpp");
     let torch = libtorch::Libtorch::find();
     torch.cpp().file("cpp/fused_adamw.cpp").compile("autoreg_fused_adamw");
     torch.link_cpu();
