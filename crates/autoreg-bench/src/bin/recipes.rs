@@ -19,7 +19,7 @@ use autoreg_bench::project_root;
 use autoreg_model::Mlp;
 use clap::Parser;
 use std::f64::consts::LN_2;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Parser)]
 struct Args {
@@ -59,20 +59,19 @@ fn main() -> Result<()> {
             c.name = format!("{}-{}", config.name, format!("{mlp:?}").to_lowercase());
             c
         };
+        let (gelu, relu2) = (variant(Mlp::Gelu), variant(Mlp::Relu2));
         // Seconds of a short run of each, with the same evaluations: their ratio.
-        let calibrate = |mlp: Mlp| -> Result<f64> {
-            let mut c = variant(mlp);
+        let calibrate = |config: &Config| -> Result<f64> {
+            let mut c = config.clone();
             c.name.push_str("-calib");
             let seconds = train_steps(c.clone(), &work, args.calib_steps)?.elapsed_s;
             std::fs::remove_dir_all(c.run_dir()).with_context(|| format!("cannot remove {}", c.run_dir().display()))?;
             Ok(seconds)
         };
-        let speed_ratio = calibrate(Mlp::Gelu)? / calibrate(Mlp::Relu2)?;
-        let gelu = train_steps(variant(Mlp::Gelu), &work, config.train.max_steps)?;
-        let old = measure(&variant(Mlp::Gelu), gelu.step, gelu.elapsed_s)?;
-        let steps = ((config.train.max_steps as f64 * speed_ratio).round() as i64).max(1);
-        let relu2 = train_steps(variant(Mlp::Relu2), &work, steps)?;
-        let new = measure(&variant(Mlp::Relu2), relu2.step, relu2.elapsed_s)?;
+        let speed_ratio = calibrate(&gelu)? / calibrate(&relu2)?;
+        let old = train_and_measure(&gelu, &work, config.train.max_steps)?;
+        let new =
+            train_and_measure(&relu2, &work, ((config.train.max_steps as f64 * speed_ratio).round() as i64).max(1))?;
         let shipped = format!("{:?}", config.model.mlp);
         lines.push(format!(
             "{}: nats/{u} (bits/{u}) GELU {:.4} ({:.4}), {} steps in {:.0} s; ReLU² {:.4} ({:.4}), {} steps in {:.0} s; \
@@ -98,11 +97,12 @@ fn main() -> Result<()> {
     Ok(())
 }
 
-/// Evaluates the last checkpoint of `config`'s run, trained `steps` steps in `seconds`.
-fn measure(config: &Config, steps: i64, seconds: f64) -> Result<Measured> {
+/// Trains `config` for `steps` steps and evaluates its last checkpoint.
+fn train_and_measure(config: &Config, work: &Path, steps: i64) -> Result<Measured> {
+    let summary = train_steps(config.clone(), work, steps)?;
     let model = ModelArgs { run_dir: config.run_dir(), checkpoint: Which::Last, device: None };
     let e = commands::eval(&EvalArgs { model, markov_order: 3, no_baselines: true, stride: None })?;
     let (unit, _, nats_per_unit) =
         e.per_unit.with_context(|| format!("{}: the tokenizer reports no unit", config.name))?;
-    Ok(Measured { steps, seconds, unit, nats_per_unit })
+    Ok(Measured { steps: summary.step, seconds: summary.elapsed_s, unit, nats_per_unit })
 }
