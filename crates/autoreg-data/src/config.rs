@@ -28,6 +28,9 @@ pub enum Windows {
     /// Inside one document, which keeps its prefix (BOS, class) in front; a short
     /// document is padded. For images and labelled recordings.
     Documents,
+    /// Inside one document, from a frame's start: `data.context_frames + 1` whole
+    /// frames. For video; sampling slides its context by whole frames alike.
+    Frames,
 }
 
 /// `[data]`: where the files are and how to split them.
@@ -45,8 +48,11 @@ pub struct DataConfig {
     /// With `split = "files"`: a glob on file names that picks the validation files,
     /// e.g. `"*_[0-4].wav"`.
     pub val_files: Option<String>,
-    /// `"stream"` or `"documents"`: how training windows are cut.
+    /// `"stream"`, `"documents"` or `"frames"`: how training windows are cut.
     pub windows: Windows,
+    /// With `windows = "frames"`: the whole frames a window keeps before the current
+    /// one (required there, at least 1).
+    pub context_frames: Option<usize>,
     /// Where tokenized data is cached. Unset: the user's cache folder (`~/.cache/autoreg`).
     pub cache_dir: Option<PathBuf>,
 }
@@ -60,6 +66,7 @@ impl Default for DataConfig {
             val_fraction: 0.1,
             val_files: None,
             windows: Windows::Stream,
+            context_frames: None,
             cache_dir: None,
         }
     }
@@ -69,6 +76,14 @@ impl DataConfig {
     /// Checks `val_fraction` (a finite share in (0, 1), unless a `val_files` glob
     /// picks the validation files); the error names the key.
     pub fn validate(&self) -> Result<(), String> {
+        match (self.windows, self.context_frames) {
+            (Windows::Frames, None) => return Err("data.windows = \"frames\" needs data.context_frames".into()),
+            (Windows::Frames, Some(0)) => return Err("data.context_frames must be at least 1".into()),
+            (Windows::Stream | Windows::Documents, Some(_)) => {
+                return Err("data.context_frames is for windows = \"frames\" only".into());
+            }
+            _ => {}
+        }
         if self.split == SplitMode::Files && self.val_files.is_some() {
             return Ok(());
         }
@@ -87,5 +102,16 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err(), "data.val_fraction must be in (0, 1), got NaN");
         let glob = DataConfig { split: SplitMode::Files, val_files: Some("*_0.wav".into()), ..bad };
         assert_eq!(glob.validate(), Ok(()));
+    }
+
+    #[test]
+    fn frame_windows_need_a_context_of_frames() {
+        let frames = DataConfig { windows: Windows::Frames, ..Default::default() };
+        assert!(frames.validate().unwrap_err().contains("needs data.context_frames"));
+        let none = DataConfig { context_frames: Some(0), ..frames.clone() };
+        assert!(none.validate().unwrap_err().contains("at least 1"));
+        assert_eq!(DataConfig { context_frames: Some(2), ..frames }.validate(), Ok(()));
+        let stray = DataConfig { context_frames: Some(2), ..Default::default() };
+        assert!(stray.validate().unwrap_err().contains("frames\" only"));
     }
 }

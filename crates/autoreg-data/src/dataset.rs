@@ -3,8 +3,9 @@
 //! for validation. Cached tokens are used only when they match their recorded checksum
 //! and the vocabulary.
 
-use crate::config::{DataConfig, SplitMode, Windows};
+use crate::config::{DataConfig, SplitMode};
 use crate::error::DataError;
+use crate::windows::Cut;
 use autoreg_tokens::{Pipeline, TokenStore, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
@@ -28,7 +29,7 @@ pub struct Dataset {
     /// Whether the tokens came from the cache.
     pub from_cache: bool,
     /// How training windows are cut.
-    pub windows: Windows,
+    pub windows: Cut,
 }
 
 /// Version of the cache's format and of the code that fills it; part of the cache key,
@@ -105,6 +106,7 @@ pub fn load_dataset(
     seed: u64,
 ) -> Result<Dataset, DataError> {
     config.validate().map_err(DataError::Config)?;
+    let windows = Cut::resolve(config, tokenizer).map_err(DataError::Config)?;
     let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json)?;
     let skipped: Vec<String> = manifest.files.iter().filter_map(|f| f.error.clone()).collect();
     let files_used = manifest.files.len() - skipped.len();
@@ -116,7 +118,7 @@ pub fn load_dataset(
         )));
     }
     let (train, val) = split(config, &store, &manifest, seed)?;
-    Ok(Dataset { train, val, files_used, skipped, from_cache, windows: config.windows })
+    Ok(Dataset { train, val, files_used, skipped, from_cache, windows })
 }
 
 /// The key of the cache entry for `files` under the tokenizer: the cache version, the

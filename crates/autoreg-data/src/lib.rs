@@ -17,4 +17,4 @@ pub use dataset::{Dataset, load_dataset};
 pub use error::DataError;
 pub use files::list_files;
 pub use roots::{DataRoot, data_roots, find_data, resolve_data_path};
-pub use windows::WindowSampler;
+pub use windows::{Cut, WindowSampler};

@@ -4,6 +4,7 @@
 use crate::config::Positions;
 use crate::gpt::{Gpt, KvCache};
 use crate::native::{NativeCache, NativeModel};
+use autoreg_tokens::FrameLayout;
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -193,10 +194,23 @@ impl<'a> Sampler<'a> {
     /// positions only), so a step costs the same at any length; a model with learned
     /// positions rebuilds its cache from the last 3/4 of the context at positions from
     /// 0, so every step still sees at least `3/4 · block_size` tokens.
+    ///
+    /// With `frames`, samples are made of frames: the frame token comes at every frame
+    /// start (a frame start is where the prompt's first frame token is, or the end of a
+    /// prompt without one, then every `frames.len` tokens) and nowhere else, and `eos`
+    /// only at a frame start. The context then slides by whole frames: it holds the
+    /// current frame and the `frames.context` before it, as training windows do. When a
+    /// frame leaves it, the cache is rebuilt from the oldest frame kept in one batched
+    /// pass, so every position sees what it saw in training, rotary or learned. (A
+    /// rotary cache that kept its entries would be cheaper, but its deeper layers'
+    /// entries carry the frames dropped, which no training window had: on Moving MNIST
+    /// its samples drift, their ink leaving the data's range.) A frame costs the same at
+    /// any length.
     pub fn generate(
         &self,
         prompt: &[u32],
         eos: Option<u32>,
+        frames: Option<FrameLayout>,
         options: &SampleOptions,
         on_token: &mut (dyn FnMut() + Send),
     ) -> Result<Vec<Vec<u32>>, SampleError> {
@@ -210,10 +224,23 @@ impl<'a> Sampler<'a> {
         let decoder = options.decoder_for(self.device);
         let threads = options.threads_for(decoder);
         let config = self.model.config();
+        let frames = frames.map(|layout| Frames {
+            layout,
+            first: prompt.iter().position(|&t| t == layout.token).unwrap_or(prompt.len()),
+        });
+        if let Some(f) = &frames
+            && (i64::from(f.layout.token) >= self.model.vocab_size() || f.layout.len == 0)
+        {
+            return Err(SampleError::BadOption {
+                key: "frames",
+                reason: format!("{:?} do not fit the model", f.layout),
+            });
+        }
         let window = Window {
             block: config.block_size as usize,
             rolling: config.positions == Positions::Rope,
             kv_cache: options.kv_cache,
+            frames,
         };
         let vocab = self.model.vocab_size() as usize;
         let mut run = |steps: &mut dyn Steps| draw_all(steps, &window, vocab, prompt, eos, options, on_token);
@@ -271,7 +298,11 @@ fn draw_all(
         let (start, count) = window.next_feed(steps, rows[0].len());
         let tokens: Vec<u32> = rows.iter().flat_map(|r| r[start..start + count].iter().copied()).collect();
         let mut logits = steps.feed(&tokens, count)?; // (N, V)
+        let at_frame_start = window.frames.as_ref().map(|f| f.starts_at(rows[0].len()));
         for (i, row) in logits.chunks_exact_mut(vocab).enumerate() {
+            if let (Some(f), Some(start)) = (&window.frames, at_frame_start) {
+                f.constrain(row, start, eos);
+            }
             if let Some(e) = eos.filter(|&e| step < options.min_tokens && (e as usize) < vocab) {
                 row[e as usize] = f32::NEG_INFINITY;
             }
@@ -301,6 +332,35 @@ trait Steps {
     fn feed(&mut self, tokens: &[u32], t: usize) -> Result<Vec<f32>, SampleError>;
 }
 
+/// The frames of the rows being sampled.
+struct Frames {
+    layout: FrameLayout,
+    /// Where the first frame starts.
+    first: usize,
+}
+
+impl Frames {
+    /// Whether a frame starts at position `at`.
+    fn starts_at(&self, at: usize) -> bool {
+        at >= self.first && (at - self.first).is_multiple_of(self.layout.len)
+    }
+
+    /// The earliest frame start `s` with `len - s <= limit`, before `len`: where a
+    /// context of at most `limit` tokens that starts at a frame begins.
+    fn start_within(&self, len: usize, limit: usize) -> Option<usize> {
+        let need = len.saturating_sub(limit).max(self.first);
+        let start = self.first + (need - self.first).div_ceil(self.layout.len) * self.layout.len;
+        (start < len).then_some(start)
+    }
+
+    /// Masks `logits` (V,) for a token at a frame start (`start`: only the frame token
+    /// or `eos`) or inside a frame (neither).
+    fn constrain(&self, logits: &mut [f32], start: bool, eos: Option<u32>) {
+        let special = |t: usize| t == self.layout.token as usize || eos.is_some_and(|e| e as usize == t);
+        logits.iter_mut().enumerate().filter(|&(t, _)| special(t) != start).for_each(|(_, v)| *v = f32::NEG_INFINITY);
+    }
+}
+
 /// What the model sees of the context at each step.
 struct Window {
     block: usize,
@@ -308,6 +368,8 @@ struct Window {
     rolling: bool,
     /// `false` recomputes the last window at every step.
     kv_cache: bool,
+    /// Frames slide the context by whole frames, rebuilding the cache.
+    frames: Option<Frames>,
 }
 
 impl Window {
@@ -315,8 +377,13 @@ impl Window {
     /// shortening the cache as needed.
     fn next_feed(&self, steps: &mut dyn Steps, len: usize) -> (usize, usize) {
         let seen = steps.cached();
-        if self.kv_cache && seen > 0 && seen < self.block && seen < len {
+        let limit = self.frames.as_ref().map_or(self.block, |f| f.layout.span().min(self.block));
+        if self.kv_cache && seen > 0 && seen < limit && seen < len {
             return (len - 1, 1);
+        }
+        if let Some(start) = self.frames.as_ref().filter(|_| len > limit).and_then(|f| f.start_within(len, limit)) {
+            steps.clear();
+            return (start, len - start);
         }
         if self.kv_cache && seen > 0 && self.rolling {
             steps.drop_oldest();
@@ -489,10 +556,10 @@ mod tests {
         for positions in [Positions::Learned, Positions::Rope] {
             let (_vs, gpt) = model(32, positions);
             let s = Sampler::new(&gpt, Device::Cpu);
-            let a = s.generate(&[1, 2], None, &opts(5, true), &mut || {}).unwrap();
-            let b = s.generate(&[1, 2], None, &opts(5, true), &mut || {}).unwrap();
-            let c = s.generate(&[1, 2], None, &opts(5, false), &mut || {}).unwrap();
-            let d = s.generate(&[1, 2], None, &opts(6, true), &mut || {}).unwrap();
+            let a = s.generate(&[1, 2], None, None, &opts(5, true), &mut || {}).unwrap();
+            let b = s.generate(&[1, 2], None, None, &opts(5, true), &mut || {}).unwrap();
+            let c = s.generate(&[1, 2], None, None, &opts(5, false), &mut || {}).unwrap();
+            let d = s.generate(&[1, 2], None, None, &opts(6, true), &mut || {}).unwrap();
             assert_eq!(a, b);
             assert_eq!(a, c, "the cache changes nothing while the context fits");
             assert_ne!(a, d);
@@ -506,7 +573,7 @@ mod tests {
         let (_vs, gpt) = model(8, Positions::Learned);
         let s = Sampler::new(&gpt, Device::Cpu);
         let o = SampleOptions { max_tokens: 30, ..opts(1, true) };
-        let out = s.generate(&[1], None, &o, &mut || {}).unwrap();
+        let out = s.generate(&[1], None, None, &o, &mut || {}).unwrap();
         assert!(out.iter().all(|r| r.len() == 31 && r.iter().all(|&t| t < 13)));
     }
 
@@ -516,8 +583,9 @@ mod tests {
         let s = Sampler::new(&gpt, Device::Cpu);
         let mut steps = 0;
         // With a vocabulary of 13, any token is likely to come up within 200 draws.
-        let out =
-            s.generate(&[1], Some(4), &SampleOptions { max_tokens: 200, ..opts(3, true) }, &mut || steps += 1).unwrap();
+        let out = s
+            .generate(&[1], Some(4), None, &SampleOptions { max_tokens: 200, ..opts(3, true) }, &mut || steps += 1)
+            .unwrap();
         assert!(steps < 200);
         for row in out {
             assert_eq!(row.iter().filter(|&&t| t == 4).count(), 1);
@@ -531,12 +599,12 @@ mod tests {
         let s = Sampler::new(&gpt, Device::Cpu);
         let greedy = SampleOptions { temperature: 0.0, ..opts(1, true) };
         // The greedy first token, taken as EOS, ends every sample at once...
-        let first = s.generate(&[1], None, &greedy, &mut || {}).unwrap()[0][1];
-        let out = s.generate(&[1], Some(first), &greedy, &mut || {}).unwrap();
+        let first = s.generate(&[1], None, None, &greedy, &mut || {}).unwrap()[0][1];
+        let out = s.generate(&[1], Some(first), None, &greedy, &mut || {}).unwrap();
         assert!(out.iter().all(|r| r == &[1, first]));
         // ...unless min_tokens holds it back.
         let held = SampleOptions { min_tokens: 5, ..greedy };
-        for row in s.generate(&[1], Some(first), &held, &mut || {}).unwrap() {
+        for row in s.generate(&[1], Some(first), None, &held, &mut || {}).unwrap() {
             assert!(row.len() > 6 && !row[1..6].contains(&first), "{row:?}");
         }
     }
@@ -545,10 +613,12 @@ mod tests {
     fn greedy_and_top_k_1_agree() {
         let (_vs, gpt) = model(16, Positions::Rope);
         let s = Sampler::new(&gpt, Device::Cpu);
-        let greedy = s.generate(&[2], None, &SampleOptions { temperature: 0.0, ..opts(1, true) }, &mut || {}).unwrap();
-        let top1 = s.generate(&[2], None, &SampleOptions { top_k: Some(1), ..opts(9, true) }, &mut || {}).unwrap();
+        let greedy =
+            s.generate(&[2], None, None, &SampleOptions { temperature: 0.0, ..opts(1, true) }, &mut || {}).unwrap();
+        let top1 =
+            s.generate(&[2], None, None, &SampleOptions { top_k: Some(1), ..opts(9, true) }, &mut || {}).unwrap();
         let nucleus =
-            s.generate(&[2], None, &SampleOptions { top_p: Some(1e-6), ..opts(4, true) }, &mut || {}).unwrap();
+            s.generate(&[2], None, None, &SampleOptions { top_p: Some(1e-6), ..opts(4, true) }, &mut || {}).unwrap();
         assert_eq!(greedy, top1);
         assert_eq!(greedy, nucleus);
     }
@@ -558,10 +628,10 @@ mod tests {
         let (_vs, gpt) = model(4, Positions::Learned);
         let s = Sampler::new(&gpt, Device::Cpu);
         let o = opts(1, true);
-        assert!(matches!(s.generate(&[], None, &o, &mut || {}), Err(SampleError::EmptyPrompt)));
-        assert!(matches!(s.generate(&[13], None, &o, &mut || {}), Err(SampleError::BadToken(13))));
+        assert!(matches!(s.generate(&[], None, None, &o, &mut || {}), Err(SampleError::EmptyPrompt)));
+        assert!(matches!(s.generate(&[13], None, None, &o, &mut || {}), Err(SampleError::BadToken(13))));
         let bad = SampleOptions { top_p: Some(1.5), ..o };
-        assert!(s.generate(&[1], None, &bad, &mut || {}).unwrap_err().to_string().contains("sample.top_p"));
+        assert!(s.generate(&[1], None, None, &bad, &mut || {}).unwrap_err().to_string().contains("sample.top_p"));
     }
 
     #[test]
@@ -570,11 +640,11 @@ mod tests {
         let s = Sampler::new(&gpt, Device::Cpu);
         let prompt = [1, 2, 3, 4, 5, 6, 7, 8, 9];
         let greedy = SampleOptions { temperature: 0.0, max_tokens: 1, ..opts(1, true) };
-        let long = s.generate(&prompt, None, &greedy, &mut || {}).unwrap();
+        let long = s.generate(&prompt, None, None, &greedy, &mut || {}).unwrap();
         assert!(long.iter().all(|r| r.len() == 10 && r[..9] == prompt), "{long:?}");
         // The first new token depends on the last window only, with or without the cache.
-        let tail = s.generate(&prompt[5..], None, &greedy, &mut || {}).unwrap();
-        let full = s.generate(&prompt, None, &SampleOptions { kv_cache: false, ..greedy }, &mut || {}).unwrap();
+        let tail = s.generate(&prompt[5..], None, None, &greedy, &mut || {}).unwrap();
+        let full = s.generate(&prompt, None, None, &SampleOptions { kv_cache: false, ..greedy }, &mut || {}).unwrap();
         assert_eq!((long[0][9], full[0][9]), (tail[0][4], tail[0][4]));
     }
 
@@ -621,7 +691,7 @@ mod tests {
             for rows in [1, 4] {
                 let (_vs, gpt) = sharp_model(24, options.clone());
                 let native = NativeModel::new(&gpt).unwrap();
-                let window = Window { block: 24, rolling: positions == Positions::Rope, kv_cache: true };
+                let window = Window { block: 24, rolling: positions == Positions::Rope, kv_cache: true, frames: None };
                 let mut torch = TorchSteps::new(&gpt, Device::Cpu, rows, 0);
                 let mut fast = NativeSteps { model: &native, cache: native.new_cache(rows), threads: 2 };
                 let mut seqs = vec![prompt.to_vec(); rows];
@@ -669,12 +739,101 @@ mod tests {
             ] {
                 let o = SampleOptions { num: 4, max_tokens: 200, seed: 21, ..extra };
                 let on = |decoder, threads| SampleOptions { decoder, threads, ..o.clone() };
-                let torch = s.generate(&[1, 27], None, &on(Decoder::Libtorch, 0), &mut || {}).unwrap();
-                let native = s.generate(&[1, 27], None, &on(Decoder::Native, 1), &mut || {}).unwrap();
-                let threaded = s.generate(&[1, 27], None, &on(Decoder::Native, 2), &mut || {}).unwrap();
+                let torch = s.generate(&[1, 27], None, None, &on(Decoder::Libtorch, 0), &mut || {}).unwrap();
+                let native = s.generate(&[1, 27], None, None, &on(Decoder::Native, 1), &mut || {}).unwrap();
+                let threaded = s.generate(&[1, 27], None, None, &on(Decoder::Native, 2), &mut || {}).unwrap();
                 assert_eq!(native, torch, "{positions:?} {o:?}");
                 assert_eq!(threaded, native, "{positions:?} {o:?}");
                 assert!(native.iter().all(|r| r.len() == 202));
+            }
+        }
+    }
+
+    /// A cache that only counts: it remembers where its context starts in the row.
+    struct Counting {
+        from: usize,
+        len: usize,
+    }
+
+    impl Steps for Counting {
+        fn cached(&self) -> usize {
+            self.len
+        }
+        fn clear(&mut self) {
+            *self = Self { from: 0, len: 0 };
+        }
+        fn drop_oldest(&mut self) {
+            (self.from, self.len) = (self.from + 1, self.len - 1);
+        }
+        fn feed(&mut self, _tokens: &[u32], t: usize) -> Result<Vec<f32>, SampleError> {
+            self.len += t;
+            Ok(Vec::new())
+        }
+    }
+
+    #[test]
+    fn frame_contexts_start_at_frames_and_hold_the_context_and_the_current_frame() {
+        // BOS, then frames of 5 from position 1; 2 frames of context: 15 tokens at most.
+        let layout = FrameLayout { token: 9, len: 5, context: 2 };
+        for rolling in [false, true] {
+            let frames = Some(Frames { layout, first: 1 });
+            let window = Window { block: 16, rolling, kv_cache: true, frames };
+            let mut steps = Counting { from: 0, len: 0 };
+            let mut fed = vec![0; 200];
+            for (len, slot) in fed.iter_mut().enumerate().skip(1) {
+                let (start, count) = window.next_feed(&mut steps, len);
+                if steps.len == 0 {
+                    steps.from = start;
+                }
+                steps.feed(&[], count).unwrap();
+                *slot = count;
+                assert_eq!(steps.from + steps.len, len, "the cache ends at the row's end");
+                assert!(steps.len <= 15, "len {len}: {} cached", steps.len);
+                assert!(steps.from == 0 || (steps.from - 1).is_multiple_of(5), "len {len}: starts at {}", steps.from);
+                // At a frame's first pixel the context is that frame and the two before it.
+                if len > 16 && (len - 2) % 5 == 0 {
+                    assert_eq!(steps.len, 11, "len {len}");
+                }
+            }
+            // One token a step, and the two frames kept re-read at each new frame, rotary
+            // or not: ten frames cost the same at any length.
+            let cost = |from: usize| fed[from..from + 50].iter().sum::<usize>();
+            assert_eq!(cost(100), cost(150), "rolling {rolling}");
+            assert_eq!(cost(100), 50 + 10 * 10, "rolling {rolling}");
+        }
+    }
+
+    #[test]
+    fn frame_tokens_come_at_frame_starts_only_and_the_cache_matches_recompute() {
+        let layout = FrameLayout { token: 12, len: 4, context: 1 };
+        for (positions, layers) in [(Positions::Learned, 2), (Positions::Rope, 2)] {
+            tch::manual_seed(3);
+            let vs = nn::VarStore::new(Device::Cpu);
+            let config =
+                ModelConfig { n_layer: layers, n_head: 2, n_embd: 16, block_size: 8, positions, ..Default::default() };
+            let gpt = Gpt::new(&vs.root(), &config, 14, Kind::Float);
+            let s = Sampler::new(&gpt, Device::Cpu);
+            let o = SampleOptions { num: 3, max_tokens: 60, min_tokens: 60, seed: 4, ..Default::default() };
+            let prompt = [11, 12, 0, 1, 2];
+            let out = s.generate(&prompt, Some(13), Some(layout), &o, &mut || {}).unwrap();
+            for row in &out {
+                assert_eq!(row.len(), 65);
+                for (i, &t) in row.iter().enumerate().skip(1) {
+                    assert_eq!(t == 12, (i - 1) % 4 == 0, "{positions:?}: token {t} at {i}: {row:?}");
+                    assert_ne!(t, 13, "no EOS before min_tokens");
+                }
+            }
+            for decoder in [Decoder::Native, Decoder::Libtorch] {
+                let recompute = SampleOptions { kv_cache: false, decoder, ..o.clone() };
+                let again = s.generate(&prompt, Some(13), Some(layout), &recompute, &mut || {}).unwrap();
+                assert_eq!(again, out, "{positions:?} {decoder}");
+            }
+            // EOS may end a sample at a frame start only.
+            let free = SampleOptions { min_tokens: 0, max_tokens: 400, num: 8, ..o.clone() };
+            for row in s.generate(&prompt, Some(13), Some(layout), &free, &mut || {}).unwrap() {
+                if row.last() == Some(&13) {
+                    assert_eq!((row.len() - 2) % 4, 0, "{row:?}");
+                }
             }
         }
     }
@@ -697,7 +856,7 @@ mod tests {
         let (_vs, gpt) = model(8, Positions::Learned);
         let s = Sampler::new(&gpt, Device::Cpu);
         let huge = SampleOptions { top_k: Some(usize::MAX), ..opts(2, true) };
-        let plain = s.generate(&[1], None, &opts(2, true), &mut || {}).unwrap();
-        assert_eq!(s.generate(&[1], None, &huge, &mut || {}).unwrap(), plain);
+        let plain = s.generate(&[1], None, None, &opts(2, true), &mut || {}).unwrap();
+        assert_eq!(s.generate(&[1], None, None, &huge, &mut || {}).unwrap(), plain);
     }
 }

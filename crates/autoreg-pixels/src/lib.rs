@@ -28,4 +28,5 @@ mod tokenizer;
 pub use config::{Colors, Filter, PixelsConfig};
 /// The `image` crate, whose `DynamicImage` the in-memory helpers take and return.
 pub use image;
-pub use tokenizer::PixelsTokenizer;
+pub use read::narrowed;
+pub use tokenizer::{MAX_DECODED_PIXELS, PixelsTokenizer};

@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Most pixels of one decoded image, enlarged `scale` times, and of an overview grid:
 /// 2^25, about 5,800 x 5,800 (400 MB as RGB values).
-pub(crate) const MAX_DECODED_PIXELS: u64 = 1 << 25;
+pub const MAX_DECODED_PIXELS: u64 = 1 << 25;
 
 /// Refuses a decoded picture of `width` x `height` pixels past [`MAX_DECODED_PIXELS`];
 /// `what` names it in the reason.
@@ -205,6 +205,11 @@ impl PixelsTokenizer {
         }
     }
 
+    /// The factor by which decoded images are enlarged.
+    pub fn scale(&self) -> u32 {
+        self.scale
+    }
+
     /// Number of pixel tokens (ordinary tokens that are not classes).
     pub fn num_symbols(&self) -> u32 {
         match &self.symbols {
@@ -214,7 +219,7 @@ impl PixelsTokenizer {
     }
 
     /// Tokens of one image, specials and class excluded.
-    pub(crate) fn image_tokens(&self) -> usize {
+    pub fn image_tokens(&self) -> usize {
         let per_pixel = if matches!(self.symbols, Symbols::Rgb { .. }) { 3 } else { 1 };
         (self.shape.width * self.shape.height) as usize * per_pixel
     }

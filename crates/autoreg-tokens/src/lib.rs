@@ -8,6 +8,7 @@
 
 mod atomic;
 mod error;
+mod frames;
 mod modality;
 mod notice;
 mod pipeline;
@@ -18,6 +19,7 @@ pub mod testing;
 
 pub use atomic::write_atomic;
 pub use error::TokenError;
+pub use frames::{FrameLayout, Frames};
 pub use modality::{
     Augment, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview, Prompts,
     Source, Split, Units,

@@ -2,7 +2,7 @@
 //! inside the modality's crate) and its base vocabulary (document ⇄ base ids), seen by
 //! shared code as one [`Modality`]; and the optional extras a modality provides.
 
-use crate::{Specials, TokenError};
+use crate::{Frames, Specials, TokenError};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -142,6 +142,8 @@ pub struct Extras<'a> {
     pub units: Option<&'a dyn Units>,
     /// Other files that encoding a file reads.
     pub inputs: Option<&'a dyn Inputs>,
+    /// Frames of equal length, each opened by a frame token.
+    pub frames: Option<&'a dyn Frames>,
 }
 
 /// Classes that documents start with: `BOS Class_k ...`.

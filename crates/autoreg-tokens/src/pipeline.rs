@@ -185,6 +185,13 @@ impl<'a> Pipeline<'a> {
         }
     }
 
+    /// The frame token and the ids per frame, when documents are made of frames and
+    /// no subword stage merges them (merges would make frames of unequal length).
+    pub fn frames(&self) -> Option<(u32, usize)> {
+        let frames = self.base.extras().frames.filter(|_| self.ids.is_identity())?;
+        Some((frames.frame_token(), frames.frame_len()))
+    }
+
     /// Whether the modality augments training windows.
     pub fn augments(&self) -> bool {
         self.base.extras().augment.is_some()

@@ -15,6 +15,11 @@ pub enum Baseline {
     /// A distribution per position in the document (add-one smoothing): the
     /// independent-pixel model of images.
     Positional,
+    /// The next token given the token `k` positions before it (add-one smoothing; the
+    /// first `k` tokens of a document by their unigram). With `k` a video's frame
+    /// length: each pixel given the same pixel of the last frame, the probabilistic
+    /// form of copying the last frame.
+    Lag(usize),
 }
 
 impl std::fmt::Display for Baseline {
@@ -23,6 +28,7 @@ impl std::fmt::Display for Baseline {
             Self::Unigram => f.write_str("unigram"),
             Self::Markov(k) => write!(f, "order-{k} Markov"),
             Self::Positional => f.write_str("per-position"),
+            Self::Lag(k) => write!(f, "the token {k} back"),
         }
     }
 }
@@ -56,6 +62,32 @@ pub fn baseline_nats(baseline: Baseline, train: &TokenStore, val: &TokenStore, v
                 for (i, &t) in d.iter().enumerate().skip(1) {
                     let (c, sum) = counts.get(i).map_or((0.0, 0.0), |row| (row[t as usize], sums[i]));
                     total -= ((c + 1.0) / (sum + vocab as f64)).ln();
+                    count += 1;
+                }
+            }
+        }
+        Baseline::Lag(lag) => {
+            let (mut pairs, mut before) = (HashMap::<(u32, u32), f64>::new(), HashMap::<u32, f64>::new());
+            let mut counts = vec![0.0f64; vocab];
+            for d in train.docs() {
+                for i in 1..d.len() {
+                    counts[d[i] as usize] += 1.0;
+                    if i >= lag {
+                        *pairs.entry((d[i - lag], d[i])).or_default() += 1.0;
+                        *before.entry(d[i - lag]).or_default() += 1.0;
+                    }
+                }
+            }
+            let sum: f64 = counts.iter().sum::<f64>() + vocab as f64;
+            for d in val.docs() {
+                for i in 1..d.len() {
+                    let t = d[i];
+                    total -= if i >= lag {
+                        let seen = before.get(&d[i - lag]).copied().unwrap_or(0.0);
+                        ((pairs.get(&(d[i - lag], t)).copied().unwrap_or(0.0) + 1.0) / (seen + vocab as f64)).ln()
+                    } else {
+                        ((counts[t as usize] + 1.0) / sum).ln()
+                    };
                     count += 1;
                 }
             }
@@ -153,5 +185,19 @@ mod tests {
         let (uni, _) = baseline_nats(Baseline::Unigram, &train, &store(&[&[9, 1, 2, 3]]), 10);
         assert_eq!(n, 3);
         assert!(pos < uni);
+    }
+
+    #[test]
+    fn lag_model_learns_frames_that_repeat() {
+        // Frames of 3 (9, then two pixels) that repeat from frame to frame: each token
+        // is the one 3 back, which the lag-3 model learns and the unigram cannot.
+        let clip = |a: u32, b: u32| -> Vec<u32> { [8].into_iter().chain((0..20).flat_map(|_| [9, a, b])).collect() };
+        let train = store(&[&clip(1, 2), &clip(3, 4), &clip(2, 1)]);
+        let val = store(&[&clip(4, 3)]);
+        let (lag, n) = baseline_nats(Baseline::Lag(3), &train, &val, 10);
+        let (uni, m) = baseline_nats(Baseline::Unigram, &train, &val, 10);
+        assert_eq!((n, m), (60, 60));
+        assert!(lag / (n as f64) < 0.5 * uni / m as f64, "lag {lag}, unigram {uni}");
+        assert_eq!(Baseline::Lag(3).to_string(), "the token 3 back");
     }
 }

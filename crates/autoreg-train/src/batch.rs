@@ -2,7 +2,7 @@
 //! [`autoreg_data::WindowSampler`], which draws them from a split.
 
 use crate::error::TrainError;
-use autoreg_data::{WindowSampler, Windows};
+use autoreg_data::{Cut, WindowSampler};
 use autoreg_model::IGNORE;
 use autoreg_tokens::{Pipeline, TokenStore};
 use rand::Rng;
@@ -23,7 +23,7 @@ impl Batcher {
     pub fn new(
         store: TokenStore,
         block_size: i64,
-        windows: Windows,
+        windows: Cut,
         tokenizer: Pipeline<'_>,
         device: Device,
         name: &str,
@@ -80,7 +80,7 @@ mod tests {
     use autoreg_tokens::{Identity, Modality};
     use rand::SeedableRng;
 
-    fn batcher(store: TokenStore, block: i64, windows: Windows) -> Result<Batcher, TrainError> {
+    fn batcher(store: TokenStore, block: i64, windows: Cut) -> Result<Batcher, TrainError> {
         let tok = TextTokenizer::byte();
         let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
         Batcher::new(store, block, windows, pipeline, Device::Cpu, "validation")
@@ -90,7 +90,7 @@ mod tests {
     fn targets_are_inputs_shifted_by_one() {
         let mut store = TokenStore::new();
         store.push(&(0..50).collect::<Vec<u32>>());
-        let b = batcher(store, 8, Windows::Stream).unwrap();
+        let b = batcher(store, 8, Cut::Stream).unwrap();
         let (x, y) = b.random(4, &mut StdRng::seed_from_u64(0), None);
         assert_eq!(x.size(), [4, 8]);
         // The stream counts up, so every target is its input plus one.
@@ -101,7 +101,7 @@ mod tests {
     fn same_seed_same_batches() {
         let mut store = TokenStore::new();
         store.push(&(0..500).collect::<Vec<u32>>());
-        let b = batcher(store, 8, Windows::Stream).unwrap();
+        let b = batcher(store, 8, Cut::Stream).unwrap();
         let (a, _) = b.random(4, &mut StdRng::seed_from_u64(3), None);
         let (c, _) = b.random(4, &mut StdRng::seed_from_u64(3), None);
         let (d, _) = b.random(4, &mut StdRng::seed_from_u64(4), None);
@@ -112,7 +112,7 @@ mod tests {
     fn a_split_shorter_than_a_window_is_an_error() {
         let mut store = TokenStore::new();
         store.push(&[1, 2, 3]);
-        let err = batcher(store, 8, Windows::Stream).err().unwrap().to_string();
+        let err = batcher(store, 8, Cut::Stream).err().unwrap().to_string();
         assert_eq!(
             err,
             "data: the validation split has 3 tokens, fewer than model.block_size + 1 = 9: \
@@ -126,7 +126,7 @@ mod tests {
         let long: Vec<u32> = (0..40).collect();
         store.push(&long);
         store.push(&[100, 101, 102]);
-        let b = batcher(store, 8, Windows::Documents).unwrap();
+        let b = batcher(store, 8, Cut::Documents).unwrap();
         let (x, y) = b.random(64, &mut StdRng::seed_from_u64(1), None);
         let x = Vec::<i64>::try_from(x.view([-1])).unwrap();
         let y = Vec::<i64>::try_from(y.view([-1])).unwrap();

@@ -1,8 +1,8 @@
 //! Evaluation over every token of a split.
 
-use autoreg_data::Windows;
+use autoreg_data::Cut;
 use autoreg_model::{Gpt, IGNORE};
-use autoreg_tokens::{Pipeline, TokenStore};
+use autoreg_tokens::{FrameLayout, Pipeline, TokenStore};
 use tch::{Device, Reduction, Tensor};
 
 /// Loss over a whole split.
@@ -94,16 +94,39 @@ fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -
     windows
 }
 
+/// The windows of `doc` that predict each of its tokens after the first once, frame by
+/// frame, with the contexts that sampling slides through: the first window reads the
+/// document from its start, up to `layout.span()` inputs; each later one predicts one
+/// frame, reading the `layout.context` whole frames before it (never more than `block`
+/// inputs, should a document's frames be irregular).
+fn frame_windows_of(doc: &[u32], block: usize, layout: FrameLayout) -> Vec<Window> {
+    let Some((first, mut next)) = first_window(doc, layout.span().min(block)) else { return Vec::new() };
+    let mut windows = vec![first];
+    let starts = layout.starts(doc);
+    while next < doc.len() {
+        // The frame that holds `next`, and where the next one starts.
+        let f = starts.partition_point(|&s| s <= next).saturating_sub(1);
+        let end = starts.get(f + 1).copied().filter(|&e| e > next).unwrap_or(doc.len());
+        let from = starts.get(f.saturating_sub(layout.context)).copied().unwrap_or(0).min(next - 1);
+        let from = from.max((end - 1).saturating_sub(block));
+        let y = (from + 1..end).map(|m| if m >= next { i64::from(doc[m]) } else { IGNORE }).collect();
+        windows.push((doc[from..end - 1].to_vec(), y));
+        next = end;
+    }
+    windows
+}
+
 /// Evaluates `model` on every document of `store`, in windows of at most `block_size`
 /// tokens: every token after a document's first is predicted once. With `stride`, the
 /// windows overlap ([`strided_windows_of`]) so that every token has context; without,
-/// the context restarts at each window. With [`Windows::Documents`] windows past the
-/// first keep the document's prefix (BOS, class) in front, as in training. `batch`
+/// the context restarts at each window. With [`Cut::Documents`] windows past the
+/// first keep the document's prefix (BOS, class) in front, as in training; with
+/// [`Cut::Frames`] they are [`frame_windows_of`], whatever `stride`. `batch`
 /// windows are evaluated at once, fewer when their logits would take more than 1 GiB.
 pub fn evaluate(
     model: &Gpt,
     store: &TokenStore,
-    windows: Windows,
+    windows: Cut,
     tokenizer: Pipeline<'_>,
     device: Device,
     batch: usize,
@@ -114,10 +137,11 @@ pub fn evaluate(
     let all: Vec<Window> = store
         .docs()
         .flat_map(|d| {
-            let prefix = if windows == Windows::Documents { tokenizer.prefix_len(d) } else { 0 };
-            match stride {
-                Some(stride) => strided_windows_of(d, block, prefix, stride),
-                None => windows_of(d, block, prefix),
+            let prefix = if windows == Cut::Documents { tokenizer.prefix_len(d) } else { 0 };
+            match (windows, stride) {
+                (Cut::Frames(layout), _) => frame_windows_of(d, block, layout),
+                (_, Some(stride)) => strided_windows_of(d, block, prefix, stride),
+                (_, None) => windows_of(d, block, prefix),
             }
         })
         .collect();
@@ -208,6 +232,24 @@ mod tests {
     }
 
     #[test]
+    fn frame_windows_predict_each_frame_after_its_context() {
+        // BOS 90, six frames of four (token 99, three pixels), EOS 91.
+        let doc: Vec<u32> = [90].into_iter().chain((0..6).flat_map(|f| [99, f, f + 10, f + 20])).chain([91]).collect();
+        let layout = FrameLayout { token: 99, len: 4, context: 2 };
+        let w = frame_windows_of(&doc, 16, layout);
+        assert_eq!(predicted(&w), doc[1..].iter().map(|&t| i64::from(t)).collect::<Vec<_>>());
+        // The first window reads frames 0 to 2 behind BOS; each later one starts two frames
+        // before the frame it scores and reads at most `span` tokens.
+        assert_eq!(w[0].0, doc[..12]);
+        assert_eq!(w.len(), 4);
+        for (k, (x, y)) in w[1..].iter().enumerate() {
+            assert_eq!(x[..2], [99, k as u32 + 1], "window {k}: {x:?}");
+            assert!(x.len() <= 12 && x.len() == y.len());
+            assert_eq!(y.iter().filter(|&&t| t != IGNORE).count(), if k == 2 { 5 } else { 4 });
+        }
+    }
+
+    #[test]
     fn every_token_after_the_first_is_counted_once() {
         let tok = TextTokenizer::byte();
         tch::manual_seed(0);
@@ -217,7 +259,7 @@ mod tests {
         let mut store = TokenStore::new();
         store.push(&(0..30).collect::<Vec<u32>>());
         store.push(&[5, 6, 7]);
-        for windows in [Windows::Stream, Windows::Documents] {
+        for windows in [Cut::Stream, Cut::Documents] {
             for stride in [None, Some(4)] {
                 let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
                 let e = evaluate(&model, &store, windows, pipeline, Device::Cpu, 2, stride);

@@ -32,6 +32,43 @@ pub enum Command {
     Render(RenderArgs),
     /// Write a run's report: one HTML page with its loss curves, evaluation and samples.
     Report(ReportArgs),
+    /// Make a data set locally.
+    #[command(subcommand)]
+    Dataset(DatasetCommand),
+}
+
+/// `autoreg dataset`: the data sets autoreg can make.
+#[derive(Debug, Subcommand)]
+pub enum DatasetCommand {
+    /// Moving MNIST: MNIST digits bouncing in a square, as animated GIF clips.
+    MovingMnist(MovingMnistArgs),
+}
+
+/// `autoreg dataset moving-mnist`.
+#[derive(Debug, Args)]
+pub struct MovingMnistArgs {
+    /// The folder to write the clips to (`clip-00000.gif`, ...).
+    #[arg(long)]
+    pub out: PathBuf,
+    /// Number of clips.
+    #[arg(long, default_value_t = 1000)]
+    pub clips: u64,
+    /// Frames per clip.
+    #[arg(long, default_value_t = 20)]
+    pub frames: usize,
+    /// Side of the square frame, in pixels (digits are 28).
+    #[arg(long, default_value_t = 64)]
+    pub size: u32,
+    /// Digits per clip.
+    #[arg(long, default_value_t = 2)]
+    pub digits: usize,
+    /// Seed: the same seed makes the same clips.
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// The MNIST images file (IDX, gzip or not); default:
+    /// `mnist-test/t10k-images-idx3-ubyte.gz` under the data roots (`$AUTOREG_DATA`, `datasets/`).
+    #[arg(long, value_name = "FILE")]
+    pub mnist: Option<PathBuf>,
 }
 
 /// `autoreg train`.
@@ -118,6 +155,13 @@ pub struct SampleArgs {
     /// music, rows of an image, seconds of sound: `autoreg info RUN` names it).
     #[arg(long, value_name = "N", requires = "prompt")]
     pub prompt_length: Option<f64>,
+    /// Keep the first N frames of a video prompt (`--prompt-length` in frames).
+    #[arg(long, value_name = "N", requires = "prompt", conflicts_with = "prompt_length")]
+    pub prompt_frames: Option<usize>,
+    /// Frames per video sample, the prompt's included (default: as many whole frames as
+    /// `--max-tokens` holds after the prompt).
+    #[arg(long, value_name = "N", conflicts_with = "max_tokens")]
+    pub frames: Option<usize>,
     /// Sample one class of a class-conditional run, by name or number
     /// (`autoreg info RUN` lists them).
     #[arg(long, value_name = "CLASS", conflicts_with = "prompt")]

@@ -23,5 +23,6 @@ pub use autoreg_pixels as pixels;
 pub use autoreg_text as text;
 pub use autoreg_tokens as tokens;
 pub use autoreg_train as train;
+pub use autoreg_video as video;
 pub use config::Config;
 pub use registry::{ModalityConfig, SavedModality, SavedTokenizer, TokenizerConfig};

@@ -8,6 +8,7 @@ use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{TextConfig, TextTokenizer};
 use autoreg_tokens::{IdModel, Identity, Modality, ModalityBuilder, Pipeline, TokenError};
+use autoreg_video::{VideoConfig, VideoTokenizer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ modalities! {
     Midi => "midi", MidiConfig, MidiTokenizer;
     Pixels => "pixels", PixelsConfig, PixelsTokenizer;
     Audio => "audio", AudioConfig, AudioTokenizer;
+    Video => "video", VideoConfig, VideoTokenizer;
 }
 
 /// `[tokenizer]`: the modality and its options (`kind = ...`), and `[tokenizer.bpe]`.

@@ -66,7 +66,7 @@ fn main() -> Result<()> {
         // EOS is not a stop here, so every row generates all its tokens.
         let options = SampleOptions { num, max_tokens, seed: 7, decoder, ..Default::default() };
         let start = Instant::now();
-        let samples = sampler.generate(&prompt, None, &options, &mut || {})?;
+        let samples = sampler.generate(&prompt, None, None, &options, &mut || {})?;
         Ok(Timing { secs: start.elapsed().as_secs_f64(), samples })
     };
     let paths = [

@@ -191,7 +191,7 @@ fn measure(config: &Config, work: &Path, o: &Options) -> Result<Measured> {
             ..run.config.sample.clone()
         };
         let start = Instant::now();
-        let samples = sampler.generate(&[specials.bos], Some(specials.eos), &options, &mut || {})?;
+        let samples = sampler.generate(&[specials.bos], Some(specials.eos), None, &options, &mut || {})?;
         speed.seconds += start.elapsed().as_secs_f64();
         for s in &samples {
             speed.tokens += s.len().saturating_sub(1);

@@ -330,6 +330,7 @@ fn class_accuracy(
         let samples = sampler.generate(
             &run.tokenizer.pipeline().class_prompt(k)?,
             Some(tok.specials().eos),
+            None,
             &options,
             &mut || {},
         )?;

@@ -43,7 +43,7 @@ fn main() -> Result<()> {
         for kv_cache in [true, false] {
             let options = SampleOptions { num, max_tokens: PIXELS, kv_cache, seed: 7, threads, ..Default::default() };
             let start = Instant::now();
-            let out = sampler.generate(&prompt, None, &options, &mut || {})?;
+            let out = sampler.generate(&prompt, None, None, &options, &mut || {})?;
             results.push((start.elapsed().as_secs_f64(), out));
         }
         let (cached, full) = (&results[0], &results[1]);

@@ -118,7 +118,7 @@ fn compare(positions: Positions, llama: &Llama2c) -> Result<f64> {
 fn time(sampler: &Sampler, num: usize, new: usize, decoder: Decoder, threads: usize) -> Result<(f64, Vec<Vec<u32>>)> {
     let options = SampleOptions { num, max_tokens: new, seed: 7, decoder, threads, ..Default::default() };
     let start = Instant::now();
-    let tokens = sampler.generate(&[0], None, &options, &mut || {})?;
+    let tokens = sampler.generate(&[0], None, None, &options, &mut || {})?;
     Ok((start.elapsed().as_secs_f64(), tokens))
 }
 

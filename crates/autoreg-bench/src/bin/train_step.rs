@@ -11,7 +11,7 @@ use anyhow::{Context, Result};
 use autoreg_bench::{PythonServer, median, shakespeare};
 use autoreg_model::{Gpt, ModelConfig, OptimConfig, Optimizer, Positions};
 use autoreg_tokens::{Identity, Modality, Pipeline, TokenStore};
-use autoreg_train::{Batcher, Windows};
+use autoreg_train::{Batcher, Cut};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use std::path::Path;
@@ -61,7 +61,7 @@ fn compare(
     let mut opt =
         Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, muon: None });
     let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-    let batches = Batcher::new(store.clone(), config.block_size, Windows::Stream, pipeline, Device::Cpu, "training")?;
+    let batches = Batcher::new(store.clone(), config.block_size, Cut::Stream, pipeline, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each

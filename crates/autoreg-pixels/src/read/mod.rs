@@ -170,7 +170,23 @@ fn decode_image(bytes: &[u8], format: ImageFormat) -> Result<DynamicImage, Input
     let corrupt = |source| InputError::Image { format: format_name, source };
     let (width, height) = ImageReader::with_format(Cursor::new(bytes), format).into_dimensions().map_err(corrupt)?;
     check_input_size(width, height)?;
-    image::load_from_memory_with_format(bytes, format).map_err(corrupt)
+    let image = image::load_from_memory_with_format(bytes, format).map_err(corrupt)?;
+    // A GIF always decodes as RGBA, whatever its palette holds.
+    Ok(if format == ImageFormat::Gif { narrowed(image) } else { image })
+}
+
+/// `image` (8-bit RGBA) in the narrowest colour type that holds it exactly: grey when
+/// every pixel is grey, without alpha when every pixel is opaque. Other images are
+/// returned as they are.
+pub fn narrowed(image: DynamicImage) -> DynamicImage {
+    let DynamicImage::ImageRgba8(rgba) = image else { return image };
+    let opaque = rgba.pixels().all(|p| p[3] == 255);
+    let grey = rgba.pixels().all(|p| p[0] == p[1] && p[1] == p[2]);
+    match (opaque, grey) {
+        (true, true) => DynamicImage::ImageRgba8(rgba).into_luma8().into(),
+        (true, false) => DynamicImage::ImageRgba8(rgba).into_rgb8().into(),
+        _ => DynamicImage::ImageRgba8(rgba),
+    }
 }
 
 /// Refuses an input image of no pixels or of more than [`MAX_INPUT_PIXELS`].

@@ -1,14 +1,16 @@
 //! One module per subcommand.
 
+mod dataset;
 mod eval;
 mod inspect;
 mod report;
 mod sample;
 mod train;
 
-use crate::cli::{Cli, Command};
+use crate::cli::{Cli, Command, DatasetCommand};
 use anyhow::Result;
 
+pub use dataset::moving_mnist;
 pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
 pub use report::report;
@@ -27,6 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info(&args),
         Command::Render(args) => render(&args),
         Command::Report(args) => report(&args).map(|_| ()),
+        Command::Dataset(DatasetCommand::MovingMnist(args)) => moving_mnist(&args).map(|_| ()),
     }
 }
 

@@ -7,7 +7,8 @@ use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::{Pipeline, Source, write_atomic};
+use autoreg_tokens::{FrameLayout, Pipeline, Source, write_atomic};
+use autoreg_train::Cut;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 
@@ -30,6 +31,10 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         decoder: args.decoder.unwrap_or(defaults.decoder),
         threads: args.threads.unwrap_or(defaults.threads),
     };
+    let frames = Cut::resolve(&run.config.data, tok).map_err(anyhow::Error::msg)?.frames();
+    if args.frames.is_some() && frames.is_none() {
+        bail!("--frames: this {} run's windows are not frames (data.windows = \"frames\")", tok.kind());
+    }
     let stem = run.config.name.clone();
     let mut written = Vec::new();
     let mut set = SampleSet {
@@ -51,7 +56,11 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             let prompt = tok.class_prompt(k)?;
             // Each class gets its own seed, so adding classes does not change the others.
             let options = SampleOptions { seed: options.seed.wrapping_add(k as u64), ..options.clone() };
-            rows.push(generate(&run, &prompt, &options)?);
+            let options = match frames {
+                Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
+                None => options,
+            };
+            rows.push(generate(&run, &prompt, frames, &options)?);
         }
         create_out(&args.out)?;
         for (class, samples) in classes.iter().zip(&rows) {
@@ -76,7 +85,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 set.label = Some(format!("continuing the prompt {}", path.display()));
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
-                tok.prompt(&Source::new(path, &bytes), args.prompt_length)?
+                tok.prompt(&Source::new(path, &bytes), prompt_length(tok, args)?)?
             }
             (None, Some(k)) => {
                 let name = tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string());
@@ -85,7 +94,11 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             }
             (None, None) => vec![tok.specials().bos],
         };
-        let samples = generate(&run, &prompt, &options)?;
+        let options = match frames {
+            Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
+            None => options,
+        };
+        let samples = generate(&run, &prompt, frames, &options)?;
         create_out(&args.out)?;
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
@@ -114,6 +127,36 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         eprintln!("wrote {}", page.display());
     }
     Ok(written)
+}
+
+/// How much of the prompt to keep, in the modality's unit: `--prompt-length`, or
+/// `--prompt-frames` for a tokenizer whose prompts are cut in frames.
+fn prompt_length(tok: Pipeline<'_>, args: &SampleArgs) -> Result<Option<f64>> {
+    let Some(frames) = args.prompt_frames else { return Ok(args.prompt_length) };
+    match tok.base.extras().prompts.map(|p| p.unit()) {
+        Some("frames") => Ok(Some(frames as f64)),
+        Some(unit) => bail!("--prompt-frames: a {} prompt is cut in {unit}, with --prompt-length", tok.kind()),
+        None => bail!("--prompt-frames: a {} prompt cannot be cut", tok.kind()),
+    }
+}
+
+/// `options` for samples of whole frames continuing `prompt`: `frames` frames in all,
+/// the prompt's included, or as many as `options.max_tokens` holds after the prompt.
+/// A sample ends after its last frame, never earlier.
+fn frame_options(
+    prompt: &[u32],
+    layout: FrameLayout,
+    frames: Option<usize>,
+    options: SampleOptions,
+) -> Result<SampleOptions> {
+    let first = prompt.iter().position(|&t| t == layout.token).unwrap_or(prompt.len());
+    let given = (prompt.len() - first).div_ceil(layout.len);
+    let total = frames.unwrap_or(given + options.max_tokens / layout.len);
+    if total <= given {
+        bail!("samples of {total} frames: the prompt holds {given} frames already; ask for more with --frames");
+    }
+    let new = first + total * layout.len - prompt.len();
+    Ok(SampleOptions { max_tokens: new, min_tokens: new, ..options })
 }
 
 /// The class number that `class` names: a class name, else a number.
@@ -161,8 +204,14 @@ fn report_set(out: &Path, samples: &[SampleRecord]) {
     }
 }
 
-/// Draws samples continuing `prompt`, with a progress bar on a terminal.
-fn generate(run: &LoadedRun, prompt: &[u32], options: &SampleOptions) -> Result<Vec<Vec<u32>>> {
+/// Draws samples continuing `prompt`, of `frames` when the run's windows are frames,
+/// with a progress bar on a terminal.
+fn generate(
+    run: &LoadedRun,
+    prompt: &[u32],
+    frames: Option<FrameLayout>,
+    options: &SampleOptions,
+) -> Result<Vec<Vec<u32>>> {
     let bar = if interactive() { ProgressBar::new(options.max_tokens as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("sampling {bar:30} {pos}/{len} tokens {per_sec} ETA {eta}")
@@ -170,7 +219,7 @@ fn generate(run: &LoadedRun, prompt: &[u32], options: &SampleOptions) -> Result<
     );
     let sampler = Sampler::new(&run.model, run.device);
     let eos = run.tokenizer.pipeline().specials().eos;
-    let samples = sampler.generate(prompt, Some(eos), options, &mut || bar.inc(1))?;
+    let samples = sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1))?;
     bar.finish_and_clear();
     Ok(samples)
 }

@@ -1,0 +1,21 @@
+//! Video tokenizer (Video Pixel Networks style): a clip becomes `BOS [<frame> pixels...]...
+//! EOS`, every frame in raster order as the pixels tokenizer writes an image (grey
+//! levels, RGB sub-pixels or a learned palette), so that training windows and sampling
+//! slide by whole frames.
+//!
+//! Inputs are animated GIFs (every frame) and folders of numbered PNG frames (one clip
+//! per folder). Frames are brought to one size by the pixels tokenizer, which this crate
+//! wraps: its reading, resizing, quantisation and palette are the frames'. Decoded clips
+//! are animated GIFs, with a contact sheet PNG (the frames side by side) beside each.
+//!
+//! [`moving_mnist`] builds the Moving MNIST data set from MNIST digits.
+
+mod config;
+pub mod moving_mnist;
+mod read;
+mod tokenizer;
+mod write;
+
+pub use config::VideoConfig;
+pub use tokenizer::VideoTokenizer;
+pub use write::encode_gif;

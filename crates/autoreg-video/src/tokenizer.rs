@@ -1,0 +1,280 @@
+use crate::config::{DELAYS, FRAMES};
+use crate::read::{self, frame_files, opens_clip};
+use autoreg_pixels::{MAX_DECODED_PIXELS, PixelsTokenizer};
+use autoreg_tokens::{
+    Companions, Decoded, Extras, Frames, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split,
+    TokenError, Units,
+};
+use image::DynamicImage;
+use image::imageops::FilterType;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// A fitted video tokenizer. A clip is `BOS [<frame> pixels...]... EOS`: each frame opened
+/// by the frame token, then its pixels as the frame tokenizer writes an image.
+///
+/// Token ids: the frame tokenizer's pixel symbols, then `<frame>`, then BOS, EOS, PAD.
+/// Saved as a JSON object: `frame` (the pixels tokenizer), `max_frames`, `delay_ms`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(try_from = "Saved", into = "Saved")]
+pub struct VideoTokenizer {
+    frame: PixelsTokenizer,
+    max_frames: usize,
+    delay_ms: u32,
+}
+
+/// The saved form of [`VideoTokenizer`], validated on load.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Saved {
+    frame: PixelsTokenizer,
+    max_frames: usize,
+    delay_ms: u32,
+}
+
+impl TryFrom<Saved> for VideoTokenizer {
+    type Error = String;
+
+    fn try_from(s: Saved) -> Result<Self, String> {
+        Self::new(s.frame, s.max_frames, s.delay_ms)
+    }
+}
+
+impl From<VideoTokenizer> for Saved {
+    fn from(t: VideoTokenizer) -> Self {
+        Self { frame: t.frame, max_frames: t.max_frames, delay_ms: t.delay_ms }
+    }
+}
+
+impl VideoTokenizer {
+    /// Checks the parts of a tokenizer and puts them together.
+    pub(crate) fn new(frame: PixelsTokenizer, max_frames: usize, delay_ms: u32) -> Result<Self, String> {
+        if frame.extras().classes.is_some_and(|c| !c.names().is_empty()) {
+            return Err("the frame tokenizer of a video has no classes".into());
+        }
+        if !FRAMES.contains(&max_frames) || !DELAYS.contains(&delay_ms) {
+            return Err(format!("max_frames {max_frames} or delay_ms {delay_ms} is out of range"));
+        }
+        Ok(Self { frame, max_frames, delay_ms })
+    }
+
+    /// How each frame becomes tokens.
+    pub fn frame(&self) -> &PixelsTokenizer {
+        &self.frame
+    }
+
+    /// The id of `<frame>`, after the pixel symbols.
+    pub fn frame_id(&self) -> u32 {
+        self.frame.num_symbols()
+    }
+
+    /// Pixel ids per frame (the frame token excluded).
+    pub fn pixels_per_frame(&self) -> usize {
+        self.frame.image_tokens()
+    }
+
+    /// The document of a clip's frames, each named for errors.
+    fn document(&self, frames: &[(DynamicImage, String)]) -> Result<Vec<u32>, TokenError> {
+        let Specials { bos, eos, .. } = self.specials();
+        let mut doc = Vec::with_capacity(frames.len() * (self.pixels_per_frame() + 1) + 2);
+        doc.push(bos);
+        for (image, name) in frames {
+            let pixels = self.frame.encode_image(image, None, name)?;
+            doc.push(self.frame_id());
+            // The frame tokenizer's document is BOS pixels EOS; its pixel ids are ours.
+            doc.extend_from_slice(&pixels[1..pixels.len() - 1]);
+        }
+        doc.push(eos);
+        Ok(doc)
+    }
+
+    /// The pixel ids of each frame of `ids`, and how many frames were not whole: the
+    /// ids before the first frame token start a frame of their own, specials are skipped
+    /// and decoding stops at the first EOS; an empty last frame is dropped.
+    pub fn frames_of(&self, ids: &[u32]) -> (Vec<Vec<u32>>, usize) {
+        let (eos, frame, n) = (self.specials().eos, self.frame_id(), self.frame.num_symbols());
+        let mut frames: Vec<Vec<u32>> = Vec::new();
+        for &id in ids.iter().take_while(|&&t| t != eos) {
+            if id == frame || (id < n && frames.is_empty()) {
+                frames.push(Vec::new());
+            }
+            if let Some(f) = frames.last_mut().filter(|_| id < n) {
+                f.push(id);
+            }
+        }
+        if frames.last().is_some_and(Vec::is_empty) {
+            frames.pop();
+        }
+        let repairs = frames.iter().filter(|f| f.len() != self.pixels_per_frame()).count();
+        (frames, repairs)
+    }
+
+    /// The frames of `ids` as images, enlarged by the frame tokenizer's scale.
+    pub fn decode_frames(&self, ids: &[u32]) -> Result<(Vec<DynamicImage>, usize), TokenError> {
+        let scale = self.frame.scale();
+        let (width, height) = (self.frame.width() * scale, self.frame.height() * scale);
+        if u64::from(width) * u64::from(height) > MAX_DECODED_PIXELS {
+            let reason = format!("frames enlarged to {width}x{height} pass the {MAX_DECODED_PIXELS} pixels allowed");
+            return Err(TokenError::format("decoded clip", reason));
+        }
+        let (frames, repairs) = self.frames_of(ids);
+        let images = frames
+            .iter()
+            .map(|pixels| {
+                let image = self.frame.decode_image(pixels);
+                if scale == 1 { image } else { image.resize_exact(width, height, FilterType::Nearest) }
+            })
+            .collect();
+        Ok((images, repairs))
+    }
+}
+
+impl Modality for VideoTokenizer {
+    fn kind(&self) -> &'static str {
+        "video"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.frame.num_symbols() as usize + 4
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.frame_id() + 1)
+    }
+
+    fn token_name(&self, id: u32) -> Option<String> {
+        if let Some(name) = self.specials().name(id) {
+            return Some(name.to_owned());
+        }
+        match id {
+            t if t == self.frame_id() => Some("<frame>".to_owned()),
+            t if t < self.frame_id() => self.frame.token_name(t),
+            _ => None,
+        }
+    }
+
+    fn merge_rule(&self) -> MergeRule {
+        MergeRule { symbols: self.frame.num_symbols(), bytes: false, default_split: Split::None }
+    }
+
+    /// Encodes the clip `source` opens: an animated GIF, or the PNG frames of its folder
+    /// when it is the folder's first (a later frame gives no document).
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let frames = read::read_clip(source, self.max_frames)?;
+        if frames.is_empty() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![self.document(&frames)?])
+    }
+
+    /// An animated GIF, frames enlarged by the frame tokenizer's scale. Frames of too
+    /// few pixels (black filled) or too many (cut) are counted as repairs.
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+        let (frames, repairs) = self.decode_frames(ids)?;
+        let bytes = crate::write::encode_gif(&frames, self.delay_ms)?;
+        Ok(Decoded { bytes, extension: "gif".into(), repairs, printable: false })
+    }
+
+    fn extras(&self) -> Extras<'_> {
+        Extras {
+            prompts: Some(self),
+            companions: Some(self),
+            overview: Some(self),
+            units: Some(self),
+            inputs: Some(self),
+            frames: Some(self),
+            ..Extras::default()
+        }
+    }
+}
+
+impl Prompts for VideoTokenizer {
+    fn unit(&self) -> &'static str {
+        "frames"
+    }
+
+    /// The prompt clip, cut to its first `length` frames. Frames exactly `scale` times
+    /// the frame size (a decoded sample) are shrunk back, so that a sample's frames come
+    /// back unchanged.
+    fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
+        let name = source.name();
+        let mut frames = read::read_clip(source, self.max_frames)?;
+        if frames.is_empty() {
+            let reason = "a later frame of its folder: give the folder's first frame to prompt with the clip";
+            return Err(TokenError::format(name, reason));
+        }
+        let keep = match length {
+            None => frames.len(),
+            Some(n) if n.fract() == 0.0 && n >= 1.0 && n <= frames.len() as f64 => n as usize,
+            Some(n) => {
+                let reason = format!("cannot keep {n} frames of a clip of {} frames (--prompt-frames)", frames.len());
+                return Err(TokenError::format(name, reason));
+            }
+        };
+        frames.truncate(keep);
+        let scale = self.frame.scale();
+        let (width, height) = (self.frame.width(), self.frame.height());
+        for (image, _) in frames.iter_mut().filter(|_| scale > 1) {
+            if (image.width(), image.height()) == (width * scale, height * scale) {
+                *image = image.resize_exact(width, height, FilterType::Nearest);
+            }
+        }
+        let mut doc = self.document(&frames)?;
+        doc.pop();
+        Ok(doc)
+    }
+}
+
+impl Companions for VideoTokenizer {
+    /// The contact sheet: `<sample>.png`, the frames side by side.
+    fn write_companions(&self, ids: &[u32], path: &Path) -> Result<Vec<PathBuf>, TokenError> {
+        let (frames, _) = self.frames_of(ids);
+        if frames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sheet = path.with_extension("png");
+        self.frame.write_overview(&[frames], &sheet)?;
+        Ok(vec![sheet])
+    }
+}
+
+impl Overview for VideoTokenizer {
+    /// One row of frames per sample.
+    fn write_overview(&self, rows: &[Vec<Vec<u32>>], path: &Path) -> Result<(), TokenError> {
+        let strips: Vec<Vec<Vec<u32>>> = rows.iter().flatten().map(|ids| self.frames_of(ids).0).collect();
+        self.frame.write_overview(&strips, path)
+    }
+}
+
+impl Units for VideoTokenizer {
+    fn unit(&self) -> &'static str {
+        "dim"
+    }
+
+    /// Sub-pixels in `doc`, as the frame tokenizer counts them.
+    fn count(&self, doc: &[u32]) -> usize {
+        Units::count(&self.frame, doc)
+    }
+}
+
+impl Inputs for VideoTokenizer {
+    /// The later frames of a folder whose first frame is `path`.
+    fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
+        let png = path.extension().is_some_and(|e| e.eq_ignore_ascii_case("png"));
+        if !png || !opens_clip(path) {
+            return Vec::new();
+        }
+        // A folder that cannot be listed has none here; encoding its first frame says why.
+        frame_files(path).map(|files| files.into_iter().skip(1).collect()).unwrap_or_else(|_| Vec::new())
+    }
+}
+
+impl Frames for VideoTokenizer {
+    fn frame_token(&self) -> u32 {
+        self.frame_id()
+    }
+
+    fn frame_len(&self) -> usize {
+        self.pixels_per_frame() + 1
+    }
+}

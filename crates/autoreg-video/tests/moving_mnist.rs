@@ -1,0 +1,35 @@
+//! Moving MNIST from the real MNIST test set.
+
+use autoreg_video::moving_mnist::{MovingMnist, load_digits};
+
+#[test]
+fn real_digits_make_clips_of_bouncing_digits() {
+    let path = autoreg_data::find_data("mnist-test/t10k-images-idx3-ubyte.gz").unwrap_or_else(|e| panic!("{e}"));
+    let digits = load_digits(&path).unwrap();
+    assert_eq!(digits.len(), 10_000);
+    assert!(digits.iter().all(|d| d.len() == 784));
+    // MNIST digits are white on black, with some ink in every one.
+    let least = digits.iter().map(|d| d.iter().filter(|&&v| v > 128).count()).min().unwrap();
+    assert!(least > 0 && digits.iter().all(|d| d[0] == 0), "{least}");
+
+    let set = MovingMnist::default();
+    assert_eq!((set.frames, set.size, set.digits), (20, 64, 2));
+    let clip = set.clip(&digits, 0, 0);
+    assert_eq!(clip.len(), 20);
+    let ink = |f: &autoreg_pixels::image::GrayImage| f.pixels().map(|p| u64::from(p[0])).sum::<u64>();
+    let centroid = |f: &autoreg_pixels::image::GrayImage| {
+        let total = ink(f) as f64;
+        let (sx, sy) = f.enumerate_pixels().fold((0.0, 0.0), |(sx, sy), (x, y, p)| {
+            (sx + f64::from(x) * f64::from(p[0]), sy + f64::from(y) * f64::from(p[0]))
+        });
+        (sx / total, sy / total)
+    };
+    for w in clip.windows(2) {
+        assert_ne!(w[0], w[1], "the digits move every frame");
+        let ((x0, y0), (x1, y1)) = (centroid(&w[0]), centroid(&w[1]));
+        assert!((x1 - x0).hypot(y1 - y0) <= 6.5, "the ink moves at most the speed");
+    }
+    // Two digits, summed and clipped: at most twice one digit's ink.
+    let most = digits.iter().map(|d| d.iter().map(|&v| u64::from(v)).sum::<u64>()).max().unwrap();
+    assert!(clip.iter().all(|f| ink(f) > 0 && ink(f) <= 2 * most));
+}
