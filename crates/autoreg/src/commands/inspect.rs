@@ -74,7 +74,8 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.vocab_size() - base);
     }
     if let Some(prompts) = tok.base.extras().prompts {
-        println!("prompts    --prompt-length counts {}", prompts.unit());
+        let flag = if prompts.unit() == "frames" { "--prompt-frames (or --prompt-length)" } else { "--prompt-length" };
+        println!("prompts    {flag} counts {}", prompts.unit());
     }
     let classes = tok.classes();
     if !classes.is_empty() {
