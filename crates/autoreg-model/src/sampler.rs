@@ -224,10 +224,7 @@ impl<'a> Sampler<'a> {
         let decoder = options.decoder_for(self.device);
         let threads = options.threads_for(decoder);
         let config = self.model.config();
-        let frames = frames.map(|layout| Frames {
-            layout,
-            first: prompt.iter().position(|&t| t == layout.token).unwrap_or(prompt.len()),
-        });
+        let frames = frames.map(|layout| Frames { layout, first: layout.first_start(prompt) });
         if let Some(f) = &frames
             && (i64::from(f.layout.token) >= self.model.vocab_size() || f.layout.len == 0)
         {

@@ -29,4 +29,4 @@ pub use config::{Colors, Filter, PixelsConfig};
 /// The `image` crate, whose `DynamicImage` the in-memory helpers take and return.
 pub use image;
 pub use read::narrowed;
-pub use tokenizer::{MAX_DECODED_PIXELS, PixelsTokenizer};
+pub use tokenizer::PixelsTokenizer;

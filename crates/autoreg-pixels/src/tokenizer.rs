@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 
 /// Most pixels of one decoded image, enlarged `scale` times, and of an overview grid:
 /// 2^25, about 5,800 x 5,800 (400 MB as RGB values).
-pub const MAX_DECODED_PIXELS: u64 = 1 << 25;
+pub(crate) const MAX_DECODED_PIXELS: u64 = 1 << 25;
 
 /// Refuses a decoded picture of `width` x `height` pixels past [`MAX_DECODED_PIXELS`];
 /// `what` names it in the reason.
@@ -208,6 +208,12 @@ impl PixelsTokenizer {
     /// The factor by which decoded images are enlarged.
     pub fn scale(&self) -> u32 {
         self.scale
+    }
+
+    /// Refuses decoding when a decoded image, enlarged `scale` times, would have more
+    /// than 2^25 pixels; the reason names the size.
+    pub fn check_decoded_size(&self) -> Result<(), String> {
+        check_decoded_size(self.shape.width, self.shape.height, self.scale)
     }
 
     /// Number of pixel tokens (ordinary tokens that are not classes).

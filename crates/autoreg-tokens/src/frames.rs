@@ -18,6 +18,12 @@ impl FrameLayout {
         (self.context + 1) * self.len
     }
 
+    /// Where the first frame of `ids` starts: its first frame token, or its end when it
+    /// has none (a prompt of BOS alone), where the next frame starts.
+    pub fn first_start(&self, ids: &[u32]) -> usize {
+        ids.iter().position(|&t| t == self.token).unwrap_or(ids.len())
+    }
+
     /// The positions of `doc` where frames start.
     pub fn starts(&self, doc: &[u32]) -> Vec<usize> {
         doc.iter().enumerate().filter(|&(_, &t)| t == self.token).map(|(i, _)| i).collect()
@@ -59,6 +65,7 @@ mod tests {
         let layout = FrameLayout { token: 9, len: 3, context: 2 };
         assert_eq!(layout.span(), 9);
         assert_eq!(layout.starts(&[8, 9, 0, 1, 9, 2, 2, 9, 0, 0, 7]), [1, 4, 7]);
+        assert_eq!((layout.first_start(&[8, 9, 0]), layout.first_start(&[8])), (1, 1));
         assert_eq!(layout.check_block(9), Ok(()));
         let err = layout.check_block(8).unwrap_err();
         assert!(err.contains("model.block_size 8") && err.contains("3 frames of 3 tokens"), "{err}");

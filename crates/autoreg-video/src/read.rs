@@ -17,7 +17,7 @@ pub(crate) fn opens_clip(path: &Path) -> bool {
     match extension(path).as_deref() {
         Some("gif") => true,
         // A folder that cannot be listed is taken as a clip: encoding it says what is wrong.
-        Some("png") => frame_files(path).map(|files| files.first().map(PathBuf::as_path) == Some(path)).unwrap_or(true),
+        Some("png") => frame_files(path).map(|files| first_of(&files, path)).unwrap_or(true),
         _ => false,
     }
 }
@@ -35,9 +35,6 @@ pub(crate) fn frame_files(path: &Path) -> Result<Vec<PathBuf>, TokenError> {
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && extension(p).as_deref() == Some("png"))
-        .map(
-            |p| if path.parent() == Some(Path::new("")) { p.strip_prefix("./").unwrap_or(&p).to_path_buf() } else { p },
-        )
         .collect();
     let number = |p: &PathBuf| {
         let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
@@ -48,7 +45,13 @@ pub(crate) fn frame_files(path: &Path) -> Result<Vec<PathBuf>, TokenError> {
     Ok(files)
 }
 
-/// A frame read, before the pixels tokenizer brings it to size.
+/// Whether `path` is the first of its folder's `files`, compared by name: `files` are
+/// listed from the folder, and `path` may name it otherwise (`./a.png`, `a.png`).
+fn first_of(files: &[PathBuf], path: &Path) -> bool {
+    files.first().and_then(|f| f.file_name()) == path.file_name()
+}
+
+/// Refuses a frame of no pixels or of more than [`MAX_FRAME_PIXELS`].
 fn check_frame(width: u32, height: u32, name: &str) -> Result<(), TokenError> {
     if width == 0 || height == 0 || u64::from(width) * u64::from(height) > MAX_FRAME_PIXELS {
         return Err(TokenError::format(
@@ -106,7 +109,7 @@ fn read_gif(bytes: &[u8], max: usize, name: &str) -> Result<Vec<(DynamicImage, S
 /// The PNG frames of the folder of `source`, when it is the folder's first.
 fn read_folder(source: &Source, max: usize) -> Result<Vec<(DynamicImage, String)>, TokenError> {
     let files = frame_files(source.path)?;
-    if files.first().map(PathBuf::as_path) != Some(source.path) {
+    if !first_of(&files, source.path) {
         return Ok(Vec::new());
     }
     let mut frames: Vec<(DynamicImage, String)> = Vec::new();

@@ -1,6 +1,6 @@
 use crate::config::{DELAYS, FRAMES};
 use crate::read::{self, frame_files, opens_clip};
-use autoreg_pixels::{MAX_DECODED_PIXELS, PixelsTokenizer};
+use autoreg_pixels::PixelsTokenizer;
 use autoreg_tokens::{
     Companions, Decoded, Extras, Frames, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split,
     TokenError, Units,
@@ -113,10 +113,7 @@ impl VideoTokenizer {
     pub fn decode_frames(&self, ids: &[u32]) -> Result<(Vec<DynamicImage>, usize), TokenError> {
         let scale = self.frame.scale();
         let (width, height) = (self.frame.width() * scale, self.frame.height() * scale);
-        if u64::from(width) * u64::from(height) > MAX_DECODED_PIXELS {
-            let reason = format!("frames enlarged to {width}x{height} pass the {MAX_DECODED_PIXELS} pixels allowed");
-            return Err(TokenError::format("decoded clip", reason));
-        }
+        self.frame.check_decoded_size().map_err(|reason| TokenError::format("decoded clip", reason))?;
         let (frames, repairs) = self.frames_of(ids);
         let images = frames
             .iter()

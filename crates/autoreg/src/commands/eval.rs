@@ -103,8 +103,9 @@ fn row(name: &str, nats: f64, tokens: usize, val: &TokenStore, units: &[(&str, u
         "nats_per_document": per_doc,
         "nats_per_unit": per_unit.first(),
     });
-    if let Some((i, _)) = units.iter().enumerate().find(|(_, (u, _))| *u == "frame") {
-        json["nats_per_frame"] = serde_json::json!(per_unit[i]);
+    // Units after the first (frames) get a key of their own: `nats_per_frame`.
+    for ((unit, _), nats) in units.iter().zip(&per_unit).skip(1) {
+        json[format!("nats_per_{unit}")] = serde_json::json!(nats);
     }
     json
 }

@@ -149,7 +149,7 @@ fn frame_options(
     frames: Option<usize>,
     options: SampleOptions,
 ) -> Result<SampleOptions> {
-    let first = prompt.iter().position(|&t| t == layout.token).unwrap_or(prompt.len());
+    let first = layout.first_start(prompt);
     let given = (prompt.len() - first).div_ceil(layout.len);
     let total = frames.unwrap_or(given + options.max_tokens / layout.len);
     if total <= given {
