@@ -41,9 +41,18 @@ fn install_cuda_headers() -> Result<()> {
     pip_install(&venv_python(&venv)?, &format!("cuda-toolkit[crt,cccl]=={CUDA_TOOLKIT_VERSION}"))
 }
 
-/// `pip install --quiet SPEC` with the venv's `python`.
+/// `pip install --quiet SPEC` with the venv's `python`. No download cache: the torch
+/// wheels would take as much disk again as the install.
 fn pip_install(python: &Path, spec: &str) -> Result<()> {
-    run(Command::new(python).args(["-m", "pip", "install", "--disable-pip-version-check", "--quiet", spec]))
+    run(Command::new(python).args([
+        "-m",
+        "pip",
+        "install",
+        "--disable-pip-version-check",
+        "--no-cache-dir",
+        "--quiet",
+        spec,
+    ]))
 }
 
 /// The venv's python, made with `$AUTOREG_PYTHON` (default `python3`) if missing.
