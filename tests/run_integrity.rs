@@ -58,7 +58,7 @@ fn a_model_section_edited_after_training_is_refused() {
         assert!(err.contains("positions = \"learned\" in the config, \"rope\" in the checkpoint"), "{err}");
     }
     let err = fails_soon(s.path(), &["train", "--resume", &r, "--set", "model.n_layer=3"]);
-    assert!(err.contains("[model] and [tokenizer] cannot change"), "{err}");
+    assert!(err.contains("[model], [tokenizer] and [[sources]] cannot change"), "{err}");
     let err = fails_soon(s.path(), &["train", "--resume", &r, "--set", "train.optimizer=\"muon\""]);
     assert!(err.contains("train.optimizer cannot change when resuming"), "{err}");
 }

@@ -1,9 +1,9 @@
 //! The `[tokenizer] kind = "audio"` section and fitting the class names.
 
-use crate::labels::LabelPattern;
 use crate::read::MAX_RATE;
 use crate::resample::MAX_SAMPLES;
 use crate::tokenizer::AudioTokenizer;
+use autoreg_tokens::LabelPattern;
 use autoreg_tokens::{ModalityBuilder, TokenError};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;

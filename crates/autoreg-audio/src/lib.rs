@@ -16,14 +16,14 @@
 //!
 //! Labels come from the file name through `label_pattern`, a template matched against
 //! the whole file name (case-insensitive): `{label}` captures the label, `{_}` matches
-//! any non-empty text, everything else is literal. Each placeholder takes as few
+//! any non-empty text, `{#}` a run of digits, everything else is literal
+//! ([`autoreg_tokens::LabelPattern`]). Each placeholder takes as few
 //! characters as it can, left to right, so `"{label}_{_}.wav"` (the default) takes
 //! the digit from FSDD names such as `7_jackson_32.wav`. With `conditional = true` the
 //! class names are learned from the training file names (sorted) and every document
 //! starts `BOS Label_k`; a training file whose name gives no known label is an error.
 
 mod config;
-mod labels;
 mod level;
 mod lossy;
 mod quantize;

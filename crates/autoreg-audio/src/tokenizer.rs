@@ -1,7 +1,6 @@
 //! The fitted audio tokenizer.
 
 use crate::config::AudioConfig;
-use crate::labels::LabelPattern;
 use crate::level::{normalize, trim_silence};
 use crate::lossy::{Lossy, Reported};
 use crate::quantize::Quantizer;
@@ -10,6 +9,7 @@ use crate::resample::resample;
 use crate::snr::snr_db;
 use crate::waveform::waveform_png;
 use crate::write::wav_bytes;
+use autoreg_tokens::LabelPattern;
 use autoreg_tokens::{
     Classes, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
     write_atomic,

@@ -13,6 +13,7 @@ use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A tokenized data set, split into training and validation documents.
@@ -30,6 +31,45 @@ pub struct Dataset {
     pub from_cache: bool,
     /// How training windows are cut.
     pub windows: Cut,
+    /// With several sources, each one's documents in `train` and `val`; empty for one.
+    pub sources: Vec<SourceSpan>,
+}
+
+/// One source of a data set of several: its documents in each split, and its weight.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourceSpan {
+    /// The source's name.
+    pub name: String,
+    /// Its share of training windows, relative to the other sources' weights.
+    pub weight: f64,
+    /// Its documents in the training split.
+    pub train: Range<usize>,
+    /// Its documents in the validation split.
+    pub val: Range<usize>,
+}
+
+impl Dataset {
+    /// The data sets of several sources as one, each source's documents after the
+    /// previous one's, with the weights given; `windows` are the first source's.
+    /// Skipped files are named with their source.
+    pub fn mix(sources: Vec<(String, f64, Dataset)>) -> Result<Self, DataError> {
+        let windows = sources
+            .first()
+            .map(|(_, _, d)| d.windows)
+            .ok_or_else(|| DataError::Unusable("a data set of several sources needs at least one".into()))?;
+        let (mut train, mut val) = (TokenStore::new(), TokenStore::new());
+        let (mut files_used, mut skipped, mut from_cache, mut spans) = (0, Vec::new(), true, Vec::new());
+        for (name, weight, data) in sources {
+            let (t0, v0) = (train.num_docs(), val.num_docs());
+            data.train.docs().for_each(|d| train.push(d));
+            data.val.docs().for_each(|d| val.push(d));
+            files_used += data.files_used;
+            skipped.extend(data.skipped.iter().map(|s| format!("source {name}: {s}")));
+            from_cache &= data.from_cache;
+            spans.push(SourceSpan { name, weight, train: t0..train.num_docs(), val: v0..val.num_docs() });
+        }
+        Ok(Self { train, val, files_used, skipped, from_cache, windows, sources: spans })
+    }
 }
 
 /// Version of the cache's format and of the code that fills it; part of the cache key,
@@ -118,7 +158,7 @@ pub fn load_dataset(
         )));
     }
     let (train, val) = split(config, &store, &manifest, seed)?;
-    Ok(Dataset { train, val, files_used, skipped, from_cache, windows })
+    Ok(Dataset { train, val, files_used, skipped, from_cache, windows, sources: Vec::new() })
 }
 
 /// The key of the cache entry for `files` under the tokenizer: the cache version, the

@@ -13,7 +13,7 @@ mod roots;
 mod windows;
 
 pub use config::{DataConfig, SplitMode, Windows};
-pub use dataset::{Dataset, load_dataset};
+pub use dataset::{Dataset, SourceSpan, load_dataset};
 pub use error::DataError;
 pub use files::list_files;
 pub use roots::{DataRoot, data_roots, find_data, resolve_data_path};

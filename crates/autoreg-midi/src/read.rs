@@ -224,6 +224,19 @@ struct TrackRead {
 
 /// Reads the events of one track, starting at tick `offset`, up to its end or its
 /// first malformed event.
+/// The first track name that is not blank, in any track, as the piece's title; `None`
+/// when there is none or the file does not parse.
+pub(crate) fn track_name(bytes: &[u8]) -> Option<String> {
+    let (_, tracks) = midly::parse(bytes).ok()?;
+    tracks.flatten().flat_map(|track| track.flatten()).find_map(|event| match event.kind {
+        TrackEventKind::Meta(MetaMessage::TrackName(name)) => {
+            let name = String::from_utf8_lossy(name).trim().to_owned();
+            (!name.is_empty()).then_some(name)
+        }
+        _ => None,
+    })
+}
+
 fn read_track(
     mut iter: midly::EventIter,
     track: usize,
@@ -316,4 +329,34 @@ fn assemble(ticks_per_beat: u16, events: &[Event], ends: &[u64]) -> Score {
     }
     score.notes.sort_by_key(|n| (n.start, n.pitch, n.channel, n.duration));
     score
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use midly::num::{u15, u28};
+    use midly::{Header, Smf, TrackEvent};
+
+    /// A file of one track per name, each holding only its track name.
+    fn with_names(names: &[&'static [u8]]) -> Vec<u8> {
+        let event = |kind| TrackEvent { delta: u28::from(0), kind };
+        let tracks = names
+            .iter()
+            .map(|&n| {
+                let name = event(TrackEventKind::Meta(MetaMessage::TrackName(n)));
+                vec![name, event(TrackEventKind::Meta(MetaMessage::EndOfTrack))]
+            })
+            .collect();
+        let smf = Smf { header: Header::new(Format::Parallel, Timing::Metrical(u15::from(96))), tracks };
+        let mut bytes = Vec::new();
+        smf.write_std(&mut bytes).unwrap();
+        bytes
+    }
+
+    #[test]
+    fn the_title_is_the_first_track_name_that_is_not_blank() {
+        assert_eq!(track_name(&with_names(&[b"  ", b"Ashover 1 ", b"x"])).as_deref(), Some("Ashover 1"));
+        assert_eq!(track_name(&with_names(&[b""])), None);
+        assert_eq!(track_name(b"not midi"), None);
+    }
 }

@@ -9,7 +9,8 @@ use crate::render::{render_piano_roll, render_preview_wav};
 use crate::score::Score;
 use crate::vocab::{DRUMS, Token, Vocab};
 use autoreg_tokens::{
-    Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
+    Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, Titles, TokenError,
+    Units,
 };
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -187,8 +188,16 @@ impl Modality for MidiTokenizer {
             companions: Some(self),
             augment: (self.config.transpose > 0).then_some(self as &dyn Augment),
             units: Some(self),
+            titles: Some(self),
             ..Extras::default()
         }
+    }
+}
+
+impl Titles for MidiTokenizer {
+    /// The first track name that is not blank.
+    fn title(&self, source: &Source) -> Result<Option<String>, TokenError> {
+        Ok(crate::read::track_name(source.bytes))
     }
 }
 

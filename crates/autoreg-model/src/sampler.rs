@@ -4,7 +4,7 @@
 use crate::config::Positions;
 use crate::gpt::{Gpt, KvCache};
 use crate::native::{NativeCache, NativeModel};
-use autoreg_tokens::FrameLayout;
+use autoreg_tokens::{FrameLayout, Grammar};
 use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use serde::{Deserialize, Serialize};
@@ -175,12 +175,20 @@ pub struct Sampler<'a> {
     device: Device,
     /// The native decoder's copy of the weights, made on first use.
     native: OnceCell<NativeModel>,
+    /// What may be drawn after a row, beyond frames.
+    grammar: Option<&'a dyn Grammar>,
 }
 
 impl<'a> Sampler<'a> {
     /// A sampler for `model`, whose variables live on `device`.
     pub fn new(model: &'a Gpt, device: Device) -> Self {
-        Self { model, device, native: OnceCell::new() }
+        Self { model, device, native: OnceCell::new(), grammar: None }
+    }
+
+    /// This sampler, drawing only what `grammar` leaves after each row (a mixture's
+    /// segments).
+    pub fn with_grammar(self, grammar: &'a dyn Grammar) -> Self {
+        Self { grammar: Some(grammar), ..self }
     }
 
     /// Generates `options.num` continuations of `prompt`. Each result is the prompt
@@ -238,6 +246,7 @@ impl<'a> Sampler<'a> {
             rolling: config.positions == Positions::Rope,
             kv_cache: options.kv_cache,
             frames,
+            grammar: self.grammar,
         };
         let vocab = self.model.vocab_size() as usize;
         let mut run = |steps: &mut dyn Steps| draw_all(steps, &window, vocab, prompt, eos, options, on_token);
@@ -300,6 +309,9 @@ fn draw_all(
             if let (Some(f), Some(start)) = (&window.frames, at_frame_start) {
                 f.constrain(row, start, eos);
             }
+            if let Some(grammar) = window.grammar {
+                grammar.mask(&rows[i], row);
+            }
             if let Some(e) = eos.filter(|&e| step < options.min_tokens && (e as usize) < vocab) {
                 row[e as usize] = f32::NEG_INFINITY;
             }
@@ -358,8 +370,8 @@ impl Frames {
     }
 }
 
-/// What the model sees of the context at each step.
-struct Window {
+/// What the model sees of the context at each step, and what it may draw.
+struct Window<'g> {
     block: usize,
     /// Rotary positions: a full cache drops its oldest position.
     rolling: bool,
@@ -367,9 +379,11 @@ struct Window {
     kv_cache: bool,
     /// Frames slide the context by whole frames, rebuilding the cache.
     frames: Option<Frames>,
+    /// Masks what may not follow a row.
+    grammar: Option<&'g dyn Grammar>,
 }
 
-impl Window {
+impl Window<'_> {
     /// Which tokens of rows of `len` to feed next, `(start, count)`, after clearing or
     /// shortening the cache as needed.
     fn next_feed(&self, steps: &mut dyn Steps, len: usize) -> (usize, usize) {
@@ -565,6 +579,32 @@ mod tests {
         }
     }
 
+    /// After an odd token only even ones, after an even token only odd ones.
+    struct Alternate;
+
+    impl Grammar for Alternate {
+        fn mask(&self, row: &[u32], logits: &mut [f32]) {
+            let odd = row.last().is_some_and(|t| t % 2 == 1);
+            logits
+                .iter_mut()
+                .enumerate()
+                .filter(|(t, _)| (t % 2 == 1) == odd)
+                .for_each(|(_, v)| *v = f32::NEG_INFINITY);
+        }
+    }
+
+    #[test]
+    fn a_grammar_decides_what_may_follow_each_row_on_both_decoders() {
+        let (_vs, gpt) = model(8, Positions::Rope);
+        let s = Sampler::new(&gpt, Device::Cpu).with_grammar(&Alternate);
+        for decoder in [Decoder::Libtorch, Decoder::Native] {
+            let out = s.generate(&[1], None, None, &SampleOptions { decoder, ..opts(2, true) }, &mut || {}).unwrap();
+            for row in out {
+                assert!(row.windows(2).all(|w| w[0] % 2 != w[1] % 2), "{row:?}");
+            }
+        }
+    }
+
     #[test]
     fn window_slides_past_block_size() {
         let (_vs, gpt) = model(8, Positions::Learned);
@@ -688,7 +728,13 @@ mod tests {
             for rows in [1, 4] {
                 let (_vs, gpt) = sharp_model(24, options.clone());
                 let native = NativeModel::new(&gpt).unwrap();
-                let window = Window { block: 24, rolling: positions == Positions::Rope, kv_cache: true, frames: None };
+                let window = Window {
+                    block: 24,
+                    rolling: positions == Positions::Rope,
+                    kv_cache: true,
+                    frames: None,
+                    grammar: None,
+                };
                 let mut torch = TorchSteps::new(&gpt, Device::Cpu, rows, 0);
                 let mut fast = NativeSteps { model: &native, cache: native.new_cache(rows), threads: 2 };
                 let mut seqs = vec![prompt.to_vec(); rows];
@@ -774,7 +820,7 @@ mod tests {
         let layout = FrameLayout { token: 9, len: 5, context: 2 };
         for rolling in [false, true] {
             let frames = Some(Frames { layout, first: 1 });
-            let window = Window { block: 16, rolling, kv_cache: true, frames };
+            let window = Window { block: 16, rolling, kv_cache: true, frames, grammar: None };
             let mut steps = Counting { from: 0, len: 0 };
             let mut fed = vec![0; 200];
             for (len, slot) in fed.iter_mut().enumerate().skip(1) {

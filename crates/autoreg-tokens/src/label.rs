@@ -1,18 +1,19 @@
-//! Labels from file names: the `label_pattern` template.
+//! Labels from file names: templates such as `{label}_{_}.wav`.
 
 use regex::{Regex, RegexBuilder};
 
-/// A compiled `label_pattern`: `{label}` captures the label, `{_}` matches any non-empty
-/// text, the rest is literal; matched against the whole file name, ignoring case.
+/// A compiled file-name template: `{label}` captures the label, `{_}` matches any
+/// non-empty text, `{#}` a run of digits, the rest is literal; matched against the whole
+/// file name, ignoring case.
 #[derive(Clone, Debug)]
-pub(crate) struct LabelPattern {
+pub struct LabelPattern {
     regex: Regex,
 }
 
 impl LabelPattern {
     /// Compiles `template`, which must hold `{label}` exactly once and no other `{...}`
-    /// than `{_}`.
-    pub(crate) fn new(template: &str) -> Result<Self, String> {
+    /// than `{_}` and `{#}`.
+    pub fn new(template: &str) -> Result<Self, String> {
         let mut source = String::from("^");
         let mut labels = 0;
         let mut rest = template;
@@ -26,8 +27,11 @@ impl LabelPattern {
                     source.push_str("(?P<label>.+?)");
                 }
                 "_" => source.push_str(".+?"),
+                "#" => source.push_str("[0-9]+"),
                 other => {
-                    return Err(format!("unknown placeholder `{{{other}}}` in {template:?}: use {{label}} or {{_}}"));
+                    return Err(format!(
+                        "unknown placeholder `{{{other}}}` in {template:?}: use {{label}}, {{_}} or {{#}}"
+                    ));
                 }
             }
             rest = &rest[close + 1..];
@@ -42,7 +46,7 @@ impl LabelPattern {
     }
 
     /// The label in `file_name`, or `None` when the name does not match.
-    pub(crate) fn label<'a>(&self, file_name: &'a str) -> Option<&'a str> {
+    pub fn label<'a>(&self, file_name: &'a str) -> Option<&'a str> {
         self.regex.captures(file_name).and_then(|c| c.name("label")).map(|m| m.as_str())
     }
 }
@@ -62,6 +66,10 @@ mod tests {
         }
         let speaker = LabelPattern::new("{_}_{label}_{_}.wav").unwrap();
         assert_eq!(speaker.label("7_jackson_32.wav"), Some("jackson"));
+        // Nottingham's names: a collection, then the tune's number.
+        let collection = LabelPattern::new("{label}{#}.mid").unwrap();
+        assert_eq!(collection.label("reelsa-c12.mid"), Some("reelsa-c"));
+        assert_eq!(collection.label("jigs.mid"), None);
     }
 
     #[test]

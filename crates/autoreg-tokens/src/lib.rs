@@ -1,14 +1,17 @@
 //! Core types shared by every autoreg modality: the stages of a tokenizer (a
 //! [`Modality`] with its optional [`Extras`], then an [`IdModel`]), the [`Pipeline`]
-//! that joins them, the [`TokenStore`] that holds tokenized documents, and
-//! [`write_atomic`].
+//! that joins them, the [`Mixture`] of several in one vocabulary with [`Captioned`]
+//! sources, the [`TokenStore`] that holds tokenized documents, and [`write_atomic`].
 //!
 //! This crate has no heavy dependencies (no tch, no codecs), so that modality crates
 //! build and test in seconds.
 
 mod atomic;
+mod caption;
 mod error;
 mod frames;
+mod label;
+mod mixture;
 mod modality;
 mod notice;
 mod pipeline;
@@ -18,11 +21,14 @@ mod store;
 pub mod testing;
 
 pub use atomic::write_atomic;
+pub use caption::{Caption, Captioned};
 pub use error::TokenError;
 pub use frames::{FrameLayout, Frames};
+pub use label::LabelPattern;
+pub use mixture::{Grammar, MAX_CAPTION, Mixture, Parts, Segment, SegmentRules, Stages};
 pub use modality::{
     Augment, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview, Prompts,
-    Source, Split, Units,
+    Source, Split, Titles, Units,
 };
 pub use notice::{SaidOnce, capture, warn};
 pub use pipeline::{IdModel, Identity, Pipeline};

@@ -2,7 +2,7 @@
 //! inside the modality's crate) and its base vocabulary (document ⇄ base ids), seen by
 //! shared code as one [`Modality`]; and the optional extras a modality provides.
 
-use crate::{Frames, Specials, TokenError};
+use crate::{Frames, Parts, Specials, TokenError};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -144,6 +144,10 @@ pub struct Extras<'a> {
     pub inputs: Option<&'a dyn Inputs>,
     /// Frames of equal length, each opened by a frame token.
     pub frames: Option<&'a dyn Frames>,
+    /// Titles that files carry, for captions.
+    pub titles: Option<&'a dyn Titles>,
+    /// The parts of a mixture of tokenizers.
+    pub parts: Option<&'a dyn Parts>,
 }
 
 /// Classes that documents start with: `BOS Class_k ...`.
@@ -199,6 +203,12 @@ pub trait Inputs {
     /// The other files that encoding `path` reads too (a labels file beside it). They
     /// key the data cache with `path`.
     fn companion_inputs(&self, path: &Path) -> Vec<PathBuf>;
+}
+
+/// Titles that files carry.
+pub trait Titles {
+    /// The title that `source` carries (a MIDI file's track name), if any.
+    fn title(&self, source: &Source) -> Result<Option<String>, TokenError>;
 }
 
 /// A modality's configuration, as written in `[tokenizer]`: builds the modality,

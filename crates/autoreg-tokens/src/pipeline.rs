@@ -1,7 +1,7 @@
 //! The last stage, an [`IdModel`] (identity, or subword merges), and the [`Pipeline`]
 //! that puts a [`Modality`] and an id model together for the shared layers.
 
-use crate::{Decoded, Modality, Source, Specials, TokenError};
+use crate::{Decoded, Modality, Parts, Source, Specials, TokenError};
 use std::path::{Path, PathBuf};
 
 /// An id → id stage after a modality's base ids: ids `0..base` are the base ids
@@ -175,9 +175,12 @@ impl<'a> Pipeline<'a> {
     }
 
     /// How many ids at the start of `doc` describe the whole document: 2 for
-    /// `BOS Class_k`, else 1 (BOS). Training windows that start inside a document keep
-    /// them in front.
+    /// `BOS Class_k`, a mixture's up to its last tag (see [`Parts::prefix_len`]), else
+    /// 1 (BOS). Training windows that start inside a document keep them in front.
     pub fn prefix_len(&self, doc: &[u32]) -> usize {
+        if let Some(parts) = self.parts() {
+            return parts.prefix_len(doc);
+        }
         let classes = self.base.extras().classes.map(|c| c.ids()).unwrap_or(0..0);
         match doc {
             [bos, class, ..] if *bos == self.specials().bos && classes.contains(class) => 2,
@@ -190,6 +193,11 @@ impl<'a> Pipeline<'a> {
     pub fn frames(&self) -> Option<(u32, usize)> {
         let frames = self.base.extras().frames.filter(|_| self.ids.is_identity())?;
         Some((frames.frame_token(), frames.frame_len()))
+    }
+
+    /// The parts, when this tokenizer is a mixture of several.
+    pub fn parts(&self) -> Option<&'a dyn Parts> {
+        self.base.extras().parts
     }
 
     /// Whether the modality augments training windows.

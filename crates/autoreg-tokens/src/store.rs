@@ -39,6 +39,13 @@ impl TokenStore {
         &self.tokens[self.offsets[i]..self.offsets[i + 1]]
     }
 
+    /// Documents `docs` as a store of their own.
+    pub fn slice(&self, docs: std::ops::Range<usize>) -> Self {
+        let mut out = Self::new();
+        docs.for_each(|i| out.push(self.doc(i)));
+        out
+    }
+
     /// Every token, the documents end to end.
     pub fn tokens(&self) -> &[u32] {
         &self.tokens

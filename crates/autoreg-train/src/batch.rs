@@ -7,39 +7,72 @@ use autoreg_model::IGNORE;
 use autoreg_tokens::{Pipeline, TokenStore};
 use rand::Rng;
 use rand::rngs::StdRng;
+use std::ops::Range;
 use tch::{Device, Tensor};
 
-/// Draws batches of training windows from one split, on a device.
+/// Draws batches of training windows from one split, on a device: from one sampler, or
+/// with several sources from each one's in proportion to its weight.
 pub struct Batcher {
-    sampler: WindowSampler,
+    samplers: Vec<WindowSampler>,
+    /// The samplers' weights, cumulative.
+    weights: Vec<f64>,
     /// The input that pads a short window.
     pad: u32,
     device: Device,
 }
 
 impl Batcher {
-    /// A batcher over `store`, which it keeps. `name` ("training", "validation")
-    /// appears in errors.
+    /// A batcher over `store`, which it keeps. With `sources` (each a name, its
+    /// documents in `store` and its weight) windows come from each source as its weight
+    /// says; without, from the whole store. `name` ("training", "validation") appears
+    /// in errors.
     pub fn new(
         store: TokenStore,
+        sources: &[(String, Range<usize>, f64)],
         block_size: i64,
         windows: Cut,
         tokenizer: Pipeline<'_>,
         device: Device,
         name: &str,
     ) -> Result<Self, TrainError> {
-        let sampler = WindowSampler::new(store, block_size as usize, windows, |doc| tokenizer.prefix_len(doc), name)?;
-        Ok(Self { sampler, pad: tokenizer.specials().pad, device })
+        let block = block_size as usize;
+        let sampler =
+            |store, name: &str| WindowSampler::new(store, block, windows, |doc| tokenizer.prefix_len(doc), name);
+        let (samplers, weights) = if sources.is_empty() {
+            (vec![sampler(store, name)?], vec![1.0])
+        } else {
+            let mut samplers = Vec::with_capacity(sources.len());
+            let mut total = 0.0;
+            let mut weights = Vec::with_capacity(sources.len());
+            for (source, docs, weight) in sources {
+                samplers.push(sampler(store.slice(docs.clone()), &format!("{name} ({source})"))?);
+                total += weight;
+                weights.push(total);
+            }
+            (samplers, weights)
+        };
+        Ok(Self { samplers, weights, pad: tokenizer.specials().pad, device })
     }
 
     /// Number of tokens in the split.
     pub fn len(&self) -> usize {
-        self.sampler.len()
+        self.samplers.iter().map(WindowSampler::len).sum()
     }
 
     /// Whether the split is empty (never, once built).
     pub fn is_empty(&self) -> bool {
-        self.sampler.is_empty()
+        self.len() == 0
+    }
+
+    /// The sampler of the next window: drawn by weight when there are several, so that
+    /// one source's draws are the same as before sources.
+    fn pick(&self, rng: &mut StdRng) -> &WindowSampler {
+        if self.samplers.len() == 1 {
+            return &self.samplers[0];
+        }
+        let total = self.weights[self.weights.len() - 1];
+        let draw = rng.random::<f64>() * total;
+        &self.samplers[self.weights.partition_point(|&w| w <= draw).min(self.samplers.len() - 1)]
     }
 
     /// `batch` random windows: inputs and targets, (B, T) each on the device; padded
@@ -47,13 +80,13 @@ impl Batcher {
     /// augmentation first (which, under merges, may change its length: it is cut to
     /// the window's length).
     pub fn random(&self, batch: i64, rng: &mut StdRng, augment: Option<Pipeline<'_>>) -> (Tensor, Tensor) {
-        let t = self.sampler.block();
-        let full = self.sampler.window_len();
+        let t = self.samplers[0].block();
+        let full = self.samplers[0].window_len();
         let mut x = Vec::with_capacity(batch as usize * t);
         let mut y = Vec::with_capacity(batch as usize * t);
         let mut window = Vec::with_capacity(full);
         for _ in 0..batch {
-            self.sampler.draw(rng, &mut window);
+            self.pick(rng).draw(rng, &mut window);
             if let Some(tok) = augment {
                 tok.augment(&mut window, rng.random());
                 window.truncate(full);
@@ -83,7 +116,7 @@ mod tests {
     fn batcher(store: TokenStore, block: i64, windows: Cut) -> Result<Batcher, TrainError> {
         let tok = TextTokenizer::byte();
         let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-        Batcher::new(store, block, windows, pipeline, Device::Cpu, "validation")
+        Batcher::new(store, &[], block, windows, pipeline, Device::Cpu, "validation")
     }
 
     #[test]
@@ -106,6 +139,28 @@ mod tests {
         let (c, _) = b.random(4, &mut StdRng::seed_from_u64(3), None);
         let (d, _) = b.random(4, &mut StdRng::seed_from_u64(4), None);
         assert!(a.equal(&c) && !a.equal(&d));
+    }
+
+    #[test]
+    fn sources_give_windows_in_proportion_to_their_weights() {
+        let mut store = TokenStore::new();
+        store.push(&(0..50).collect::<Vec<u32>>());
+        store.push(&(100..150).collect::<Vec<u32>>());
+        let tok = TextTokenizer::byte();
+        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let sources = [("a".to_owned(), 0..1, 3.0), ("b".to_owned(), 1..2, 1.0)];
+        let b = Batcher::new(store, &sources, 8, Cut::Stream, pipeline, Device::Cpu, "training").unwrap();
+        let (x, _) = b.random(2000, &mut StdRng::seed_from_u64(0), None);
+        let firsts = Vec::<i64>::try_from(x.select(1, 0)).unwrap();
+        // A window never crosses from one source into the other.
+        assert!(firsts.iter().all(|&t| t < 42 || (100..142).contains(&t)), "{firsts:?}");
+        let share = firsts.iter().filter(|&&t| t < 100).count() as f64 / 2000.0;
+        assert!((share - 0.75).abs() < 0.04, "source a gave {share} of the windows");
+        let short = [("a".to_owned(), 0..1, 1.0)];
+        let mut tiny = TokenStore::new();
+        tiny.push(&[1, 2, 3]);
+        let err = Batcher::new(tiny, &short, 8, Cut::Stream, pipeline, Device::Cpu, "training").err().unwrap();
+        assert!(err.to_string().contains("the training (a) split has 3 tokens"), "{err}");
     }
 
     #[test]

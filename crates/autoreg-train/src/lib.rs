@@ -16,7 +16,7 @@ mod testhook;
 mod trainer;
 
 pub use autoreg_data::{
-    Cut, DataConfig, DataError, Dataset, SplitMode, Windows, list_files, load_dataset, resolve_data_path,
+    Cut, DataConfig, DataError, Dataset, SourceSpan, SplitMode, Windows, list_files, load_dataset, resolve_data_path,
 };
 pub use baseline::{Baseline, baseline_nats};
 pub use batch::Batcher;

@@ -7,7 +7,7 @@ use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
 use crate::share::Share;
 use crate::testhook::pause;
-use autoreg_data::Dataset;
+use autoreg_data::{Dataset, SourceSpan};
 use autoreg_dist::ProcessGroup;
 use autoreg_model::{
     DeviceChoice, Gpt, ModelConfig, MuonConfig, OptimConfig, Optimizer, available_memory, resolve_device,
@@ -16,6 +16,7 @@ use autoreg_tokens::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
+use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor, nn::VarStore};
@@ -186,8 +187,13 @@ impl<'a> Trainer<'a> {
         }
         state.device = Some(format!("{:?}", vs.device()));
         let block = model_config.block_size;
-        let train = Batcher::new(data.train, block, data.windows, tokenizer, device, "training")?;
-        let val = Batcher::new(data.val, block, data.windows, tokenizer, device, "validation")?;
+        let spans = |val: bool| -> Vec<(String, Range<usize>, f64)> {
+            let docs = |s: &SourceSpan| if val { s.val.clone() } else { s.train.clone() };
+            data.sources.iter().map(|s| (s.name.clone(), docs(s), s.weight)).collect()
+        };
+        let (train_sources, val_sources) = (spans(false), spans(true));
+        let train = Batcher::new(data.train, &train_sources, block, data.windows, tokenizer, device, "training")?;
+        let val = Batcher::new(data.val, &val_sources, block, data.windows, tokenizer, device, "validation")?;
         // Only once everything is checked: metrics are never dropped by a failed start.
         if run.writes() {
             metrics.truncate_after(if resume { state.step } else { -1 })?;

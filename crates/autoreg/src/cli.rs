@@ -169,6 +169,15 @@ pub struct SampleArgs {
     /// Sample every class, N samples each, and draw them as one grid, a row per class.
     #[arg(long, value_name = "N", conflicts_with_all = ["prompt", "class"])]
     pub per_class: Option<usize>,
+    /// In a run of several sources: end each sample with a segment of this modality
+    /// (`text`, `pixels`, `audio`, `midi`, `code`: `autoreg info RUN` lists the run's).
+    /// Where that modality's sources all have captions, the model writes one first.
+    #[arg(long, value_name = "KIND", conflicts_with_all = ["prompt", "class", "per_class"])]
+    pub modality: Option<String>,
+    /// In a run of several sources: the caption that each sample's `--modality`
+    /// segment follows ("seven").
+    #[arg(long, value_name = "TEXT", requires = "modality")]
+    pub text: Option<String>,
     /// Recompute the whole context at every step instead of using the KV cache.
     #[arg(long)]
     pub no_kv_cache: bool,

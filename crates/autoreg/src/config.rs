@@ -1,8 +1,10 @@
-//! The TOML configuration of a run: `name` and the sections `[data]`, `[tokenizer]`,
-//! `[model]`, `[train]` and `[sample]`. Every key but `name` and `[tokenizer] kind`
-//! has a default, so a config file is a plain list of overrides.
+//! The TOML configuration of a run: `name` and the sections `[data]`, `[tokenizer]`
+//! (or several `[[sources]]`, each with its own), `[model]`, `[train]` and `[sample]`.
+//! Every key but `name` and `[tokenizer] kind` has a default, so a config file is a
+//! plain list of overrides.
 
 use crate::registry::{ModalityConfig, TokenizerConfig};
+use crate::sources::SourceConfig;
 use autoreg_model::{ModelConfig, SampleOptions};
 use autoreg_train::{DataConfig, TrainConfig};
 use serde::{Deserialize, Serialize};
@@ -17,8 +19,13 @@ pub struct Config {
     /// Where the data is.
     #[serde(default)]
     pub data: DataConfig,
-    /// The modality and its tokenizer.
-    pub tokenizer: TokenizerConfig,
+    /// The modality and its tokenizer; a run of several sources has none, each
+    /// source having its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tokenizer: Option<TokenizerConfig>,
+    /// The sources of a mixed run: each a path, a tokenizer, a weight and a caption.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sources: Vec<SourceConfig>,
     /// The decoder's shape.
     #[serde(default)]
     pub model: ModelConfig,
@@ -65,7 +72,12 @@ impl Config {
             let folder = path.parent().unwrap_or(Path::new("."));
             *root = std::fs::canonicalize(folder).unwrap_or_else(|_| folder.to_path_buf()).join(&*root);
         }
-        let checks = [self.model.validate(), self.train.validate(), self.sample.validate().map_err(|e| e.to_string())];
+        let checks = [
+            self.model.validate(),
+            self.train.validate(),
+            self.sample.validate().map_err(|e| e.to_string()),
+            crate::sources::validate(&self),
+        ];
         for check in checks {
             check.map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         }
@@ -77,6 +89,27 @@ impl Config {
             )));
         }
         Ok(self)
+    }
+
+    /// The extensions of the files that `[tokenizer]` reads from `data.path`; none for a
+    /// run of several sources.
+    pub fn extensions(&self) -> Vec<String> {
+        self.tokenizer.as_ref().map(TokenizerConfig::extensions).unwrap_or_default()
+    }
+
+    /// The `[tokenizer]` of a run of one source.
+    pub fn single(&self) -> Result<&TokenizerConfig, ConfigError> {
+        self.tokenizer
+            .as_ref()
+            .ok_or_else(|| ConfigError(format!("{}: a run of [[sources]] has no one [tokenizer]", self.name)))
+    }
+
+    /// The `[tokenizer]` of a run of one source, to change.
+    pub fn single_mut(&mut self) -> Result<&mut TokenizerConfig, ConfigError> {
+        let name = self.name.clone();
+        self.tokenizer
+            .as_mut()
+            .ok_or_else(|| ConfigError(format!("{name}: a run of [[sources]] has no one [tokenizer]")))
     }
 
     /// The run directory: `<train.runs_dir>/<name>`.
@@ -167,6 +200,7 @@ mod tests {
         let (_d, path) = write(MINIMAL);
         let c = Config::load(&path, &[]).unwrap();
         assert_eq!(c.model, ModelConfig::default());
+        assert!(c.sources.is_empty());
         assert_eq!(c.run_dir(), PathBuf::from("runs/t"));
     }
 

@@ -12,6 +12,7 @@ pub mod page;
 pub mod registry;
 pub mod report;
 pub mod run;
+pub mod sources;
 pub mod tokenized;
 
 pub use autoreg_audio as audio;

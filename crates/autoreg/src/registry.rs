@@ -1,5 +1,6 @@
 //! The modalities autoreg knows, and the saved tokenizer: a modality, then an optional
-//! BPE stage. Adding a modality is one line in [`modalities!`]'s call below.
+//! BPE stage; or a mixture of several such tokenizers. Adding a modality is one line in
+//! [`modalities!`]'s call below.
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
 use autoreg_bpe::{Bpe, BpeConfig};
@@ -7,7 +8,7 @@ use autoreg_code::{CodeConfig, CodeTokenizer};
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{TextConfig, TextTokenizer};
-use autoreg_tokens::{IdModel, Identity, Modality, ModalityBuilder, Pipeline, TokenError};
+use autoreg_tokens::{IdModel, Identity, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Stages, TokenError};
 use autoreg_video::{VideoConfig, VideoTokenizer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -30,9 +31,17 @@ macro_rules! modalities {
         #[serde(tag = "kind")]
         pub enum SavedModality {
             $(#[doc = concat!("`\"kind\": \"", $kind, "\"`")] #[serde(rename = $kind)] $variant($tokenizer),)+
+            /// `"kind": "mixed"`: several tokenizers in one vocabulary.
+            #[serde(rename = "mixed")]
+            Mixed(Mixed),
         }
 
         impl ModalityConfig {
+            /// The modality, as `kind` names it.
+            pub fn kind(&self) -> &'static str {
+                match self { $(Self::$variant(_) => $kind,)+ }
+            }
+
             /// Extensions of the files this modality reads from a data folder.
             pub fn extensions(&self) -> Vec<String> {
                 match self { $(Self::$variant(c) => c.extensions(),)+ }
@@ -55,7 +64,7 @@ macro_rules! modalities {
         impl SavedModality {
             /// The modality behind the trait.
             pub fn as_dyn(&self) -> &dyn Modality {
-                match self { $(Self::$variant(t) => t,)+ }
+                match self { $(Self::$variant(t) => t,)+ Self::Mixed(m) => &m.0 }
             }
         }
     };
@@ -68,6 +77,69 @@ modalities! {
     Pixels => "pixels", PixelsConfig, PixelsTokenizer;
     Audio => "audio", AudioConfig, AudioTokenizer;
     Video => "video", VideoConfig, VideoTokenizer;
+}
+
+/// A mixture of saved tokenizers, one per kind, as `tokenizer.json` holds it:
+/// `{"kind": "mixed", "parts": [{"base": ..., "extensions": [...]}, ...], "captions": 0}`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(try_from = "SavedMixture", into = "SavedMixture")]
+pub struct Mixed(pub Mixture<SavedTokenizer>);
+
+/// The saved form of [`Mixed`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedMixture {
+    parts: Vec<SavedPart>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    captions: Option<usize>,
+}
+
+/// One part of a [`SavedMixture`].
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SavedPart {
+    base: SavedModality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    bpe: Option<Bpe>,
+    extensions: Vec<String>,
+}
+
+impl Mixed {
+    /// The mixture of `parts` (each a tokenizer and the extensions of the files it
+    /// reads), with captions written in part `captions`.
+    pub fn new(parts: Vec<(SavedTokenizer, Vec<String>)>, captions: Option<usize>) -> Result<Self, String> {
+        if parts.iter().any(|(t, _)| matches!(t.base, SavedModality::Mixed(_))) {
+            return Err("a mixture cannot hold another mixture".into());
+        }
+        let (tokenizers, extensions) = parts.into_iter().unzip();
+        Mixture::new(tokenizers, extensions, captions).map(Self)
+    }
+}
+
+impl TryFrom<SavedMixture> for Mixed {
+    type Error = String;
+
+    fn try_from(saved: SavedMixture) -> Result<Self, String> {
+        let parts = saved
+            .parts
+            .into_iter()
+            .map(|p| Ok((SavedTokenizer::new(p.base, p.bpe)?, p.extensions)))
+            .collect::<Result<Vec<_>, String>>()?;
+        Self::new(parts, saved.captions)
+    }
+}
+
+impl From<Mixed> for SavedMixture {
+    fn from(mixed: Mixed) -> Self {
+        let mixture = &mixed.0;
+        let parts = mixture
+            .parts()
+            .iter()
+            .zip(mixture.extensions())
+            .map(|(t, e)| SavedPart { base: t.base.clone(), bpe: t.bpe.clone(), extensions: e.clone() })
+            .collect();
+        Self { parts, captions: mixture.captions() }
+    }
 }
 
 /// `[tokenizer]`: the modality and its options (`kind = ...`), and `[tokenizer.bpe]`.
@@ -117,6 +189,9 @@ struct Saved {
 impl SavedTokenizer {
     /// The tokenizer of `base`, then `bpe`, after checking that `bpe` was learned over `base`.
     pub fn new(base: SavedModality, bpe: Option<Bpe>) -> Result<Self, String> {
+        if bpe.is_some() && matches!(base, SavedModality::Mixed(_)) {
+            return Err("a mixture has no merges of its own: its parts have theirs".into());
+        }
         if let Some(bpe) = &bpe {
             bpe.check_base(base.as_dyn())?;
         }
@@ -174,10 +249,24 @@ impl SavedTokenizer {
         Self::new(base, bpe).map_err(|reason| TokenError::format(path.display().to_string(), reason))
     }
 
+    /// The mixture, when this tokenizer is one.
+    pub fn mixture(&self) -> Option<&Mixture<SavedTokenizer>> {
+        match &self.base {
+            SavedModality::Mixed(m) => Some(&m.0),
+            _ => None,
+        }
+    }
+
     /// Saves `tokenizer.json` atomically.
     pub fn save(&self, path: &Path) -> Result<(), TokenError> {
         let json = self.to_json().map_err(|source| TokenError::Json { path: path.to_owned(), source })?;
         autoreg_tokens::write_atomic(path, json.as_bytes())
+    }
+}
+
+impl Stages for SavedTokenizer {
+    fn pipeline(&self) -> Pipeline<'_> {
+        SavedTokenizer::pipeline(self)
     }
 }
 

@@ -5,10 +5,10 @@ use crate::config::Config;
 use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
 use autoreg_tokens::{Pipeline, TokenStore};
-use autoreg_train::{Dataset, load_dataset};
+use autoreg_train::{Dataset, list_files, load_dataset, resolve_data_path};
 use indicatif::{ProgressBar, ProgressStyle};
 use rayon::prelude::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The data of `config` in the base ids of `tokenizer`'s modality. The token cache
 /// holds base ids, so a run with merges shares it with one without.
@@ -48,7 +48,28 @@ fn merge_store(store: &TokenStore, pipeline: Pipeline<'_>, bar: &ProgressBar) ->
     out
 }
 
+/// The files a run reads: those of `data.path`, or each source's (see
+/// [`crate::sources::files`]); found from `base`, the config's folder.
+pub fn files(config: &Config, base: &Path) -> Result<RunFiles> {
+    if config.sources.is_empty() {
+        Ok(RunFiles::One(list_files(&resolve_data_path(&config.data, base)?, &config.extensions())?))
+    } else {
+        Ok(RunFiles::Sources(crate::sources::files(config, base)?))
+    }
+}
+
+/// The files of a run: of its one source, or of each of its sources.
+pub enum RunFiles {
+    /// The files under `data.path`.
+    One(Vec<PathBuf>),
+    /// Each source's files, in the order of `[[sources]]`.
+    Sources(Vec<Vec<PathBuf>>),
+}
+
 /// The data of `config` in the ids of `tokenizer`.
-pub fn load(config: &Config, files: &[PathBuf], tokenizer: &SavedTokenizer) -> Result<Dataset> {
-    Ok(merged(load_base(config, files, tokenizer)?, tokenizer))
+pub fn load(config: &Config, files: &RunFiles, tokenizer: &SavedTokenizer) -> Result<Dataset> {
+    match files {
+        RunFiles::One(files) => Ok(merged(load_base(config, files, tokenizer)?, tokenizer)),
+        RunFiles::Sources(files) => crate::sources::load(config, files, tokenizer),
+    }
 }

@@ -31,7 +31,7 @@ fn main() -> Result<()> {
     let name = "configs/spoken-digits.toml";
     let path = project_root().join(name);
     let config = Config::load(&path, &[])?;
-    let ModalityConfig::Audio(audio) = &config.tokenizer.modality else {
+    let ModalityConfig::Audio(audio) = &config.single()?.modality else {
         bail!("{} is not an audio config", path.display());
     };
     let rate = f64::from(audio.sample_rate);

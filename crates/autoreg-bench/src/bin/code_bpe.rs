@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     let o = Options::parse();
     let work = o.work.create("code_bpe")?;
     let (base, data) = bench_config(&o.config, &work)?;
-    let bpe = base.tokenizer.bpe.clone().context("the config has no [tokenizer.bpe] to start from")?;
+    let bpe = base.single()?.bpe.clone().context("the config has no [tokenizer.bpe] to start from")?;
     println!(
         "code_bpe: {}: {}; budget {:.0} s per variant; BPE vocab {} (min_frequency {}, split {:?}); {} thread(s)",
         o.config.display(),
@@ -68,10 +68,10 @@ fn main() -> Result<()> {
 
     let mut char_config = base.clone();
     char_config.name = "code-char".into();
-    char_config.tokenizer.bpe = None;
+    char_config.single_mut()?.bpe = None;
     let mut bpe_config = base.clone();
     bpe_config.name = format!("code-bpe{}", o.vocab);
-    bpe_config.tokenizer.bpe = Some(autoreg::bpe::BpeConfig { vocab_size: o.vocab, ..bpe });
+    bpe_config.single_mut()?.bpe = Some(autoreg::bpe::BpeConfig { vocab_size: o.vocab, ..bpe });
 
     let char_level = measure(&char_config, &work, o.budget_s, o.calib_steps)?;
     let bpe_level = measure(&bpe_config, &work, o.budget_s, o.calib_steps)?;

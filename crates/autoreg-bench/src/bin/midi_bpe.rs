@@ -70,7 +70,7 @@ fn main() -> Result<()> {
     let o = Options::parse();
     let work = o.work.create("midi_bpe")?;
     let (mut base, data_path) = bench_config(&o.config, &work)?;
-    base.tokenizer.bpe = None;
+    base.single_mut()?.bpe = None;
     let bpe_config = autoreg::bpe::BpeConfig { vocab_size: o.vocab, min_frequency: 2, split: None };
     println!(
         "midi_bpe: {}: {}; budget {:.0} s per variant; BPE vocab {} (min_frequency {}, the modality's split); \
@@ -86,8 +86,8 @@ fn main() -> Result<()> {
     );
 
     // Tokens per note, from the same base ids and merges that training uses.
-    let files = list_files(&data_path, &base.tokenizer.extensions())?;
-    let modality = SavedTokenizer::new(base.tokenizer.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
+    let files = list_files(&data_path, &base.extensions())?;
+    let modality = SavedTokenizer::new(base.single()?.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
     let data = autoreg::tokenized::load_base(&base, &files, &modality)?;
     let start = Instant::now();
     let bpe = autoreg::bpe::Bpe::learn(&bpe_config, modality.base.as_dyn(), data.train.docs())?;
@@ -116,7 +116,7 @@ fn main() -> Result<()> {
     base_run.name = "melody-base".into();
     let mut bpe_run = base.clone();
     bpe_run.name = format!("melody-bpe{}", o.vocab);
-    bpe_run.tokenizer.bpe = Some(bpe_config);
+    bpe_run.single_mut()?.bpe = Some(bpe_config);
     let plain = measure(&base_run, &work, &o)?;
     let with_bpe = measure(&bpe_run, &work, &o)?;
 

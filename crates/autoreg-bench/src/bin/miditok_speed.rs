@@ -60,14 +60,14 @@ fn main() -> Result<()> {
     }
 
     let mut config = Config::load(&o.config, &[])?;
-    let ModalityConfig::Midi(midi) = &mut config.tokenizer.modality else {
+    let ModalityConfig::Midi(midi) = &mut config.single_mut()?.modality else {
         bail!("{} is not a MIDI config", o.config.display());
     };
     midi.max_bars = 0; // whole files, as MidiTok encodes them
     midi.max_tokens = 0;
     let data_path = resolve_data_path(&config.data, o.config.parent().unwrap_or(Path::new(".")))?;
-    let files = list_files(&data_path, &config.tokenizer.extensions())?;
-    let base = SavedTokenizer::new(config.tokenizer.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
+    let files = list_files(&data_path, &config.extensions())?;
+    let base = SavedTokenizer::new(config.single()?.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
     let bpe_config = BpeConfig { vocab_size: o.vocab, min_frequency: 2, split: None };
     println!(
         "miditok_speed: {} files of {}, REMI as {} (whole files), vocab {} after BPE; {} rayon thread(s)",

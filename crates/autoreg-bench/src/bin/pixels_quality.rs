@@ -20,7 +20,6 @@ use autoreg::run::{LoadedRun, load_run};
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::{Colors, PixelsTokenizer};
 use autoreg_tokens::{Classes, Modality, TokenStore, Units};
-use autoreg_train::{list_files, resolve_data_path};
 use std::f64::consts::LN_2;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -67,7 +66,7 @@ fn main() -> Result<()> {
         bail!("{} is a {} run, not an image run", o.run_dir.display(), run.tokenizer.pipeline().kind());
     };
     let config = &run.config;
-    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, &config.tokenizer.extensions())?;
+    let files = autoreg::tokenized::files(config, run.dir.path())?;
     let data = autoreg::tokenized::load(config, &files, &run.tokenizer)?;
     let symbols = tok.num_symbols();
     println!(

@@ -61,7 +61,7 @@ fn compare(
     let mut opt =
         Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, muon: None });
     let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-    let batches = Batcher::new(store.clone(), config.block_size, Cut::Stream, pipeline, Device::Cpu, "training")?;
+    let batches = Batcher::new(store.clone(), &[], config.block_size, Cut::Stream, pipeline, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {
         let (x, y) = batches.random(12, &mut rng, None); // (12, 64) each

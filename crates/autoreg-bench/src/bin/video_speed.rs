@@ -35,7 +35,7 @@ fn main() -> Result<()> {
     let args = Args::parse();
     let path = args.config.unwrap_or_else(|| project_root().join("configs/moving-mnist.toml"));
     let config = Config::load(&path, &[])?;
-    let frame = match &config.tokenizer.modality {
+    let frame = match &config.single()?.modality {
         autoreg::ModalityConfig::Video(video) if video.frame.colors == Colors::Grey => video.frame.clone(),
         _ => bail!("{}: a video config of grey frames is needed", path.display()),
     };

@@ -1,21 +1,28 @@
 //! `autoreg eval`.
 
 use crate::cli::EvalArgs;
-use crate::run::load_run;
+use crate::run::{LoadedRun, load_run};
 use crate::tokenized;
 use anyhow::Result;
-use autoreg_tokens::{TokenStore, write_atomic};
-use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate, list_files, resolve_data_path};
+use autoreg_tokens::{Parts, TokenStore, write_atomic};
+use autoreg_train::{Baseline, Dataset, Evaluation, SourceSpan, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
-/// fitted on its training split, prints the table and saves it as `eval.json`.
+/// fitted on its training split, prints the table and saves it as `eval.json`. A run
+/// of several sources gets one table with each source's rows.
 pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let run = load_run(&args.model)?;
     let config = &run.config;
-    let tok = run.tokenizer.pipeline();
-    let files = list_files(&resolve_data_path(&config.data, run.dir.path())?, &config.tokenizer.extensions())?;
+    let files = tokenized::files(config, run.dir.path())?;
     let data = tokenized::load(config, &files, &run.tokenizer)?;
+    if data.sources.is_empty() { one_source(args, &run, &data) } else { by_source(args, &run, &data) }
+}
+
+/// The table of a run of one source.
+fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluation> {
+    let tok = run.tokenizer.pipeline();
+    let config = &run.config;
     let batch = config.train.batch_size.max(1) as usize;
     let block = run.model.config().block_size as usize;
     let stride = args.stride.unwrap_or(block / 2).clamp(1, block);
@@ -86,6 +93,101 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
     eprintln!("wrote {}", path.display());
     Ok(e)
+}
+
+/// The table of a run of several sources: per source, the transformer and the
+/// baselines fitted on that source's training documents, per token, per document and
+/// per unit of the source's modality (counted in each document's last segment).
+fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluation> {
+    let tok = run.tokenizer.pipeline();
+    let parts = tok.parts().ok_or_else(|| anyhow::anyhow!("a run of several sources needs a mixture"))?;
+    let batch = run.config.train.batch_size.max(1) as usize;
+    let block = run.model.config().block_size as usize;
+    let stride = args.stride.unwrap_or(block / 2).clamp(1, block);
+    let all = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch, Some(stride));
+    println!(
+        "{} (step {}): validation split of {} documents, {} predicted tokens; windows of {block} tokens advancing by \
+         {stride}",
+        run.dir.path().display(),
+        run.checkpoint.state.step,
+        all.documents,
+        all.tokens
+    );
+    println!(
+        "{:<14} {:<24} {:>11} {:>11} {:>12} {:>12} {:>12}  unit",
+        "source", "model", "nats/token", "bits/token", "nats/doc", "nats/unit", "bits/unit"
+    );
+    let mut sources = Vec::new();
+    for span in &data.sources {
+        sources.push(source_rows(args, run, data, span, parts, batch, stride));
+    }
+    let path = run.dir.path().join("eval.json");
+    let json = serde_json::json!({
+        "step": run.checkpoint.state.step,
+        "documents": all.documents,
+        "tokens": all.tokens,
+        "stride": stride,
+        "nats_per_token": all.loss,
+        "sources": sources,
+    });
+    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(all)
+}
+
+/// Prints one source's rows of [`by_source`]'s table and returns them as JSON.
+fn source_rows(
+    args: &EvalArgs,
+    run: &LoadedRun,
+    data: &Dataset,
+    span: &SourceSpan,
+    parts: &dyn Parts,
+    batch: usize,
+    stride: usize,
+) -> serde_json::Value {
+    let tok = run.tokenizer.pipeline();
+    let (train, val) = (data.train.slice(span.train.clone()), data.val.slice(span.val.clone()));
+    // The source's body is each document's last segment, after any caption.
+    let mut unit = None;
+    let mut units = 0;
+    for doc in val.docs() {
+        if let Some(segment) = parts.segments(doc).pop() {
+            let part = parts.part(segment.part);
+            unit = unit.or(part.unit());
+            units += part.count_units(&segment.ids);
+        }
+    }
+    let unit = unit.unwrap_or("token");
+    let e = evaluate(&run.model, &val, data.windows, tok, run.device, batch, Some(stride));
+    let mut rows = vec![(format!("transformer, stride {stride}"), e.loss * e.tokens as f64, e.tokens)];
+    if !args.no_baselines {
+        for b in [Baseline::Unigram, Baseline::Markov(args.markov_order), Baseline::Positional] {
+            let (nats, count) = baseline_nats(b, &train, &val, tok.vocab_size());
+            rows.push((b.to_string(), nats, count));
+        }
+    }
+    let json: Vec<serde_json::Value> = rows
+        .iter()
+        .map(|(model, nats, tokens)| {
+            let per_token = nats / (*tokens).max(1) as f64;
+            let per_doc = nats / val.num_docs().max(1) as f64;
+            let per_unit = if unit == "token" { per_token } else { nats / units.max(1) as f64 };
+            println!(
+                "{:<14} {model:<24} {per_token:>11.4} {:>11.4} {per_doc:>12.2} {per_unit:>12.4} {:>12.4}  {unit}",
+                span.name,
+                per_token / LN_2,
+                per_unit / LN_2
+            );
+            serde_json::json!({
+                "model": model,
+                "nats_per_token": per_token,
+                "bits_per_token": per_token / LN_2,
+                "nats_per_document": per_doc,
+                "nats_per_unit": per_unit,
+            })
+        })
+        .collect();
+    serde_json::json!({ "source": span.name, "documents": val.num_docs(), "unit": unit, "units": units, "models": json })
 }
 
 /// Prints one line of the table and returns it as JSON: nats per token, per document,

@@ -66,8 +66,20 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     let tok = saved.pipeline();
     let m = &config.model;
     println!("run        {}", run.path().display());
-    println!("data       {}", config.data.path.display());
+    if config.sources.is_empty() {
+        println!("data       {}", config.data.path.display());
+    }
+    for source in &config.sources {
+        let caption = source.caption.as_ref().map(|_| ", with captions").unwrap_or_default();
+        println!("source     {} (weight {}): {}{caption}", source.name, source.weight, source.path.display());
+    }
     println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
+    if let Some(parts) = tok.parts() {
+        let listed: Vec<String> = (0..parts.count())
+            .map(|i| format!("{} ({} ids)", parts.part(i).kind(), parts.part(i).vocab_size()))
+            .collect();
+        println!("modalities {} (--modality KIND, --text CAPTION)", listed.join(", "));
+    }
     if let Some(bpe) = &saved.bpe {
         let base = tok.base.vocab_size();
         let split = String::from(bpe.split().clone());

@@ -7,7 +7,7 @@ use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::{FrameLayout, Pipeline, Source, write_atomic};
+use autoreg_tokens::{FrameLayout, Parts, Pipeline, SegmentRules, Source, write_atomic};
 use autoreg_train::Cut;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
@@ -32,6 +32,11 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         threads: args.threads.unwrap_or(defaults.threads),
     };
     let frames = Cut::resolve(&run.config.data, tok).map_err(anyhow::Error::msg)?.frames();
+    let target = match &args.modality {
+        Some(kind) => Some(segment_target(&run, kind)?),
+        None => None,
+    };
+    let rules = tok.parts().map(|parts| SegmentRules { parts, target });
     if args.frames.is_some() && frames.is_none() {
         bail!("--frames: this {} run's windows are not frames (data.windows = \"frames\")", tok.kind());
     }
@@ -60,7 +65,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
                 None => options,
             };
-            rows.push(generate(&run, &prompt, frames, &options)?);
+            rows.push(generate(&run, &prompt, frames, rules.as_ref(), &options)?);
         }
         create_out(&args.out)?;
         for (class, samples) in classes.iter().zip(&rows) {
@@ -81,6 +86,14 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     } else {
         let class = args.class.as_deref().map(|c| class_index(tok, c)).transpose()?;
         let prompt = match (&args.prompt, class) {
+            _ if args.modality.is_some() => {
+                let prompt = segment_prompt(&run, args)?;
+                set.label = Some(match &args.text {
+                    Some(text) => format!("{} after {text:?}", args.modality.as_deref().unwrap_or_default()),
+                    None => args.modality.clone().unwrap_or_default(),
+                });
+                prompt
+            }
             (Some(path), _) => {
                 set.label = Some(format!("continuing the prompt {}", path.display()));
                 let bytes =
@@ -98,18 +111,29 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
             None => options,
         };
-        let samples = generate(&run, &prompt, frames, &options)?;
+        let samples = generate(&run, &prompt, frames, rules.as_ref(), &options)?;
         create_out(&args.out)?;
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
-            let sample = write_sample(tok, tokens, &args.out.join(name))?;
-            set.samples.push(SampleRecord { label: set.label.clone(), ..sample });
+            let records = match tok.parts() {
+                Some(parts) => write_segments(parts, tokens, &args.out.join(name))?,
+                None => vec![write_sample(tok, tokens, &args.out.join(name))?],
+            };
+            set.samples.extend(records.into_iter().map(|r| SampleRecord { label: set.label.clone(), ..r }));
         }
         report_set(&args.out, &set.samples);
         written.extend(set.samples.iter().flat_map(|s| s.files.clone()));
+        // A mixture's grid is of the target segments, the last of each sample.
+        let (pictured, rows) = match (tok.parts(), target) {
+            (Some(parts), Some(t)) => {
+                let last = samples.iter().map(|s| parts.segments(s).pop().map(|g| g.ids).unwrap_or_default());
+                (parts.part(t), last.collect())
+            }
+            _ => (tok, samples.clone()),
+        };
         if samples.len() > 1 {
             let grid = args.out.join(format!("{stem}-grid.png"));
-            if tok.write_overview(&[samples], &grid)? {
+            if pictured.write_overview(&[rows], &grid)? {
                 eprintln!("wrote {}", grid.display());
                 set.overview = Some(grid.clone());
                 written.push(grid);
@@ -205,11 +229,12 @@ fn report_set(out: &Path, samples: &[SampleRecord]) {
 }
 
 /// Draws samples continuing `prompt`, of `frames` when the run's windows are frames,
-/// with a progress bar on a terminal.
+/// within a mixture's segments by `rules`, with a progress bar on a terminal.
 fn generate(
     run: &LoadedRun,
     prompt: &[u32],
     frames: Option<FrameLayout>,
+    rules: Option<&SegmentRules<'_>>,
     options: &SampleOptions,
 ) -> Result<Vec<Vec<u32>>> {
     let bar = if interactive() { ProgressBar::new(options.max_tokens as u64) } else { ProgressBar::hidden() };
@@ -217,11 +242,69 @@ fn generate(
         ProgressStyle::with_template("sampling {bar:30} {pos}/{len} tokens {per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let sampler = Sampler::new(&run.model, run.device);
+    let sampler = match rules {
+        Some(rules) => Sampler::new(&run.model, run.device).with_grammar(rules),
+        None => Sampler::new(&run.model, run.device),
+    };
     let eos = run.tokenizer.pipeline().specials().eos;
     let samples = sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1))?;
     bar.finish_and_clear();
     Ok(samples)
+}
+
+/// The part that `--modality KIND` names in a mixed run.
+fn segment_target(run: &LoadedRun, kind: &str) -> Result<usize> {
+    crate::sources::require(&run.config, "--modality")?;
+    let mixture = run.tokenizer.mixture().context("this run's tokenizer is not a mixture")?;
+    mixture.part_named(kind).with_context(|| {
+        let kinds: Vec<&str> = mixture.parts().iter().map(|p| p.pipeline().kind()).collect();
+        format!("--modality {kind}: this run has no such modality; its modalities are {}", kinds.join(", "))
+    })
+}
+
+/// The prompt of `--modality` (and `--text`) in a mixed run: `BOS <tag_c> caption
+/// <tag>` with a caption; `BOS <tag_c>` when the modality's sources all have captions,
+/// so that the model writes one; else `BOS <tag>`.
+fn segment_prompt(run: &LoadedRun, args: &SampleArgs) -> Result<Vec<u32>> {
+    let kind = args.modality.as_deref().unwrap_or_default();
+    let target = segment_target(run, kind)?;
+    let tok = run.tokenizer.pipeline();
+    let parts = tok.parts().context("this run's tokenizer is not a mixture")?;
+    let bos = tok.specials().bos;
+    let captions = parts.captions();
+    match (&args.text, captions) {
+        (Some(_), None) => bail!("--text: this run has no captions; sample it with --modality alone"),
+        (Some(text), Some(c)) => {
+            let docs = parts.part(c).encode(&Source::new(Path::new("--text"), text.as_bytes()))?;
+            let caption = docs.first().map(|d| parts.to_mixed(c, d)).unwrap_or_default();
+            if caption.is_empty() {
+                bail!("--text: the caption is empty");
+            }
+            // Text after a text caption goes on in the caption's segment.
+            let then = if c == target { Vec::new() } else { vec![parts.tag(target)] };
+            Ok([vec![bos, parts.tag(c)], caption, then].concat())
+        }
+        (None, Some(c)) if c != target && crate::sources::always_captioned(&run.config, kind) => {
+            Ok(vec![bos, parts.tag(c)])
+        }
+        (None, _) => Ok(vec![bos, parts.tag(target)]),
+    }
+}
+
+/// Decodes each segment of a mixed sample to `<base>-<i>.<ext>` with its companions.
+fn write_segments(parts: &dyn Parts, tokens: &[u32], base: &Path) -> Result<Vec<SampleRecord>> {
+    let mut records = Vec::new();
+    for (i, segment) in parts.segments(tokens).iter().enumerate() {
+        let mut name = base.as_os_str().to_owned();
+        name.push(format!("-{i}"));
+        let part = parts.part(segment.part);
+        let record = write_sample(part, &segment.ids, Path::new(&name))?;
+        if segment.foreign > 0 {
+            log::warn!("{}: {} ids of other modalities were dropped", record.files[0].display(), segment.foreign);
+        }
+        records.push(record);
+    }
+    Ok(records)
 }
 
 /// Decodes one sample to `<base>.<ext>`, then its companion files; returns the paths,

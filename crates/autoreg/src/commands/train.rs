@@ -5,18 +5,17 @@ use crate::cli::TrainArgs;
 use crate::config::Config;
 use crate::page::write_report;
 use crate::registry::SavedTokenizer;
+use crate::registry::TokenizerConfig;
 use crate::report::error_line;
-use crate::tokenized;
+use crate::tokenized::{self, RunFiles};
 use anyhow::{Context, Result, bail};
 use autoreg_bpe::Bpe;
 use autoreg_dist::{Backend, ProcessGroup, RankEnv, launch_local};
 use autoreg_model::{DeviceChoice, resolve_device};
 use autoreg_tokens::write_atomic;
-use autoreg_train::{
-    RunDir, RunHandle, TrainConfig, TrainSummary, Trainer, check_world_size, list_files, resolve_data_path,
-};
+use autoreg_train::{Dataset, RunDir, RunHandle, TrainConfig, TrainSummary, Trainer, check_world_size};
 use std::ffi::OsString;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::time::{Duration, SystemTime};
@@ -126,8 +125,7 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         }
         _ => (run.path().to_path_buf(), "train --resume".to_owned()),
     };
-    let data_path = resolve_data_path(&config.data, &base)?;
-    let files = list_files(&data_path, &config.tokenizer.extensions())?;
+    let files = tokenized::files(&config, &base)?;
     let (mut group, device) = match join_job(&config.train)? {
         Some((group, device)) => (Some(group), device),
         None => (None, config.train.device),
@@ -153,20 +151,22 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
                 run.path().display()
             );
         }
-        // The modality, then its data in base ids, then merges learned on the training split.
-        let base = SavedTokenizer::new(config.tokenizer.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
-        if let Some(bpe) = &config.tokenizer.bpe {
-            bpe.check(base.base.as_dyn())?;
-        }
-        let data = tokenized::load_base(&config, &files, &base)?;
-        let bpe = match &config.tokenizer.bpe {
-            Some(bpe) => Some(Bpe::learn(bpe, base.base.as_dyn(), data.train.docs())?),
-            None => None,
+        let (tokenizer, data) = match (&files, &config.tokenizer) {
+            (RunFiles::One(files), Some(tokenizer)) => learn_tokenizer(&config, files, tokenizer)?,
+            _ => {
+                let tokenizer = crate::sources::build(
+                    &config,
+                    match &files {
+                        RunFiles::Sources(files) => files,
+                        RunFiles::One(_) => bail!("a run of one source needs a [tokenizer]"),
+                    },
+                )?;
+                let data = tokenized::load(&config, &files, &tokenizer)?;
+                (tokenizer, data)
+            }
         };
-        let tokenizer = SavedTokenizer::new(base.base, bpe).map_err(anyhow::Error::msg)?;
         write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
         tokenizer.save(&run.tokenizer_path())?;
-        let data = tokenized::merged(data, &tokenizer);
         (tokenizer, data)
     };
     if let (Some(g), true) = (&mut group, writes) {
@@ -227,6 +227,27 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
     Ok(summary)
 }
 
+/// The tokenizer of a run of one source and its data: the modality, then its data in
+/// base ids, then merges learned on the training split.
+fn learn_tokenizer(
+    config: &Config,
+    files: &[PathBuf],
+    tokenizer: &TokenizerConfig,
+) -> Result<(SavedTokenizer, Dataset)> {
+    let base = SavedTokenizer::new(tokenizer.modality.build(files)?, None).map_err(anyhow::Error::msg)?;
+    if let Some(bpe) = &tokenizer.bpe {
+        bpe.check(base.base.as_dyn())?;
+    }
+    let data = tokenized::load_base(config, files, &base)?;
+    let bpe = match &tokenizer.bpe {
+        Some(bpe) => Some(Bpe::learn(bpe, base.base.as_dyn(), data.train.docs())?),
+        None => None,
+    };
+    let tokenizer = SavedTokenizer::new(base.base, bpe).map_err(anyhow::Error::msg)?;
+    let data = tokenized::merged(data, &tokenizer);
+    Ok((tokenizer, data))
+}
+
 /// The config saved in a run directory, with overrides; the model and the tokenizer
 /// cannot change.
 fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
@@ -234,8 +255,8 @@ fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
     let saved = Config::load(&run.config_path(), &[])
         .with_context(|| format!("{dir} is not a run directory that can be resumed"))?;
     let mut config = Config::load(&run.config_path(), overrides)?;
-    if config.model != saved.model || config.tokenizer != saved.tokenizer {
-        bail!("[model] and [tokenizer] cannot change when resuming {dir}");
+    if config.model != saved.model || config.tokenizer != saved.tokenizer || config.sources != saved.sources {
+        bail!("[model], [tokenizer] and [[sources]] cannot change when resuming {dir}");
     }
     if config.train.optimizer != saved.train.optimizer {
         bail!(

@@ -1,0 +1,444 @@
+//! Several tokenizers in one vocabulary, for runs with several sources: each part's ids
+//! in a range of its own, one tag token per part that opens its segments, and shared
+//! BOS/EOS/PAD. A document is `BOS <tag_i> ids_i... [<tag_j> ids_j...] EOS`; a source
+//! paired with captions writes `BOS <tag_c> caption... <tag_i> ids_i... EOS`, `c` being
+//! the part that captions are written in.
+
+use crate::{Decoded, Extras, MergeRule, Modality, Pipeline, Source, Specials, Split, TokenError};
+
+/// A whole tokenizer that a mixture holds as one of its parts.
+pub trait Stages: Send + Sync {
+    /// Its pipeline.
+    fn pipeline(&self) -> Pipeline<'_>;
+}
+
+/// What the shared layers see of a mixture (the `parts` extra).
+pub trait Parts: Sync {
+    /// How many parts there are.
+    fn count(&self) -> usize;
+
+    /// Part `i`'s tokenizer.
+    fn part(&self, i: usize) -> Pipeline<'_>;
+
+    /// The tag token that opens part `i`'s segments.
+    fn tag(&self, i: usize) -> u32;
+
+    /// The part that captions are written in, if any.
+    fn captions(&self) -> Option<usize>;
+
+    /// Part `i`'s ids (its specials left out) as ids of the mixture.
+    fn to_mixed(&self, i: usize, ids: &[u32]) -> Vec<u32>;
+
+    /// Part `i`'s document `doc` (`BOS ... EOS` in its ids) as a mixed document, opened
+    /// by its tag, after `caption` (mixed ids, without tags) when given.
+    fn document(&self, i: usize, doc: &[u32], caption: Option<&[u32]>) -> Vec<u32>;
+
+    /// The segments of `ids`, up to the first EOS: each a document of its part's ids.
+    fn segments(&self, ids: &[u32]) -> Vec<Segment>;
+
+    /// How many ids at the start of `doc` describe it: up to and including its last tag
+    /// (`BOS <tag>`, or `BOS <tag_c> caption <tag_i>`).
+    fn prefix_len(&self, doc: &[u32]) -> usize;
+
+    /// Masks (to −∞) the logits of the ids that may not follow `row`: after BOS, only a
+    /// tag; inside part `i`'s segment, only part `i`'s ids (its own specials left out),
+    /// another part's tag, or EOS. With `target`, a row goes on to a segment of that part
+    /// and ends inside it: before it, the only tags are the target's and the captions'
+    /// and EOS is masked, and a caption of [`MAX_CAPTION`] ids is followed by the
+    /// target's tag; inside it, tags are masked.
+    fn mask(&self, row: &[u32], target: Option<usize>, logits: &mut [f32]);
+}
+
+/// The most ids a caption that the model writes may take before the target segment.
+pub const MAX_CAPTION: usize = 64;
+
+/// One segment of a mixed sequence: a document of its part's ids, `BOS ... EOS`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Segment {
+    /// The part.
+    pub part: usize,
+    /// The document, in the part's ids.
+    pub ids: Vec<u32>,
+    /// Ids of other parts met inside it, dropped.
+    pub foreign: usize,
+}
+
+/// Several tokenizers in one vocabulary; see the module docs. Tags are named after
+/// their part's kind (`<text>`, `<pixels>`), so no two parts have one kind.
+#[derive(Clone, Debug)]
+pub struct Mixture<P> {
+    parts: Vec<P>,
+    /// Per part, the extensions of the files it reads (lowercase, without the dot).
+    extensions: Vec<Vec<String>>,
+    captions: Option<usize>,
+    /// `offsets[i]..offsets[i + 1]` are part `i`'s ids; the tags follow, then BOS, EOS
+    /// and PAD.
+    offsets: Vec<u32>,
+}
+
+impl<P: Stages> Mixture<P> {
+    /// A mixture of `parts`, which read files of `extensions` (one list per part), with
+    /// captions written in part `captions`.
+    pub fn new(parts: Vec<P>, extensions: Vec<Vec<String>>, captions: Option<usize>) -> Result<Self, String> {
+        if parts.is_empty() {
+            return Err("a mixture needs at least one part".into());
+        }
+        if extensions.len() != parts.len() {
+            return Err(format!("{} parts but {} lists of extensions", parts.len(), extensions.len()));
+        }
+        if let Some(c) = captions.filter(|&c| c >= parts.len()) {
+            return Err(format!("the captions' part {c} is not one of the {} parts", parts.len()));
+        }
+        let kinds: Vec<&str> = parts.iter().map(|p| p.pipeline().kind()).collect();
+        for (i, kind) in kinds.iter().enumerate() {
+            if let Some(first) = kinds[..i].iter().position(|k| k == kind) {
+                return Err(format!("parts {first} and {i} are both {kind}: one part per kind"));
+            }
+        }
+        let mut offsets = vec![0u32];
+        for p in &parts {
+            offsets.push(offsets[offsets.len() - 1] + p.pipeline().vocab_size() as u32);
+        }
+        Ok(Self { parts, extensions, captions, offsets })
+    }
+
+    /// The parts, in order.
+    pub fn parts(&self) -> &[P] {
+        &self.parts
+    }
+
+    /// Per part, the extensions of the files it reads.
+    pub fn extensions(&self) -> &[Vec<String>] {
+        &self.extensions
+    }
+
+    /// The part whose kind is `kind`.
+    pub fn part_named(&self, kind: &str) -> Option<usize> {
+        self.parts.iter().position(|p| p.pipeline().kind() == kind)
+    }
+
+    /// The first tag's id.
+    fn first_tag(&self) -> u32 {
+        self.offsets[self.parts.len()]
+    }
+
+    /// The part whose tag is `id`.
+    fn tag_of(&self, id: u32) -> Option<usize> {
+        let first = self.first_tag();
+        (first..first + self.parts.len() as u32).contains(&id).then(|| (id - first) as usize)
+    }
+
+    /// The part whose range holds `id`.
+    fn part_of(&self, id: u32) -> Option<usize> {
+        (id < self.first_tag()).then(|| self.offsets.partition_point(|&o| o <= id) - 1)
+    }
+
+    /// Whether `id`, an id of part `i`'s range, is one of that part's own specials.
+    fn is_part_special(&self, i: usize, id: u32) -> bool {
+        self.parts[i].pipeline().specials().contains(id - self.offsets[i])
+    }
+}
+
+impl<P: Stages> Parts for Mixture<P> {
+    fn count(&self) -> usize {
+        self.parts.len()
+    }
+
+    fn part(&self, i: usize) -> Pipeline<'_> {
+        self.parts[i].pipeline()
+    }
+
+    fn tag(&self, i: usize) -> u32 {
+        self.first_tag() + i as u32
+    }
+
+    fn captions(&self) -> Option<usize> {
+        self.captions
+    }
+
+    fn to_mixed(&self, i: usize, ids: &[u32]) -> Vec<u32> {
+        let specials = self.parts[i].pipeline().specials();
+        ids.iter().filter(|&&id| !specials.contains(id)).map(|&id| id + self.offsets[i]).collect()
+    }
+
+    fn segments(&self, ids: &[u32]) -> Vec<Segment> {
+        let mut segments: Vec<Segment> = Vec::new();
+        let eos = self.specials().eos;
+        for &id in ids.iter().take_while(|&&id| id != eos) {
+            if let Some(part) = self.tag_of(id) {
+                segments.push(Segment { part, ids: vec![self.part(part).specials().bos], foreign: 0 });
+            } else if let (Some(part), Some(segment)) = (self.part_of(id), segments.last_mut()) {
+                if part == segment.part && !self.is_part_special(part, id) {
+                    segment.ids.push(id - self.offsets[part]);
+                } else {
+                    segment.foreign += 1;
+                }
+            }
+        }
+        for segment in &mut segments {
+            segment.ids.push(self.part(segment.part).specials().eos);
+        }
+        segments
+    }
+
+    fn document(&self, i: usize, doc: &[u32], caption: Option<&[u32]>) -> Vec<u32> {
+        let specials = self.specials();
+        let mut out = vec![specials.bos];
+        if let (Some(c), Some(caption)) = (self.captions, caption) {
+            out.push(self.tag(c));
+            out.extend_from_slice(caption);
+        }
+        out.push(self.tag(i));
+        out.extend(self.to_mixed(i, doc));
+        out.push(specials.eos);
+        out
+    }
+
+    fn prefix_len(&self, doc: &[u32]) -> usize {
+        doc.iter().rposition(|&id| self.tag_of(id).is_some()).map_or(1, |at| at + 1)
+    }
+
+    fn mask(&self, row: &[u32], target: Option<usize>, logits: &mut [f32]) {
+        let last_tag = row.iter().rposition(|&id| self.tag_of(id).is_some());
+        let current = last_tag.and_then(|at| self.tag_of(row[at]));
+        let eos = self.specials().eos;
+        if let (Some(at), Some(goal)) = (last_tag, target)
+            && current == self.captions
+            && current != Some(goal)
+            && row.len() - at > MAX_CAPTION
+        {
+            let tag = self.tag(goal) as usize;
+            logits.iter_mut().enumerate().filter(|&(id, _)| id != tag).for_each(|(_, v)| *v = f32::NEG_INFINITY);
+            return;
+        }
+        let tag_allowed = |t: usize| match (current, target) {
+            (Some(c), _) if c == t => false,
+            (Some(c), Some(goal)) if c == goal => false,
+            (_, Some(goal)) => t == goal || Some(t) == self.captions,
+            (_, None) => true,
+        };
+        for (id, logit) in logits.iter_mut().enumerate() {
+            let id = id as u32;
+            let allowed = if let Some(t) = self.tag_of(id) {
+                tag_allowed(t)
+            } else if id == eos {
+                current.is_some() && target.is_none_or(|goal| current == Some(goal))
+            } else {
+                current.is_some_and(|c| self.part_of(id) == Some(c) && !self.is_part_special(c, id))
+            };
+            if !allowed {
+                *logit = f32::NEG_INFINITY;
+            }
+        }
+    }
+}
+
+impl<P: Stages> Modality for Mixture<P> {
+    fn kind(&self) -> &'static str {
+        "mixed"
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.specials().pad as usize + 1
+    }
+
+    fn specials(&self) -> Specials {
+        Specials::after(self.first_tag() + self.parts.len() as u32)
+    }
+
+    fn token_name(&self, id: u32) -> Option<String> {
+        if let Some(name) = self.specials().name(id) {
+            return Some(name.to_owned());
+        }
+        if let Some(t) = self.tag_of(id) {
+            return Some(format!("<{}>", self.part(t).kind()));
+        }
+        let i = self.part_of(id).filter(|&i| !self.is_part_special(i, id))?;
+        let part = self.part(i);
+        Some(format!("{}:{}", part.kind(), part.token_name(id - self.offsets[i])?))
+    }
+
+    fn merge_rule(&self) -> MergeRule {
+        // Each part merges its own ids; nothing merges across parts.
+        MergeRule { symbols: 0, bytes: false, default_split: Split::None }
+    }
+
+    /// Encodes a file with the first part that reads its extension, without a caption.
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        let extension = source.path.extension().map(|e| e.to_string_lossy().to_lowercase()).unwrap_or_default();
+        let Some(i) = self.extensions.iter().position(|e| e.contains(&extension)) else {
+            let known: Vec<&str> = self.extensions.iter().flatten().map(String::as_str).collect();
+            return Err(TokenError::format(
+                source.name(),
+                format!("no part of this mixed tokenizer reads .{extension} files (they read {})", known.join(", ")),
+            ));
+        };
+        Ok(self.part(i).encode(source)?.iter().map(|doc| self.document(i, doc, None)).collect())
+    }
+
+    /// Decodes the last segment, what follows a prompt's caption; [`Parts::segments`]
+    /// gives each one. Ids of other parts inside it count as repairs.
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+        let segment = self.segments(ids).pop().unwrap_or_else(|| {
+            let part = self.captions.unwrap_or(0);
+            let specials = self.part(part).specials();
+            Segment { part, ids: vec![specials.bos, specials.eos], foreign: 0 }
+        });
+        let mut decoded = self.part(segment.part).decode(&segment.ids)?;
+        decoded.repairs += segment.foreign;
+        Ok(decoded)
+    }
+
+    fn extras(&self) -> Extras<'_> {
+        Extras { parts: Some(self), ..Extras::default() }
+    }
+}
+
+/// Masks logits as [`Parts::mask`] does, for the sampler.
+pub trait Grammar: Sync {
+    /// Masks (to −∞) the logits of the ids that may not follow `row`.
+    fn mask(&self, row: &[u32], logits: &mut [f32]);
+}
+
+/// A mixture's rules for rows that go on to a segment of `target` when given.
+#[derive(Clone, Copy)]
+pub struct SegmentRules<'a> {
+    /// The mixture.
+    pub parts: &'a dyn Parts,
+    /// The part each row goes on to and ends in.
+    pub target: Option<usize>,
+}
+
+impl Grammar for SegmentRules<'_> {
+    fn mask(&self, row: &[u32], logits: &mut [f32]) {
+        self.parts.mask(row, self.target, logits);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Identity;
+    use std::path::Path;
+
+    /// A toy modality of kind `kind`: symbols `0..n`, specials after them; a file's
+    /// bytes modulo `n` are its symbols.
+    #[derive(Debug)]
+    struct Toy {
+        kind: &'static str,
+        n: u32,
+        identity: Identity,
+    }
+
+    impl Toy {
+        fn new(kind: &'static str, n: u32) -> Self {
+            Self { kind, n, identity: Identity { vocab_size: n as usize + 3 } }
+        }
+    }
+
+    impl Modality for Toy {
+        fn kind(&self) -> &'static str {
+            self.kind
+        }
+        fn vocab_size(&self) -> usize {
+            self.n as usize + 3
+        }
+        fn specials(&self) -> Specials {
+            Specials::after(self.n)
+        }
+        fn token_name(&self, id: u32) -> Option<String> {
+            (id < self.n).then(|| id.to_string())
+        }
+        fn merge_rule(&self) -> MergeRule {
+            MergeRule { symbols: self.n, bytes: false, default_split: Split::None }
+        }
+        fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+            let s = self.specials();
+            let body = source.bytes.iter().map(|&b| u32::from(b) % self.n);
+            Ok(vec![std::iter::once(s.bos).chain(body).chain([s.eos]).collect()])
+        }
+        fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+            let bytes = ids.iter().filter(|&&id| id < self.n).map(|&id| id as u8).collect();
+            Ok(Decoded { bytes, extension: self.kind.into(), repairs: 0, printable: false })
+        }
+        fn extras(&self) -> Extras<'_> {
+            Extras::default()
+        }
+    }
+
+    impl Stages for Toy {
+        fn pipeline(&self) -> Pipeline<'_> {
+            Pipeline { base: self, ids: &self.identity }
+        }
+    }
+
+    /// Part 0 "a" (ids 0-4: symbols 0-1), part 1 "b" (ids 5-9: symbols 5-6); tags 10,
+    /// 11; BOS 12, EOS 13, PAD 14. Captions in part 0.
+    fn mixture() -> Mixture<Toy> {
+        let extensions = vec![vec!["a".into()], vec!["b".into()]];
+        Mixture::new(vec![Toy::new("a", 2), Toy::new("b", 2)], extensions, Some(0)).unwrap()
+    }
+
+    #[test]
+    fn ids_tags_and_specials_have_ranges_and_names_of_their_own() {
+        let m = mixture();
+        assert_eq!((m.vocab_size(), m.specials(), m.tag(0), m.tag(1)), (15, Specials::after(12), 10, 11));
+        let names: Vec<String> = [0, 6, 10, 11, 13].iter().map(|&id| m.token_name(id).unwrap()).collect();
+        assert_eq!(names, ["a:0", "b:1", "<a>", "<b>", "<eos>"]);
+        assert_eq!(m.token_name(3), None, "a part's own specials have no name in the mixture");
+        assert_eq!(m.token_name(15), None);
+    }
+
+    #[test]
+    fn documents_and_segments_round_trip() {
+        let m = mixture();
+        let docs = m.encode(&Source::new(Path::new("x.b"), &[1, 0, 1])).unwrap();
+        assert_eq!(docs, [vec![12, 11, 6, 5, 6, 13]]);
+        let captioned = m.document(1, &[2, 1, 0, 3], Some(&[0, 1]));
+        assert_eq!(captioned, [12, 10, 0, 1, 11, 6, 5, 13]);
+        assert_eq!(m.prefix_len(&captioned), 5);
+        assert_eq!(m.prefix_len(&docs[0]), 2);
+        let segments = m.segments(&[12, 10, 0, 1, 11, 6, 0, 5, 13, 11, 5]);
+        let expected = [
+            Segment { part: 0, ids: vec![2, 0, 1, 3], foreign: 0 },
+            Segment { part: 1, ids: vec![2, 1, 0, 3], foreign: 1 },
+        ];
+        assert_eq!(segments, expected);
+        let decoded = m.decode(&[12, 10, 0, 1, 11, 6, 0, 5, 13]).unwrap();
+        assert_eq!((decoded.bytes, decoded.extension.as_str(), decoded.repairs), (vec![1, 0], "b", 1));
+        let err = m.encode(&Source::new(Path::new("x.png"), &[1])).unwrap_err().to_string();
+        assert_eq!(err, "x.png: no part of this mixed tokenizer reads .png files (they read a, b)");
+    }
+
+    /// The ids that `mask` leaves after `row`.
+    fn allowed(m: &Mixture<Toy>, row: &[u32], target: Option<usize>) -> Vec<u32> {
+        let mut logits = vec![0.0; m.vocab_size()];
+        m.mask(row, target, &mut logits);
+        (0..m.vocab_size() as u32).filter(|&id| logits[id as usize].is_finite()).collect()
+    }
+
+    #[test]
+    fn a_segment_holds_only_its_parts_ids() {
+        let m = mixture();
+        assert_eq!(allowed(&m, &[12], None), [10, 11]);
+        assert_eq!(allowed(&m, &[12, 11, 5], None), [5, 6, 10, 13]);
+        assert_eq!(allowed(&m, &[12, 10, 0], None), [0, 1, 11, 13]);
+        // Going on to part 1: after BOS, its tag or the captions'; no EOS in a caption.
+        assert_eq!(allowed(&m, &[12], Some(1)), [10, 11]);
+        assert_eq!(allowed(&m, &[12, 10, 0], Some(1)), [0, 1, 11]);
+        assert_eq!(allowed(&m, &[12, 10, 0, 11], Some(1)), [5, 6, 13]);
+        // A caption of MAX_CAPTION ids is followed by the target's tag.
+        let long: Vec<u32> = [12, 10].into_iter().chain(std::iter::repeat_n(0, MAX_CAPTION)).collect();
+        assert_eq!(allowed(&m, &long, Some(1)), [11]);
+        assert_eq!(allowed(&m, &long[..long.len() - 1], Some(1)), [0, 1, 11]);
+    }
+
+    #[test]
+    fn two_parts_of_one_kind_or_a_missing_captions_part_are_refused() {
+        let ext = || vec![vec![], vec![]];
+        let err = Mixture::new(vec![Toy::new("a", 2), Toy::new("a", 3)], ext(), None).unwrap_err();
+        assert_eq!(err, "parts 0 and 1 are both a: one part per kind");
+        let err = Mixture::new(vec![Toy::new("a", 2), Toy::new("b", 3)], ext(), Some(2)).unwrap_err();
+        assert!(err.contains("captions' part 2"), "{err}");
+    }
+}

@@ -1,0 +1,211 @@
+//! A run of several sources end to end through the `autoreg` binary: a tiny model on
+//! real digits, spoken digits, Nottingham tunes and Shakespeare, each source but the
+//! text paired with captions; samples of every modality that parse, a pixels segment
+//! with no id of another modality, the mixture's `tokenizer.json` read back, the
+//! evaluation per source, and clear errors for an unknown modality or caption.
+
+mod common;
+use autoreg::SavedTokenizer;
+use autoreg::cli::{ModelArgs, Which};
+use autoreg::model::{SampleOptions, Sampler};
+use autoreg::tokens::SegmentRules;
+use common::{Scratch, fails, ok, parse_wav, png_size, shared_data};
+use std::path::{Path, PathBuf};
+
+/// The words of the digits, as captions.
+const WORDS: &str = r#"words = { "0" = "zero", "1" = "one", "2" = "two", "3" = "three", "4" = "four", "5" = "five", "6" = "six", "7" = "seven", "8" = "eight", "9" = "nine" }"#;
+
+/// Copies a small part of each shared data set under `root`: the digits, 40 FSDD
+/// recordings (four of each digit by one speaker), 12 tunes and 20 kB of Shakespeare.
+fn data(root: &Path) {
+    let copy = |from: PathBuf, to: &str| {
+        let to = root.join(to);
+        std::fs::create_dir_all(to.parent().unwrap()).unwrap();
+        std::fs::copy(&from, &to).unwrap_or_else(|e| panic!("{}: {e}", from.display()));
+    };
+    copy(shared_data("digits/digits.csv.gz"), "digits.csv.gz");
+    for digit in 0..10 {
+        for index in 0..4 {
+            let name = format!("{digit}_jackson_{index}.wav");
+            copy(shared_data(&format!("fsdd/recordings/{name}")), &format!("fsdd/{name}"));
+        }
+    }
+    for (kind, n) in [("jigs", 1..7), ("waltzes", 1..7)] {
+        for i in n {
+            copy(shared_data(&format!("nottingham/melody/{kind}{i}.mid")), &format!("tunes/{kind}{i}.mid"));
+        }
+    }
+    let text = std::fs::read_to_string(shared_data("tinyshakespeare/input.txt")).unwrap();
+    std::fs::write(root.join("shakespeare.txt"), &text[..20_000]).unwrap();
+}
+
+/// The config of the tiny mixed run over [`data`].
+fn config(s: &Scratch) -> PathBuf {
+    let root = s.path().join("data");
+    data(&root);
+    let text = format!(
+        r#"name = "mixed"
+
+[data]
+root = "{root}"
+cache_dir = "{cache}"
+windows = "documents"
+
+[[sources]]
+name = "digits"
+path = "digits.csv.gz"
+weight = 2
+caption = {{ from = "class", {WORDS} }}
+[sources.tokenizer]
+kind = "pixels"
+colors = "grey"
+levels = 4
+conditional = true
+
+[[sources]]
+name = "fsdd"
+path = "fsdd"
+split = "files"
+val_files = "*_0.wav"
+caption = {{ from = "name", pattern = "{{label}}_{{_}}_{{_}}.wav", {WORDS} }}
+[sources.tokenizer]
+kind = "audio"
+sample_rate = 2000
+
+[[sources]]
+name = "tunes"
+path = "tunes"
+split = "files"
+val_fraction = 0.2
+caption = {{ from = "name", pattern = "{{label}}{{#}}.mid", words = {{ jigs = "jig", waltzes = "waltz" }} }}
+[sources.tokenizer]
+kind = "midi"
+max_bars = 8
+
+[[sources]]
+name = "shakespeare"
+path = "shakespeare.txt"
+split = "tail"
+[sources.tokenizer]
+kind = "text"
+level = "char"
+
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+block_size = 96
+
+[train]
+runs_dir = "{runs}"
+batch_size = 8
+max_steps = 30
+warmup_steps = 2
+eval_interval = 15
+eval_batches = 2
+device = "cpu"
+threads = 1
+"#,
+        root = root.display(),
+        cache = s.path().join("cache").display(),
+        runs = s.path().join("runs").display(),
+    );
+    let path = s.path().join("mixed.toml");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
+    let s = Scratch::new();
+    let cfg = config(&s);
+    let cfg = cfg.to_str().unwrap();
+    let out = ok(s.path(), &["train", cfg]);
+    assert!(out.contains("step 30"), "{out}");
+    let run = s.run_dir("mixed");
+    let run_arg = run.to_str().unwrap();
+
+    // The composite tokenizer reads back as it was written.
+    let json = std::fs::read_to_string(run.join("tokenizer.json")).unwrap();
+    assert!(json.contains("\"kind\": \"mixed\"") && json.contains("\"captions\": 3"), "{json}");
+    let tokenizer = SavedTokenizer::load(&run.join("tokenizer.json")).unwrap();
+    assert_eq!(tokenizer.to_json().unwrap(), json);
+    let info = ok(s.path(), &["info", run_arg]);
+    assert!(info.contains("modalities pixels") && info.contains("source     fsdd (weight 1)"), "{info}");
+
+    // Each modality, after a caption given or written by the model.
+    let outs = s.path().join("out");
+    let sample = |dir: &str, args: &[&str]| {
+        let out = outs.join(dir);
+        let base = ["sample", run_arg, "--out", out.to_str().unwrap(), "--seed", "5"];
+        ok(s.path(), &[&base[..], args].concat());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+    };
+    let images = sample("pixels", &["--modality", "pixels", "--text", "seven", "--num", "2"]);
+    let names: Vec<String> = images.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert_eq!(names, ["mixed-0-0.txt", "mixed-0-1.png", "mixed-1-0.txt", "mixed-1-1.png", "mixed-grid.png"]);
+    assert_eq!(std::fs::read_to_string(&images[0]).unwrap(), "seven", "the caption is the first segment");
+    assert_eq!(png_size(&images[1]), (8, 8));
+    let speech = sample("audio", &["--modality", "audio", "--text", "three", "--max-tokens", "300"]);
+    let wav = speech.iter().find(|p| p.extension().is_some_and(|e| e == "wav")).expect("a recording");
+    let wav = parse_wav(wav);
+    assert!(wav.rate == 2000 && !wav.samples.is_empty() && wav.samples.len() <= 300);
+    for args in [&["--modality", "midi", "--text", "waltz"][..], &["--modality", "midi"][..]] {
+        let tune = sample("midi", &[args, &["--max-tokens", "150"]].concat());
+        let mid = tune.iter().find(|p| p.extension().is_some_and(|e| e == "mid")).expect("a tune");
+        let bytes = std::fs::read(mid).unwrap();
+        autoreg::midi::Score::from_midi(&bytes, &mid.display().to_string()).unwrap();
+    }
+    let text = sample("text", &["--modality", "text", "--max-tokens", "60"]);
+    assert!(std::fs::read_to_string(&text[0]).is_ok(), "text segments are UTF-8");
+
+    // A pixels segment holds pixels ids only, up to EOS.
+    let loaded =
+        autoreg::run::load_run(&ModelArgs { run_dir: run.clone(), checkpoint: Which::Last, device: None }).unwrap();
+    let tok = loaded.tokenizer.pipeline();
+    let parts = tok.parts().unwrap();
+    let mixture = loaded.tokenizer.mixture().unwrap();
+    let pixels = mixture.part_named("pixels").unwrap();
+    let rules = SegmentRules { parts, target: Some(pixels) };
+    let sampler = Sampler::new(&loaded.model, loaded.device).with_grammar(&rules);
+    let bos = tok.specials().bos;
+    let eos = tok.specials().eos;
+    let options = SampleOptions { num: 16, max_tokens: 120, seed: 1, ..Default::default() };
+    let rows = sampler.generate(&[bos], Some(eos), None, &options, &mut || {}).unwrap();
+    for row in &rows {
+        let names: Vec<String> = row.iter().map(|&id| tok.token_name(id).unwrap()).collect();
+        let at = names.iter().position(|n| n == "<pixels>").unwrap_or_else(|| panic!("no pixels segment: {names:?}"));
+        assert!(names[..at].iter().skip(2).all(|n| n.starts_with("text:")), "{names:?}");
+        let body = &names[at + 1..];
+        assert!(body.iter().all(|n| n.starts_with("pixels:") || n == "<eos>"), "{names:?}");
+        assert_eq!(parts.segments(row).last().map(|s| (s.part, s.foreign)), Some((pixels, 0)));
+    }
+
+    // The evaluation: every source's rows in one table.
+    let table = ok(s.path(), &["eval", run_arg]);
+    for source in ["digits ", "fsdd ", "tunes ", "shakespeare "] {
+        let rows: Vec<&str> = table.lines().filter(|l| l.starts_with(source)).collect();
+        assert_eq!(rows.len(), 4, "{source}: the transformer and three baselines\n{table}");
+    }
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let units: Vec<&str> = eval["sources"].as_array().unwrap().iter().map(|s| s["unit"].as_str().unwrap()).collect();
+    assert_eq!(units, ["dim", "sample", "note", "token"]);
+
+    // Clear errors.
+    let err = fails(s.path(), &["sample", run_arg, "--modality", "smell"]);
+    assert!(
+        err.contains("--modality smell: this run has no such modality; its modalities are pixels, audio, midi, text"),
+        "{err}"
+    );
+    let err = fails(s.path(), &["sample", run_arg, "--modality", "pixels", "--text", "séven"]);
+    assert!(err.contains("--text: character 'é' (U+00E9) at byte 1 is not in the vocabulary"), "{err}");
+    let out = common::autoreg(s.path(), &["sample", run_arg, "--text", "seven"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        out.status.code() == Some(2) && err.contains("required arguments were not provided:\n  --modality"),
+        "{err}"
+    );
+}
