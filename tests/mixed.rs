@@ -193,6 +193,12 @@ fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
     let units: Vec<&str> = eval["sources"].as_array().unwrap().iter().map(|s| s["unit"].as_str().unwrap()).collect();
     assert_eq!(units, ["dim", "sample", "note", "token"]);
+    ok(s.path(), &["report", run_arg]);
+    let page = std::fs::read_to_string(run.join("report.html")).unwrap();
+    assert!(
+        page.contains("digits (per dim): transformer, stride 48") && page.contains("nats&#x2f;unit"),
+        "the page's table"
+    );
 
     // Clear errors.
     let err = fails(s.path(), &["sample", run_arg, "--modality", "smell"]);

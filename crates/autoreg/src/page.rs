@@ -394,32 +394,43 @@ fn eval_table(run: &Path) -> Result<Option<EvalTable>> {
     };
     let json: serde_json::Value =
         serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let unit = json["unit"].as_str();
+    // A run of several sources has each source's models, each source with its unit.
+    let (unit, models): (Option<&str>, Vec<(String, &serde_json::Value)>) = match json["sources"].as_array() {
+        Some(sources) => {
+            let models = sources.iter().flat_map(|source| {
+                let name = format!(
+                    "{} (per {})",
+                    source["source"].as_str().unwrap_or("?"),
+                    source["unit"].as_str().unwrap_or("?")
+                );
+                let models = source["models"].as_array().into_iter().flatten();
+                models.map(move |m| (format!("{name}: {}", m["model"].as_str().unwrap_or("?")), m))
+            });
+            (Some("unit"), models.collect())
+        }
+        None => {
+            let models = json["models"].as_array().into_iter().flatten();
+            (json["unit"].as_str(), models.map(|m| (m["model"].as_str().unwrap_or("?").to_owned(), m)).collect())
+        }
+    };
     let mut columns: Vec<String> = ["nats/token", "bits/token", "nats/document"].map(String::from).to_vec();
     if let Some(u) = unit {
         columns.push(format!("nats/{u}"));
         columns.push(format!("bits/{u}"));
     }
     let num = |v: &serde_json::Value| v.as_f64().map(|x| format!("{x:.4}")).unwrap_or_else(|| "-".into());
-    let rows = json["models"]
-        .as_array()
-        .map(|models| {
-            models
-                .iter()
-                .map(|m| {
-                    let mut cells =
-                        vec![num(&m["nats_per_token"]), num(&m["bits_per_token"]), num(&m["nats_per_document"])];
-                    if unit.is_some() {
-                        let per_unit = m["nats_per_unit"].as_f64();
-                        cells.push(num(&m["nats_per_unit"]));
-                        cells
-                            .push(per_unit.map(|n| format!("{:.4}", n / std::f64::consts::LN_2)).unwrap_or("-".into()));
-                    }
-                    EvalRow { model: m["model"].as_str().unwrap_or("?").to_owned(), cells }
-                })
-                .collect()
+    let rows = models
+        .into_iter()
+        .map(|(model, m)| {
+            let mut cells = vec![num(&m["nats_per_token"]), num(&m["bits_per_token"]), num(&m["nats_per_document"])];
+            if unit.is_some() {
+                let per_unit = m["nats_per_unit"].as_f64();
+                cells.push(num(&m["nats_per_unit"]));
+                cells.push(per_unit.map(|n| format!("{:.4}", n / std::f64::consts::LN_2)).unwrap_or("-".into()));
+            }
+            EvalRow { model, cells }
         })
-        .unwrap_or_default();
+        .collect();
     let step = json["step"].as_i64().map(|s| s.to_string()).unwrap_or_else(|| "?".into());
     Ok(Some(EvalTable { step, columns, rows }))
 }

@@ -79,19 +79,13 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
              binary pixels, 10 frames given: 87.6 nats/frame (its lower bound 86.3)"
         );
     }
-    let path = run.dir.path().join("eval.json");
     let json = serde_json::json!({
-        "step": run.checkpoint.state.step,
-        "documents": e.documents,
-        "tokens": e.tokens,
-        "stride": stride,
         "unit": units.first().map(|(u, _)| u),
         "units": units.first().map(|(_, n)| n),
         "frames": frames.map(|_| units.last().map(|(_, n)| n)),
         "models": rows,
     });
-    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
-    eprintln!("wrote {}", path.display());
+    save(run, &e, stride, json)?;
     Ok(e)
 }
 
@@ -121,18 +115,20 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
     for span in &data.sources {
         sources.push(source_rows(args, run, data, span, parts, batch, stride));
     }
-    let path = run.dir.path().join("eval.json");
-    let json = serde_json::json!({
-        "step": run.checkpoint.state.step,
-        "documents": all.documents,
-        "tokens": all.tokens,
-        "stride": stride,
-        "nats_per_token": all.loss,
-        "sources": sources,
-    });
-    write_atomic(&path, serde_json::to_string_pretty(&json)?.as_bytes())?;
-    eprintln!("wrote {}", path.display());
+    save(run, &all, stride, serde_json::json!({ "nats_per_token": all.loss, "sources": sources }))?;
     Ok(all)
+}
+
+/// Writes the run's `eval.json`: the step, what was evaluated, and `fields`.
+fn save(run: &LoadedRun, e: &Evaluation, stride: usize, mut fields: serde_json::Value) -> Result<()> {
+    let path = run.dir.path().join("eval.json");
+    fields["step"] = serde_json::json!(run.checkpoint.state.step);
+    fields["documents"] = serde_json::json!(e.documents);
+    fields["tokens"] = serde_json::json!(e.tokens);
+    fields["stride"] = serde_json::json!(stride);
+    write_atomic(&path, serde_json::to_string_pretty(&fields)?.as_bytes())?;
+    eprintln!("wrote {}", path.display());
+    Ok(())
 }
 
 /// Prints one source's rows of [`by_source`]'s table and returns them as JSON.
