@@ -2,7 +2,8 @@
 //! real digits, spoken digits, Nottingham tunes and Shakespeare, each source but the
 //! text paired with captions; samples of every modality that parse, a pixels segment
 //! with no id of another modality, the mixture's `tokenizer.json` read back, the
-//! evaluation per source, and clear errors for an unknown modality or caption.
+//! evaluation per source, a resumed run, and clear errors for an unknown modality or
+//! caption.
 
 mod common;
 use autoreg::SavedTokenizer;
@@ -199,6 +200,10 @@ fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
         page.contains("digits (per dim): transformer, stride 48") && page.contains("nats&#x2f;unit"),
         "the page's table"
     );
+
+    // A killed or finished mixed run resumes from its own directory.
+    let out = ok(s.path(), &["train", "--resume", run_arg, "--set", "train.max_steps=32"]);
+    assert!(out.contains("step 32"), "{out}");
 
     // Clear errors.
     let err = fails(s.path(), &["sample", run_arg, "--modality", "smell"]);
