@@ -74,6 +74,22 @@ pub struct Mixture<P> {
     /// `offsets[i]..offsets[i + 1]` are part `i`'s ids; the tags follow, then BOS, EOS
     /// and PAD.
     offsets: Vec<u32>,
+    /// What each id is, looked up rather than worked out: the sampler's mask asks it of
+    /// every id at every step.
+    owners: Vec<Owner>,
+}
+
+/// What an id of a mixture is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Owner {
+    /// One of part `i`'s ids, its own specials left out.
+    Part(usize),
+    /// One of part `i`'s own specials, which a mixed document never holds.
+    PartSpecial(usize),
+    /// Part `i`'s tag.
+    Tag(usize),
+    /// BOS, EOS or PAD.
+    Shared,
 }
 
 impl<P: Stages> Mixture<P> {
@@ -96,10 +112,19 @@ impl<P: Stages> Mixture<P> {
             }
         }
         let mut offsets = vec![0u32];
-        for p in &parts {
-            offsets.push(offsets[offsets.len() - 1] + p.pipeline().vocab_size() as u32);
+        let mut owners = Vec::new();
+        for (i, p) in parts.iter().enumerate() {
+            let pipeline = p.pipeline();
+            offsets.push(offsets[offsets.len() - 1] + pipeline.vocab_size() as u32);
+            let specials = pipeline.specials();
+            owners.extend(
+                (0..pipeline.vocab_size() as u32)
+                    .map(|id| if specials.contains(id) { Owner::PartSpecial(i) } else { Owner::Part(i) }),
+            );
         }
-        Ok(Self { parts, extensions, captions, offsets })
+        owners.extend((0..parts.len()).map(Owner::Tag));
+        owners.extend([Owner::Shared; 3]);
+        Ok(Self { parts, extensions, captions, offsets, owners })
     }
 
     /// The parts, in order.
@@ -122,20 +147,17 @@ impl<P: Stages> Mixture<P> {
         self.offsets[self.parts.len()]
     }
 
+    /// What `id` is; `None` outside the vocabulary.
+    fn owner(&self, id: u32) -> Option<Owner> {
+        self.owners.get(id as usize).copied()
+    }
+
     /// The part whose tag is `id`.
     fn tag_of(&self, id: u32) -> Option<usize> {
-        let first = self.first_tag();
-        (first..first + self.parts.len() as u32).contains(&id).then(|| (id - first) as usize)
-    }
-
-    /// The part whose range holds `id`.
-    fn part_of(&self, id: u32) -> Option<usize> {
-        (id < self.first_tag()).then(|| self.offsets.partition_point(|&o| o <= id) - 1)
-    }
-
-    /// Whether `id`, an id of part `i`'s range, is one of that part's own specials.
-    fn is_part_special(&self, i: usize, id: u32) -> bool {
-        self.parts[i].pipeline().specials().contains(id - self.offsets[i])
+        match self.owner(id) {
+            Some(Owner::Tag(i)) => Some(i),
+            _ => None,
+        }
     }
 }
 
@@ -165,14 +187,15 @@ impl<P: Stages> Parts for Mixture<P> {
         let mut segments: Vec<Segment> = Vec::new();
         let eos = self.specials().eos;
         for &id in ids.iter().take_while(|&&id| id != eos) {
-            if let Some(part) = self.tag_of(id) {
-                segments.push(Segment { part, ids: vec![self.part(part).specials().bos], foreign: 0 });
-            } else if let (Some(part), Some(segment)) = (self.part_of(id), segments.last_mut()) {
-                if part == segment.part && !self.is_part_special(part, id) {
-                    segment.ids.push(id - self.offsets[part]);
-                } else {
-                    segment.foreign += 1;
+            match (self.owner(id), segments.last_mut()) {
+                (Some(Owner::Tag(part)), _) => {
+                    segments.push(Segment { part, ids: vec![self.part(part).specials().bos], foreign: 0 });
                 }
+                (Some(Owner::Part(part)), Some(segment)) if part == segment.part => {
+                    segment.ids.push(id - self.offsets[part]);
+                }
+                (Some(Owner::Part(_) | Owner::PartSpecial(_)), Some(segment)) => segment.foreign += 1,
+                _ => {}
             }
         }
         for segment in &mut segments {
@@ -217,14 +240,13 @@ impl<P: Stages> Parts for Mixture<P> {
             (_, Some(goal)) => t == goal || Some(t) == self.captions,
             (_, None) => true,
         };
-        for (id, logit) in logits.iter_mut().enumerate() {
-            let id = id as u32;
-            let allowed = if let Some(t) = self.tag_of(id) {
-                tag_allowed(t)
-            } else if id == eos {
-                current.is_some() && target.is_none_or(|goal| current == Some(goal))
-            } else {
-                current.is_some_and(|c| self.part_of(id) == Some(c) && !self.is_part_special(c, id))
+        let eos_allowed = current.is_some() && target.is_none_or(|goal| current == Some(goal));
+        for (id, (logit, owner)) in logits.iter_mut().zip(&self.owners).enumerate() {
+            let allowed = match *owner {
+                Owner::Tag(t) => tag_allowed(t),
+                Owner::Part(i) => current == Some(i),
+                Owner::PartSpecial(_) => false,
+                Owner::Shared => id == eos as usize && eos_allowed,
             };
             if !allowed {
                 *logit = f32::NEG_INFINITY;
@@ -250,12 +272,14 @@ impl<P: Stages> Modality for Mixture<P> {
         if let Some(name) = self.specials().name(id) {
             return Some(name.to_owned());
         }
-        if let Some(t) = self.tag_of(id) {
-            return Some(format!("<{}>", self.part(t).kind()));
+        match self.owner(id)? {
+            Owner::Tag(t) => Some(format!("<{}>", self.part(t).kind())),
+            Owner::Part(i) => {
+                let part = self.part(i);
+                Some(format!("{}:{}", part.kind(), part.token_name(id - self.offsets[i])?))
+            }
+            Owner::PartSpecial(_) | Owner::Shared => None,
         }
-        let i = self.part_of(id).filter(|&i| !self.is_part_special(i, id))?;
-        let part = self.part(i);
-        Some(format!("{}:{}", part.kind(), part.token_name(id - self.offsets[i])?))
     }
 
     fn merge_rule(&self) -> MergeRule {

@@ -99,17 +99,18 @@ impl Config {
 
     /// The `[tokenizer]` of a run of one source.
     pub fn single(&self) -> Result<&TokenizerConfig, ConfigError> {
-        self.tokenizer
-            .as_ref()
-            .ok_or_else(|| ConfigError(format!("{}: a run of [[sources]] has no one [tokenizer]", self.name)))
+        self.tokenizer.as_ref().ok_or_else(|| self.no_single())
     }
 
     /// The `[tokenizer]` of a run of one source, to change.
     pub fn single_mut(&mut self) -> Result<&mut TokenizerConfig, ConfigError> {
-        let name = self.name.clone();
-        self.tokenizer
-            .as_mut()
-            .ok_or_else(|| ConfigError(format!("{name}: a run of [[sources]] has no one [tokenizer]")))
+        let error = self.no_single();
+        self.tokenizer.as_mut().ok_or(error)
+    }
+
+    /// What [`Config::single`] says of a run of several sources.
+    fn no_single(&self) -> ConfigError {
+        ConfigError(format!("{}: a run of [[sources]] has no one [tokenizer]", self.name))
     }
 
     /// The run directory: `<train.runs_dir>/<name>`.

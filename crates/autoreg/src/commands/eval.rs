@@ -98,7 +98,19 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
     let batch = run.config.train.batch_size.max(1) as usize;
     let block = run.model.config().block_size as usize;
     let stride = args.stride.unwrap_or(block / 2).clamp(1, block);
-    let all = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch, Some(stride));
+    // Each source evaluated once; the whole split's figures are their sums.
+    let each: Vec<Evaluation> = data
+        .sources
+        .iter()
+        .map(|span| {
+            let val = data.val.slice(span.val.clone());
+            evaluate(&run.model, &val, data.windows, tok, run.device, batch, Some(stride))
+        })
+        .collect();
+    let tokens: usize = each.iter().map(|e| e.tokens).sum();
+    let nats: f64 = each.iter().map(|e| e.loss * e.tokens as f64).sum();
+    let documents = each.iter().map(|e| e.documents).sum();
+    let all = Evaluation { documents, tokens, loss: nats / tokens.max(1) as f64, per_unit: None };
     println!(
         "{} (step {}): validation split of {} documents, {} predicted tokens; windows of {block} tokens advancing by \
          {stride}",
@@ -111,10 +123,8 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
         "{:<14} {:<24} {:>11} {:>11} {:>12} {:>12} {:>12}  unit",
         "source", "model", "nats/token", "bits/token", "nats/doc", "nats/unit", "bits/unit"
     );
-    let mut sources = Vec::new();
-    for span in &data.sources {
-        sources.push(source_rows(args, run, data, span, parts, batch, stride));
-    }
+    let sources: Vec<serde_json::Value> =
+        data.sources.iter().zip(&each).map(|(span, e)| source_rows(args, run, data, span, parts, e, stride)).collect();
     save(run, &all, stride, serde_json::json!({ "nats_per_token": all.loss, "sources": sources }))?;
     Ok(all)
 }
@@ -131,14 +141,15 @@ fn save(run: &LoadedRun, e: &Evaluation, stride: usize, mut fields: serde_json::
     Ok(())
 }
 
-/// Prints one source's rows of [`by_source`]'s table and returns them as JSON.
+/// Prints one source's rows of [`by_source`]'s table, the transformer's evaluation `e`
+/// of its validation documents and its baselines, and returns them as JSON.
 fn source_rows(
     args: &EvalArgs,
     run: &LoadedRun,
     data: &Dataset,
     span: &SourceSpan,
     parts: &dyn Parts,
-    batch: usize,
+    e: &Evaluation,
     stride: usize,
 ) -> serde_json::Value {
     let tok = run.tokenizer.pipeline();
@@ -154,7 +165,6 @@ fn source_rows(
         }
     }
     let unit = unit.unwrap_or("token");
-    let e = evaluate(&run.model, &val, data.windows, tok, run.device, batch, Some(stride));
     let mut rows = vec![(format!("transformer, stride {stride}"), e.loss * e.tokens as f64, e.tokens)];
     if !args.no_baselines {
         for b in [Baseline::Unigram, Baseline::Markov(args.markov_order), Baseline::Positional] {

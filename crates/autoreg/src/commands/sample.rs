@@ -86,8 +86,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     } else {
         let class = args.class.as_deref().map(|c| class_index(tok, c)).transpose()?;
         let prompt = match (&args.prompt, class) {
-            _ if args.modality.is_some() => {
-                let prompt = segment_prompt(&run, args)?;
+            _ if let Some(target) = target => {
+                let prompt = segment_prompt(&run, args, target)?;
                 set.label = Some(match &args.text {
                     Some(text) => format!("{} after {text:?}", args.modality.as_deref().unwrap_or_default()),
                     None => args.modality.clone().unwrap_or_default(),
@@ -262,12 +262,11 @@ fn segment_target(run: &LoadedRun, kind: &str) -> Result<usize> {
     })
 }
 
-/// The prompt of `--modality` (and `--text`) in a mixed run: `BOS <tag_c> caption
-/// <tag>` with a caption; `BOS <tag_c>` when the modality's sources all have captions,
-/// so that the model writes one; else `BOS <tag>`.
-fn segment_prompt(run: &LoadedRun, args: &SampleArgs) -> Result<Vec<u32>> {
+/// The prompt of `--modality` (and `--text`) in a mixed run, whose part is `target`:
+/// `BOS <tag_c> caption <tag>` with a caption; `BOS <tag_c>` when the modality's sources
+/// all have captions, so that the model writes one; else `BOS <tag>`.
+fn segment_prompt(run: &LoadedRun, args: &SampleArgs, target: usize) -> Result<Vec<u32>> {
     let kind = args.modality.as_deref().unwrap_or_default();
-    let target = segment_target(run, kind)?;
     let tok = run.tokenizer.pipeline();
     let parts = tok.parts().context("this run's tokenizer is not a mixture")?;
     let bos = tok.specials().bos;

@@ -152,18 +152,13 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
             );
         }
         let (tokenizer, data) = match (&files, &config.tokenizer) {
-            (RunFiles::One(files), Some(tokenizer)) => learn_tokenizer(&config, files, tokenizer)?,
-            _ => {
-                let tokenizer = crate::sources::build(
-                    &config,
-                    match &files {
-                        RunFiles::Sources(files) => files,
-                        RunFiles::One(_) => bail!("a run of one source needs a [tokenizer]"),
-                    },
-                )?;
+            (RunFiles::One(one), Some(tokenizer)) => learn_tokenizer(&config, one, tokenizer)?,
+            (RunFiles::Sources(sources), _) => {
+                let tokenizer = crate::sources::build(&config, sources)?;
                 let data = tokenized::load(&config, &files, &tokenizer)?;
                 (tokenizer, data)
             }
+            (RunFiles::One(_), None) => bail!("a run of one source needs a [tokenizer]"),
         };
         write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
         tokenizer.save(&run.tokenizer_path())?;
