@@ -2,7 +2,7 @@
 //! digit-conditional model of `configs/spoken-digits.toml`'s kind on a few FSDD
 //! recordings, then sample a class, fail on an unknown class, and continue a prompt.
 //!
-//! The recordings come from `fsdd/recordings` under the shared data root
+//! The recordings come from `fsdd/recordings` under the data root
 //! ([`common::shared_data`]).
 
 mod common;
@@ -22,13 +22,14 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
     let scratch = tempfile::tempdir().unwrap();
     let s = scratch.path();
     // Speaker jackson, every digit: index 0 validates (the config's upstream split
-    // "*_[0-4].wav"), 5 and 6 train.
+    // "*_[0-4].wav"), 5 and 6 train. The checkout carries only the test split, so its
+    // recordings 1 and 2 are copied in as 5 and 6.
     let recordings = s.join("data/fsdd/recordings");
     std::fs::create_dir_all(&recordings).unwrap();
     for digit in 0..10 {
-        for index in [0, 5, 6] {
-            let name = format!("{digit}_jackson_{index}.wav");
-            std::fs::copy(fsdd.join(&name), recordings.join(&name)).unwrap_or_else(|e| panic!("{name}: {e}"));
+        for (from, index) in [(0, 0), (1, 5), (2, 6)] {
+            let (name, dest) = (format!("{digit}_jackson_{from}.wav"), format!("{digit}_jackson_{index}.wav"));
+            std::fs::copy(fsdd.join(&name), recordings.join(&dest)).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
     // The shipped config, shrunk: the context stays 512 so that a 0.05 s prompt fits.

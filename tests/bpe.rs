@@ -64,7 +64,7 @@ fn a_tiny_bpe_midi_model_samples_tunes_that_parse() {
 fn a_tiny_code_model_continues_a_file_and_other_languages_come_back_byte_exact() {
     let dir = tempfile::tempdir().unwrap();
     let p = dir.path();
-    let files = copy_some(&shared_data("python-stdlib"), &p.join("data/code"), "py", 20, 30);
+    let files = copy_some(&shared_data("python-stdlib"), &p.join("data/code"), "py", 4, 30);
     let data = "path = \"code\"\nsplit = \"files\"\nval_fraction = 0.2";
     let extra = "[tokenizer.bpe]\nvocab_size = 800\n\n[sample]\nnum = 2\nmax_tokens = 60\n";
     let config = tiny_config(p, &p.join("data"), "py", data, "kind = \"code\"\nextensions = [\"py\"]", 64, extra);

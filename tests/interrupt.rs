@@ -1,9 +1,42 @@
-//! Ctrl-C (SIGINT) finishes the step, saves it and says how to resume; the resumed run
-//! ends on the weights of an uninterrupted one. One process at a time trains a run.
+//! Ctrl-C (SIGINT) and SIGTERM finish the step, save and evaluate it, and say how to
+//! resume; the resumed run ends on the weights of an uninterrupted one. One process at a
+//! time trains a run. Sampling or evaluating an untrained checkpoint warns.
 
 mod common;
-use common::{Scratch, fails, finish, ok, signal, start_paused, tensors};
+use common::{Scratch, autoreg, fails, finish, ok, signal, start_paused, tensors};
 use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+
+/// The entries under `dir`, at any depth, that a save or a state update leaves while
+/// it runs (`*.tmp-PID`).
+fn temporaries(dir: &Path) -> Vec<PathBuf> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(dir).unwrap().flatten() {
+        let path = entry.path();
+        if entry.file_name().to_string_lossy().contains(".tmp") {
+            found.push(path.clone());
+        }
+        if entry.file_type().unwrap().is_dir() {
+            found.extend(temporaries(&path));
+        }
+    }
+    found
+}
+
+/// The `state.json` of the checkpoint that `link` (`last`, `best`) of `run` points at.
+fn state(run: &Path, link: &str) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join(link).join("state.json")).unwrap()).unwrap()
+}
+
+/// Asserts that the `last` weights of runs `a` and `b` are equal, tensor by tensor.
+fn assert_same_weights(a: &Path, b: &Path) {
+    let (a, b) = (tensors(&a.join("last/model.safetensors")), tensors(&b.join("last/model.safetensors")));
+    assert_eq!(a.len(), b.len());
+    for ((name, x), (other, y)) in a.iter().zip(&b) {
+        assert_eq!(name, other);
+        assert!(x.equal(y), "{name} differs from the uninterrupted run's");
+    }
+}
 
 /// A step in 1..20 drawn from `seed` (a fixed LCG draw: the same step every run).
 fn seeded_step(seed: u64) -> i64 {
@@ -33,13 +66,112 @@ fn ctrl_c_at_a_random_step_then_resume_ends_on_the_uninterrupted_weights() {
     assert!(stderr.contains(&resume), "{stderr}");
     assert!(ok(s.path(), &["info", r]).contains(&format!("last       step {step} ")));
     ok(s.path(), &["train", "--resume", r]);
-    let (a, b) =
-        (tensors(&s.run_dir("whole").join("last/model.safetensors")), tensors(&run.join("last/model.safetensors")));
-    assert_eq!(a.len(), b.len());
-    for ((name, x), (other, y)) in a.iter().zip(&b) {
-        assert_eq!(name, other);
-        assert!(x.equal(y), "{name} differs from the uninterrupted run's");
+    assert_same_weights(&s.run_dir("whole"), &run);
+}
+
+#[test]
+fn sigterm_at_a_step_is_a_ctrl_c_resume_ends_on_the_uninterrupted_weights_and_no_temporary_is_left() {
+    let s = Scratch::new();
+    let extra = "decay_steps = 20\n";
+    let set = ["--set", "model.dropout=0.1"];
+    let whole = s.config("whole", extra);
+    ok(s.path(), &["train", whole.to_str().unwrap(), set[0], set[1]]);
+    let split = s.config("split", extra);
+    let step = seeded_step(11);
+    eprintln!("SIGTERM after step {step}");
+    let child = start_paused(s.path(), &["train", split.to_str().unwrap(), set[0], set[1]], "step", step);
+    signal(&child, "TERM");
+    let (status, stderr) = finish(child, 120);
+    let run = s.run_dir("split");
+    let r = run.to_str().unwrap();
+    // Not killed by the signal: the handler stopped training after the step, saved.
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("stopping after this step"), "{stderr}");
+    let resume = format!("interrupted at step {step}, which is saved: continue with `autoreg train --resume {r}`");
+    assert!(stderr.contains(&resume), "{stderr}");
+    assert!(temporaries(&run).is_empty(), "left behind: {:?}", temporaries(&run));
+    assert_eq!(state(&run, "last")["step"], step);
+    ok(s.path(), &["train", "--resume", r]);
+    assert_same_weights(&s.run_dir("whole"), &run);
+    assert!(temporaries(&run).is_empty(), "left behind: {:?}", temporaries(&run));
+}
+
+#[test]
+fn a_stop_before_the_first_evaluation_is_evaluated_and_best_is_not_the_untrained_step_0() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let run = s.run_dir("t");
+    let r = run.to_str().unwrap();
+    // eval_interval is 10: only step 0 was evaluated when Ctrl-C comes after step 4.
+    let child = start_paused(s.path(), &["train", cfg.to_str().unwrap()], "step", 4);
+    signal(&child, "INT");
+    let (status, stderr) = finish(child, 120);
+    assert_eq!(status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("step 4: evaluating ..."), "progress is shown: {stderr}");
+    assert!(stderr.contains("interrupted at step 4, which is saved"), "{stderr}");
+    let untrained = common::metrics(&run)[0]["val_loss"].as_f64().unwrap();
+    for link in ["last", "best"] {
+        let target = std::fs::read_link(run.join(link)).unwrap();
+        assert_eq!(target, Path::new("checkpoints/step-000004"), "{link}");
     }
+    // Its own losses, estimated on its weights, not step 0's.
+    let saved = state(&run, "best");
+    assert_eq!(saved["step"], 4);
+    assert_eq!(saved["eval_step"], 4, "{saved}");
+    let (train, val) = (saved["train_loss"].as_f64().unwrap(), saved["val_loss"].as_f64().unwrap());
+    assert!(val.is_finite() && val < untrained, "val loss {val}, untrained {untrained}");
+    assert_eq!(saved["best_val_loss"].as_f64().unwrap(), val);
+    assert!(stderr.contains(&format!("step 4: train loss {train:.4}, val loss {val:.4}")), "{stderr}");
+    // `info` shows each checkpoint's own step and losses.
+    let info = ok(s.path(), &["info", r]);
+    let own = format!("step 4 (train loss {train:.4}, val loss {val:.4}) in ");
+    for link in ["last", "best"] {
+        assert!(info.contains(&format!("{link:<10} {own}")), "{info}");
+    }
+    // The metrics keep the schedule's evaluations only.
+    let steps: Vec<i64> = common::metrics(&run).iter().map(|v| v["step"].as_i64().unwrap()).collect();
+    assert_eq!(steps, [0]);
+    // `best` is trained: no warning when sampling it.
+    let out = autoreg(s.path(), &["sample", r, "--max-tokens", "5", "--out", "o"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !err.contains("saw no training"), "{err}");
+
+    // A process ended between the save on a stop and its evaluation leaves a checkpoint
+    // holding an earlier step's losses (here written by hand): `info` says so, and a
+    // resume evaluates it first.
+    let path = run.join("last/state.json");
+    let text = std::fs::read_to_string(&path).unwrap();
+    std::fs::write(&path, text.replace("\"eval_step\": 4", "\"eval_step\": 0")).unwrap();
+    let info = ok(s.path(), &["info", r]);
+    assert!(info.contains("last       step 4 (not evaluated: "), "{info}");
+    let out = autoreg(s.path(), &["train", "--resume", r]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{err}");
+    assert!(err.contains(&format!("step 4: train loss {train:.4}, val loss {val:.4}\n")), "{err}");
+    let steps: Vec<i64> = common::metrics(&run).iter().map(|v| v["step"].as_i64().unwrap()).collect();
+    assert_eq!(steps, [0, 10, 20]);
+}
+
+#[test]
+fn sampling_or_evaluating_an_untrained_checkpoint_warns() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    ok(s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=0"]);
+    let r = s.run_dir("t");
+    let r = r.to_str().unwrap();
+    for args in [&["sample", r, "--max-tokens", "5", "--out", "o"][..], &["eval", r]] {
+        let out = autoreg(s.path(), args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(out.status.success(), "{args:?}: {stderr}");
+        let warning = stderr.lines().find(|l| l.starts_with("warning: ") && l.contains("step 0"));
+        assert!(warning.is_some_and(|l| l.contains("the model saw no training")), "{args:?}: {stderr}");
+    }
+    // A trained checkpoint does not warn.
+    ok(s.path(), &["train", "--resume", r, "--set", "train.max_steps=2"]);
+    let out = autoreg(s.path(), &["sample", r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("saw no training"), "{stderr}");
 }
 
 #[test]

@@ -2,7 +2,7 @@
 //! tiny model trains, samples tunes that parse with their piano roll and preview, skips
 //! broken files with one warning each, and continues a prompt without changing it.
 //!
-//! The tunes come from `nottingham/melody` under the shared data root
+//! The tunes come from `nottingham/melody` under the data root
 //! ([`common::shared_data`]).
 
 mod common;

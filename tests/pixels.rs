@@ -16,7 +16,7 @@ const LEVELS: u32 = 17;
 const DIGITS: &str = "digits/digits.csv.gz";
 
 /// The data root holding `digits/digits.csv.gz`: the first that has the file
-/// ([`autoreg_data::find_data`]: the shared data root, else the copy carried in the
+/// ([`autoreg_data::find_data`]: `$AUTOREG_DATA` when set, else the copy carried in the
 /// repository).
 fn data_root() -> PathBuf {
     let file = autoreg_data::find_data(DIGITS).unwrap_or_else(|e| panic!("{e}"));

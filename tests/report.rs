@@ -145,7 +145,8 @@ fn text_report_shows_samples_eval_and_folders_escaped() {
     ok(s.path(), &["eval", r]);
     std::fs::create_dir_all(s.path().join("more")).unwrap();
     std::fs::write(s.path().join("more/note.txt"), "<script>alert(1)</script>").unwrap();
-    ok(s.path(), &["report", r, "--samples", "more"]);
+    // The samples in `out` show when that folder is named: it is outside the run.
+    ok(s.path(), &["report", r, "--samples", "more", "--samples", "out"]);
     let html = check_page(&run, &page);
     assert!(html.contains("a&lt;b&gt;.txt") && !html.contains("a<b>.txt"), "the prompt's name is not escaped");
     assert!(html.contains("&lt;script&gt;alert(1)&lt;&#x2f;script&gt;") && !html.contains("<script>alert"));
@@ -162,6 +163,89 @@ fn text_report_shows_samples_eval_and_folders_escaped() {
     check_page(&run, &s.path().join("pages/tiny.html"));
     let shot = check_in_browser(&page, 0, 0);
     std::fs::copy(&shot, std::env::temp_dir().join("report-shot-text.png")).unwrap();
+}
+
+/// Issue 24: a run directory received from someone else must not pull the reader's files
+/// into its page, neither through `samples.jsonl` (an absolute path, a `../` path, a
+/// link in the run) nor through a link in a `--samples` folder.
+#[test]
+fn report_reads_no_file_outside_the_run_and_the_named_folders() {
+    let s = Scratch::new();
+    let cfg = s.config("tiny", "[sample]\nnum = 2\nmax_tokens = 40\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("tiny");
+    let r = run.to_str().unwrap();
+    ok(s.path(), &["sample", r, "--out", "out"]);
+
+    // The reader's secret, outside the run and every samples folder.
+    let private = tempfile::tempdir().unwrap();
+    let marker = "SECRET-MARKER-ISSUE-24";
+    let secret = private.path().join("secret.txt");
+    std::fs::write(&secret, format!("{marker}\n")).unwrap();
+    std::fs::write(private.path().join("secret.png"), marker).unwrap();
+    let passwd = std::fs::read_to_string("/etc/passwd").unwrap_or_default();
+    let passwd_line = passwd.lines().next().unwrap_or("root:x:0:0:").to_owned();
+
+    // A samples.jsonl that names it in every way, beside the legitimate record.
+    let escape = pathdiff::diff_paths(&secret, &run).unwrap();
+    assert!(escape.starts_with(".."), "{}", escape.display());
+    std::os::unix::fs::symlink(&secret, run.join("link.txt")).unwrap();
+    std::fs::write(run.join("own.txt"), "OWN-FILE-OF-THE-RUN").unwrap();
+    let lines = [
+        serde_json::json!({"time": null, "out": "/etc", "step": 1, "label": "passwd",
+            "overview": private.path().join("secret.png"),
+            "samples": [{"files": ["/etc/passwd"], "label": "passwd", "printable": true}]}),
+        serde_json::json!({"time": null, "out": "..", "step": 2, "label": "escape", "overview": null,
+            "samples": [
+                {"files": [escape], "label": "relative", "printable": true},
+                {"files": [run.join(&escape)], "label": "dotted", "printable": true},
+                {"files": [run.join("link.txt")], "label": "link", "printable": true},
+                {"files": ["own.txt"], "label": "own", "printable": true}]}),
+    ];
+    let mut log = std::fs::read_to_string(run.join("samples.jsonl")).unwrap();
+    for line in lines {
+        log.push_str(&format!("{line}\n"));
+    }
+    std::fs::write(run.join("samples.jsonl"), log).unwrap();
+
+    // A samples folder with a note and a link to the secret.
+    let more = s.path().join("more");
+    std::fs::create_dir_all(&more).unwrap();
+    std::fs::write(more.join("note.txt"), "LEGIT-NOTE").unwrap();
+    std::os::unix::fs::symlink(&secret, more.join("leak.txt")).unwrap();
+
+    let args = ["report", r, "--samples", "more", "--samples", "out"];
+    let out = common::autoreg(s.path(), &args);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "autoreg {args:?} failed:\n{stderr}");
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    assert!(!html.contains(marker) && !html.contains(&passwd_line), "a file from outside is in the page");
+    assert!(!html.contains("c2VjcmV0") && !html.contains("U0VDUkVU"), "the secret is in the page as base64");
+    // The legitimate samples are there: the note, the run's own file and the samples in `out`.
+    assert!(html.contains("LEGIT-NOTE") && html.contains("OWN-FILE-OF-THE-RUN"), "{html}");
+    assert!(html.contains("tiny-0.txt") && html.contains("tiny-1.txt"), "the samples in out are missing");
+    // Each file left out is named, with why.
+    let outside = "outside the run directory and the named samples folders: left out";
+    assert!(stderr.contains(&format!("warning: samples.jsonl names /etc/passwd, {outside}")), "{stderr}");
+    assert!(stderr.contains(&format!("leak.txt leads to {}, {outside}", secret.display())), "{stderr}");
+    assert!(stderr.contains(&format!("samples.jsonl names 2 more files, {outside}")), "{stderr}");
+
+    // Without `--samples out`, the samples written there are left out too, with the way to show them.
+    let out = common::autoreg(s.path(), &["report", r]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let html = check_page(&run, &page);
+    assert!(!html.contains(marker) && !html.contains("tiny-0.txt") && html.contains("OWN-FILE-OF-THE-RUN"));
+    assert!(stderr.contains("tiny-0.txt") && stderr.contains("--samples DIR"), "{stderr}");
+
+    // A run's own file that leads outside it is not read either.
+    std::fs::remove_file(run.join("config.history")).unwrap();
+    std::os::unix::fs::symlink(&secret, run.join("config.history")).unwrap();
+    let out = common::autoreg(s.path(), &["report", r]);
+    assert!(out.status.success());
+    assert!(!std::fs::read_to_string(&page).unwrap().contains(marker), "config.history through a link");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("config.history leads to"));
 }
 
 #[test]
@@ -210,7 +294,7 @@ fn pixels_report_shows_the_class_grid_and_labelled_digits() {
     let run = s.path().join("runs/digits");
     ok(s.path(), &["sample", run.to_str().unwrap(), "--per-class", "2", "--out", "out"]);
     ok(s.path(), &["eval", run.to_str().unwrap()]);
-    ok(s.path(), &["report", run.to_str().unwrap()]);
+    ok(s.path(), &["report", run.to_str().unwrap(), "--samples", "out"]);
     let page = run.join("report.html");
     let html = check_page(&run, &page);
     assert!(html.contains("class 3") && html.contains("every class, 2 samples each"), "labels");
@@ -225,10 +309,12 @@ fn audio_report_shows_waveforms_with_players() {
     let s = tempfile::tempdir().unwrap();
     let recordings = s.path().join("data/fsdd/recordings");
     std::fs::create_dir_all(&recordings).unwrap();
+    // Index 0 validates and 5 trains (the config's split); the checkout carries only the
+    // test split, so recording 1 is copied in as 5.
     for digit in 0..10 {
-        for index in [0, 5] {
-            let name = format!("{digit}_jackson_{index}.wav");
-            std::fs::copy(fsdd.join(&name), recordings.join(&name)).unwrap();
+        for (from, index) in [(0, 0), (1, 5)] {
+            let name = format!("{digit}_jackson_{from}.wav");
+            std::fs::copy(fsdd.join(&name), recordings.join(format!("{digit}_jackson_{index}.wav"))).unwrap();
         }
     }
     let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/spoken-digits.toml");

@@ -219,3 +219,28 @@ fn resume_overrides_are_saved_with_their_history_and_progress_is_printed_without
     assert!(lines[1].ends_with("Z train --resume --set train.max_steps=30 --set train.lr=5e-4"), "{history}");
     assert!(lines[2].ends_with("Z train --resume") && lines[2].starts_with("20"), "{history}");
 }
+
+#[test]
+fn a_config_file_edited_before_a_resume_applies_as_set_would() {
+    let (s, run, r) = trained(&[]);
+    let cfg = s.path().join("t.toml");
+    let cfg = cfg.to_str().unwrap();
+    // The file's new max_steps is followed: the run goes on to step 26.
+    edit(Path::new(cfg), "max_steps = 20", "max_steps = 26");
+    let out = autoreg(s.path(), &["train", cfg, "--resume"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("resuming from step 20 to 26"), "{stderr}");
+    assert!(std::fs::read_to_string(run.join("config.toml")).unwrap().contains("max_steps = 26"));
+    // A change that cannot apply is refused, naming the file.
+    edit(Path::new(cfg), "n_layer = 2", "n_layer = 3");
+    let err = fails_soon(s.path(), &["train", cfg, "--resume"]);
+    assert!(err.contains("[model], [tokenizer] and [[sources]] cannot change") && err.contains("t.toml"), "{err}");
+    edit(Path::new(cfg), "n_layer = 3", "n_layer = 2");
+    edit(Path::new(cfg), "split = \"tail\"", "split = \"tail\"\nval_fraction = 0.3");
+    let err = fails_soon(s.path(), &["train", cfg, "--resume"]);
+    assert!(err.contains("[data] cannot change"), "{err}");
+    // A max_steps below the run's step says so.
+    let out = autoreg(s.path(), &["train", "--resume", &r, "--set", "train.max_steps=3"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("is at step 26, train.max_steps = 3: nothing to train"), "{stderr}");
+}

@@ -99,6 +99,9 @@ fn moving_mnist_trains_on_frames_samples_clips_and_continues_prompts() {
     // Windows that cannot hold two frames are refused before training.
     let err = fails(s.path(), &["train", c, "--set", "model.block_size=200"]);
     assert!(err.contains("model.block_size 200") && err.contains("2 frames of 145 tokens"), "{err}");
+    // Merges would break frames into ids of no fixed count: refused before training.
+    let err = fails(s.path(), &["train", c, "--set", "tokenizer.bpe.vocab_size=400"]);
+    assert!(err.contains("[tokenizer.bpe]: the ids of a video tokenizer do not merge"), "{err}");
     ok(s.path(), &["train", c]);
     let run = s.run_dir("mm");
     let r = run.to_str().unwrap();

@@ -87,9 +87,9 @@ threads = 1
     path
 }
 
-/// `rel` under the first data root that holds it ([`autoreg_data::find_data`]: the shared
-/// data root, else the copy the project carries in `datasets/`). Missing data fails the
-/// calling test: no test passes by skipping.
+/// `rel` under the data root ([`autoreg_data::find_data`]: `$AUTOREG_DATA` alone when
+/// set, else the sets and parts the project carries in `datasets/`). Missing data fails
+/// the calling test: no test passes by skipping.
 pub fn shared_data(rel: &str) -> PathBuf {
     autoreg_data::find_data(rel).unwrap_or_else(|e| panic!("{e}"))
 }

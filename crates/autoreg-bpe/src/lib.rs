@@ -50,6 +50,9 @@ impl BpeConfig {
     fn resolve(&self, base: &dyn Modality) -> Result<(Split, Vec<u32>), TokenError> {
         let fit = |reason: String| TokenError::Fit { kind: "bpe", reason };
         let rule = base.merge_rule();
+        if rule.symbols == 0 {
+            return Err(fit(format!("[tokenizer.bpe]: the ids of a {} tokenizer do not merge", base.kind())));
+        }
         if self.vocab_size <= base.vocab_size() {
             return Err(fit(format!(
                 "tokenizer.bpe.vocab_size = {} must be more than the {} base ids of this {} tokenizer",
@@ -203,6 +206,21 @@ impl Bpe {
             }
             vocab.insert(joined, next);
             next += 1;
+        }
+        let (learned, asked) = (next - base_vocab, config.vocab_size.saturating_sub(base_vocab as usize));
+        if learned == 0 {
+            return Err(fit(format!(
+                "no merges learned: no pair of ids occurs tokenizer.bpe.min_frequency = {} times in the training split; \
+                 lower it, or give more data",
+                config.min_frequency
+            )));
+        }
+        if (learned as usize) < asked {
+            autoreg_tokens::warn(format!(
+                "tokenizer.bpe: learned {learned} merges of the {asked} that vocab_size = {} asks for: no other pair \
+                 occurs min_frequency = {} times in the training split; the vocabulary has {} ids",
+                config.vocab_size, config.min_frequency, next
+            ));
         }
         let model = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| fit(e.to_string()))?;
 

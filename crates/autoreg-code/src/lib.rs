@@ -15,7 +15,7 @@ use std::path::PathBuf;
 #[serde(deny_unknown_fields)]
 pub struct CodeConfig {
     /// Extensions of the files to read, lowercase and without the dot (`["rs", "toml"]`).
-    #[serde(default = "default_extensions")]
+    #[serde(default = "default_extensions", deserialize_with = "checked_extensions")]
     pub extensions: Vec<String>,
     /// Whether each document starts with a token of its language (its extension).
     #[serde(default = "default_true")]
@@ -28,6 +28,31 @@ fn default_extensions() -> Vec<String> {
 
 fn default_true() -> bool {
     true
+}
+
+/// Why `extensions` is not a list of distinct, lowercase extensions without the dot.
+fn check_extensions(extensions: &[String]) -> Result<(), String> {
+    if extensions.is_empty() {
+        return Err("`extensions` is empty: name the file extensions to read, e.g. [\"py\"]".into());
+    }
+    for (i, ext) in extensions.iter().enumerate() {
+        let plain = !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+        if !plain || ext.to_lowercase() != *ext {
+            return Err(format!("`extensions` entry {ext:?}: give it lowercase, without the dot (\"py\")"));
+        }
+        if extensions[..i].contains(ext) {
+            return Err(format!("`extensions` lists {ext:?} twice"));
+        }
+    }
+    Ok(())
+}
+
+/// `extensions` as a config gives it, checked when the config is read, before any data
+/// folder is searched for files of those extensions.
+fn checked_extensions<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    let extensions = Vec::<String>::deserialize(deserializer)?;
+    check_extensions(&extensions).map_err(serde::de::Error::custom)?;
+    Ok(extensions)
 }
 
 impl Default for CodeConfig {
@@ -76,19 +101,7 @@ impl From<CodeTokenizer> for CodeConfig {
 impl CodeTokenizer {
     /// The tokenizer of `config`, after checking its extensions.
     pub fn new(config: CodeConfig) -> Result<Self, TokenError> {
-        let fit = |reason: String| TokenError::Fit { kind: "code", reason };
-        if config.extensions.is_empty() {
-            return Err(fit("`extensions` is empty: name the file extensions to read, e.g. [\"py\"]".into()));
-        }
-        for (i, ext) in config.extensions.iter().enumerate() {
-            let plain = !ext.is_empty() && ext.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
-            if !plain || ext.to_lowercase() != *ext {
-                return Err(fit(format!("`extensions` entry {ext:?}: give it lowercase, without the dot (\"py\")")));
-            }
-            if config.extensions[..i].contains(ext) {
-                return Err(fit(format!("`extensions` lists {ext:?} twice")));
-            }
-        }
+        check_extensions(&config.extensions).map_err(|reason| TokenError::Fit { kind: "code", reason })?;
         let languages = if config.language_token { config.extensions.clone() } else { Vec::new() };
         Ok(Self { config, languages })
     }
@@ -248,8 +261,12 @@ mod tests {
         for (exts, why) in
             [(vec![], "is empty"), (vec![".py".into()], "\".py\""), (vec!["py".into(), "py".into()], "twice")]
         {
-            let err = CodeConfig { extensions: exts, language_token: true }.build(&[]).unwrap_err().to_string();
+            let err = CodeConfig { extensions: exts.clone(), language_token: true }.build(&[]).unwrap_err().to_string();
             assert!(err.contains(why), "{err}");
+            // A config that gives them is refused as it is read, naming the key.
+            let text = format!("extensions = {exts:?}");
+            let err = toml::from_str::<CodeConfig>(&text).unwrap_err().to_string();
+            assert!(err.contains(why) && err.contains("`extensions`"), "{text}: {err}");
         }
     }
 }

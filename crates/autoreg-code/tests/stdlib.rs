@@ -27,7 +27,9 @@ fn base_docs(tok: &CodeTokenizer, files: &[PathBuf]) -> Vec<Vec<u32>> {
 #[test]
 fn every_stdlib_file_comes_back_byte_exact_through_bpe() {
     let files = stdlib_files();
-    assert_eq!(files.len(), 638, "the Python 3.11 standard library as the data README lists it");
+    // The whole library under AUTOREG_DATA; the part the checkout carries otherwise.
+    let expected = if autoreg_data::full_data_sets() { 638 } else { 112 };
+    assert_eq!(files.len(), expected, "the Python 3.11 standard library as the data READMEs list it");
     let tok = CodeConfig::default().build(&files).unwrap();
     let docs = base_docs(&tok, &files);
     // Merges learned on every fourth file, applied to all of them.
@@ -45,6 +47,8 @@ fn every_stdlib_file_comes_back_byte_exact_through_bpe() {
         bytes += doc.len() - 3;
         merged += ids.len() - 3;
     }
+    // Merges learned on the 28 files of the carried part shorten less than on 160.
     let per_token = bytes as f64 / merged as f64;
-    assert!(per_token > 3.0, "{per_token:.2} bytes per token with 2048 ids");
+    let floor = if autoreg_data::full_data_sets() { 3.0 } else { 2.5 };
+    assert!(per_token > floor, "{per_token:.2} bytes per token with 2048 ids");
 }

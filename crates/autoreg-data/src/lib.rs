@@ -16,5 +16,5 @@ pub use config::{DataConfig, SplitMode, Windows};
 pub use dataset::{Dataset, SourceSpan, load_dataset};
 pub use error::DataError;
 pub use files::list_files;
-pub use roots::{DataRoot, data_roots, find_data, resolve_data_path};
+pub use roots::{DataRoot, data_roots, find_data, full_data_sets, resolve_data_path};
 pub use windows::{Cut, WindowSampler};

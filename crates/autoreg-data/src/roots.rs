@@ -76,13 +76,21 @@ pub fn resolve_data_path(config: &DataConfig, base: &Path) -> Result<PathBuf, Da
     first_holding(&config.path, data_roots(config.root.as_deref(), base), Some("data.path"))
 }
 
-/// A data set's file or folder, `path` (such as `"fsdd/recordings"`), under the first
-/// data root that holds it: `$AUTOREG_DATA` when set, then the `datasets/` of autoreg's
-/// checkout. For tests, examples and benchmarks, which have no config; missing data is
-/// an error that lists the roots tried, so that a test that needs it fails.
+/// A data set's file or folder, `path` (such as `"fsdd/recordings"`), for tests,
+/// examples and benchmarks, which have no config. With `$AUTOREG_DATA` set it is looked
+/// up there alone, since that root holds the full data sets and a smaller carried copy
+/// must not stand in for one silently; otherwise in the `datasets/` of autoreg's
+/// checkout, which carries whole sets or parts of them (see [`full_data_sets`]). Missing
+/// data is an error that names the root tried, so that a test that needs it fails.
 pub fn find_data(path: impl AsRef<Path>) -> Result<PathBuf, DataError> {
-    let roots = env_root().into_iter().chain([checkout_root()]).collect();
-    first_holding(path.as_ref(), roots, None)
+    first_holding(path.as_ref(), vec![env_root().unwrap_or_else(checkout_root)], None)
+}
+
+/// Whether [`find_data`] reads a data root of the user's own (`$AUTOREG_DATA`), holding
+/// the full data sets, rather than the checkout's `datasets/`, which carries some of
+/// them only in part (the FSDD test split, about 1 MB of the Python standard library).
+pub fn full_data_sets() -> bool {
+    env_root().is_some()
 }
 
 #[cfg(test)]
@@ -121,14 +129,42 @@ mod tests {
         let carried = &roots.last().unwrap().path;
         for set in ["tinyshakespeare/input.txt", "digits/digits.csv.gz", "nottingham/melody", "nottingham/LICENSE.md"] {
             assert!(carried.join(set).exists(), "{} is not carried", carried.join(set).display());
-            assert!(find_data(set).unwrap().exists(), "{set}");
         }
+    }
+
+    /// The parts carried for the tests, each with its licence, within the sizes that
+    /// the data sets' terms allow (see `datasets/README.md`).
+    #[test]
+    fn the_checkout_carries_the_test_parts_with_their_licences() {
+        let carried = checkout_root().path;
+        for file in [
+            "mnist-test/t10k-images-idx3-ubyte.gz",
+            "mnist-test/t10k-labels-idx1-ubyte.gz",
+            "mnist-test/README.md",
+            "fsdd/UPSTREAM-README.md",
+            "python-stdlib/LICENSE.txt",
+        ] {
+            assert!(carried.join(file).is_file(), "{} is not carried", carried.join(file).display());
+        }
+        // The FSDD test split: every digit, speaker and index 0-4, nothing else.
+        let wavs = crate::list_files(&carried.join("fsdd/recordings"), &["wav".to_owned()]).unwrap();
+        assert_eq!(wavs.len(), 300);
+        for wav in &wavs {
+            let stem = wav.file_stem().unwrap().to_str().unwrap();
+            let index: u32 = stem.rsplit('_').next().unwrap().parse().unwrap();
+            assert!(index < 5, "{} is not in the test split", wav.display());
+        }
+        // At most 1 MB of the standard library.
+        let py = crate::list_files(&carried.join("python-stdlib/src"), &["py".to_owned()]).unwrap();
+        let bytes: u64 = py.iter().map(|f| std::fs::metadata(f).unwrap().len()).sum();
+        assert!(py.len() > 100 && bytes <= 1 << 20, "{} files, {bytes} bytes", py.len());
     }
 
     #[test]
     fn find_data_lists_the_roots_it_tried() {
         let err = find_data("no-such-set/file.bin").unwrap_err().to_string();
         assert!(err.starts_with("data: no-such-set/file.bin not found under any data root: tried "), "{err}");
-        assert!(err.contains("(the datasets/ of autoreg's checkout)") && err.ends_with("; set AUTOREG_DATA"), "{err}");
+        let tried = if full_data_sets() { "(AUTOREG_DATA)" } else { "(the datasets/ of autoreg's checkout)" };
+        assert!(err.contains(tried) && err.ends_with("; set AUTOREG_DATA"), "{err}");
     }
 }

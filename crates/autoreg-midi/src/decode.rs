@@ -315,6 +315,8 @@ impl<'a> Decoder<'a> {
             })
             .collect();
         notes.sort_by_key(|n| n.start);
+        // What the MIDI writer writes: no pitch struck twice at once on a channel.
+        let notes = Score { notes, ..Score::default() }.playable_notes();
         let bpm = |level: u8| self.vocab.tempos.get(usize::from(level)).map_or(DEFAULT_BPM, |&t| f64::from(t));
         let mut tempos: Vec<Tempo> = self
             .tempos

@@ -4,6 +4,7 @@ use crate::config::{Meter, MidiConfig};
 use crate::score::{DEFAULT_MICROS_PER_BEAT, Score, Tempo};
 use crate::vocab::{DRUMS, Vocab};
 use autoreg_tokens::TokenError;
+use std::collections::HashMap;
 
 /// Longest piece read or written, in beats (about 14 hours at 120 beats per minute).
 pub(crate) const MAX_BEATS: u64 = 100_000;
@@ -72,6 +73,8 @@ impl Grid {
         notes.sort_unstable();
         if config.monophonic {
             skyline(&mut notes);
+        } else {
+            untangle(&mut notes);
         }
         let Some(last) = notes.last().map(|n| n.step) else {
             return Err(TokenError::format(name, format!("the file holds no notes in the pitch range {lo}..={hi}")));
@@ -112,6 +115,33 @@ impl Grid {
         }
         Ok(Grid { notes, tempos, bars })
     }
+}
+
+/// Leaves at most one note of a pitch sounding per program at a time, as the decoder
+/// and the MIDI writer do (see [`Score::playable_notes`]), so that quantizing cannot
+/// make notes that decode differently: of notes of one program and pitch at one step
+/// the longest stays, and a note still sounding at the next onset of its program and
+/// pitch is cut there. `notes` are sorted and stay so.
+fn untangle(notes: &mut Vec<GridNote>) {
+    let mut last: HashMap<(u8, u8), usize> = HashMap::new();
+    let mut kept: Vec<GridNote> = Vec::with_capacity(notes.len());
+    for note in notes.drain(..) {
+        if let Some(&i) = last.get(&(note.program, note.pitch)) {
+            let sounding = &mut kept[i];
+            if sounding.step == note.step {
+                // Sorted by duration within a step and pitch: this one is the longer.
+                *sounding = note;
+                continue;
+            }
+            let gap = note.step - sounding.step;
+            if u32::from(sounding.duration) > gap {
+                sounding.duration = gap as u16;
+            }
+        }
+        last.insert((note.program, note.pitch), kept.len());
+        kept.push(note);
+    }
+    *notes = kept;
 }
 
 /// Keeps the highest note of each onset and shortens notes that would overlap the next.

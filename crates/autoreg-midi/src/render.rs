@@ -9,10 +9,13 @@ use std::path::Path;
 
 pub use synth::SAMPLE_RATE;
 
-/// Writes a piano roll of `score` to `path` (PNG): time left to right, pitch bottom to
-/// top, velocity as shade, bar lines in grey.
+/// Writes a piano roll of `score` to `path` (PNG): time left to right with numbered
+/// bar lines, pitch bottom to top with each C named (C4 is middle C) beside a
+/// keyboard, velocity as shade, a colour per channel. A beat is at least 24 pixels
+/// wide and a semitone 10 pixels high; a short tune is stretched to 800 pixels and a
+/// long piece shrunk to 4,000.
 pub fn render_piano_roll(score: &Score, path: &Path) -> Result<(), TokenError> {
-    let image = roll::piano_roll(score);
+    let image = roll::piano_roll(score).map_err(|e| TokenError::format(path.display().to_string(), e))?;
     let mut png = std::io::Cursor::new(Vec::new());
     image
         .write_to(&mut png, image::ImageFormat::Png)

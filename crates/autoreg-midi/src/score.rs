@@ -1,6 +1,7 @@
 //! Plain musical data: notes, tempo and time-signature changes, in MIDI ticks.
 
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 
 /// MIDI channel 10 (index 9), reserved for drums by General MIDI.
 pub const DRUM_CHANNEL: u8 = 9;
@@ -93,6 +94,35 @@ impl Score {
             micros = tempo.micros_per_beat;
         }
         seconds + (tick - last_tick) as f64 / tpb * f64::from(micros) / 1e6
+    }
+
+    /// The notes as a player can sound them: sorted by onset, with at most one note of
+    /// a pitch sounding on a channel at a time. A note that repeats a pitch already
+    /// starting at the same tick on the same channel is a duplicate and is dropped (the
+    /// first one stays, held as long as the longer of the two); a new onset of a pitch
+    /// still sounding from an earlier tick cuts the earlier note there. A note of no
+    /// length counts as one tick long, as the MIDI writer writes it.
+    pub fn playable_notes(&self) -> Vec<Note> {
+        let mut notes = self.notes.clone();
+        notes.sort_by_key(|n| n.start);
+        // The kept note last started for each channel and pitch.
+        let mut last: HashMap<(u8, u8), usize> = HashMap::new();
+        let mut kept: Vec<Note> = Vec::with_capacity(notes.len());
+        for note in notes {
+            if let Some(&i) = last.get(&(note.channel, note.pitch)) {
+                let sounding = &mut kept[i];
+                if sounding.start == note.start {
+                    sounding.duration = sounding.duration.max(note.duration);
+                    continue;
+                }
+                if sounding.start + sounding.duration.max(1) > note.start {
+                    sounding.duration = note.start - sounding.start;
+                }
+            }
+            last.insert((note.channel, note.pitch), kept.len());
+            kept.push(note);
+        }
+        kept
     }
 
     /// Ticks at which bars start, up to `end`, following the time-signature map

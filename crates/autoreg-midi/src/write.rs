@@ -11,7 +11,10 @@ type Timed<'a> = (u64, u8, TrackEventKind<'a>);
 impl Score {
     /// Writes the score as a format 1 MIDI file: a first track with the tempo and
     /// time-signature maps, then one track per channel with its program changes and
-    /// paired note-on/note-off events.
+    /// paired note-on/note-off events. The notes are [`Score::playable_notes`], so no
+    /// note-on ever arrives for a pitch already sounding on its channel: a duplicate
+    /// at one tick is dropped, and a re-onset ends the sounding note at the same tick
+    /// (its note-off is written before the new note-on).
     pub fn to_midi(&self) -> Result<Vec<u8>, TokenError> {
         let fail = |reason: String| TokenError::format("MIDI output", reason);
         let tpb = u15::try_from(self.ticks_per_beat)
@@ -31,10 +34,11 @@ impl Score {
             conductor.push((tempo.tick, 0, TrackEventKind::Meta(MetaMessage::Tempo(micros))));
         }
         let mut tracks = vec![timed_track(conductor).map_err(fail)?];
+        let notes = self.playable_notes();
         for channel in 0..16u8 {
             let mut events: Vec<Timed> = Vec::new();
             let mut program = None;
-            for note in self.notes.iter().filter(|n| n.channel == channel) {
+            for note in notes.iter().filter(|n| n.channel == channel) {
                 let ch = u4::from(channel);
                 if program != Some(note.program) {
                     program = Some(note.program);

@@ -13,9 +13,10 @@ fn tok(strict: bool) -> MidiTokenizer {
     MidiTokenizer::new(MidiConfig { max_bars: 0, strict, ..MidiConfig::default() }).unwrap()
 }
 
-/// A Nottingham file, from `sub` (`melody` or `full`).
+/// A Nottingham file, from `sub` (`melody` or `full`, see [`common::full_tunes`]).
 fn tune(sub: &str, file: &str) -> Vec<u8> {
-    std::fs::read(common::data_dir(&format!("nottingham/{sub}")).join(file)).unwrap()
+    let dir = if sub == "full" { common::full_tunes() } else { common::data_dir(&format!("nottingham/{sub}")) };
+    std::fs::read(dir.join(file)).unwrap()
 }
 
 /// The notes that `doc` decodes to, sorted.

@@ -307,3 +307,96 @@ fn augmentation_transposes_single_instrument_windows_from_any_start() {
         assert_eq!(changed, tok.count_units(&window), "window at {start}: every pitch moves up 2");
     }
 }
+
+/// Asserts that no note-on in `midi` arrives for a pitch already sounding on its
+/// channel, walking each track's events with the set of sounding (channel, key).
+fn assert_no_note_on_while_sounding(midi: &[u8]) {
+    let smf = midly::Smf::parse(midi).unwrap();
+    for (t, track) in smf.tracks.iter().enumerate() {
+        let mut sounding = std::collections::HashSet::new();
+        let mut tick = 0u64;
+        for event in track {
+            tick += u64::from(event.delta.as_int());
+            let midly::TrackEventKind::Midi { channel, message } = event.kind else { continue };
+            match message {
+                midly::MidiMessage::NoteOn { key, vel } if vel.as_int() > 0 => {
+                    let fresh = sounding.insert((channel.as_int(), key.as_int()));
+                    assert!(
+                        fresh,
+                        "track {t}, tick {tick}: note-on for key {key} already sounding on channel {channel}"
+                    );
+                }
+                midly::MidiMessage::NoteOn { key, .. } | midly::MidiMessage::NoteOff { key, .. } => {
+                    sounding.remove(&(channel.as_int(), key.as_int()));
+                }
+                _ => {}
+            }
+        }
+        assert!(sounding.is_empty(), "track {t} ends with notes on: {sounding:?}");
+    }
+}
+
+#[test]
+fn the_writer_never_strikes_a_sounding_pitch_again() {
+    // C4 twice at the first position (a duplicate), E4 for a whole bar struck again a
+    // beat later (a re-onset), and C4 again right as the first one ends.
+    let notes = [
+        "Pitch_60 Velocity_99 Duration_16",
+        "Pitch_60 Velocity_99 Duration_8",
+        "Pitch_64 Velocity_99 Duration_32",
+        "Pitch_64 Velocity_99 Duration_8",
+        "Pitch_60 Velocity_99 Duration_8",
+    ];
+    let remi = format!(
+        "Bar TimeSig_4/4 Position_0 {} {} {} Position_8 {} Position_16 {}",
+        notes[0], notes[1], notes[2], notes[3], notes[4]
+    );
+    let tsd = format!("{} {} {} TimeShift_8 {} TimeShift_8 {}", notes[0], notes[1], notes[2], notes[3], notes[4]);
+    for (scheme, text) in [(Scheme::Remi, remi), (Scheme::Tsd, tsd)] {
+        let tok = tok(scheme);
+        let report = tok.decode_report(&ids(&tok, &text)).unwrap();
+        assert_eq!(report.repairs, 0, "{scheme:?}");
+        assert_no_note_on_while_sounding(&report.midi);
+        let beat = u64::from(report.score.ticks_per_beat);
+        let expected = vec![(0, 2 * beat, 60), (0, beat, 64), (beat, beat, 64), (2 * beat, beat, 60)];
+        let got = |score: &Score| {
+            let mut notes: Vec<(u64, u64, u8)> = score.notes.iter().map(|n| (n.start, n.duration, n.pitch)).collect();
+            notes.sort();
+            notes
+        };
+        let mut sorted = expected.clone();
+        sorted.sort();
+        // The decoded score and the file written agree on the notes.
+        assert_eq!(got(&report.score), sorted, "{scheme:?}");
+        assert_eq!(got(&Score::from_midi(&report.midi, "written").unwrap()), sorted, "{scheme:?}");
+    }
+}
+
+#[test]
+fn a_score_with_overlapping_notes_is_written_playable() {
+    use autoreg_midi::Note;
+    let note = |start, duration, pitch, channel| Note { start, duration, pitch, velocity: 80, program: 0, channel };
+    let score = Score {
+        ticks_per_beat: 480,
+        notes: vec![
+            note(0, 960, 60, 0),
+            note(0, 480, 60, 0),
+            note(0, 0, 62, 0),
+            note(0, 480, 62, 0),
+            note(240, 960, 60, 0),
+            note(240, 480, 60, 1),
+            note(300, 100, 60, 1),
+        ],
+        ..Score::default()
+    };
+    let midi = score.to_midi().unwrap();
+    assert_no_note_on_while_sounding(&midi);
+    let back = Score::from_midi(&midi, "written").unwrap();
+    let mut got: Vec<(u64, u64, u8, u8)> =
+        back.notes.iter().map(|n| (n.start, n.duration, n.pitch, n.channel)).collect();
+    got.sort();
+    // Of the C4s at 0 the first stays, as long as the longer, and is cut where C4 is
+    // struck again; of the D4s the empty one stays, as long as the other.
+    let want = vec![(0, 240, 60, 0), (0, 480, 62, 0), (240, 60, 60, 1), (240, 960, 60, 0), (300, 100, 60, 1)];
+    assert_eq!(got, want);
+}

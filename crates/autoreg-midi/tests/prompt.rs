@@ -123,7 +123,7 @@ fn check_continuations(tok: &MidiTokenizer, prompt: &[u32], full: &[u32], end: u
 
 #[test]
 fn cut_prompts_end_at_a_bar_line_and_keep_their_notes() {
-    let dir = common::data_dir("nottingham/full");
+    let dir = common::full_tunes();
     let (a, b) = (std::fs::read(dir.join("ashover1.mid")).unwrap(), std::fs::read(dir.join("jigs10.mid")).unwrap());
     for scheme in [Scheme::Remi, Scheme::Tsd] {
         let tok = tok(scheme);

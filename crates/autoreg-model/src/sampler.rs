@@ -120,11 +120,25 @@ pub enum SampleError {
 const MAX_THREADS: usize = 1024;
 
 impl SampleOptions {
+    /// Most samples `num` may ask for: they are drawn together, in one batch.
+    pub const MAX_NUM: usize = 1 << 16;
+
+    /// Most new tokens `max_tokens` may ask for per sample (2^24: 35 minutes of 8 kHz
+    /// sound, 16 MB of text; hours of sampling even for a small model).
+    pub const MAX_TOKENS: usize = 1 << 24;
+
     /// Checks the ranges of the options.
     pub fn validate(&self) -> Result<(), SampleError> {
         let bad = |key, reason: &str| Err(SampleError::BadOption { key, reason: reason.into() });
         if self.num == 0 {
             return bad("num", "must be at least 1");
+        }
+        if self.num > Self::MAX_NUM {
+            let reason = format!("must be at most {}: the samples are drawn together, in one batch", Self::MAX_NUM);
+            return bad("num", &reason);
+        }
+        if self.max_tokens > Self::MAX_TOKENS {
+            return bad("max_tokens", &format!("must be at most {} new tokens per sample", Self::MAX_TOKENS));
         }
         if !(self.temperature >= 0.0 && self.temperature.is_finite()) {
             return bad("temperature", "must be a finite number ≥ 0");
@@ -231,6 +245,9 @@ impl<'a> Sampler<'a> {
         }
         let decoder = options.decoder_for(self.device);
         let threads = options.threads_for(decoder);
+        if let Some(available) = crate::config::available_memory() {
+            self.check_memory(prompt.len(), options, decoder, available)?;
+        }
         let config = self.model.config();
         let frames = frames.map(|layout| Frames { layout, first: layout.first_start(prompt) });
         if let Some(f) = &frames
@@ -282,6 +299,70 @@ impl<'a> Sampler<'a> {
                 out
             })
             .collect())
+    }
+
+    /// Rough bytes of memory, host and model's device, that sampling takes per row for a
+    /// prompt of `prompt` tokens: the row itself at its longest, its logits, its KV cache
+    /// and the activations of a whole window fed at once.
+    fn bytes_per_row(&self, prompt: usize, options: &SampleOptions) -> (f64, f64) {
+        let config = self.model.config();
+        let (l, c, h, t) =
+            (config.n_layer as f64, config.n_embd as f64, config.n_head as f64, config.block_size as f64);
+        let vocab = self.model.vocab_size() as f64;
+        let host = 4.0 * (prompt as f64 + options.max_tokens as f64) + 12.0 * vocab;
+        let device = 8.0 * l * c * t + 4.0 * t * (12.0 * c + h * t) + 4.0 * vocab;
+        (host, device)
+    }
+
+    /// Checks that `options.num` rows of a prompt of `prompt` tokens fit in `available`
+    /// bytes of memory (on a GPU, the rows that stay on the host), before allocating any.
+    fn check_memory(
+        &self,
+        prompt: usize,
+        options: &SampleOptions,
+        decoder: Decoder,
+        available: u64,
+    ) -> Result<(), SampleError> {
+        let (host, device) = self.bytes_per_row(prompt, options);
+        let on_host = self.device == Device::Cpu || decoder == Decoder::Native;
+        let per_row = if on_host { host + device } else { host };
+        // The native decoder copies the weights once.
+        let vocab = self.model.vocab_size() as usize;
+        let fixed = if decoder == Decoder::Native { 4.0 * self.model.config().num_params(vocab) } else { 0.0 };
+        let need = fixed + per_row * options.num as f64;
+        if need <= available as f64 {
+            return Ok(());
+        }
+        let fit = ((available as f64 - fixed) / per_row).floor().max(0.0);
+        let (key, reason) = if fit < 1.0 {
+            let reason = format!(
+                "is too large: a sample of {prompt} + {} tokens needs about {} of memory but {} is available",
+                options.max_tokens,
+                human_bytes(fixed + per_row),
+                human_bytes(available as f64)
+            );
+            ("max_tokens", reason)
+        } else {
+            let reason = format!(
+                "is too large: {} samples of {prompt} + {} tokens need about {} of memory but {} is available; \
+                 at most {fit} fit",
+                options.num,
+                options.max_tokens,
+                human_bytes(need),
+                human_bytes(available as f64)
+            );
+            ("num", reason)
+        };
+        Err(SampleError::BadOption { key, reason })
+    }
+}
+
+/// `bytes` as `12.3 GB`.
+fn human_bytes(bytes: f64) -> String {
+    match bytes {
+        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
+        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
+        b => format!("{:.1} MB", b / 1e6),
     }
 }
 
@@ -892,6 +973,38 @@ mod tests {
         assert_eq!(auto.decoder_for(Device::Cuda(0)), Decoder::Libtorch);
         let bad = SampleOptions { threads: 5000, ..Default::default() };
         assert!(bad.validate().unwrap_err().to_string().contains("sample.threads"));
+    }
+
+    #[test]
+    fn sizes_are_bounded_and_checked_against_memory_before_allocating() {
+        let (_vs, gpt) = model(16, Positions::Learned);
+        let s = Sampler::new(&gpt, Device::Cpu);
+        let reason = |o: &SampleOptions| match o.validate() {
+            Err(SampleError::BadOption { key, reason }) => format!("{key} {reason}"),
+            other => panic!("{other:?}"),
+        };
+        let many = SampleOptions { num: usize::MAX, max_tokens: usize::MAX, ..opts(1, true) };
+        assert!(reason(&many).starts_with("num must be at most 65536"), "{}", reason(&many));
+        let long = SampleOptions { max_tokens: SampleOptions::MAX_TOKENS + 1, ..opts(1, true) };
+        assert!(reason(&long).starts_with("max_tokens must be at most 16777216"), "{}", reason(&long));
+        // 1000 rows of a few KB each do not fit in 1 MB; one row does, the weights copied.
+        let o = SampleOptions { num: 1000, ..opts(1, true) };
+        match s.check_memory(1, &o, Decoder::Native, 1 << 20) {
+            Err(SampleError::BadOption { key: "num", reason }) => {
+                assert!(reason.contains("1000 samples of 1 + 20 tokens") && reason.contains("fit"), "{reason}")
+            }
+            other => panic!("{other:?}"),
+        }
+        assert!(s.check_memory(1, &SampleOptions { num: 1, ..o.clone() }, Decoder::Native, 1 << 20).is_ok());
+        let err = s.check_memory(1, &o, Decoder::Native, 1000).unwrap_err();
+        assert!(matches!(err, SampleError::BadOption { key: "max_tokens", .. }), "{err}");
+        // An absurd batch (4 TB of rows) is refused by generate itself, before any
+        // allocation, where the memory available can be read.
+        if crate::config::available_memory().is_some() {
+            let absurd = SampleOptions { num: SampleOptions::MAX_NUM, max_tokens: SampleOptions::MAX_TOKENS, ..o };
+            let err = s.generate(&[1], None, None, &absurd, &mut || {}).unwrap_err().to_string();
+            assert!(err.starts_with("sample.num is too large") && err.contains("of memory but"), "{err}");
+        }
     }
 
     #[test]

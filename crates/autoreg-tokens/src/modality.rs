@@ -85,7 +85,8 @@ impl From<Split> for String {
 /// Which base ids a subword stage may merge, and where it stops by default.
 #[derive(Clone, Debug, PartialEq)]
 pub struct MergeRule {
-    /// Ids `0..symbols` may merge; the ids after them (classes, specials) never do.
+    /// Ids `0..symbols` may merge; the ids after them (classes, specials) never do. With
+    /// none, the modality takes no subword stage.
     pub symbols: u32,
     /// Whether symbol `b` is byte `b` (then `symbols` is 256): merges may follow words.
     pub bytes: bool,

@@ -42,11 +42,14 @@ impl Batcher {
             (vec![sampler(store, name)?], vec![1.0])
         } else {
             let mut samplers = Vec::with_capacity(sources.len());
+            // Weights are relative: scaled by the largest, so that huge ones (1e308 each)
+            // cannot overflow their sum.
+            let largest = sources.iter().map(|s| s.2).fold(0.0, f64::max);
             let mut total = 0.0;
             let mut weights = Vec::with_capacity(sources.len());
             for (source, docs, weight) in sources {
                 samplers.push(sampler(store.slice(docs.clone()), &format!("{name} ({source})"))?);
-                total += weight;
+                total += weight / largest;
                 weights.push(total);
             }
             (samplers, weights)
@@ -148,14 +151,17 @@ mod tests {
         store.push(&(100..150).collect::<Vec<u32>>());
         let tok = TextTokenizer::byte();
         let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-        let sources = [("a".to_owned(), 0..1, 3.0), ("b".to_owned(), 1..2, 1.0)];
-        let b = Batcher::new(store, &sources, 8, Cut::Stream, pipeline, Device::Cpu, "training").unwrap();
-        let (x, _) = b.random(2000, &mut StdRng::seed_from_u64(0), None);
-        let firsts = Vec::<i64>::try_from(x.select(1, 0)).unwrap();
-        // A window never crosses from one source into the other.
-        assert!(firsts.iter().all(|&t| t < 42 || (100..142).contains(&t)), "{firsts:?}");
-        let share = firsts.iter().filter(|&&t| t < 100).count() as f64 / 2000.0;
-        assert!((share - 0.75).abs() < 0.04, "source a gave {share} of the windows");
+        // Weights are relative, and too large to sum in f64 alike.
+        for (a, b) in [(3.0, 1.0), (1.5e308, 0.5e308)] {
+            let sources = [("a".to_owned(), 0..1, a), ("b".to_owned(), 1..2, b)];
+            let batcher = Batcher::new(store.clone(), &sources, 8, Cut::Stream, pipeline, Device::Cpu, "training");
+            let (x, _) = batcher.unwrap().random(2000, &mut StdRng::seed_from_u64(0), None);
+            let firsts = Vec::<i64>::try_from(x.select(1, 0)).unwrap();
+            // A window never crosses from one source into the other.
+            assert!(firsts.iter().all(|&t| t < 42 || (100..142).contains(&t)), "{firsts:?}");
+            let share = firsts.iter().filter(|&&t| t < 100).count() as f64 / 2000.0;
+            assert!((share - 0.75).abs() < 0.04, "weights {a} and {b}: source a gave {share} of the windows");
+        }
         let short = [("a".to_owned(), 0..1, 1.0)];
         let mut tiny = TokenStore::new();
         tiny.push(&[1, 2, 3]);

@@ -29,9 +29,9 @@ use tch::nn::VarStore;
 pub struct TrainState {
     /// Optimizer steps done.
     pub step: i64,
-    /// Estimated training loss at the last evaluation.
+    /// Estimated training loss at the last evaluation (of step `eval_step`).
     pub train_loss: f64,
-    /// Estimated validation loss at the last evaluation.
+    /// Estimated validation loss at the last evaluation (of step `eval_step`).
     pub val_loss: f64,
     /// Lowest validation loss so far.
     pub best_val_loss: f64,
@@ -43,6 +43,12 @@ pub struct TrainState {
     /// written before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub device: Option<String>,
+    /// The step whose weights `train_loss` and `val_loss` were estimated on: `step`
+    /// itself once this checkpoint is evaluated, an earlier step while a checkpoint
+    /// saved on an interrupt waits for its evaluation. Absent in checkpoints written
+    /// before it was recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub eval_step: Option<i64>,
 }
 
 impl TrainState {
@@ -62,6 +68,12 @@ impl TrainState {
             Some((key, v)) => Err(format!("`{key}` must be a finite number, at least 0, got {v}")),
             None => Ok(()),
         }
+    }
+
+    /// Whether `train_loss` and `val_loss` were estimated on this step's weights;
+    /// `None` when the checkpoint is older than the record of it (`eval_step`).
+    pub fn evaluated(&self) -> Option<bool> {
+        self.eval_step.map(|at| at == self.step)
     }
 }
 
@@ -116,7 +128,8 @@ const STATE: &str = "state.json";
 const LOCK: &str = "lock";
 
 /// Whether `name` is a temporary entry of a save (`step-N.tmp-PID`, `.last.tmp-PID`,
-/// `.config.toml.tmp-PID`; `step-N.tmp` from older versions).
+/// `.step-N.state.json.tmp-PID`, `.config.toml.tmp-PID`; `step-N.tmp` from older
+/// versions).
 fn is_temporary(name: &std::ffi::OsStr) -> bool {
     let name = name.to_string_lossy();
     name.contains(".tmp-") || name.ends_with(".tmp")
@@ -264,6 +277,36 @@ impl RunDir {
         self.prune()
     }
 
+    /// Rewrites the `state.json` of the checkpoint of `state.step`, already saved by
+    /// [`RunDir::save`], with `state` (the losses of its evaluation), atomically: the
+    /// weights and their checksums stay. Then points `best` at it when `best` is set,
+    /// and removes checkpoints neither link points at. Only the holder of the run's
+    /// [`RunLock`] may call it.
+    pub fn update_state(&self, state: &TrainState, best: bool) -> Result<(), TrainError> {
+        let name = format!("step-{:06}", state.step);
+        let ckpts = self.root.join("checkpoints");
+        let path = ckpts.join(&name).join(STATE);
+        let bytes = std::fs::read(&path).map_err(|e| TrainError::io(&path, e))?;
+        let mut record: StateFile =
+            serde_json::from_slice(&bytes).map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
+        if record.state.step != state.step {
+            return Err(TrainError::checkpoint(
+                &path,
+                format!("`step` is {}, not the step {} being recorded", record.state.step, state.step),
+            ));
+        }
+        record.state = state.clone();
+        let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::checkpoint(&path, e.to_string()))?;
+        // Beside the checkpoint folders, where `lock` removes what a kill leaves.
+        let tmp = ckpts.join(format!(".{name}.{STATE}.tmp-{}", std::process::id()));
+        std::fs::write(&tmp, json).and_then(|()| File::open(&tmp)?.sync_all()).map_err(|e| TrainError::io(&tmp, e))?;
+        std::fs::rename(&tmp, &path).map_err(|e| TrainError::io(&path, e))?;
+        if best {
+            self.point("best", &Path::new("checkpoints").join(&name))?;
+        }
+        self.prune()
+    }
+
     /// Atomically points the link `link` at `target` (relative to the run directory).
     fn point(&self, link: &str, target: &Path) -> Result<(), TrainError> {
         let tmp = self.root.join(format!(".{link}.tmp-{}", std::process::id()));
@@ -345,6 +388,10 @@ impl RunDir {
                 &state_path,
                 format!("`step` is {}, but the checkpoint folder is not {expected}", file.state.step),
             ));
+        }
+        if let Some(at) = file.state.eval_step.filter(|at| !(0..=file.state.step).contains(at)) {
+            let reason = format!("`eval_step` must be between 0 and `step` ({}), got {at}", file.state.step);
+            return Err(TrainError::checkpoint(&state_path, reason));
         }
         for (key, missing) in [("model", file.model.is_none()), ("checksums", file.checksums.is_none())] {
             if missing {
@@ -502,6 +549,40 @@ mod tests {
     }
 
     #[test]
+    fn a_checkpoint_saved_before_its_evaluation_records_it_and_becomes_best() {
+        let (_d, run, _lock, mut vs, opt) = saved_run();
+        // Saved on a stop with step 20's losses not yet estimated: those of step 10.
+        let stale = TrainState {
+            step: 25,
+            train_loss: 1.0,
+            val_loss: 2.0,
+            best_val_loss: 2.0,
+            eval_step: Some(10),
+            ..Default::default()
+        };
+        run.save(&vs, &opt, &stale, &ModelConfig::default(), false).unwrap();
+        let last = run.checkpoint("last").unwrap();
+        assert_eq!(last.state.evaluated(), Some(false));
+        let evaluated =
+            TrainState { train_loss: 0.5, val_loss: 1.5, best_val_loss: 1.5, eval_step: Some(25), ..stale.clone() };
+        run.update_state(&evaluated, true).unwrap();
+        for which in ["last", "best"] {
+            let ckpt = run.checkpoint(which).unwrap();
+            assert_eq!(ckpt.state, evaluated, "{which}");
+            assert_eq!(ckpt.state.evaluated(), Some(true));
+            // The checksums still hold.
+            ckpt.load_weights(&mut vs, &ModelConfig::default()).unwrap();
+        }
+        // The old `best` (step 10) and step 20 are gone; no temporary is left.
+        let names: Vec<_> =
+            std::fs::read_dir(run.path().join("checkpoints")).unwrap().flatten().map(|e| e.file_name()).collect();
+        assert_eq!(names, ["step-000025"]);
+        // A state of another step is refused.
+        let err = run.update_state(&TrainState { step: 30, ..evaluated }, false).unwrap_err().to_string();
+        assert!(err.contains("step-000030/state.json"), "{err}");
+    }
+
+    #[test]
     fn a_weights_file_changed_at_the_same_size_is_refused() {
         let (_d, run, _lock, mut vs, mut opt) = saved_run();
         for file in [WEIGHTS, OPTIMIZER] {
@@ -541,6 +622,11 @@ mod tests {
             ("\"step\": 20", "\"step\": 19", "`step` is 19, but the checkpoint folder is not step-000019"),
             ("\"train_loss\": 1.0", "\"train_loss\": -1.0", "`train_loss` must be a finite number"),
             ("\"val_loss\": 2.0", "\"val_loss\": 1e999", "number out of range"),
+            (
+                "\"step\": 20,",
+                "\"step\": 20, \"eval_step\": 21,",
+                "`eval_step` must be between 0 and `step` (20), got 21",
+            ),
         ] {
             std::fs::write(&path, good.replace(from, to)).unwrap();
             let err = run.checkpoint("last").unwrap_err().to_string();

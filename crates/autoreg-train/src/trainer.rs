@@ -258,8 +258,9 @@ impl<'a> Trainer<'a> {
 
     /// Trains up to `max_steps`, evaluating and checkpointing every `eval_interval`
     /// steps and at the end. `progress` shows a progress bar on a terminal; without
-    /// it a progress line is printed every 10 s. When `stop` is set (Ctrl-C), the
-    /// current step is finished and saved, and [`TrainError::Interrupted`] returned.
+    /// it a progress line is printed every 10 s. When `stop` is set (Ctrl-C, SIGTERM),
+    /// the current step is finished and saved, then evaluated (so that its losses and
+    /// `best` are its own), and [`TrainError::Interrupted`] returned.
     pub fn run(&mut self, progress: bool, stop: &AtomicBool) -> Result<TrainSummary, TrainError> {
         let cfg = self.config;
         let start = self.state.step;
@@ -275,29 +276,43 @@ impl<'a> Trainer<'a> {
         );
         bar.set_prefix("step");
         bar.set_position(start as u64);
+        // What is being done between steps: on the bar, or a line without one.
+        let say = |line: bool, what: String| {
+            if !speaks {
+                return;
+            }
+            if line || !progress {
+                bar.suspend(|| eprintln!("{what}"));
+            } else {
+                bar.set_message(what);
+                bar.force_draw();
+            }
+        };
         let session = Instant::now();
         let elapsed_before = self.state.elapsed_s;
         let (mut since_eval, mut tokens_since_eval) = (Instant::now(), 0u64);
         let mut last_line = Instant::now();
         let mut lr = cfg.learning_rate(start);
         let mut step = start;
-        // A resumed run starts on its saved `last` checkpoint.
+        // A resumed run starts on its saved `last` checkpoint, evaluated unless the
+        // process ended during the evaluation that follows a save on a stop.
         let mut saved = if self.resumed { Some(start) } else { None };
+        let mut evaluated = if self.state.evaluated() == Some(false) { None } else { saved };
         loop {
             let due = step % cfg.eval_interval == 0 || step == cfg.max_steps;
-            if due && saved != Some(step) {
+            if (due && saved != Some(step)) || (saved == Some(step) && evaluated != Some(step)) {
                 self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
                 let tokens_per_s = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
-                self.evaluate_and_save(lr, tokens_per_s)?;
-                saved = Some(step);
-                if speaks {
-                    bar.suspend(|| {
-                        eprintln!(
-                            "step {step}: train loss {:.4}, val loss {:.4}, {tokens_per_s:.0} tokens/s",
-                            self.state.train_loss, self.state.val_loss
-                        )
-                    });
-                }
+                // Only the evaluations of the schedule are logged: the metrics of a resumed
+                // run are those of an uninterrupted one.
+                let log = due.then_some((lr, tokens_per_s));
+                let doing = if saved == Some(step) { "evaluating" } else { "evaluating and saving" };
+                say(false, format!("step {step}: {doing} ..."));
+                self.evaluate_and_save(saved == Some(step), log)?;
+                (saved, evaluated) = (Some(step), Some(step));
+                let rate = log.map(|_| format!(", {tokens_per_s:.0} tokens/s")).unwrap_or_default();
+                let (train, val) = (self.state.train_loss, self.state.val_loss);
+                say(true, format!("step {step}: train loss {train:.4}, val loss {val:.4}{rate}"));
                 (since_eval, tokens_since_eval, last_line) = (Instant::now(), 0, Instant::now());
             }
             if step >= cfg.max_steps {
@@ -307,9 +322,21 @@ impl<'a> Trainer<'a> {
             let stopping = self.sum_over_ranks(&[f64::from(u8::from(stop.load(Ordering::SeqCst)))])?[0] > 0.0;
             if stopping {
                 bar.finish_and_clear();
-                if saved != Some(step) && self.run.writes() {
-                    self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
-                    self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
+                if saved != Some(step) {
+                    // Saved first, so that a kill during the evaluation (a deadline after
+                    // SIGTERM, a second Ctrl-C) loses no step; evaluated next, so that its
+                    // losses and `best` are its own.
+                    if self.run.writes() {
+                        say(true, format!("step {step}: saving ..."));
+                        self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
+                        self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
+                    }
+                }
+                if evaluated != Some(step) {
+                    say(true, format!("step {step}: evaluating ..."));
+                    self.evaluate_and_save(true, None)?;
+                    let (train, val) = (self.state.train_loss, self.state.val_loss);
+                    say(true, format!("step {step}: train loss {train:.4}, val loss {val:.4}"));
                 }
                 return Err(TrainError::Interrupted { step, run: self.run.run().path().to_path_buf() });
             }
@@ -396,9 +423,15 @@ impl<'a> Trainer<'a> {
         Ok(self.sum_over_ranks(&[sum])?[0] / self.config.eval_batches as f64)
     }
 
-    fn evaluate_and_save(&mut self, lr: f64, tokens_per_s: f64) -> Result<(), TrainError> {
+    /// Estimates the losses of the current step's weights; then the writer saves them
+    /// as a checkpoint, or, when this step is `saved` already (on a stop), records the
+    /// losses in its `state.json`; either way `best` moves to it when its validation loss
+    /// is the lowest yet. With `log` (the learning rate and the tokens per second), the
+    /// losses are appended to the metrics and the loss plot redrawn.
+    fn evaluate_and_save(&mut self, saved: bool, log: Option<(f64, f64)>) -> Result<(), TrainError> {
         self.state.train_loss = self.estimate(false)?;
         self.state.val_loss = self.estimate(true)?;
+        self.state.eval_step = Some(self.state.step);
         let best = self.state.val_loss < self.state.best_val_loss;
         if best {
             self.state.best_val_loss = self.state.val_loss;
@@ -409,7 +442,12 @@ impl<'a> Trainer<'a> {
         if !self.run.writes() {
             return Ok(());
         }
-        self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
+        if saved {
+            self.run.run().update_state(&self.state, best)?;
+        } else {
+            self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
+        }
+        let Some((lr, tokens_per_s)) = log else { return Ok(()) };
         self.metrics.append(&EvalRecord {
             step: self.state.step,
             train_loss: self.state.train_loss,

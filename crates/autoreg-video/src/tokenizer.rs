@@ -150,8 +150,10 @@ impl Modality for VideoTokenizer {
         }
     }
 
+    /// No id merges: every frame must keep `pixels_per_frame` ids, which frame windows,
+    /// sampling and per-frame evaluation count on.
     fn merge_rule(&self) -> MergeRule {
-        MergeRule { symbols: self.frame.num_symbols(), bytes: false, default_split: Split::None }
+        MergeRule { symbols: 0, bytes: false, default_split: Split::None }
     }
 
     /// Encodes the clip `source` opens: an animated GIF, or the PNG frames of its folder

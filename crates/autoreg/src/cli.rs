@@ -158,6 +158,19 @@ pub struct SampleArgs {
     /// Keep the first N frames of a video prompt (`--prompt-length` in frames).
     #[arg(long, value_name = "N", requires = "prompt", conflicts_with = "prompt_length")]
     pub prompt_frames: Option<usize>,
+    /// Not a flag: refused with a pointer to `--prompt-length`, which keeps a prompt's
+    /// first bars (clap alone would suggest `--prompt-frames`, which is for video).
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub prompt_bars: Option<String>,
+    /// Not a flag, like `--prompt-bars`: `--prompt-length` keeps an image prompt's first rows.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub prompt_rows: Option<String>,
+    /// Not a flag, like `--prompt-bars`: `--prompt-length` keeps a sound prompt's first seconds.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub prompt_seconds: Option<String>,
+    /// Not a flag, like `--prompt-bars`: `--prompt-length` keeps a code prompt's first lines.
+    #[arg(long, hide = true, num_args = 0..=1, default_missing_value = "")]
+    pub prompt_lines: Option<String>,
     /// Frames per video sample, the prompt's included (default: as many whole frames as
     /// `--max-tokens` holds after the prompt).
     #[arg(long, value_name = "N", conflicts_with = "max_tokens")]

@@ -168,10 +168,17 @@ fn tokenizer_error(text: &str, at: usize) -> Option<(usize, String)> {
 fn apply_override(table: &mut toml::Table, item: &str) -> Result<(), ConfigError> {
     let bad = |why: &str| ConfigError(format!("--set {item}: {why}"));
     let (key, raw) = item.split_once('=').ok_or_else(|| bad("expected section.key=value"))?;
-    let value = toml::from_str::<toml::Table>(&format!("v = {raw}"))
-        .ok()
-        .and_then(|mut t| t.remove("v"))
-        .unwrap_or_else(|| toml::Value::String(raw.to_owned()));
+    let value = match toml::from_str::<toml::Table>(&format!("v = {raw}")).ok().and_then(|mut t| t.remove("v")) {
+        Some(value) => value,
+        // A whole number TOML cannot hold would otherwise become a string, refused later
+        // as the wrong type.
+        None if raw.trim().trim_start_matches(['-', '+']).chars().all(|c| c.is_ascii_digit() || c == '_')
+            && raw.trim().chars().any(|c| c.is_ascii_digit()) =>
+        {
+            return Err(bad(&format!("{} is out of range: TOML integers are at most {}", raw.trim(), i64::MAX)));
+        }
+        None => toml::Value::String(raw.to_owned()),
+    };
     let mut parts: Vec<&str> = key.trim().split('.').collect();
     let last = parts.pop().filter(|k| !k.is_empty()).ok_or_else(|| bad("empty key"))?;
     let mut current = table;
@@ -244,6 +251,12 @@ mod tests {
         assert!(err.contains("--set model.n_layr=2") && err.contains("unknown field `n_layr`"), "{err}");
         let err = Config::load(&path, &["model".into()]).unwrap_err().to_string();
         assert!(err.contains("expected section.key=value"), "{err}");
+        // A number too large for TOML is named as such, not refused as a string.
+        let err = Config::load(&path, &["train.seed=18446744073709551615".into()]).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "--set train.seed=18446744073709551615: 18446744073709551615 is out of range: TOML integers are at most 9223372036854775807"
+        );
     }
 
     #[test]

@@ -6,6 +6,12 @@
 //! extension: images as `<img>`, sound as `<audio>`, text as a monospaced block, anything
 //! else as a link. Media go in as data URIs up to [`EMBED_LIMIT`] bytes each, larger ones
 //! as links relative to the page.
+//!
+//! The page reads only files that [`Trusted::check`] admits: after following every
+//! symbolic link, inside the run directory or inside a samples folder that the user named
+//! (`--samples DIR`, or the `--out` of the `autoreg sample` that writes the page). A run
+//! directory received from someone else can therefore not pull the reader's own files
+//! into a page they then share; what falls outside is left out with a warning.
 
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
@@ -14,6 +20,7 @@ use autoreg_tokens::write_atomic;
 use autoreg_train::{EvalRecord, MetricsLog, RunDir};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
 /// The largest file put into the page as a data URI; a larger one is linked.
 pub const EMBED_LIMIT: u64 = 2 * 1024 * 1024;
@@ -57,9 +64,18 @@ pub fn samples_log(run: &Path) -> PathBuf {
     run.join("samples.jsonl")
 }
 
-/// Appends `set` to the run's `samples.jsonl`, its paths made absolute.
+/// The folders that `autoreg sample` wrote to in this process ([`record_samples`]): the
+/// user named each on its command line (`--out`), so a page this process writes
+/// (`sample --report`) may show their files.
+static SAMPLED_HERE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
+
+/// Appends `set` to the run's `samples.jsonl`, its paths made absolute, and lets a page
+/// that this process writes show the files of its folder (see [`Trusted`]).
 pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
+    if let Ok(out) = std::fs::canonicalize(&set.out) {
+        SAMPLED_HERE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(out);
+    }
     let mut set = set.clone();
     set.out = absolute(&set.out);
     set.overview = set.overview.as_deref().map(absolute);
@@ -71,11 +87,10 @@ pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
     crate::run::append_line(&samples_log(run), &line)
 }
 
-/// The sample sets recorded in a run; a line that does not read (cut short by a killed
-/// run, say) is left out with a warning naming it.
-fn recorded_sets(run: &Path) -> Result<Vec<SampleSet>> {
-    let path = samples_log(run);
-    match std::fs::read_to_string(&path) {
+/// The sample sets recorded in a run's `samples.jsonl` at `path`; a line that does not
+/// read (cut short by a killed run, say) is left out with a warning naming it.
+fn recorded_sets(path: &Path) -> Result<Vec<SampleSet>> {
+    match std::fs::read_to_string(path) {
         Ok(text) => Ok(text
             .lines()
             .enumerate()
@@ -87,6 +102,97 @@ fn recorded_sets(run: &Path) -> Result<Vec<SampleSet>> {
             .collect()),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
         Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+    }
+}
+
+/// Where a path leads, for [`Trusted::check`].
+#[derive(Debug, PartialEq, Eq)]
+enum Access {
+    /// Inside a trusted folder: the real path (every link followed), the one to read.
+    Inside(PathBuf),
+    /// Outside them all: the real path, for the warning.
+    Outside(PathBuf),
+    /// Nothing there (or it cannot be resolved): there is nothing to show.
+    Missing,
+}
+
+/// Why a file is left out of the page.
+const OUTSIDE: &str = "outside the run directory and the named samples folders: left out";
+
+/// The folders whose files a report may read, their real paths: the run directory, the
+/// samples folders named on the command line (`report --samples DIR`), and the output
+/// folders of the `autoreg sample` in this process (`sample --out DIR --report`). Every
+/// file the page reads (the run's own files, recorded samples, a folder's files) goes
+/// through [`Trusted::check`]; `samples.jsonl` alone, which the run's author wrote, trusts
+/// nothing, so samples that `autoreg sample` wrote outside the run directory show only
+/// when their folder is named with `--samples`.
+struct Trusted {
+    run: PathBuf,
+    folders: Vec<PathBuf>,
+}
+
+impl Trusted {
+    fn new(run_dir: &Path, samples: &[PathBuf]) -> Result<Self> {
+        let folder = |d: &PathBuf| {
+            std::fs::canonicalize(d).with_context(|| format!("cannot read the samples folder {}", d.display()))
+        };
+        let mut folders = samples.iter().map(folder).collect::<Result<Vec<_>>>()?;
+        folders.extend(SAMPLED_HERE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned());
+        let run =
+            std::fs::canonicalize(run_dir).with_context(|| format!("{} is not a run directory", run_dir.display()))?;
+        Ok(Self { run, folders })
+    }
+
+    /// The one rule: `path` may be read when its real path, every symbolic link followed,
+    /// lies inside the run directory or inside a trusted folder. A relative path is taken
+    /// from the run directory.
+    fn check(&self, path: &Path) -> Access {
+        match std::fs::canonicalize(self.run.join(path)) {
+            Ok(real) if std::iter::once(&self.run).chain(&self.folders).any(|root| real.starts_with(root)) => {
+                Access::Inside(real)
+            }
+            Ok(real) => Access::Outside(real),
+            Err(_) => Access::Missing,
+        }
+    }
+
+    /// The run's file `name`, to read: its real path, or its path when there is none;
+    /// `None`, with a warning, when [`Trusted::check`] does not admit it.
+    fn run_file(&self, name: &str) -> Option<PathBuf> {
+        let path = self.run.join(name);
+        match self.check(&path) {
+            Access::Inside(real) => Some(real),
+            Access::Outside(real) => {
+                log::warn!("{} leads to {}, {OUTSIDE}", path.display(), real.display());
+                None
+            }
+            Access::Missing => Some(path),
+        }
+    }
+
+    /// `set` with the files that [`Trusted::check`] admits, as their real paths, and the
+    /// samples that keep a file; each file left out is pushed to `left_out`, with its
+    /// real path. A sample whose own file is left out is no longer read as text.
+    fn admit(&self, set: &SampleSet, left_out: &mut Vec<(PathBuf, PathBuf)>) -> SampleSet {
+        let mut admit = |f: &PathBuf| match self.check(f) {
+            Access::Inside(real) => Some(real),
+            Access::Outside(real) => {
+                left_out.push((f.clone(), real));
+                None
+            }
+            Access::Missing => None,
+        };
+        let overview = set.overview.as_ref().and_then(&mut admit);
+        let mut samples = Vec::new();
+        for s in &set.samples {
+            let files: Vec<Option<PathBuf>> = s.files.iter().map(&mut admit).collect();
+            let printable = s.printable && files.first().is_some_and(Option::is_some);
+            let files: Vec<PathBuf> = files.into_iter().flatten().collect();
+            if !files.is_empty() {
+                samples.push(SampleRecord { files, label: s.label.clone(), printable });
+            }
+        }
+        SampleSet { overview, samples, ..set.clone() }
     }
 }
 
@@ -384,10 +490,9 @@ struct EvalTable {
     rows: Vec<EvalRow>,
 }
 
-/// The table of `eval.json`, if the run has one.
-fn eval_table(run: &Path) -> Result<Option<EvalTable>> {
-    let path = run.join("eval.json");
-    let text = match std::fs::read_to_string(&path) {
+/// The table of the run's `eval.json` at `path`, if there is one.
+fn eval_table(path: &Path) -> Result<Option<EvalTable>> {
+    let text = match std::fs::read_to_string(path) {
         Ok(text) => text,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
         Err(e) => return Err(e).with_context(|| format!("cannot read {}", path.display())),
@@ -450,6 +555,31 @@ struct PageView {
     embed_limit: String,
 }
 
+/// The files of a set: its samples' and its overview.
+fn set_files(set: &SampleSet) -> impl Iterator<Item = &PathBuf> {
+    set.samples.iter().flat_map(|s| &s.files).chain(&set.overview)
+}
+
+/// Warns of the files that `samples.jsonl` names outside the trusted folders: the first
+/// few by name, then how many more, then how to show samples written elsewhere.
+fn warn_left_out(left_out: &[(PathBuf, PathBuf)]) {
+    const NAMED: usize = 3;
+    for (file, real) in left_out.iter().take(NAMED) {
+        if file == real {
+            log::warn!("samples.jsonl names {}, {OUTSIDE}", file.display());
+        } else {
+            log::warn!("samples.jsonl names {} (that is {}), {OUTSIDE}", file.display(), real.display());
+        }
+    }
+    if left_out.len() > NAMED {
+        let more = left_out.len() - NAMED;
+        log::warn!("samples.jsonl names {more} more file{}, {OUTSIDE}", if more == 1 { "" } else { "s" });
+    }
+    if !left_out.is_empty() {
+        log::warn!("to show the samples that `autoreg sample` wrote to a folder, name it: --samples DIR");
+    }
+}
+
 /// A parameter count as `1.23M` or `45.6K`.
 fn count_text(n: f64) -> String {
     match n {
@@ -461,20 +591,36 @@ fn count_text(n: f64) -> String {
 
 /// Writes the report of the run in `run_dir` to `out` (default `RUN/report.html`): its
 /// recorded sample sets, then a set per folder of `samples`. Returns the page's path.
+///
+/// It reads only the files that [`Trusted`] admits: those inside the run directory, the
+/// folders of `samples` and the folders that `autoreg sample` wrote to in this process,
+/// symbolic links followed. Any other file, named in `samples.jsonl` or reached through
+/// a link, is left out with a warning.
 pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> Result<PathBuf> {
     let run = RunDir::new(run_dir);
-    let config = Config::load(&run.config_path(), &[])
-        .with_context(|| format!("{} is not a run directory", run_dir.display()))?;
-    let config_text = std::fs::read_to_string(run.config_path())
-        .with_context(|| format!("cannot read {}", run.config_path().display()))?;
-    let history = match std::fs::read_to_string(run.history_path()) {
-        Ok(history) => history,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => return Err(e).with_context(|| format!("cannot read {}", run.history_path().display())),
+    let trusted = Trusted::new(run_dir, samples)?;
+    let file_name = |p: PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let required = |p: PathBuf| {
+        let name = file_name(p);
+        trusted.run_file(&name).with_context(|| format!("the run's {name} leads outside the run directory"))
     };
-    let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
+    let config_path = required(run.config_path())?;
+    let config =
+        Config::load(&config_path, &[]).with_context(|| format!("{} is not a run directory", run_dir.display()))?;
+    let config_text =
+        std::fs::read_to_string(&config_path).with_context(|| format!("cannot read {}", config_path.display()))?;
+    let history = match trusted.run_file(&file_name(run.history_path())).map(std::fs::read_to_string) {
+        None => String::new(),
+        Some(Ok(history)) => history,
+        Some(Err(e)) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
+        Some(Err(e)) => return Err(e).with_context(|| format!("cannot read {}", run.history_path().display())),
+    };
+    let tokenizer = SavedTokenizer::load(&required(run.tokenizer_path())?)?;
     let tok = tokenizer.pipeline();
-    let records = MetricsLog::new(run.metrics_path()).read()?;
+    let records = match trusted.run_file(&file_name(run.metrics_path())) {
+        Some(path) => MetricsLog::new(path).read()?,
+        None => Vec::new(),
+    };
     let last = run.checkpoint("last").ok();
     let best = run.checkpoint("best").ok();
 
@@ -485,12 +631,33 @@ pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> 
     let page = std::path::absolute(&page).with_context(|| format!("cannot resolve {}", page.display()))?;
     let page_dir = page.parent().map(Path::to_path_buf).unwrap_or_default();
     std::fs::create_dir_all(&page_dir).with_context(|| format!("cannot create {}", page_dir.display()))?;
+    // The files are their real paths, so the links are from the page's real folder.
+    let page_dir =
+        std::fs::canonicalize(&page_dir).with_context(|| format!("cannot resolve {}", page_dir.display()))?;
 
-    // The latest sets first; a folder given twice, or a set whose files all went, once.
-    let mut sets: Vec<SampleSet> = recorded_sets(run_dir)?;
+    // The recorded sets, then the folders' files that no recorded set shows.
+    let recorded = match trusted.run_file(&file_name(samples_log(run_dir))) {
+        Some(path) => recorded_sets(&path)?,
+        None => Vec::new(),
+    };
+    let mut left_out = Vec::new();
+    let mut sets: Vec<SampleSet> = recorded.iter().map(|set| trusted.admit(set, &mut left_out)).collect();
+    warn_left_out(&left_out);
+    let mut shown: std::collections::HashSet<PathBuf> = sets.iter().flat_map(set_files).cloned().collect();
     for dir in samples {
-        sets.push(folder_set(dir)?);
+        let mut left_out = Vec::new();
+        let mut set = trusted.admit(&folder_set(dir)?, &mut left_out);
+        for (file, real) in left_out {
+            log::warn!("{} leads to {}, {OUTSIDE}", file.display(), real.display());
+        }
+        for s in &mut set.samples {
+            s.files.retain(|f| !shown.contains(f));
+        }
+        set.samples.retain(|s| !s.files.is_empty());
+        shown.extend(set_files(&set).cloned());
+        sets.push(set);
     }
+    // The latest sets first; a set recorded twice, or a set whose files all went, once.
     let mut seen = std::collections::HashSet::new();
     let views: Vec<SetView> = sets
         .iter()
@@ -555,7 +722,10 @@ pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> 
     .map(|(k, v)| (k.to_owned(), v))
     .collect();
 
-    let eval = eval_table(run_dir)?;
+    let eval = match trusted.run_file("eval.json") {
+        Some(path) => eval_table(&path)?,
+        None => None,
+    };
     let mut env = minijinja::Environment::new();
     env.add_template("report.html", TEMPLATE).context("the report template is broken")?;
     let html = env
@@ -625,6 +795,55 @@ mod tests {
             .map(|s| s.files.iter().map(|f| f.file_name().unwrap().to_string_lossy().into_owned()).collect())
             .collect();
         assert_eq!(names, [vec!["m.mid", "m.wav", "m.png"], vec!["s.txt"], vec!["w.wav", "w.png"]]);
+    }
+
+    #[test]
+    fn only_files_inside_the_run_or_a_named_folder_are_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(dir.path()).unwrap();
+        for folder in ["run", "more", "elsewhere"] {
+            std::fs::create_dir(root.join(folder)).unwrap();
+        }
+        for file in ["run/a.txt", "more/b.txt", "elsewhere/secret.txt"] {
+            std::fs::write(root.join(file), b"x").unwrap();
+        }
+        std::os::unix::fs::symlink(root.join("elsewhere/secret.txt"), root.join("more/link.txt")).unwrap();
+        std::os::unix::fs::symlink(root.join("more/b.txt"), root.join("run/inside.txt")).unwrap();
+        let trusted = Trusted::new(&root.join("run"), &[root.join("more")]).unwrap();
+        let secret = root.join("elsewhere/secret.txt");
+        assert_eq!(trusted.check(Path::new("a.txt")), Access::Inside(root.join("run/a.txt")));
+        assert_eq!(trusted.check(&root.join("more/b.txt")), Access::Inside(root.join("more/b.txt")));
+        assert_eq!(trusted.check(&root.join("run/inside.txt")), Access::Inside(root.join("more/b.txt")));
+        assert_eq!(trusted.check(&root.join("more/link.txt")), Access::Outside(secret.clone()));
+        assert_eq!(trusted.check(Path::new("../elsewhere/secret.txt")), Access::Outside(secret.clone()));
+        assert_eq!(trusted.check(&root.join("run/../elsewhere/secret.txt")), Access::Outside(secret.clone()));
+        assert_eq!(trusted.check(&secret), Access::Outside(secret.clone()));
+        assert_eq!(trusted.check(Path::new("gone.txt")), Access::Missing);
+        std::os::unix::fs::symlink(&secret, root.join("run/link.txt")).unwrap();
+        assert_eq!(trusted.run_file("a.txt"), Some(root.join("run/a.txt")));
+        assert_eq!(trusted.run_file("link.txt"), None);
+        assert_eq!(trusted.run_file("gone.txt"), Some(root.join("run/gone.txt")));
+
+        let record = |files: &[&Path]| SampleRecord {
+            files: files.iter().map(|f| f.to_path_buf()).collect(),
+            label: None,
+            printable: true,
+        };
+        let set = SampleSet {
+            time: None,
+            out: root.join("more"),
+            step: None,
+            label: None,
+            overview: Some(secret.clone()),
+            samples: vec![record(&[&secret, &root.join("more/b.txt")]), record(&[Path::new("a.txt")])],
+        };
+        let mut left_out = Vec::new();
+        let admitted = trusted.admit(&set, &mut left_out);
+        assert_eq!(admitted.overview, None);
+        let files: Vec<(&[PathBuf], bool)> =
+            admitted.samples.iter().map(|s| (s.files.as_slice(), s.printable)).collect();
+        assert_eq!(files, [(&[root.join("more/b.txt")][..], false), (&[root.join("run/a.txt")][..], true)]);
+        assert_eq!(left_out, [(secret.clone(), secret.clone()), (secret.clone(), secret)]);
     }
 
     #[test]

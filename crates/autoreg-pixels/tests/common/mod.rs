@@ -9,7 +9,7 @@ use rand::{Rng, SeedableRng};
 use std::path::{Path, PathBuf};
 
 /// A data file under the first data root that holds it ([`autoreg_data::find_data`]:
-/// the shared data root, else the copy the project carries). The data must be there: a
+/// `$AUTOREG_DATA` when set, else the copy the project carries). The data must be there: a
 /// missing set fails the test that reads it.
 pub fn data_file(relative: &str) -> PathBuf {
     let path = autoreg_data::find_data(relative).unwrap_or_else(|e| panic!("{e}"));

@@ -2,12 +2,12 @@
 
 use super::interactive;
 use crate::cli::MovingMnistArgs;
-use anyhow::{Context, Result};
+use anyhow::{Context, Result, bail};
 use autoreg_pixels::image::DynamicImage;
 use autoreg_tokens::write_atomic;
 use autoreg_video::moving_mnist::{MovingMnist, load_digits};
 use indicatif::{ProgressBar, ProgressStyle};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// The MNIST images file looked for under the data roots.
 const MNIST: &str = "mnist-test/t10k-images-idx3-ubyte.gz";
@@ -15,11 +15,16 @@ const MNIST: &str = "mnist-test/t10k-images-idx3-ubyte.gz";
 /// Milliseconds each frame of a clip shows.
 const DELAY_MS: u32 = 100;
 
-/// Writes Moving MNIST clips as animated GIFs; returns their paths. Each clip is written
-/// atomically, so a killed run leaves whole clips, and running again rewrites them.
+/// Writes Moving MNIST clips as animated GIFs into a new or empty folder (so that two
+/// generations never mix in one data set); returns their paths. Each clip is written
+/// atomically, so a killed run leaves whole clips.
 pub fn moving_mnist(args: &MovingMnistArgs) -> Result<Vec<PathBuf>> {
     let set = MovingMnist { frames: args.frames, size: args.size, digits: args.digits };
     set.validate().map_err(anyhow::Error::msg)?;
+    if args.clips == 0 {
+        bail!("--clips 0: must be at least 1 (it is the number of clips to write)");
+    }
+    refuse_non_empty(&args.out)?;
     let mnist = match &args.mnist {
         Some(path) => path.clone(),
         None => autoreg_data::find_data(MNIST).context("the MNIST digits: give --mnist FILE")?,
@@ -32,7 +37,7 @@ pub fn moving_mnist(args: &MovingMnistArgs) -> Result<Vec<PathBuf>> {
         ProgressStyle::with_template("moving mnist {bar:30} {pos}/{len} clips {per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let mut written = Vec::with_capacity(args.clips as usize);
+    let mut written = Vec::new();
     for index in 0..args.clips {
         let frames: Vec<DynamicImage> = set.clip(&digits, args.seed, index).into_iter().map(Into::into).collect();
         let path = args.out.join(format!("clip-{index:05}.gif"));
@@ -51,4 +56,26 @@ pub fn moving_mnist(args: &MovingMnistArgs) -> Result<Vec<PathBuf>> {
         mnist.display()
     );
     Ok(written)
+}
+
+/// Refuses `out` when it exists and holds anything: clips of another seed, size or
+/// count would be mixed with these (and `--clips` fewer than before would leave old
+/// clips behind).
+fn refuse_non_empty(out: &Path) -> Result<()> {
+    let mut entries = match std::fs::read_dir(out) {
+        Ok(entries) => entries,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if out.exists() && !out.is_dir() => {
+            return Err(e).with_context(|| format!("--out {}: not a folder", out.display()));
+        }
+        Err(e) => return Err(e).with_context(|| format!("--out {}: cannot read the folder", out.display())),
+    };
+    if entries.next().is_some() {
+        bail!(
+            "--out {}: the folder is not empty; Moving MNIST is written into a new or empty folder, so that two sets \
+             never mix: remove it, or give another",
+            out.display()
+        );
+    }
+    Ok(())
 }

@@ -3,7 +3,7 @@
 use crate::cli::EvalArgs;
 use crate::run::{LoadedRun, load_run};
 use crate::tokenized;
-use anyhow::Result;
+use anyhow::{Context, Result, bail};
 use autoreg_tokens::{Parts, TokenStore, write_atomic};
 use autoreg_train::{Baseline, Dataset, Evaluation, SourceSpan, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
@@ -12,7 +12,17 @@ use std::f64::consts::LN_2;
 /// fitted on its training split, prints the table and saves it as `eval.json`. A run
 /// of several sources gets one table with each source's rows.
 pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
+    if !args.no_baselines && args.markov_order > Baseline::MAX_MARKOV_ORDER {
+        bail!(
+            "--markov-order {}: at most {}: the chain keeps up to order + 1 contexts of every training token, and \
+             past a few dozen tokens nearly every context is seen once, so a longer one costs memory and time and \
+             predicts nothing more",
+            args.markov_order,
+            Baseline::MAX_MARKOV_ORDER
+        );
+    }
     let run = load_run(&args.model)?;
+    super::sample::warn_if_untrained(&run);
     let config = &run.config;
     let files = tokenized::files(config, run.dir.path())?;
     let data = tokenized::load(config, &files, &run.tokenizer)?;
@@ -65,7 +75,7 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
         let mut baselines = vec![Baseline::Unigram, Baseline::Markov(args.markov_order), Baseline::Positional];
         baselines.extend(frames.map(|layout| Baseline::Lag(layout.len)));
         for b in baselines {
-            let (nats, count) = baseline_nats(b, &data.train, &data.val, vocab);
+            let (nats, count) = baseline_nats(b, &data.train, &data.val, vocab).with_context(|| flag_of(b))?;
             let name = match b {
                 Baseline::Lag(_) => "copy the last frame".to_owned(),
                 _ => b.to_string(),
@@ -123,8 +133,12 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
         "{:<14} {:<24} {:>11} {:>11} {:>12} {:>12} {:>12}  unit",
         "source", "model", "nats/token", "bits/token", "nats/doc", "nats/unit", "bits/unit"
     );
-    let sources: Vec<serde_json::Value> =
-        data.sources.iter().zip(&each).map(|(span, e)| source_rows(args, run, data, span, parts, e, stride)).collect();
+    let sources = data
+        .sources
+        .iter()
+        .zip(&each)
+        .map(|(span, e)| source_rows(args, run, data, span, parts, e, stride))
+        .collect::<Result<Vec<serde_json::Value>>>()?;
     save(run, &all, stride, serde_json::json!({ "nats_per_token": all.loss, "sources": sources }))?;
     Ok(all)
 }
@@ -151,7 +165,7 @@ fn source_rows(
     parts: &dyn Parts,
     e: &Evaluation,
     stride: usize,
-) -> serde_json::Value {
+) -> Result<serde_json::Value> {
     let tok = run.tokenizer.pipeline();
     let (train, val) = (data.train.slice(span.train.clone()), data.val.slice(span.val.clone()));
     // The source's body is each document's last segment, after any caption.
@@ -168,7 +182,7 @@ fn source_rows(
     let mut rows = vec![(format!("transformer, stride {stride}"), e.loss * e.tokens as f64, e.tokens)];
     if !args.no_baselines {
         for b in [Baseline::Unigram, Baseline::Markov(args.markov_order), Baseline::Positional] {
-            let (nats, count) = baseline_nats(b, &train, &val, tok.vocab_size());
+            let (nats, count) = baseline_nats(b, &train, &val, tok.vocab_size()).with_context(|| flag_of(b))?;
             rows.push((b.to_string(), nats, count));
         }
     }
@@ -193,7 +207,16 @@ fn source_rows(
             })
         })
         .collect();
-    serde_json::json!({ "source": span.name, "documents": val.num_docs(), "unit": unit, "units": units, "models": json })
+    let documents = val.num_docs();
+    Ok(serde_json::json!({ "source": span.name, "documents": documents, "unit": unit, "units": units, "models": json }))
+}
+
+/// What a baseline's error is about: the flag that set it, or the baseline.
+fn flag_of(b: Baseline) -> String {
+    match b {
+        Baseline::Markov(order) => format!("--markov-order {order} (or --no-baselines)"),
+        other => format!("the {other} baseline"),
+    }
 }
 
 /// Prints one line of the table and returns it as JSON: nats per token, per document,

@@ -111,19 +111,32 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     if !options.is_empty() {
         println!("options    {}", options.join(", "));
     }
-    for which in ["last", "best"] {
-        match run.checkpoint(which) {
-            Ok(c) => println!(
-                "{which:<10} step {} (train loss {:.4}, val loss {:.4}) in {}",
-                c.state.step,
-                c.state.train_loss,
-                c.state.val_loss,
-                c.dir.display()
-            ),
-            Err(e) => println!("{which:<10} none: {e}"),
-        }
-    }
     let records = MetricsLog::new(run.metrics_path()).read()?;
+    for which in ["last", "best"] {
+        let c = match run.checkpoint(which) {
+            Ok(c) => c,
+            Err(e) => {
+                println!("{which:<10} none: {e}");
+                continue;
+            }
+        };
+        // Each checkpoint's own losses: a checkpoint saved on a stop and not evaluated
+        // after (the process ended first) holds an earlier step's. Older checkpoints do
+        // not say which step their losses are of: the metrics do.
+        let own = |train: f64, val: f64| format!("train loss {train:.4}, val loss {val:.4}");
+        let losses = match c.state.evaluated() {
+            Some(true) => own(c.state.train_loss, c.state.val_loss),
+            Some(false) => "not evaluated: the process ended between its save on a stop and its evaluation; \
+                           a resume evaluates it"
+                .to_owned(),
+            None => match records.iter().rev().find(|r| r.step == c.state.step) {
+                Some(r) => own(r.train_loss, r.val_loss),
+                None if records.is_empty() => own(c.state.train_loss, c.state.val_loss),
+                None => "not evaluated: saved on a stop".to_owned(),
+            },
+        };
+        println!("{which:<10} step {} ({losses}) in {}", c.state.step, c.dir.display());
+    }
     println!("metrics    {} evaluations in {}", records.len(), run.metrics_path().display());
     Ok(())
 }

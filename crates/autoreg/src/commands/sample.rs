@@ -5,8 +5,8 @@ use crate::cli::SampleArgs;
 use crate::page::{SampleRecord, SampleSet, record_samples, write_report};
 use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
-use anyhow::{Context, Result, bail};
-use autoreg_model::{SampleOptions, Sampler};
+use anyhow::{Context, Result, anyhow, bail};
+use autoreg_model::{SampleError, SampleOptions, Sampler};
 use autoreg_tokens::{FrameLayout, Parts, Pipeline, SegmentRules, Source, write_atomic};
 use autoreg_train::Cut;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -16,7 +16,9 @@ use std::path::{Path, PathBuf};
 /// Everything is generated before anything is written, so a failed run leaves no
 /// empty output folder behind.
 pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
+    refuse_unit_flags(args)?;
     let run = load_run(&args.model)?;
+    warn_if_untrained(&run);
     let tok = run.tokenizer.pipeline();
     let defaults = &run.config.sample;
     let options = SampleOptions {
@@ -31,6 +33,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         decoder: args.decoder.unwrap_or(defaults.decoder),
         threads: args.threads.unwrap_or(defaults.threads),
     };
+    // Before any size is derived from them (frames) or allocated.
+    options.validate().map_err(|e| flag_error(e, args))?;
     let frames = Cut::resolve(&run.config.data, tok).map_err(anyhow::Error::msg)?.frames();
     let target = match &args.modality {
         Some(kind) => Some(segment_target(&run, kind)?),
@@ -62,10 +66,10 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             // Each class gets its own seed, so adding classes does not change the others.
             let options = SampleOptions { seed: options.seed.wrapping_add(k as u64), ..options.clone() };
             let options = match frames {
-                Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
+                Some(layout) => frame_options(&prompt, layout, args, options)?,
                 None => options,
             };
-            rows.push(generate(&run, &prompt, frames, rules.as_ref(), &options)?);
+            rows.push(generate(&run, &prompt, frames, rules.as_ref(), &options, args)?);
         }
         create_out(&args.out)?;
         for (class, samples) in classes.iter().zip(&rows) {
@@ -98,7 +102,9 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 set.label = Some(format!("continuing the prompt {}", path.display()));
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
-                tok.prompt(&Source::new(path, &bytes), prompt_length(tok, args)?)?
+                let block = run.model.config().block_size as usize;
+                let (bytes, length) = prompt_tail(tok, block, path, bytes, prompt_length(tok, args)?);
+                tok.prompt(&Source::new(path, &bytes), length)?
             }
             (None, Some(k)) => {
                 let name = tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string());
@@ -108,10 +114,10 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             (None, None) => vec![tok.specials().bos],
         };
         let options = match frames {
-            Some(layout) => frame_options(&prompt, layout, args.frames, options)?,
+            Some(layout) => frame_options(&prompt, layout, args, options)?,
             None => options,
         };
-        let samples = generate(&run, &prompt, frames, rules.as_ref(), &options)?;
+        let samples = generate(&run, &prompt, frames, rules.as_ref(), &options, args)?;
         create_out(&args.out)?;
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
@@ -153,34 +159,182 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     Ok(written)
 }
 
+/// Warns, on standard error, when the checkpoint `run` loaded saw no training (step 0):
+/// what `sample` and `eval` give then is that of the untrained model.
+pub(crate) fn warn_if_untrained(run: &LoadedRun) {
+    if run.checkpoint.state.step > 0 {
+        return;
+    }
+    let later = match run.dir.checkpoint("last") {
+        Ok(last) if last.state.step > 0 => format!(" (`--checkpoint last` is step {})", last.state.step),
+        _ => String::new(),
+    };
+    log::warn!(
+        "{} is the checkpoint of step 0: the model saw no training, and is used untrained{later}",
+        run.checkpoint.dir.display()
+    );
+}
+
+/// The flags that people reach for in a modality's own unit (`--prompt-bars 4`) and that
+/// do not exist: `--prompt-length` cuts a prompt in any unit. (Left to clap, they would
+/// be answered with its nearest flag, `--prompt-frames`, which is for video alone.)
+fn refuse_unit_flags(args: &SampleArgs) -> Result<()> {
+    let units = [
+        ("--prompt-bars", &args.prompt_bars, "bars of a MIDI prompt"),
+        ("--prompt-rows", &args.prompt_rows, "rows of an image prompt"),
+        ("--prompt-seconds", &args.prompt_seconds, "seconds of a sound prompt"),
+        ("--prompt-lines", &args.prompt_lines, "lines of a code prompt"),
+    ];
+    for (flag, given, what) in units {
+        if let Some(value) = given {
+            let n = if value.is_empty() { "N" } else { value };
+            bail!(
+                "{flag}: no such flag; `--prompt-length {n}` keeps the first {n} {what} (it counts in the run's own \
+                 unit: `autoreg info RUN` names it)"
+            );
+        }
+    }
+    Ok(())
+}
+
 /// How much of the prompt to keep, in the modality's unit: `--prompt-length`, or
-/// `--prompt-frames` for a tokenizer whose prompts are cut in frames.
+/// `--prompt-frames` for a tokenizer whose prompts are cut in frames. Either keeps at
+/// least some of the prompt: a length of 0 is refused for every modality (without a
+/// prompt, leave out `--prompt`).
 fn prompt_length(tok: Pipeline<'_>, args: &SampleArgs) -> Result<Option<f64>> {
-    let Some(frames) = args.prompt_frames else { return Ok(args.prompt_length) };
-    match tok.base.extras().prompts.map(|p| p.unit()) {
+    let unit = tok.base.extras().prompts.map(|p| p.unit());
+    let Some(frames) = args.prompt_frames else {
+        return match (args.prompt_length, unit) {
+            (Some(n), Some(unit)) if !(n > 0.0 && n.is_finite()) => bail!(
+                "--prompt-length {n}: must be more than 0: it keeps the first N {unit} of the prompt (to sample \
+                 without a prompt, leave out --prompt)"
+            ),
+            // A prompt without a unit is refused by the tokenizer, whatever the length.
+            (length, _) => Ok(length),
+        };
+    };
+    match unit {
+        Some("frames") if frames == 0 => bail!(
+            "--prompt-frames 0: must be at least 1: it keeps the first N frames of the prompt (to sample without \
+             a prompt, leave out --prompt)"
+        ),
         Some("frames") => Ok(Some(frames as f64)),
         Some(unit) => bail!("--prompt-frames: a {} prompt is cut in {unit}, with --prompt-length", tok.kind()),
         None => bail!("--prompt-frames: a {} prompt cannot be cut", tok.kind()),
     }
 }
 
-/// `options` for samples of whole frames continuing `prompt`: `frames` frames in all,
+/// Bytes of a text or code prompt kept per token of the model's context: a generous
+/// multiple (a byte-level BPE token is a few bytes, a character at most 4).
+const PROMPT_BYTES_PER_TOKEN: usize = 64;
+
+/// Bytes of a text or code prompt kept at least, whatever the context.
+const PROMPT_BYTES_MIN: usize = 64 << 10;
+
+/// The part of a text or code prompt that can matter, and the length to cut it to: the
+/// model sees the last `block` tokens of a prompt, so a long prompt (after its first
+/// `--prompt-length` lines, for code) keeps only its last bytes, a generous multiple of
+/// the context, from the first whole UTF-8 character. Neither encoded nor echoed whole,
+/// a prompt of any size starts at once. Other modalities' files are not cut in bytes.
+fn prompt_tail(
+    tok: Pipeline<'_>,
+    block: usize,
+    path: &Path,
+    bytes: Vec<u8>,
+    length: Option<f64>,
+) -> (Vec<u8>, Option<f64>) {
+    let keep = block.saturating_mul(PROMPT_BYTES_PER_TOKEN).max(PROMPT_BYTES_MIN);
+    let end = match (tok.kind(), length) {
+        ("text", None) | ("code", None) => bytes.len(),
+        // The code tokenizer's cut: the first n lines, each with its newline.
+        ("code", Some(n)) if n >= 1.0 && n.fract() == 0.0 => {
+            let newline = bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth((n as usize).saturating_sub(1));
+            newline.map_or(bytes.len(), |(i, _)| i + 1)
+        }
+        _ => return (bytes, length),
+    };
+    if end <= keep {
+        return (bytes, length);
+    }
+    let mut start = end - keep;
+    while start < end && bytes[start] & 0xc0 == 0x80 {
+        start += 1;
+    }
+    log::warn!(
+        "{}: a prompt of {} bytes; only its last {} bytes are kept (the model sees its last {block} tokens)",
+        path.display(),
+        end,
+        end - start
+    );
+    (bytes[start..end].to_vec(), None)
+}
+
+/// `options` for samples of whole frames continuing `prompt`: `--frames` frames in all,
 /// the prompt's included, or as many as `options.max_tokens` holds after the prompt.
 /// A sample ends after its last frame, never earlier.
 fn frame_options(
     prompt: &[u32],
     layout: FrameLayout,
-    frames: Option<usize>,
+    args: &SampleArgs,
     options: SampleOptions,
 ) -> Result<SampleOptions> {
+    let len = layout.len;
     let first = layout.first_start(prompt);
-    let given = (prompt.len() - first).div_ceil(layout.len);
-    let total = frames.unwrap_or(given + options.max_tokens / layout.len);
-    if total <= given {
-        bail!("samples of {total} frames: the prompt holds {given} frames already; ask for more with --frames");
-    }
-    let new = first + total * layout.len - prompt.len();
+    let given = (prompt.len() - first).div_ceil(len);
+    // The most frames whose new tokens stay within the sampler's limit.
+    let most = given + (SampleOptions::MAX_TOKENS / len).saturating_sub(1);
+    let held = |n: usize| if n == 1 { "1 frame".to_owned() } else { format!("{n} frames") };
+    let total = match args.frames {
+        Some(0) => bail!("--frames 0: must be at least 1"),
+        Some(n) if n > most => bail!(
+            "--frames {n}: at most {most} frames of {len} tokens (the prompt's included): a sample holds at most \
+             {} new tokens",
+            SampleOptions::MAX_TOKENS
+        ),
+        Some(n) if n <= given => {
+            bail!("--frames {n}: the prompt holds {} already; ask for more, the prompt's included", held(given))
+        }
+        Some(n) => n,
+        None => {
+            let total = given + options.max_tokens / len;
+            if total <= given {
+                let flag = if args.max_tokens.is_some() { "--max-tokens" } else { "sample.max_tokens" };
+                let after = if given > 0 { format!(" after the prompt's {}", held(given)) } else { String::new() };
+                bail!(
+                    "{flag} {}: holds no whole frame{after}, and a video sample is made of frames of {len} tokens: \
+                     give at least {len}, or the number of frames with --frames",
+                    options.max_tokens
+                );
+            }
+            total
+        }
+    };
+    let new = first + total * len - prompt.len();
     Ok(SampleOptions { max_tokens: new, min_tokens: new, ..options })
+}
+
+/// The sampler's complaint about an option, naming the flag that set it (`--per-class`
+/// sets the number of samples of each class), or the run's `[sample]` key when no flag
+/// did.
+fn flag_error(e: SampleError, args: &SampleArgs) -> anyhow::Error {
+    let SampleError::BadOption { key, reason } = &e else { return e.into() };
+    let given = |set: bool, flag: &'static str| set.then_some(flag);
+    let flag = match *key {
+        "num" if args.per_class.is_some() => Some("--per-class"),
+        "num" => given(args.num.is_some(), "--num"),
+        "max_tokens" if args.frames.is_some() => Some("--frames"),
+        "max_tokens" => given(args.max_tokens.is_some(), "--max-tokens"),
+        "min_tokens" => given(args.min_tokens.is_some(), "--min-tokens"),
+        "temperature" => given(args.temperature.is_some(), "--temperature"),
+        "top_k" => given(args.top_k.is_some(), "--top-k"),
+        "top_p" => given(args.top_p.is_some(), "--top-p"),
+        "threads" => given(args.threads.is_some(), "--threads"),
+        _ => None,
+    };
+    match flag {
+        Some(flag) => anyhow!("{flag} {reason}"),
+        None => e.into(),
+    }
 }
 
 /// The class number that `class` names: a class name, else a number.
@@ -236,6 +390,7 @@ fn generate(
     frames: Option<FrameLayout>,
     rules: Option<&SegmentRules<'_>>,
     options: &SampleOptions,
+    args: &SampleArgs,
 ) -> Result<Vec<Vec<u32>>> {
     let bar = if interactive() { ProgressBar::new(options.max_tokens as u64) } else { ProgressBar::hidden() };
     bar.set_style(
@@ -247,7 +402,8 @@ fn generate(
         None => Sampler::new(&run.model, run.device),
     };
     let eos = run.tokenizer.pipeline().specials().eos;
-    let samples = sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1))?;
+    let samples =
+        sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1)).map_err(|e| flag_error(e, args))?;
     bar.finish_and_clear();
     Ok(samples)
 }

@@ -45,12 +45,13 @@ pub fn launch(args: &TrainArgs) -> Result<()> {
         child.push("--resume".into());
         child.extend(resume.iter().map(OsString::from));
     }
-    // Each Ctrl-C is handed to every rank: the first stops them together after a step,
-    // saved; a second ends them at once.
+    // Each Ctrl-C (or SIGTERM) is handed to every rank: the first stops them together
+    // after a step, saved; a second ends them at once.
     static INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
-    ctrlc::set_handler(|| {
+    on_interrupt(|| {
         INTERRUPTS.fetch_add(1, Ordering::SeqCst);
     })
+    .map_err(anyhow::Error::msg)
     .context("cannot install the Ctrl-C handler")?;
     let program = std::env::current_exe().context("cannot find the autoreg program to start its ranks")?;
     launch_local(nproc, &program, &child, &INTERRUPTS)?;
@@ -104,11 +105,11 @@ fn run_config(args: &TrainArgs) -> Result<(Config, RunDir, bool)> {
         }
         (Some(path), Some(None)) => {
             let run = RunDir::new(Config::load(path, &[])?.run_dir());
-            (resumed_config(&run, &args.set)?, run, true)
+            (resumed_config(&run, Some(path), &args.set)?, run, true)
         }
         (None, Some(Some(dir))) => {
             let run = RunDir::new(dir);
-            (resumed_config(&run, &args.set)?, run, true)
+            (resumed_config(&run, None, &args.set)?, run, true)
         }
         (Some(_), Some(Some(_))) => bail!("give either a config file or --resume RUN_DIR, not both"),
         (None, _) => bail!("give a config file (autoreg train configs/NAME.toml) or --resume RUN_DIR"),
@@ -201,6 +202,14 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
             trainer.step(),
             config.train.max_steps
         );
+        if trainer.step() >= config.train.max_steps {
+            log::warn!(
+                "{} is at step {}, train.max_steps = {}: nothing to train; raise it (--set train.max_steps=N) to go on",
+                run.path().display(),
+                trainer.step(),
+                config.train.max_steps
+            );
+        }
         trainer.run(interactive(), stop_on_ctrl_c()?)?
     } else {
         return Ok(trainer.run(false, stop_on_ctrl_c()?)?);
@@ -243,20 +252,29 @@ fn learn_tokenizer(
     Ok((tokenizer, data))
 }
 
-/// The config saved in a run directory, with overrides; the model and the tokenizer
-/// cannot change.
-fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
+/// The config of a resumed run: the one saved in its directory, or `file` (`train
+/// CONFIG --resume`, whose edits apply as `--set` would), with overrides. The model, the
+/// tokenizer, the sources and the optimizer cannot change.
+fn resumed_config(run: &RunDir, file: Option<&Path>, overrides: &[String]) -> Result<Config> {
     let dir = run.path().display();
     let saved = Config::load(&run.config_path(), &[])
         .with_context(|| format!("{dir} is not a run directory that can be resumed"))?;
-    let mut config = Config::load(&run.config_path(), overrides)?;
+    let mut config = Config::load(file.unwrap_or(&run.config_path()), overrides)?;
+    let changed_by = match file {
+        Some(file) => format!("{} and --set", file.display()),
+        None => "--set".to_owned(),
+    };
     if config.model != saved.model || config.tokenizer != saved.tokenizer || config.sources != saved.sources {
-        bail!("[model], [tokenizer] and [[sources]] cannot change when resuming {dir}");
+        bail!("[model], [tokenizer] and [[sources]] cannot change when resuming {dir} ({changed_by} change them)");
     }
     if config.train.optimizer != saved.train.optimizer {
         bail!(
-            "train.optimizer cannot change when resuming {dir}: its state belongs to the optimizer it was trained with"
+            "train.optimizer cannot change when resuming {dir} ({changed_by} change it): its state belongs to the \
+             optimizer it was trained with"
         );
+    }
+    if config.data != saved.data {
+        bail!("[data] cannot change when resuming {dir} ({changed_by} change it): the run's split would change");
     }
     // A decay that ends at `max_steps` keeps ending where this run's did: following a new
     // `max_steps` would lift the learning rate back up in the middle of the run.
@@ -272,21 +290,38 @@ fn resumed_config(run: &RunDir, overrides: &[String]) -> Result<Config> {
     Ok(config)
 }
 
-/// Set by the first Ctrl-C: training stops after the current step, saved.
+/// Set by the first Ctrl-C or SIGTERM: training stops after the current step, saved.
 static STOP: AtomicBool = AtomicBool::new(false);
 
-/// Installs (once) the Ctrl-C handler and returns the flag it sets. A second Ctrl-C
-/// exits at once, with the status of a process ended by SIGINT.
+/// Runs `handler` on its own thread at each SIGINT (Ctrl-C) and SIGTERM (`kill`, Docker,
+/// Kubernetes, SLURM), through `ctrlc` and its `termination` feature. That feature
+/// catches SIGHUP too, which is put back as it was: a run under `nohup` keeps ignoring
+/// the hang-up, and a run on a terminal that closes ends as before.
+fn on_interrupt(handler: impl FnMut() + Send + 'static) -> Result<(), String> {
+    // SAFETY: sigaction with a null new action only reads SIGHUP's disposition into
+    // `old`, a plain C struct that zeroes initialise; setting it back later gives the
+    // signal exactly the disposition it had.
+    let mut old: libc::sigaction = unsafe { std::mem::zeroed() };
+    let read = unsafe { libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) } == 0;
+    let installed = ctrlc::set_handler(handler).map_err(|e| e.to_string());
+    if read {
+        // SAFETY: as above; `old` is what the kernel gave.
+        unsafe { libc::sigaction(libc::SIGHUP, &old, std::ptr::null_mut()) };
+    }
+    installed
+}
+
+/// Installs (once) the handler of Ctrl-C and SIGTERM and returns the flag it sets. A
+/// second one exits at once, with the status of a process ended by SIGINT.
 fn stop_on_ctrl_c() -> Result<&'static AtomicBool> {
     static INSTALLED: OnceLock<Result<(), String>> = OnceLock::new();
     let installed = INSTALLED.get_or_init(|| {
-        ctrlc::set_handler(|| {
+        on_interrupt(|| {
             if STOP.swap(true, Ordering::SeqCst) {
                 std::process::exit(130);
             }
-            eprintln!("stopping after this step, which is saved (Ctrl-C again to quit at once)");
+            eprintln!("stopping after this step, which is saved, then evaluated (Ctrl-C again to quit at once)");
         })
-        .map_err(|e| e.to_string())
     });
     installed.clone().map_err(anyhow::Error::msg).context("cannot install the Ctrl-C handler")?;
     Ok(&STOP)
