@@ -27,9 +27,10 @@ def check_midi(path: Path) -> None:
 
 w, h = png_size(out / "digits.png")
 assert w >= 64 and h >= 10 * 64, f"out/digits.png is {w}x{h}: expected a row per digit"
-check_midi(out / "melody.mid")
-png_size(out / "melody.png")
-assert (out / "melody.wav").read_bytes()[:4] == b"RIFF", "out/melody.wav is not a WAV file"
+check_midi(out / "melody-bpe.mid")
+w, h = png_size(out / "melody-bpe.png")
+assert w >= 800 and h >= 150, f"out/melody-bpe.png is {w}x{h}: too small to read"
+assert (out / "melody-bpe.wav").read_bytes()[:4] == b"RIFF", "out/melody-bpe.wav is not a WAV file"
 
 # Text: most words of the samples are words of the corpus.
 corpus = set(re.findall(r"[a-z']+", (root / "datasets/tinyshakespeare/input.txt").read_text().lower()))
@@ -57,7 +58,7 @@ class Media(HTMLParser):
 
 
 # Each run's report: its loss plot, and its samples' media, embedded or beside it.
-pages = [("digits", ["img"], "digits.png"), ("melody", ["img", "audio"], "melody.mid"),
+pages = [("digits", ["img"], "digits.png"), ("melody-bpe", ["img", "audio"], "melody-bpe.mid"),
          ("shakespeare-char", ["pre"], "shakespeare-char-0.txt")]
 for name, tags, sample in pages:
     page = root / "runs" / name / "report.html"

@@ -29,8 +29,8 @@ train() {
 train digits
 "$autoreg" sample runs/digits --per-class 8 --out out --report # out/digits.png: a row per digit
 
-train melody
-"$autoreg" sample runs/melody --out out --report # out/melody.mid, .png (piano roll), .wav
+train melody-bpe # whole Nottingham tunes, REMI merged by BPE: a sample ends where its tune ends
+"$autoreg" sample runs/melody-bpe --out out --report # out/melody-bpe.mid, .png (piano roll), .wav
 
 train shakespeare-char # nanoGPT's baby GPT: about a minute and a half, and it makes words
 "$autoreg" sample runs/shakespeare-char --num 2 --out out --report >/dev/null # out/shakespeare-char-{0,1}.txt

@@ -353,3 +353,152 @@ fn video_frames_are_bounded_and_moving_mnist_refuses_what_would_mix() {
     ok(s.path(), &["sample", r, "--prompt", clip, "--prompt-frames", "2", "--frames", "5", "--num", "1", "--out", "v"]);
     assert!(s.path().join("v/mm.gif").is_file());
 }
+
+/// `data: N file(s) (M skipped)...`: the summary line of `train`.
+fn summary(stderr: &str) -> &str {
+    stderr.lines().find(|l| l.starts_with("data: ")).unwrap_or_else(|| panic!("no summary:\n{stderr}"))
+}
+
+#[test]
+fn a_huge_sidecar_caption_skips_its_file_naming_it_and_eval_runs() {
+    use autoreg::pixels::image::{GrayImage, Luma};
+    let s = Scratch::new();
+    let root = s.path().join("data");
+    let img = root.join("img");
+    std::fs::create_dir_all(&img).unwrap();
+    std::fs::write(root.join("words.txt"), "three seven one zero. ".repeat(400)).unwrap();
+    for i in 0..8u8 {
+        GrayImage::from_fn(4, 4, |x, y| Luma([if (x + y + u32::from(i)) % 2 == 0 { 255 } else { 0 }]))
+            .save(img.join(format!("{i}.png")))
+            .unwrap();
+        std::fs::write(img.join(format!("{i}.txt")), ["three", "seven", "one", "zero"][usize::from(i) % 4]).unwrap();
+    }
+    // 9.6 MB of caption for a model of 80 positions.
+    std::fs::write(img.join("5.txt"), "seven ".repeat(1_600_000)).unwrap();
+    let text = format!(
+        r#"name = "cap"
+
+[data]
+root = "{root}"
+cache_dir = "{cache}"
+windows = "documents"
+
+[[sources]]
+name = "images"
+path = "img"
+split = "files"
+val_fraction = 0.3
+caption = {{ from = "sidecar" }}
+[sources.tokenizer]
+kind = "pixels"
+colors = "grey"
+levels = 2
+
+[[sources]]
+name = "words"
+path = "words.txt"
+split = "tail"
+[sources.tokenizer]
+kind = "text"
+level = "char"
+
+[model]
+n_layer = 1
+n_head = 2
+n_embd = 32
+block_size = 80
+
+[train]
+runs_dir = "{runs}"
+batch_size = 4
+max_steps = 4
+warmup_steps = 1
+eval_interval = 4
+eval_batches = 1
+device = "cpu"
+threads = 1
+"#,
+        root = root.display(),
+        cache = s.path().join("cache").display(),
+        runs = s.path().join("runs").display(),
+    );
+    let cfg = s.path().join("cap.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let stderr = ok_within(300, s.path(), &["train", cfg.to_str().unwrap()]);
+    let said =
+        format!("{}: its caption file {} is 9600000 bytes", img.join("5.png").display(), img.join("5.txt").display());
+    assert!(stderr.contains(&format!("warning: skipped {said}")), "{stderr}");
+    assert!(stderr.contains("a caption takes at most 40 ids here"), "{stderr}");
+    assert!(summary(&stderr).starts_with("data: 8 file(s) (1 skipped)"), "{stderr}");
+    // Eval reads the same documents, and says the same.
+    let run = s.run_dir("cap");
+    let stderr = ok_within(300, s.path(), &["eval", run.to_str().unwrap()]);
+    assert!(stderr.contains(&said), "{stderr}");
+}
+
+#[test]
+fn a_frame_of_another_size_is_skipped_and_a_skipped_clip_counts_its_frames_as_skipped() {
+    use autoreg::pixels::image::{GrayImage, Luma};
+    let s = Scratch::new();
+    let root = s.path().join("data/clips");
+    // Three clips of 6 frames of 8x8: one with a frame of 9x8, one whose names mix
+    // numbered and unnumbered files.
+    for (clip, names) in [
+        ("a", ["f0", "f1", "f2", "f3", "f4", "f5"]),
+        ("b", ["f0", "f1", "f2", "f3", "f4", "f5"]),
+        ("c", ["cover", "f1", "f2", "f3", "f4", "f5"]),
+    ] {
+        std::fs::create_dir_all(root.join(clip)).unwrap();
+        for (f, name) in names.iter().enumerate() {
+            let width = if clip == "a" && f == 3 { 9 } else { 8 };
+            let f = f as u32;
+            GrayImage::from_fn(width, 8, |x, y| Luma([if x == f || y == f { 255 } else { 0 }]))
+                .save(root.join(clip).join(format!("{name}.png")))
+                .unwrap();
+        }
+    }
+    let data = "path = \"clips\"\nsplit = \"documents\"\nval_fraction = 0.3\nwindows = \"frames\"\ncontext_frames = 1";
+    let tokenizer = "kind = \"video\"\n\n[tokenizer.frame]\nwidth = 8\nheight = 8\nlevels = 2";
+    let cfg = tiny_config(s.path(), &s.path().join("data"), "v", data, tokenizer, 130, "");
+    let check = |stderr: &str| {
+        let odd = root.join("a/f3.png");
+        assert!(stderr.contains(&format!("skipped {}: a frame of 9x8 pixels", odd.display())), "{stderr}");
+        assert!(stderr.contains("is 8x8: skipped, and the clip is cut there in two"), "{stderr}");
+        let cover = root.join("c/cover.png");
+        assert!(stderr.contains(&format!("skipped {}: the frames of", cover.display())), "{stderr}");
+        assert!(
+            stderr.contains("mix names that end in a number (f1.png) and names that do not (cover.png)"),
+            "{stderr}"
+        );
+        let with = format!("skipped 5 more file(s) read with {}, which was skipped", cover.display());
+        assert!(stderr.contains(&with), "{stderr}");
+    };
+    let stderr = ok_within(300, s.path(), &["train", cfg.to_str().unwrap()]);
+    check(&stderr);
+    // Clip a's 5 frames, in two documents, and clip b's 6: 11 of the 18 files.
+    let line = summary(&stderr);
+    assert!(
+        line.starts_with("data: 11 file(s) (7 skipped)") && line.contains("2 train + 1 validation documents"),
+        "{line}"
+    );
+    // From the cache, the same is said again.
+    let stderr = ok_within(300, s.path(), &["train", cfg.to_str().unwrap(), "--set", "name=\"v2\""]);
+    check(&stderr);
+    assert!(summary(&stderr).starts_with("data: 11 file(s) (7 skipped) from the cache"), "{stderr}");
+}
+
+#[test]
+fn a_code_file_of_one_huge_line_or_word_trains_with_bpe() {
+    let s = Scratch::new();
+    let code = s.path().join("data/code");
+    copy_some(&shared_data("python-stdlib/src"), &code, ".py", 4);
+    // Before, the pre-tokenizer took 15 GB for 52 MB of `x=1;` on one line, and an
+    // identifier of millions of bytes never finished learning its merges.
+    std::fs::write(code.join("line.py"), "x=1;".repeat(1 << 20)).unwrap();
+    std::fs::write(code.join("word.py"), "a".repeat(4 << 20)).unwrap();
+    let data = "path = \"code\"\nsplit = \"files\"\nval_files = \"line.py\"";
+    let tokenizer = "kind = \"code\"\n\n[tokenizer.bpe]\nvocab_size = 400";
+    let cfg = tiny_config(s.path(), &s.path().join("data"), "c", data, tokenizer, 32, "");
+    let stderr = ok_within(300, s.path(), &["train", cfg.to_str().unwrap(), "--set", "train.max_steps=2"]);
+    assert!(summary(&stderr).starts_with("data: 6 file(s),"), "{stderr}");
+}

@@ -230,3 +230,63 @@ fn a_prompt_is_continued_with_its_first_bars_unchanged() {
     }
     assert!(continued > 0, "no sample went on past the prompt's two bars");
 }
+
+/// The names of the files in `dir`, sorted.
+fn names(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> =
+        std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into_owned()).collect();
+    names.sort();
+    names
+}
+
+#[test]
+fn render_writes_into_out_not_beside_the_file() {
+    let tune = &melodies()[0];
+    let dir = tempfile::tempdir().unwrap();
+    // A folder of tunes that cannot be written to (whoever runs the tests: root writes
+    // anyway, so its files are checked too); a stem with a dot of its own.
+    let tunes = dir.path().join("tunes");
+    std::fs::create_dir(&tunes).unwrap();
+    let mid = tunes.join("air.v2.mid");
+    std::fs::copy(tune, &mid).unwrap();
+    let work = dir.path().join("work");
+    std::fs::create_dir(&work).unwrap();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&tunes, std::fs::Permissions::from_mode(0o555)).unwrap();
+
+    // By default into out/ of the working folder, as `sample` writes.
+    let out = autoreg(&work, &["render", mid.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert_eq!(names(&work.join("out")), ["air.v2.png", "air.v2.wav"], "{stderr}");
+    assert!(stderr.contains("wrote out/air.v2.png"), "{stderr}");
+    // Or into --out, made when missing.
+    ok(&work, &["render", mid.to_str().unwrap(), "--out", "rolls/a"]);
+    assert_eq!(names(&work.join("rolls/a")), ["air.v2.png", "air.v2.wav"]);
+    let (width, height) = png_size(&work.join("rolls/a/air.v2.png"));
+    assert!(width >= 800 && height > 0, "{width}x{height}");
+    let wav = parse_wav(&work.join("rolls/a/air.v2.wav"));
+    assert_eq!((wav.channels, wav.rate), (1, SAMPLE_RATE));
+    assert!(wav.samples.iter().any(|&s| s.unsigned_abs() > 1000), "a silent preview");
+    // Nothing beside the tune.
+    assert_eq!(names(&tunes), ["air.v2.mid"]);
+    std::fs::set_permissions(&tunes, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+/// `render` reads a damaged file as `encode` does: what comes before the damage, with
+/// one warning naming the file and the damage.
+#[test]
+fn render_draws_a_truncated_file_with_a_warning() {
+    let good = std::fs::read(&melodies()[0]).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cut.mid"), &good[..good.len() * 3 / 5]).unwrap();
+    let out = autoreg(dir.path(), &["render", "cut.mid", "--out", "rolls"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let warnings: Vec<&str> = stderr.lines().filter(|l| l.starts_with("warning:")).collect();
+    assert_eq!(warnings.len(), 1, "{stderr}");
+    assert!(warnings[0].contains("cut.mid: ") && warnings[0].contains("truncated"), "{stderr}");
+    assert_eq!(names(&dir.path().join("rolls")), ["cut.png", "cut.wav"]);
+    let wav = parse_wav(&dir.path().join("rolls/cut.wav"));
+    assert!(wav.samples.iter().any(|&s| s.unsigned_abs() > 1000), "a silent preview");
+}

@@ -346,3 +346,92 @@ fn audio_report_shows_waveforms_with_players() {
     let shot = check_in_browser(&page, count(&html, "<img "), 2);
     std::fs::copy(&shot, std::env::temp_dir().join("report-shot-audio.png")).unwrap();
 }
+
+/// The images of a page as Chromium lays it out in a window `width` pixels wide: each
+/// one's (natural width, natural height, shown width, shown height).
+fn image_sizes(page: &Path, width: u32) -> Vec<(f64, f64, f64, f64)> {
+    let url = format!("file://{}#check", page.display());
+    let size = format!("--window-size={width},2000");
+    let out = browser(&url, &["--virtual-time-budget=15000", &size, "--dump-dom"]);
+    let dom = String::from_utf8_lossy(&out.stdout);
+    let at = dom.find("<div id=\"report-check\" ").unwrap_or_else(|| panic!("{}: no check results", page.display()));
+    let sizes = &attributes(&dom[at..], "data-image-sizes")[0];
+    sizes
+        .split_whitespace()
+        .map(|s| {
+            let n: Vec<f64> = s.split([':', 'x']).map(|n| n.parse().unwrap()).collect();
+            (n[0], n[1], n[2], n[3])
+        })
+        .collect()
+}
+
+/// Issue 24: small pictures (8x8 digits) are enlarged by a whole factor, with sharp
+/// pixels, and large ones shrunk by a whole factor, smoothly; the window's width scales
+/// neither (a scaling by another factor drops or doubles rows and columns of pixels).
+#[test]
+fn pictures_show_at_whole_multiples_of_their_pixels() {
+    let s = Scratch::new();
+    let cfg = s.config("tiny", "[sample]\nnum = 1\nmax_tokens = 20\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("tiny");
+    let pics = s.path().join("pics");
+    std::fs::create_dir_all(&pics).unwrap();
+    let checkers = |w: u32, h: u32| image::GrayImage::from_fn(w, h, |x, y| image::Luma([((x + y) % 2 * 255) as u8]));
+    checkers(8, 8).save(pics.join("a-digit.png")).unwrap();
+    checkers(28, 28).save(pics.join("b-mnist.png")).unwrap();
+    checkers(64, 64).save(pics.join("c-scaled.png")).unwrap();
+    checkers(1299, 194).save(pics.join("d-grid.png")).unwrap();
+    image::DynamicImage::ImageLuma8(checkers(8, 8)).to_rgba8().save(pics.join("e-frames.gif")).unwrap();
+    ok(s.path(), &["report", run.to_str().unwrap(), "--samples", "pics"]);
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    let images: Vec<&str> = html.split("<img ").skip(1).map(|tag| &tag[..tag.find('>').unwrap()]).collect();
+    let widths: Vec<String> = images.iter().flat_map(|tag| attributes(&format!(" {tag}"), "width")).collect();
+    assert_eq!(widths, ["256", "252", "256", "650", "256"], "{html}");
+    assert_eq!(count(&html, "class=\"pixelated\""), 4);
+    assert_eq!(count(&html, "class=\"smooth\""), 1);
+    for window in [1200, 500] {
+        let sizes = image_sizes(&page, window);
+        // Each pixel a square of a whole number of screen pixels, whatever the window.
+        for &(w, h, shown_w, shown_h) in [&sizes[..3], &sizes[4..]].concat().iter() {
+            let k = shown_w / w;
+            assert!(k >= 1.0 && k.fract() == 0.0 && shown_h / h == k, "{w}x{h} shown at {shown_w}x{shown_h}");
+        }
+        let shown: Vec<f64> = sizes.iter().map(|s| s.2).collect();
+        assert_eq!([shown[0], shown[1], shown[2], shown[4]], [256.0, 252.0, 256.0, 256.0], "{sizes:?}");
+        // The grid, shrunk by 2 (or, in a narrow window, to the window), keeps its aspect.
+        let (w, h, shown_w, shown_h) = sizes[3];
+        let width_ok = if window == 1200 { shown_w == 650.0 } else { shown_w > 0.0 && shown_w < 650.0 };
+        assert!(width_ok && (shown_h - shown_w * h / w).abs() < 1.0, "{sizes:?}");
+    }
+}
+
+/// `sample --out DIR --report` shows the samples it wrote to DIR, and no others that
+/// `samples.jsonl` records outside the run: an earlier `sample`'s folder shows only when
+/// named with `--samples`.
+#[test]
+fn sample_report_trusts_its_own_out_folder_alone() {
+    let s = Scratch::new();
+    let cfg = s.config("tiny", "[sample]\nnum = 1\nmax_tokens = 20\n");
+    ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    let run = s.run_dir("tiny");
+    let r = run.to_str().unwrap();
+    ok(s.path(), &["sample", r, "--out", "first", "--seed", "1"]);
+    let out = common::autoreg(s.path(), &["sample", r, "--out", "second", "--seed", "2", "--report"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let page = run.join("report.html");
+    let html = check_page(&run, &page);
+    let (first, second) = (s.path().join("first"), s.path().join("second"));
+    let first = std::fs::canonicalize(first).unwrap();
+    let second = std::fs::canonicalize(second).unwrap();
+    let shown = |dir: &Path, html: &str| {
+        html.contains(&format!("<h3>{}, step", dir.display().to_string().replace('/', "&#x2f;")))
+    };
+    assert!(shown(&second, &html) && !shown(&first, &html), "{html}");
+    assert!(stderr.contains(&format!("{}", first.join("tiny.txt").display())), "{stderr}");
+    // Named, the first folder shows too.
+    ok(s.path(), &["report", r, "--samples", "first", "--samples", "second"]);
+    let html = check_page(&run, &page);
+    assert!(shown(&second, &html) && shown(&first, &html), "{html}");
+}

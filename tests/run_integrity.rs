@@ -244,3 +244,102 @@ fn a_config_file_edited_before_a_resume_applies_as_set_would() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("is at step 26, train.max_steps = 3: nothing to train"), "{stderr}");
 }
+
+/// Waits (two minutes at most) until `path` exists, failing when `child` ends first.
+fn wait_for(path: &Path, child: &mut std::process::Child) {
+    let start = std::time::Instant::now();
+    while std::fs::symlink_metadata(path).is_err() {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("training ended ({status}) before {} was written", path.display());
+        }
+        assert!(start.elapsed() < Duration::from_secs(120), "{} never appeared", path.display());
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// The step of the checkpoint the link `which` of `run` points at.
+fn linked_step(run: &Path, which: &str) -> u64 {
+    let target = std::fs::read_link(run.join(which)).unwrap();
+    let name = target.file_name().unwrap().to_string_lossy().into_owned();
+    name.trim_start_matches("step-").parse().unwrap()
+}
+
+#[test]
+fn a_run_is_sampled_and_evaluated_while_it_trains_and_prunes_its_checkpoints() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let run = s.run_dir("t");
+    let r = run.to_str().unwrap();
+    // A checkpoint at every step, each removing the one before: `last` moves all the time.
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_autoreg"))
+        .current_dir(s.path())
+        .args(["train", cfg.to_str().unwrap()])
+        .args(["--set", "train.max_steps=1000000", "--set", "train.eval_interval=1", "--set", "train.eval_batches=1"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    wait_for(&run.join("last"), &mut child);
+    let first = linked_step(&run, "last");
+    let reads = within(Duration::from_secs(600), {
+        let (cwd, r) = (s.path().to_owned(), r.to_owned());
+        move || {
+            let mut failures = Vec::new();
+            for i in 0..24 {
+                let args: &[&str] = match i % 6 {
+                    4 => &["eval", &r, "--checkpoint", "last"],
+                    5 => &["eval", &r],
+                    _ => &["sample", &r, "--checkpoint", "last", "--num", "1", "--max-tokens", "8", "--out", "o"],
+                };
+                let out = autoreg(&cwd, args);
+                if !out.status.success() {
+                    failures.push(format!("{args:?}: {}", String::from_utf8_lossy(&out.stderr)));
+                }
+            }
+            failures
+        }
+    });
+    let still_training = child.try_wait().unwrap().is_none();
+    let last = linked_step(&run, "last");
+    common::signal(&child, "INT");
+    let (_, stderr) = common::finish(child, 120);
+    assert!(reads.is_empty(), "{} of 24 reads failed:\n{}", reads.len(), reads.join("\n"));
+    assert!(still_training, "the training ended during the reads:\n{stderr}");
+    assert!(last > first + 20, "`last` moved from step {first} to {last} only: the reads did not race the pruning");
+    assert!(stderr.contains("interrupted at step"), "{stderr}");
+    let left: Vec<_> = std::fs::read_dir(run.join("checkpoints")).unwrap().flatten().map(|e| e.file_name()).collect();
+    assert!(left.len() <= 2, "old checkpoints were not removed: {left:?}");
+}
+
+#[test]
+fn a_tokenizer_edited_after_training_is_refused_by_every_command() {
+    let (s, run, r) = trained(&[]);
+    let path = run.join("tokenizer.json");
+    let good = std::fs::read_to_string(&path).unwrap();
+    let state = std::fs::read_to_string(run.join("last/state.json")).unwrap();
+    assert!(state.contains("\"tokenizer_checksum\""), "{state}");
+    let want = format!("{}: does not match its checksum in state.json (edited after training?)", path.display());
+    // Two letters swapped (the same vocabulary size, other meanings), or spaces alone.
+    for (from, to) in [(" .abc", " .bac"), ("\"format\": 2", "\"format\":  2")] {
+        edit(&path, from, to);
+        for args in [
+            &["sample", &r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"][..],
+            &["eval", &r],
+            &["train", "--resume", &r, "--set", "train.max_steps=30"],
+        ] {
+            let err = fails_soon(s.path(), args);
+            assert!(err.contains(&want), "{args:?}: {err}");
+        }
+        std::fs::write(&path, &good).unwrap();
+    }
+    assert!(ok(s.path(), &["info", &r]).contains("last       step 20 "), "the resumes did not train");
+    // Checkpoints written before the record load with the tokenizer as it is.
+    edit(&path, "\"format\": 2", "\"format\":  2");
+    for entry in std::fs::read_dir(run.join("checkpoints")).unwrap().flatten() {
+        let state = entry.path().join("state.json");
+        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
+        json.as_object_mut().unwrap().remove("tokenizer_checksum").unwrap();
+        std::fs::write(&state, json.to_string()).unwrap();
+    }
+    ok(s.path(), &["sample", &r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"]);
+}

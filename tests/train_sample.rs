@@ -166,3 +166,123 @@ fn resuming_with_more_steps_continues_the_schedule() {
     let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
     assert!(config.contains("decay_steps = 20") && config.contains("max_steps = 40"), "{config}");
 }
+
+/// The `state.json` of a run's `last` checkpoint.
+fn last_state(run: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(run.join("last/state.json")).unwrap()).unwrap()
+}
+
+/// `(step, lr, elapsed_s)` of each line of a run's metrics.
+fn lr_and_time(run: &std::path::Path) -> Vec<(i64, f64, f64)> {
+    let line = |v: &serde_json::Value| {
+        (v["step"].as_i64().unwrap(), v["lr"].as_f64().unwrap(), v["elapsed_s"].as_f64().unwrap())
+    };
+    common::metrics(run).iter().map(line).collect()
+}
+
+#[test]
+fn max_time_ends_the_run_and_its_decay_and_a_resume_with_more_time_goes_on() {
+    let s = Scratch::new();
+    // Steps that would never end: the 3 s end the run, and the cosine decays over them.
+    let cfg = s.config("t", "max_time = \"3s\"\n");
+    let started = std::time::Instant::now();
+    common::train_with(s.path(), &cfg, &["train.max_steps=1000000000".to_owned()]);
+    let took = started.elapsed().as_secs_f64();
+    let run = s.run_dir("t");
+    let state = last_state(&run);
+    let (step, elapsed) = (state["step"].as_i64().unwrap(), state["elapsed_s"].as_f64().unwrap());
+    eprintln!("3 s: {step} steps, {elapsed:.2} training seconds, {took:.1} s in all");
+    assert!((3.0..8.0).contains(&elapsed), "{state}");
+    assert!(took < 60.0 && step > 10, "{took} s, {step} steps");
+    assert_eq!(state["decay_time_s"].as_f64(), Some(3.0), "{state}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("max_time = \"3s\""), "{config}");
+    // The last step is saved and evaluated as at a normal end, its rate at min_lr (1e-4).
+    let lines = lr_and_time(&run);
+    let &(last_step, last_lr, _) = lines.last().unwrap();
+    assert_eq!(last_step, step, "{lines:?}");
+    assert!(state["eval_step"].as_i64() == Some(step) && run.join("best/model.safetensors").is_file(), "{state}");
+    assert!(last_lr >= 1e-4 && last_lr - 1e-4 < 0.1 * 9e-4, "{lines:?}");
+    assert!(lines.windows(2).skip(1).all(|w| w[1].1 <= w[0].1), "after the warm-up it only goes down: {lines:?}");
+    assert!(lines.iter().any(|&(_, lr, _)| lr > 5e-4), "{lines:?}");
+
+    // The time is spent: a resume has nothing to train.
+    let r = run.to_str().unwrap();
+    let out = common::autoreg(s.path(), &["train", "--resume", r]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && stderr.contains("nothing to train"), "{stderr}");
+    assert_eq!(last_state(&run)["step"].as_i64(), Some(step));
+
+    // 3 s more: the run goes on from its saved time, its decay ended (as with max_steps).
+    let out = common::autoreg(s.path(), &["train", "--resume", r, "--set", "train.max_time=6"]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    assert!(stderr.contains("its decay ends at 3s of training (train.decay_time)"), "{stderr}");
+    let more = last_state(&run);
+    let (step2, elapsed2) = (more["step"].as_i64().unwrap(), more["elapsed_s"].as_f64().unwrap());
+    eprintln!("6 s: {step2} steps, {elapsed2:.2} training seconds");
+    assert!(step2 > step + 10 && (6.0..11.0).contains(&elapsed2), "{more}");
+    let lines = lr_and_time(&run);
+    let resumed: Vec<_> = lines.iter().filter(|l| l.0 > step).collect();
+    assert_eq!(resumed.last().unwrap().0, step2, "{lines:?}");
+    assert!(resumed.iter().all(|&&(_, lr, t)| (lr - 1e-4).abs() < 1e-12 && t > elapsed), "{lines:?}");
+    let config = std::fs::read_to_string(run.join("config.toml")).unwrap();
+    assert!(config.contains("max_time = \"6s\""), "{config}");
+}
+
+#[test]
+fn a_run_stopped_before_its_time_resumes_its_time_budget() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "max_time = 4\n");
+    let args = ["train", cfg.to_str().unwrap(), "--set", "train.max_steps=1000000000"];
+    let child = common::start_paused(s.path(), &args, "step", 5);
+    common::signal(&child, "INT");
+    let (status, stderr) = common::finish(child, 120);
+    assert!(!status.success() && stderr.contains("--resume"), "{stderr}");
+    let run = s.run_dir("t");
+    let stopped = last_state(&run);
+    let elapsed = stopped["elapsed_s"].as_f64().unwrap();
+    assert!(stopped["step"].as_i64() == Some(5) && elapsed < 4.0, "{stopped}");
+    let out = common::autoreg(s.path(), &["train", "--resume", run.to_str().unwrap()]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success() && !stderr.contains("keeps this run's schedule"), "{stderr}");
+    let done = last_state(&run);
+    assert!((4.0..9.0).contains(&done["elapsed_s"].as_f64().unwrap()), "{done}");
+    let lines = lr_and_time(&run);
+    assert!(lines.windows(2).all(|w| w[1].0 > w[0].0 && w[1].2 >= w[0].2), "{lines:?}");
+    let last_lr = lines.last().unwrap().1;
+    assert!(last_lr - 1e-4 < 0.1 * 9e-4, "{lines:?}");
+}
+
+#[test]
+fn bad_max_time_values_are_refused_naming_the_key() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "");
+    let c = cfg.to_str().unwrap();
+    for value in ["0", "-5", "soon", "-1m", "0s"] {
+        let err = common::fails(s.path(), &["train", c, "--set", &format!("train.max_time={value}")]);
+        assert!(err.contains("train.max_time must be a duration above 0"), "{value}: {err}");
+    }
+    let cfg = s.config("u", "max_time = \"ten minutes\"\n");
+    let err = common::fails(s.path(), &["train", cfg.to_str().unwrap()]);
+    let text = std::fs::read_to_string(&cfg).unwrap();
+    let line = 1 + text.lines().position(|l| l.starts_with("max_time")).unwrap();
+    assert!(err.contains(&format!("line {line}: train.max_time must be")), "{err}");
+    assert!(!s.run_dir("t").exists() && !s.run_dir("u").exists());
+}
+
+#[test]
+fn two_ranks_stop_together_at_the_end_of_their_time() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "max_time = \"2s\"\n");
+    let (dir, cfg) = (s.path().to_path_buf(), cfg.to_str().unwrap().to_owned());
+    // Each rank on its own clock would stop at its own step and leave the other waiting.
+    let out = common::within(std::time::Duration::from_secs(120), move || {
+        common::autoreg(&dir, &["train", &cfg, "--nproc", "2", "--set", "train.max_steps=1000000000"])
+    });
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let state = last_state(&s.run_dir("t"));
+    assert!((2.0..7.0).contains(&state["elapsed_s"].as_f64().unwrap()), "{state}");
+    let lines = lr_and_time(&s.run_dir("t"));
+    assert_eq!(lines.last().unwrap().0, state["step"].as_i64().unwrap(), "{lines:?}");
+}

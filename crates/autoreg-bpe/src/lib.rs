@@ -7,6 +7,12 @@
 //! modality's symbol `i` is the private-use scalar U+F0000 + `i`, outside U+D800-DFFF.
 //! Class tokens and specials are never merged: they cut the sequence into words, as the
 //! configured [`Split`] does.
+//!
+//! Words are bounded, so that any input is learned and merged in bounded memory and
+//! time (a file of one 52 MB line, one identifier of millions of bytes): a word of
+//! GPT-2's longer than 1,024 bytes, and a run between split points longer than 16,384
+//! ids, is cut into consecutive pieces that merges do not cross. Python's `tokenizers`
+//! merges such a word whole, so it gives the same ids on files without one.
 
 mod alphabet;
 mod words;
@@ -14,11 +20,15 @@ mod words;
 use alphabet::Alphabet;
 use autoreg_tokens::{IdModel, Modality, Split, TokenError};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::io::IsTerminal;
 use tokenizers::models::bpe::{BPE, BpeTrainerBuilder, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, Model, Trainer};
 use words::Words;
+
+/// The most copies of one word the trainer is fed at once.
+const FEED_BATCH: u64 = 1 << 12;
 
 /// `[tokenizer.bpe]` in a config.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -164,11 +174,13 @@ impl Bpe {
         let alphabet = Alphabet::new(rule.bytes, rule.symbols)?;
         let words = Words::new(alphabet, split.clone(), split_ids.clone(), rule.symbols);
 
-        let mut sequences = Vec::new();
+        // Each distinct word once, with its count: the words of the training split are
+        // never all held at once.
+        let mut counts: HashMap<String, u64> = HashMap::new();
         for doc in docs {
             words.each(doc, |word| {
                 if let Ok(word) = word {
-                    sequences.push(word);
+                    *counts.entry(word).or_default() += 1;
                 }
             });
         }
@@ -181,7 +193,18 @@ impl Bpe {
             // The trainer's progress bars draw on a terminal only; elsewhere they print blank lines.
             .show_progress(std::io::stderr().is_terminal())
             .build();
-        trainer.feed(sequences.into_iter(), |word| Ok(vec![word.to_owned()])).map_err(|e| fit(e.to_string()))?;
+        // The trainer counts the words its callback returns for each sequence it is fed:
+        // a word seen n times is fed as sequences `"k word"` of k <= FEED_BATCH copies.
+        let batches = counts.iter().flat_map(|(word, &n)| {
+            (0..n.div_ceil(FEED_BATCH)).map(move |b| format!("{} {word}", (n - b * FEED_BATCH).min(FEED_BATCH)))
+        });
+        trainer
+            .feed(batches, |batch| {
+                let (k, word) = batch.split_once(' ').ok_or("a batch of words without its count")?;
+                let k: usize = k.parse()?;
+                Ok(vec![word.to_owned(); k])
+            })
+            .map_err(|e| fit(e.to_string()))?;
         let mut learned = BPE::default();
         trainer.train(&mut learned).map_err(|e| fit(e.to_string()))?;
 

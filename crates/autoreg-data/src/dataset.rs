@@ -23,9 +23,11 @@ pub struct Dataset {
     pub train: TokenStore,
     /// Validation documents.
     pub val: TokenStore,
-    /// Files that gave documents.
+    /// Files used: those that gave documents, and those read with them (a clip's later
+    /// frames).
     pub files_used: usize,
-    /// Files that were skipped, with the reason.
+    /// Files that were skipped, with the reason; a file read with a skipped one (a later
+    /// frame of a clip that was skipped) is skipped with it.
     pub skipped: Vec<String>,
     /// Whether the tokens came from the cache.
     pub from_cache: bool,
@@ -74,7 +76,7 @@ impl Dataset {
 
 /// Version of the cache's format and of the code that fills it; part of the cache key,
 /// so that a change of either misses old entries.
-const CACHE_VERSION: &str = "autoreg-token-cache-2";
+const CACHE_VERSION: &str = "autoreg-token-cache-3";
 
 /// What the cache records about the tokens and each file.
 #[derive(Serialize, Deserialize)]
@@ -93,6 +95,46 @@ struct FileEntry {
     /// What encoding the file warned about (a damaged file recovered, a stereo
     /// recording mixed down): said again when the cache is read instead of the file.
     warnings: Vec<String>,
+    /// The skipped file this one is read with (as a later frame of a clip is), when it
+    /// is skipped with it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    skipped_with: Option<PathBuf>,
+}
+
+/// Marks the files that are read with a skipped file (its companion inputs, such as the
+/// later frames of a clip) and that gave nothing of their own as skipped with it, so
+/// that the files counted as used gave data.
+fn skip_companions(files: &[PathBuf], tokenizer: Pipeline<'_>, entries: &mut [FileEntry]) {
+    let index: std::collections::HashMap<&Path, usize> =
+        files.iter().enumerate().map(|(i, f)| (f.as_path(), i)).collect();
+    for i in 0..entries.len() {
+        if entries[i].error.is_none() || entries[i].skipped_with.is_some() {
+            continue;
+        }
+        for companion in tokenizer.companion_inputs(&files[i]) {
+            let Some(&j) = index.get(companion.as_path()) else { continue };
+            let entry = &mut entries[j];
+            if j != i && entry.error.is_none() && entry.docs == 0 {
+                entry.error =
+                    Some(format!("{}: read with {}, which was skipped", companion.display(), files[i].display()));
+                entry.skipped_with = Some(files[i].clone());
+            }
+        }
+    }
+}
+
+/// Says, once per skipped file, how many files were skipped with it.
+fn say_skipped_with(entries: &[FileEntry]) {
+    let mut with: Vec<(&Path, usize)> = Vec::new();
+    for path in entries.iter().filter_map(|e| e.skipped_with.as_deref()) {
+        match with.iter_mut().find(|(p, _)| *p == path) {
+            Some((_, n)) => *n += 1,
+            None => with.push((path, 1)),
+        }
+    }
+    for (path, n) in with {
+        log::warn!("skipped {n} more file(s) read with {}, which was skipped", path.display());
+    }
 }
 
 /// blake3 (hex) of a store's document lengths and tokens.
@@ -233,10 +275,11 @@ fn tokenize_cached(
         Ok(Some((store, manifest))) => {
             for file in &manifest.files {
                 file.warnings.iter().for_each(|w| log::warn!("{w}"));
-                if let Some(reason) = &file.error {
+                if let Some(reason) = file.error.as_ref().filter(|_| file.skipped_with.is_none()) {
                     log::warn!("skipped {reason}");
                 }
             }
+            say_skipped_with(&manifest.files);
             return Ok((store, manifest, true));
         }
         Ok(None) => {}
@@ -269,11 +312,15 @@ fn tokenize_cached(
         match result {
             Ok(docs) => {
                 docs.iter().for_each(|d| store.push(d));
-                entries.push(FileEntry { path, docs: docs.len(), error: None, warnings });
+                entries.push(FileEntry { path, docs: docs.len(), error: None, warnings, skipped_with: None });
             }
-            Err(e) => entries.push(FileEntry { path, docs: 0, error: Some(e.to_string()), warnings }),
+            Err(e) => {
+                entries.push(FileEntry { path, docs: 0, error: Some(e.to_string()), warnings, skipped_with: None })
+            }
         }
     }
+    skip_companions(files, tokenizer, &mut entries);
+    say_skipped_with(&entries);
     let manifest = Manifest { files: entries, checksum: store_checksum(&store) };
     // The cache is an optimisation: failing to write it is worth a warning, no more.
     let saved = std::fs::create_dir_all(&cache_dir)
@@ -487,6 +534,87 @@ mod tests {
     impl Inputs for WithLabels {
         fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
             vec![path.with_extension("labels")]
+        }
+    }
+
+    /// A text tokenizer that reads each folder as one document, from its `0.txt`, with
+    /// its other files as companions (which give nothing of their own); a folder with
+    /// a file that says "bad" is refused.
+    struct Folders(autoreg_text::TextTokenizer);
+
+    impl Modality for Folders {
+        fn kind(&self) -> &'static str {
+            self.0.kind()
+        }
+        fn vocab_size(&self) -> usize {
+            self.0.vocab_size()
+        }
+        fn specials(&self) -> autoreg_tokens::Specials {
+            self.0.specials()
+        }
+        fn token_name(&self, token: u32) -> Option<String> {
+            self.0.token_name(token)
+        }
+        fn merge_rule(&self) -> autoreg_tokens::MergeRule {
+            self.0.merge_rule()
+        }
+        fn encode(&self, source: &autoreg_tokens::Source) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
+            if source.path.file_name().is_some_and(|n| n != "0.txt") {
+                return Ok(Vec::new());
+            }
+            let mut all = source.bytes.to_vec();
+            for file in self.companion_inputs(source.path) {
+                let bytes = std::fs::read(&file).map_err(|e| autoreg_tokens::TokenError::io(&file, e))?;
+                if bytes == b"bad" {
+                    return Err(autoreg_tokens::TokenError::format(source.name(), "a bad frame"));
+                }
+                all.extend(bytes);
+            }
+            self.0.encode(&autoreg_tokens::Source::new(source.path, &all))
+        }
+        fn decode(&self, ids: &[u32]) -> Result<autoreg_tokens::Decoded, autoreg_tokens::TokenError> {
+            self.0.decode(ids)
+        }
+        fn extras(&self) -> Extras<'_> {
+            Extras { inputs: Some(self), ..Extras::default() }
+        }
+    }
+
+    impl Inputs for Folders {
+        fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
+            if path.file_name().is_some_and(|n| n != "0.txt") {
+                return Vec::new();
+            }
+            (1..3).map(|i| path.with_file_name(format!("{i}.txt"))).collect()
+        }
+    }
+
+    #[test]
+    fn files_read_with_a_skipped_file_are_counted_as_skipped_with_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        for (folder, middle) in [("a", "abc"), ("b", "bad"), ("c", "cab")] {
+            for (i, text) in ["abc", middle, "abc"].iter().enumerate() {
+                files.push(write(dir.path(), &format!("{folder}/{i}.txt"), text.as_bytes()));
+            }
+        }
+        let tok = Folders(autoreg_text::TextTokenizer::byte());
+        let cfg = config(dir.path());
+        for from_cache in [false, true] {
+            let data = load(&cfg, &files, &tok, "tok").unwrap();
+            assert_eq!(data.from_cache, from_cache);
+            assert_eq!((data.files_used, data.skipped.len()), (6, 3), "{:?}", data.skipped);
+            let (first, b) = (dir.path().join("b/0.txt"), dir.path().join("b"));
+            assert_eq!(data.skipped[0], format!("{}: a bad frame", first.display()));
+            for (i, skipped) in data.skipped[1..].iter().enumerate() {
+                let want = format!(
+                    "{}: read with {}, which was skipped",
+                    b.join(format!("{}.txt", i + 1)).display(),
+                    first.display()
+                );
+                assert_eq!(*skipped, want);
+            }
+            assert_eq!(data.train.num_docs() + data.val.num_docs(), 2);
         }
     }
 

@@ -44,10 +44,16 @@ pub fn render_preview_wav(score: &Score, path: &Path) -> Result<(), TokenError> 
 }
 
 /// Reads the MIDI file at `mid_path` and writes its piano roll to `png_path` and its
-/// audio preview to `wav_path` (for `autoreg render tune.mid`).
+/// audio preview to `wav_path` (for `autoreg render tune.mid`). It reads leniently, as
+/// the tokenizer does: a damaged file (a truncated track, a malformed event, missing
+/// tracks) gives what comes before the damage, which one warning names.
 pub fn render_midi_file(mid_path: &Path, png_path: &Path, wav_path: &Path) -> Result<(), TokenError> {
     let bytes = std::fs::read(mid_path).map_err(|e| TokenError::io(mid_path, e))?;
-    let score = Score::from_midi(&bytes, &mid_path.display().to_string())?;
+    let name = mid_path.display().to_string();
+    let (score, damage) = Score::read_midi(&bytes, &name, false)?;
+    if let Some(damage) = damage {
+        autoreg_tokens::warn(format!("{name}: {damage}"));
+    }
     render_piano_roll(&score, png_path)?;
     render_preview_wav(&score, wav_path)
 }

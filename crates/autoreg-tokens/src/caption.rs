@@ -1,7 +1,9 @@
 //! Captions, the text that a source of a mixture pairs with each file, and
 //! [`Captioned`], which writes a source's files as documents of the mixture.
 
-use crate::{Decoded, Extras, Inputs, LabelPattern, MergeRule, Modality, Parts, Source, Specials, TokenError};
+use crate::{
+    Decoded, Extras, Inputs, LabelPattern, MAX_CAPTION, MergeRule, Modality, Parts, Source, Specials, TokenError,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -32,6 +34,15 @@ pub enum Caption {
     Sidecar,
 }
 
+/// `text` for a message: quoted whole when short, else its start.
+fn shown(text: &str) -> String {
+    const SHOWN: usize = 40;
+    match text.char_indices().nth(SHOWN) {
+        None => format!("{text:?}"),
+        Some((at, _)) => format!("{:?}...", &text[..at]),
+    }
+}
+
 /// One source of a mixture as a modality of the mixture's ids: its part encodes a file,
 /// and each document is written `BOS <tag_c> caption <tag> ids EOS` with a caption,
 /// `BOS <tag> ids EOS` without. The data pipeline reads a source through it.
@@ -41,12 +52,33 @@ pub struct Captioned<'a> {
     part: usize,
     caption: Option<&'a Caption>,
     pattern: Option<LabelPattern>,
+    /// The most ids a caption may take (see [`Captioned::limit`]).
+    max_ids: usize,
 }
 
 impl<'a> Captioned<'a> {
-    /// Source files of part `part` of `mixture`, with `caption`. The reason says what
-    /// the caption needs and the part lacks.
-    pub fn new(mixture: &'a dyn Modality, part: usize, caption: Option<&'a Caption>) -> Result<Self, String> {
+    /// The most bytes a sidecar caption file may hold; a longer one is refused unread.
+    /// Far more than any caption of [`MAX_CAPTION`] ids (a character-level id is at
+    /// most 4 bytes), so that what decides is the caption's length in ids.
+    pub const MAX_SIDECAR_BYTES: u64 = 1 << 16;
+
+    /// The most ids a caption may take in a model of `block_size` positions: at most
+    /// [`MAX_CAPTION`], the most the sampler lets a model write before the document,
+    /// and at most half the context, since every window of a captioned document keeps
+    /// the caption in front (`windows = "documents"`) and the document needs the rest.
+    pub fn limit(block_size: usize) -> usize {
+        MAX_CAPTION.min(block_size / 2).max(1)
+    }
+
+    /// Source files of part `part` of `mixture`, with `caption` of at most `max_ids`
+    /// ids (see [`Captioned::limit`]): a file whose caption is longer is skipped with the
+    /// reason. The error says what the caption needs and the part lacks.
+    pub fn new(
+        mixture: &'a dyn Modality,
+        part: usize,
+        caption: Option<&'a Caption>,
+        max_ids: usize,
+    ) -> Result<Self, String> {
         let parts = mixture.extras().parts.ok_or("a source's tokenizer must be a mixture")?;
         let pipeline = parts.part(part);
         if caption.is_some() && parts.captions().is_none() {
@@ -67,7 +99,7 @@ impl<'a> Captioned<'a> {
             }
             _ => None,
         };
-        Ok(Self { mixture, parts, part, caption, pattern })
+        Ok(Self { mixture, parts, part, caption, pattern, max_ids })
     }
 
     /// The caption `label` as `words` spells it.
@@ -79,8 +111,10 @@ impl<'a> Captioned<'a> {
         }
     }
 
-    /// The caption of `source` when it does not depend on the document.
-    fn file_caption(&self, source: &Source) -> Result<Option<String>, TokenError> {
+    /// The caption of `source` when it does not depend on the document, with where it
+    /// comes from, for messages.
+    fn file_caption(&self, source: &Source) -> Result<Option<(String, String)>, TokenError> {
+        let mut from = String::new();
         let text = match self.caption {
             None | Some(Caption::Class { .. }) => return Ok(None),
             Some(Caption::Name { words, .. }) => {
@@ -102,20 +136,50 @@ impl<'a> Captioned<'a> {
             }
             Some(Caption::Sidecar) => {
                 let path = source.path.with_extension("txt");
+                from = format!(" from {}", path.display());
+                let len = std::fs::metadata(&path).map_err(|e| TokenError::io(&path, e))?.len();
+                if len > Self::MAX_SIDECAR_BYTES {
+                    return Err(TokenError::format(
+                        source.name(),
+                        format!(
+                            "its caption file {} is {len} bytes, more than the {} a caption file may \
+                             hold: a caption takes at most {} ids here (at most {MAX_CAPTION}, and half of \
+                             model.block_size)",
+                            path.display(),
+                            Self::MAX_SIDECAR_BYTES,
+                            self.max_ids
+                        ),
+                    ));
+                }
                 std::fs::read_to_string(&path).map_err(|e| TokenError::io(&path, e))?
             }
         };
-        Ok(Some(text.trim().to_owned()))
+        Ok(Some((text.trim().to_owned(), from)))
     }
 
-    /// `text` in the captions' part, as mixed ids without tags.
-    fn caption_ids(&self, source: &Source, text: &str) -> Result<Vec<u32>, TokenError> {
+    /// `text`, the caption of `source`, in the captions' part, as mixed ids without
+    /// tags; refused when longer than `max_ids`. `from` says where it comes from in
+    /// messages (`" from x.txt"`), or is empty.
+    fn caption_ids(&self, source: &Source, text: &str, from: &str) -> Result<Vec<u32>, TokenError> {
         let Some(c) = self.parts.captions() else { return Ok(Vec::new()) };
         let part = self.parts.part(c);
-        let docs = part
-            .encode(&Source::new(source.path, text.as_bytes()))
-            .map_err(|e| TokenError::format(source.name(), format!("its caption {text:?} cannot be written: {e}")))?;
-        Ok(docs.first().map(|doc| self.parts.to_mixed(c, doc)).unwrap_or_default())
+        let docs = part.encode(&Source::new(source.path, text.as_bytes())).map_err(|e| {
+            TokenError::format(source.name(), format!("its caption {}{from} cannot be written: {e}", shown(text)))
+        })?;
+        let ids = docs.first().map(|doc| self.parts.to_mixed(c, doc)).unwrap_or_default();
+        if ids.len() > self.max_ids {
+            return Err(TokenError::format(
+                source.name(),
+                format!(
+                    "its caption{from} is {} ids long ({}): a caption takes at most {} ids here (at most \
+                     {MAX_CAPTION}, and half of model.block_size)",
+                    ids.len(),
+                    shown(text),
+                    self.max_ids
+                ),
+            ));
+        }
+        Ok(ids)
     }
 }
 
@@ -144,7 +208,7 @@ impl Modality for Captioned<'_> {
         let part = self.parts.part(self.part);
         let docs = part.encode(source)?;
         let file_caption = match self.file_caption(source)? {
-            Some(text) => Some(self.caption_ids(source, &text)?),
+            Some((text, from)) => Some(self.caption_ids(source, &text, &from)?),
             None => None,
         };
         let classes = part.base.extras().classes;
@@ -157,7 +221,7 @@ impl Modality for Captioned<'_> {
                     let k = k.ok_or_else(|| TokenError::format(source.name(), "a document has no class"))?;
                     doc.remove(1);
                     let text = Self::spelled(words, &classes.names()[k as usize], source)?;
-                    Some(self.caption_ids(source, &text)?)
+                    Some(self.caption_ids(source, &text, "")?)
                 }
                 _ => file_caption.clone(),
             };

@@ -11,8 +11,12 @@
 //! A checkpoint is written into a temporary folder, renamed into place, and only then
 //! pointed at by swapping the `last` (and `best`) link atomically. A kill at any moment
 //! leaves `last` on a complete checkpoint. `state.json` records the `[model]` section
-//! and a blake3 checksum of each weights file, checked when the checkpoint is loaded.
+//! and a blake3 checksum of each weights file, checked when the checkpoint is loaded,
+//! and of the run's `tokenizer.json`, checked by [`Checkpoint::verify_tokenizer`].
 //! One process at a time writes a run: it holds the advisory lock on the `lock` file.
+//! Others read it at any time: the trainer removes the checkpoints it no longer links,
+//! so a reader whose checkpoint goes meanwhile opens the one the link names now
+//! ([`RunDir::checkpoint`], [`RunDir::read_checkpoint`]).
 
 use crate::error::TrainError;
 use crate::testhook::pause;
@@ -49,6 +53,11 @@ pub struct TrainState {
     /// before it was recorded.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub eval_step: Option<i64>,
+    /// The training seconds (of `elapsed_s`) at which the learning rate's decay ends
+    /// when it follows time (`train.max_time`, `train.decay_time`): a resumed run keeps
+    /// it. Absent in runs whose schedule follows steps alone.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub decay_time_s: Option<f64>,
 }
 
 impl TrainState {
@@ -86,6 +95,10 @@ struct StateFile {
     model: Option<ModelConfig>,
     /// blake3 (hex) of each weights file, by file name (absent in older checkpoints).
     checksums: Option<BTreeMap<String, String>>,
+    /// blake3 (hex) of the run's `tokenizer.json` when the checkpoint was saved, whose
+    /// ids the weights were trained on (absent in older checkpoints).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    tokenizer_checksum: Option<String>,
 }
 
 /// A run directory: everything needed to sample from or resume a run.
@@ -118,14 +131,21 @@ pub struct Checkpoint {
     pub state: TrainState,
     model: Option<ModelConfig>,
     checksums: Option<BTreeMap<String, String>>,
+    tokenizer_checksum: Option<String>,
     /// The run's `config.toml`, named when `[model]` does not match.
     config_path: PathBuf,
+    /// The run's `tokenizer.json`, checked against `tokenizer_checksum`.
+    tokenizer_path: PathBuf,
 }
 
 const WEIGHTS: &str = "model.safetensors";
 const OPTIMIZER: &str = "optimizer.safetensors";
 const STATE: &str = "state.json";
 const LOCK: &str = "lock";
+
+/// How many times a reader opens the checkpoint a link names again when the trainer
+/// moved the link while the reader was opening the one it named before.
+const MOVED_RETRIES: usize = 10;
 
 /// Whether `name` is a temporary entry of a save (`step-N.tmp-PID`, `.last.tmp-PID`,
 /// `.step-N.state.json.tmp-PID`, `.config.toml.tmp-PID`; `step-N.tmp` from older
@@ -253,7 +273,15 @@ impl RunDir {
         for file in [WEIGHTS, OPTIMIZER] {
             checksums.insert(file.to_owned(), file_checksum(&tmp.join(file))?);
         }
-        let record = StateFile { state: state.clone(), model: Some(model.clone()), checksums: Some(checksums) };
+        // The tokenizer was written before training (and checked on a resume).
+        let tokenizer = self.tokenizer_path();
+        let tokenizer_checksum = if tokenizer.is_file() { Some(file_checksum(&tokenizer)?) } else { None };
+        let record = StateFile {
+            state: state.clone(),
+            model: Some(model.clone()),
+            checksums: Some(checksums),
+            tokenizer_checksum,
+        };
         let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::checkpoint(&tmp, e.to_string()))?;
         std::fs::write(tmp.join(STATE), json).map_err(|e| TrainError::io(tmp.join(STATE), e))?;
         for file in [WEIGHTS, OPTIMIZER, STATE] {
@@ -366,17 +394,64 @@ impl RunDir {
     }
 
     /// The checkpoint `which` (`"last"` or `"best"`) points at, with its `state.json`
-    /// read and checked; the link must point inside this run's `checkpoints/`.
+    /// read and checked; the link must point inside this run's `checkpoints/`. When the
+    /// trainer moves the link and removes the checkpoint while it is being opened, the
+    /// one the link names now is opened instead.
     pub fn checkpoint(&self, which: &str) -> Result<Checkpoint, TrainError> {
         if !self.root.is_dir() {
             return Err(TrainError::checkpoint(&self.root, "not a run directory (no such folder)"));
         }
-        let Some(dir) = self.resolve(which)? else {
-            return Err(TrainError::checkpoint(
-                &self.root,
-                format!("no `{which}` checkpoint: no weights were saved here (train first, or name a run directory)"),
-            ));
-        };
+        let link = self.root.join(which);
+        let mut tries = 0;
+        loop {
+            let named = std::fs::read_link(&link).ok();
+            let opened = self.resolve(which).and_then(|dir| match dir {
+                Some(dir) => self.open(dir),
+                None => Err(TrainError::checkpoint(
+                    &self.root,
+                    format!(
+                        "no `{which}` checkpoint: no weights were saved here (train first, or name a run directory)"
+                    ),
+                )),
+            });
+            match opened {
+                Err(_) if tries < MOVED_RETRIES && std::fs::read_link(&link).ok() != named => tries += 1,
+                opened => return opened,
+            }
+        }
+    }
+
+    /// Runs `read` on `checkpoint`, opened from the link `which`, and returns the
+    /// checkpoint it read with what `read` gave. A run is read while it trains: when
+    /// `read` fails because the trainer moved the link and removed the checkpoint
+    /// meanwhile (the link names another one now), `read` runs again on the checkpoint
+    /// the link names now, a few times at most.
+    pub fn read_checkpoint<T>(
+        &self,
+        which: &str,
+        mut checkpoint: Checkpoint,
+        mut read: impl FnMut(&Checkpoint) -> Result<T, TrainError>,
+    ) -> Result<(Checkpoint, T), TrainError> {
+        let mut tries = 0;
+        loop {
+            match read(&checkpoint) {
+                Ok(value) => return Ok((checkpoint, value)),
+                Err(_) if tries < MOVED_RETRIES && self.moved(which, &checkpoint.dir) => {
+                    tries += 1;
+                    checkpoint = self.checkpoint(which)?;
+                }
+                Err(e) => return Err(e),
+            }
+        }
+    }
+
+    /// Whether the link `which` no longer names the checkpoint folder `dir`.
+    fn moved(&self, which: &str, dir: &Path) -> bool {
+        !matches!(self.resolve(which), Ok(Some(now)) if now == dir)
+    }
+
+    /// The checkpoint in the folder `dir`, with its `state.json` read and checked.
+    fn open(&self, dir: PathBuf) -> Result<Checkpoint, TrainError> {
         let state_path = dir.join(STATE);
         let bytes = std::fs::read(&state_path).map_err(|e| TrainError::io(&state_path, e))?;
         let file: StateFile =
@@ -406,12 +481,32 @@ impl RunDir {
             state: file.state,
             model: file.model,
             checksums: file.checksums,
+            tokenizer_checksum: file.tokenizer_checksum,
             config_path: self.config_path(),
+            tokenizer_path: self.tokenizer_path(),
         })
     }
 }
 
 impl Checkpoint {
+    /// Checks the run's `tokenizer.json` against the checksum that `state.json` records:
+    /// the weights were trained on its ids, and an edited tokenizer would give them other
+    /// meanings. Checkpoints older than the record are not checked.
+    pub fn verify_tokenizer(&self) -> Result<(), TrainError> {
+        let Some(expected) = &self.tokenizer_checksum else { return Ok(()) };
+        if file_checksum(&self.tokenizer_path)? != *expected {
+            return Err(TrainError::checkpoint(
+                &self.tokenizer_path,
+                format!(
+                    "does not match its checksum in {STATE} (edited after training?): {} was trained on the \
+                     tokenizer that checksum records, and cannot be used with another",
+                    self.dir.display()
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     /// Loads the weights into `vs`, the variables of a model built from `model`: that
     /// must be the `[model]` the checkpoint was trained with, the file must match its
     /// checksum, and its tensors the variables, by name and shape, with none left over.
@@ -652,6 +747,64 @@ mod tests {
         for step in ["step-000010", "step-000020", "step-000030"] {
             assert!(run.path().join("checkpoints").join(step).is_dir(), "{step} was removed");
         }
+    }
+
+    #[test]
+    fn a_checkpoint_removed_while_it_is_read_is_replaced_by_the_one_the_link_names_now() {
+        let (_d, run, _lock, mut vs, opt) = saved_run();
+        let opened = run.checkpoint("last").unwrap();
+        assert_eq!(opened.state.step, 20);
+        // The trainer saves step 30 and removes step 20, which no link names any more.
+        let state = TrainState { step: 30, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
+        run.save(&vs, &opt, &state, &ModelConfig::default(), false).unwrap();
+        assert!(!opened.dir.exists());
+        let mut reads = 0;
+        let (read, ()) = run
+            .read_checkpoint("last", opened, |c| {
+                reads += 1;
+                c.load_weights(&mut vs, &ModelConfig::default())
+            })
+            .unwrap();
+        assert_eq!((read.state.step, reads), (30, 2));
+        // A failure of a checkpoint that the link still names is not tried again.
+        let mut reads = 0;
+        let err = run
+            .read_checkpoint("last", read, |c| {
+                reads += 1;
+                Err::<(), _>(TrainError::checkpoint(&c.dir, "damaged"))
+            })
+            .unwrap_err();
+        assert_eq!(reads, 1, "{err}");
+        // No link: the error says so.
+        std::fs::remove_file(run.path().join("last")).unwrap();
+        let err = run.checkpoint("last").unwrap_err().to_string();
+        assert!(err.contains("no `last` checkpoint: no weights were saved here"), "{err}");
+    }
+
+    #[test]
+    fn the_tokenizer_is_checked_against_the_checksum_of_each_checkpoint() {
+        let dir = tempfile::tempdir().unwrap();
+        let run = RunDir::new(dir.path().join("run"));
+        std::fs::create_dir_all(run.path()).unwrap();
+        std::fs::write(run.tokenizer_path(), "{\"kind\": \"text\"}").unwrap();
+        let (run, _lock, ..) = saved_run_at(run.path().to_owned());
+        let state = run.path().join("last").join(STATE);
+        let json = std::fs::read_to_string(&state).unwrap();
+        assert!(json.contains("\"tokenizer_checksum\""), "{json}");
+        for which in ["last", "best"] {
+            run.checkpoint(which).unwrap().verify_tokenizer().unwrap();
+        }
+        std::fs::write(run.tokenizer_path(), "{\"kind\":  \"text\"}").unwrap();
+        let err = run.checkpoint("last").unwrap().verify_tokenizer().unwrap_err().to_string();
+        assert!(
+            err.contains("run/tokenizer.json: does not match its checksum in state.json (edited after training?)"),
+            "{err}"
+        );
+        // A checkpoint older than the record is not checked.
+        let mut record: serde_json::Value = serde_json::from_str(&json).unwrap();
+        record.as_object_mut().unwrap().remove("tokenizer_checksum").unwrap();
+        std::fs::write(&state, record.to_string()).unwrap();
+        run.checkpoint("last").unwrap().verify_tokenizer().unwrap();
     }
 
     #[test]

@@ -1,6 +1,6 @@
 use crate::schedule::Schedule;
 use autoreg_model::{DeviceChoice, Precision};
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use std::path::PathBuf;
 
 /// Which optimizer trains the model.
@@ -27,6 +27,12 @@ pub struct TrainConfig {
     pub grad_accum: i64,
     /// Optimizer steps in all.
     pub max_steps: i64,
+    /// Training seconds in all, over every session of the run (evaluations and
+    /// checkpoints included): training stops at `max_steps` or at `max_time`, whichever
+    /// comes first, and the decay follows time to end with it. Written as a duration,
+    /// `"10m"`, `"1h 30m"`, `"90s"`, or as a number of seconds; unset: steps alone.
+    #[serde(deserialize_with = "max_time", serialize_with = "duration", skip_serializing_if = "Option::is_none")]
+    pub max_time: Option<f64>,
     /// Peak learning rate.
     pub lr: f64,
     /// Learning rate at the end of the cosine decay.
@@ -35,6 +41,10 @@ pub struct TrainConfig {
     pub warmup_steps: i64,
     /// Step at which the decay reaches `min_lr`; unset: `max_steps`.
     pub decay_steps: Option<i64>,
+    /// Training seconds at which the decay reaches `min_lr` (a duration, as `max_time`);
+    /// unset: `max_time` (or, resuming, the end the run's checkpoint records).
+    #[serde(deserialize_with = "decay_time", serialize_with = "duration", skip_serializing_if = "Option::is_none")]
+    pub decay_time: Option<f64>,
     /// `"cosine"` or `"wsd"` (warm-up, stable, linear cool-down).
     pub schedule: Schedule,
     /// With `"wsd"`: the fraction of the steps after the warm-up spent cooling down.
@@ -80,10 +90,12 @@ impl Default for TrainConfig {
             batch_size: 12,
             grad_accum: 1,
             max_steps: 2000,
+            max_time: None,
             lr: 1e-3,
             min_lr: 1e-4,
             warmup_steps: 100,
             decay_steps: None,
+            decay_time: None,
             schedule: Schedule::Cosine,
             cooldown: 0.2,
             optimizer: OptimizerKind::Adamw,
@@ -102,6 +114,99 @@ impl Default for TrainConfig {
             threads: 0,
             dist_timeout_s: 300.0,
         }
+    }
+}
+
+/// What a duration key (`train.max_time`, `train.decay_time`) may be.
+const DURATION: &str = "a duration above 0 (\"10m\", \"1h 30m\", \"90s\", or a number of seconds)";
+
+/// The seconds in `text`: pieces `<number><unit>` (`"1h 30m"`, `"2.5s"`, `"90 s"`) with
+/// the units `ms`, `s`, `m`, `h`, `d` (and their long names), or a number alone
+/// (seconds); `None` when it is not written so.
+fn parse_seconds(text: &str) -> Option<f64> {
+    let number = |c: char| c.is_ascii_digit() || c == '.';
+    let text = text.trim();
+    if !text.is_empty() && text.chars().all(number) {
+        return text.parse().ok();
+    }
+    let (mut rest, mut total) = (text, None::<f64>);
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !number(c)).unwrap_or(rest.len());
+        let value: f64 = rest[..digits].parse().ok()?;
+        rest = rest[digits..].trim_start();
+        let letters = rest.find(|c: char| !c.is_ascii_alphabetic()).unwrap_or(rest.len());
+        let unit = match &rest[..letters] {
+            "ms" | "msec" | "msecs" | "millisecond" | "milliseconds" => 1e-3,
+            "s" | "sec" | "secs" | "second" | "seconds" => 1.0,
+            "m" | "min" | "mins" | "minute" | "minutes" => 60.0,
+            "h" | "hr" | "hrs" | "hour" | "hours" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            _ => return None,
+        };
+        total = Some(total.unwrap_or(0.0) + value * unit);
+        rest = rest[letters..].trim_start();
+    }
+    total
+}
+
+/// `seconds` as `parse_seconds` reads it: whole seconds in units (`"1h 30m"`), anything
+/// else as `None`.
+pub(crate) fn format_seconds(seconds: f64) -> Option<String> {
+    if !(seconds.is_finite() && seconds >= 1.0 && seconds.fract() == 0.0 && seconds < 1e15) {
+        return None;
+    }
+    let mut left = seconds as u64;
+    let mut pieces = Vec::new();
+    for (unit, size) in [("d", 86400), ("h", 3600), ("m", 60), ("s", 1)] {
+        if left >= size {
+            pieces.push(format!("{}{unit}", left / size));
+            left %= size;
+        }
+    }
+    Some(pieces.join(" "))
+}
+
+/// Reads the duration key `key`: a string `parse_seconds` reads, or a number of seconds.
+/// Whether it is above 0 is [`TrainConfig::validate`]'s check.
+fn read_duration<'de, D: Deserializer<'de>>(d: D, key: &'static str) -> Result<Option<f64>, D::Error> {
+    struct Seconds(&'static str);
+    impl serde::de::Visitor<'_> for Seconds {
+        type Value = f64;
+        fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+            write!(f, "{} as {DURATION}", self.0)
+        }
+        fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<f64, E> {
+            Ok(v as f64)
+        }
+        fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<f64, E> {
+            Ok(v)
+        }
+        fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<f64, E> {
+            parse_seconds(v).ok_or_else(|| E::custom(format!("{} must be {DURATION}, got {v:?}", self.0)))
+        }
+    }
+    d.deserialize_any(Seconds(key)).map(Some)
+}
+
+/// Reads `train.max_time`.
+fn max_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    read_duration(d, "train.max_time")
+}
+
+/// Reads `train.decay_time`.
+fn decay_time<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+    read_duration(d, "train.decay_time")
+}
+
+/// Writes a duration key as `"1h 30m"` when it is whole seconds, else as a number.
+fn duration<S: Serializer>(value: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+    match value.map(|v| (v, format_seconds(v))) {
+        Some((_, Some(text))) => s.serialize_str(&text),
+        Some((v, None)) => s.serialize_f64(v),
+        None => s.serialize_none(),
     }
 }
 
@@ -132,6 +237,11 @@ impl TrainConfig {
         ];
         for (key, v) in not_negative {
             check(key, v, "at least 0", |v| v >= 0)?;
+        }
+        for (key, v) in [("train.max_time", self.max_time), ("train.decay_time", self.decay_time)] {
+            if let Some(v) = v {
+                check(key, v, DURATION, |v| v.is_finite() && v > 0.0)?;
+            }
         }
         check("train.lr", self.lr, "a finite number > 0", |v| v.is_finite() && v > 0.0)?;
         check("train.min_lr", self.min_lr, &format!("in [0, train.lr = {}]", self.lr), |v| v >= 0.0 && v <= self.lr)?;
@@ -194,5 +304,41 @@ mod tests {
             let err = c.validate().unwrap_err();
             assert!(err.contains(want), "{err} (wanted {want})");
         }
+    }
+
+    #[test]
+    fn durations_read_as_text_or_seconds_and_bad_ones_name_the_key() {
+        let read = |json: &str| serde_json::from_str::<TrainConfig>(json).map_err(|e| e.to_string());
+        let seconds = |json: &str| read(json).unwrap().max_time.unwrap();
+        assert_eq!(seconds(r#"{"max_time": "10m"}"#), 600.0);
+        assert_eq!(seconds(r#"{"max_time": "1h 30m"}"#), 5400.0);
+        assert_eq!(seconds(r#"{"max_time": "1h30m2s"}"#), 5402.0);
+        assert_eq!(seconds(r#"{"max_time": "2.5 s"}"#), 2.5);
+        assert_eq!(seconds(r#"{"max_time": "250ms"}"#), 0.25);
+        assert_eq!(seconds(r#"{"max_time": "90"}"#), 90.0);
+        assert_eq!(seconds(r#"{"max_time": 3}"#), 3.0);
+        assert_eq!(seconds(r#"{"max_time": 1.5}"#), 1.5);
+        assert_eq!(read(r#"{"decay_time": "2d"}"#).unwrap().decay_time, Some(172_800.0));
+        assert_eq!(read("{}").unwrap().max_time, None);
+        for bad in [r#""soon""#, r#""-5m""#, r#""10 parsecs""#, r#""""#, r#""5m and""#] {
+            let err = read(&format!(r#"{{"max_time": {bad}}}"#)).unwrap_err();
+            assert!(err.contains("train.max_time must be a duration above 0"), "{bad}: {err}");
+        }
+        let err = read(r#"{"decay_time": true}"#).unwrap_err();
+        assert!(err.contains("train.decay_time as a duration"), "{err}");
+        for (max_time, got) in [(0.0, "got 0"), (-3.0, "got -3"), (f64::NAN, "got NaN"), (f64::INFINITY, "got inf")] {
+            let err = TrainConfig { max_time: Some(max_time), ..Default::default() }.validate().unwrap_err();
+            assert!(err.starts_with("train.max_time must be a duration above 0") && err.ends_with(got), "{err}");
+        }
+        let err = TrainConfig { decay_time: Some(0.0), ..Default::default() }.validate().unwrap_err();
+        assert!(err.starts_with("train.decay_time must be"), "{err}");
+        // Written back as read.
+        for (v, text) in [(600.0, "\"10m\""), (5402.0, "\"1h 30m 2s\""), (2.5, "2.5"), (90_061.0, "\"1d 1h 1m 1s\"")] {
+            let json = serde_json::to_string(&TrainConfig { max_time: Some(v), ..Default::default() }).unwrap();
+            assert!(json.contains(&format!("\"max_time\":{text}")), "{json}");
+            assert_eq!(read(&json).unwrap().max_time, Some(v));
+        }
+        let json = serde_json::to_string(&TrainConfig::default()).unwrap();
+        assert!(!json.contains("max_time") && !json.contains("decay_time"), "{json}");
     }
 }

@@ -139,6 +139,8 @@ pub struct Trainer<'a> {
     val: Batcher,
     metrics: MetricsLog,
     resumed: bool,
+    /// The training seconds at which the decay ends, when it follows time.
+    decay_time: Option<f64>,
 }
 
 impl<'a> Trainer<'a> {
@@ -183,9 +185,26 @@ impl<'a> Trainer<'a> {
             }
             ckpt.load_weights(&mut vs, model_config)?;
             ckpt.load_optimizer(&mut opt)?;
+            if let Some(d) = ckpt.state.decay_time_s.filter(|d| !(d.is_finite() && *d > 0.0)) {
+                let why = format!("`decay_time_s` must be a finite number > 0, got {d}");
+                return Err(TrainError::checkpoint(ckpt.dir.join("state.json"), why));
+            }
             state = ckpt.state;
         }
         state.device = Some(format!("{:?}", vs.device()));
+        // A decay in time keeps ending where the run's did, as one in steps does when
+        // `max_steps` changes: following a new `max_time` would lift the rate back up.
+        let decay_time = config.decay_time.or(state.decay_time_s).or(config.max_time);
+        if let Some(end) = state.decay_time_s.filter(|&d| config.decay_time.is_none() && config.max_time != Some(d))
+            && run.writes()
+        {
+            let end = crate::config::format_seconds(end).unwrap_or_else(|| format!("{end} s"));
+            eprintln!(
+                "the learning rate keeps this run's schedule: its decay ends at {end} of training \
+                 (train.decay_time); --set train.decay_time=DURATION moves it"
+            );
+        }
+        state.decay_time_s = decay_time;
         let block = model_config.block_size;
         let spans = |val: bool| -> Vec<(String, Range<usize>, f64)> {
             let docs = |s: &SourceSpan| if val { s.val.clone() } else { s.train.clone() };
@@ -213,6 +232,7 @@ impl<'a> Trainer<'a> {
             val,
             metrics,
             resumed: resume,
+            decay_time,
         })
     }
 
@@ -256,11 +276,13 @@ impl<'a> Trainer<'a> {
         self.state.step
     }
 
-    /// Trains up to `max_steps`, evaluating and checkpointing every `eval_interval`
-    /// steps and at the end. `progress` shows a progress bar on a terminal; without
-    /// it a progress line is printed every 10 s. When `stop` is set (Ctrl-C, SIGTERM),
-    /// the current step is finished and saved, then evaluated (so that its losses and
-    /// `best` are its own), and [`TrainError::Interrupted`] returned.
+    /// Trains up to `max_steps`, or until the run has trained for `max_time` seconds
+    /// (over all its sessions) when that is set, whichever comes first, evaluating and
+    /// checkpointing every `eval_interval` steps and at the end. `progress` shows a
+    /// progress bar on a terminal; without it a progress line is printed every 10 s.
+    /// When `stop` is set (Ctrl-C, SIGTERM), the current step is finished and saved,
+    /// then evaluated (so that its losses and `best` are its own), and
+    /// [`TrainError::Interrupted`] returned.
     pub fn run(&mut self, progress: bool, stop: &AtomicBool) -> Result<TrainSummary, TrainError> {
         let cfg = self.config;
         let start = self.state.step;
@@ -269,13 +291,26 @@ impl<'a> Trainer<'a> {
             .saturating_mul(self.model.config().block_size as u64);
         // Rank 0 speaks for all ranks.
         let speaks = self.run.writes();
-        let bar = if progress && speaks { ProgressBar::new(cfg.max_steps as u64) } else { ProgressBar::hidden() };
-        bar.set_style(
-            ProgressStyle::with_template("{prefix} {bar:30} {pos}/{len} {msg} ETA {eta}")
-                .unwrap_or_else(|_| ProgressStyle::default_bar()),
-        );
-        bar.set_prefix("step");
-        bar.set_position(start as u64);
+        let elapsed_before = self.state.elapsed_s;
+        // With a time budget the bar counts seconds, the steps being open-ended.
+        let budget = cfg.max_time;
+        let (len, position, template, prefix) = match budget {
+            Some(t) => {
+                (t.ceil() as u64, elapsed_before as u64, "{prefix} {bar:30} {pos}/{len} s {msg} ETA {eta}", "time")
+            }
+            None => (cfg.max_steps as u64, start as u64, "{prefix} {bar:30} {pos}/{len} {msg} ETA {eta}", "step"),
+        };
+        let bar = if progress && speaks { ProgressBar::new(len) } else { ProgressBar::hidden() };
+        bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        bar.set_prefix(prefix);
+        bar.set_position(position);
+        if let Some(t) = budget.filter(|&t| speaks && elapsed_before >= t) {
+            log::warn!(
+                "{} has trained for {elapsed_before:.1} s, train.max_time = {t} s: nothing to train; raise it \
+                 (--set train.max_time=DURATION) to go on",
+                self.run.run().path().display()
+            );
+        }
         // What is being done between steps: on the bar, or a line without one.
         let say = |line: bool, what: String| {
             if !speaks {
@@ -289,18 +324,26 @@ impl<'a> Trainer<'a> {
             }
         };
         let session = Instant::now();
-        let elapsed_before = self.state.elapsed_s;
+        // Whether the schedule or the end follows time: the ranks then share rank 0's clock.
+        let (decay_time, timed) = (self.decay_time, self.decay_time.is_some() || budget.is_some());
+        let rate_at = |step: i64, elapsed: f64| match decay_time {
+            Some(end) => cfg.learning_rate_in_time(step, elapsed, end),
+            None => cfg.learning_rate(step),
+        };
         let (mut since_eval, mut tokens_since_eval) = (Instant::now(), 0u64);
         let mut last_line = Instant::now();
-        let mut lr = cfg.learning_rate(start);
+        let mut lr = rate_at(start, elapsed_before);
         let mut step = start;
         // A resumed run starts on its saved `last` checkpoint, evaluated unless the
         // process ended during the evaluation that follows a save on a stop.
         let mut saved = if self.resumed { Some(start) } else { None };
         let mut evaluated = if self.state.evaluated() == Some(false) { None } else { saved };
         loop {
-            let due = step % cfg.eval_interval == 0 || step == cfg.max_steps;
-            if (due && saved != Some(step)) || (saved == Some(step) && evaluated != Some(step)) {
+            let mut elapsed = if timed { self.training_seconds(elapsed_before, session)? } else { 0.0 };
+            let out_of_time = budget.is_some_and(|t| elapsed >= t);
+            let due = step % cfg.eval_interval == 0 || step == cfg.max_steps || out_of_time;
+            let evaluating = (due && saved != Some(step)) || (saved == Some(step) && evaluated != Some(step));
+            if evaluating {
                 self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
                 let tokens_per_s = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
                 // Only the evaluations of the schedule are logged: the metrics of a resumed
@@ -315,7 +358,7 @@ impl<'a> Trainer<'a> {
                 say(true, format!("step {step}: train loss {train:.4}, val loss {val:.4}{rate}"));
                 (since_eval, tokens_since_eval, last_line) = (Instant::now(), 0, Instant::now());
             }
-            if step >= cfg.max_steps {
+            if step >= cfg.max_steps || out_of_time {
                 break;
             }
             // All ranks stop at the same step when any was asked to.
@@ -340,17 +383,36 @@ impl<'a> Trainer<'a> {
                 }
                 return Err(TrainError::Interrupted { step, run: self.run.run().path().to_path_buf() });
             }
-            lr = cfg.learning_rate(step);
+            if timed && evaluating {
+                // The evaluation took time too.
+                elapsed = self.training_seconds(elapsed_before, session)?;
+            }
+            lr = rate_at(step, elapsed);
             let loss = self.train_step(step, lr)?;
             step += 1;
             self.state.step = step;
             self.state.tokens_seen = self.state.tokens_seen.saturating_add(tokens_per_step);
             tokens_since_eval = tokens_since_eval.saturating_add(tokens_per_step);
             let rate = tokens_since_eval as f64 / since_eval.elapsed().as_secs_f64().max(1e-9);
-            bar.set_position(step as u64);
-            bar.set_message(format!("loss {loss:.4} lr {lr:.2e} {:.1}k tok/s", rate / 1e3));
+            let message = format!("loss {loss:.4} lr {lr:.2e} {:.1}k tok/s", rate / 1e3);
+            match budget {
+                Some(_) => {
+                    bar.set_position((elapsed_before + session.elapsed().as_secs_f64()) as u64);
+                    bar.set_message(format!("step {step} {message}"));
+                }
+                None => {
+                    bar.set_position(step as u64);
+                    bar.set_message(message);
+                }
+            }
             if !progress && speaks && last_line.elapsed() >= PROGRESS_EVERY {
-                eprintln!("step {step}/{}: loss {loss:.4}, lr {lr:.2e}, {rate:.0} tokens/s", cfg.max_steps);
+                match budget {
+                    Some(t) => {
+                        let now = elapsed_before + session.elapsed().as_secs_f64();
+                        eprintln!("step {step}: loss {loss:.4}, lr {lr:.2e}, {rate:.0} tokens/s, {now:.0}/{t} s");
+                    }
+                    None => eprintln!("step {step}/{}: loss {loss:.4}, lr {lr:.2e}, {rate:.0} tokens/s", cfg.max_steps),
+                }
                 last_line = Instant::now();
             }
             pause("step", step, || stop.load(Ordering::SeqCst));
@@ -363,6 +425,14 @@ impl<'a> Trainer<'a> {
             best_val_loss: self.state.best_val_loss,
             elapsed_s: self.state.elapsed_s,
         })
+    }
+
+    /// The run's training seconds so far, `before` this session and since `session`
+    /// began, as rank 0 counts them: every rank then takes the same learning rate and
+    /// stops at the same step.
+    fn training_seconds(&mut self, before: f64, session: Instant) -> Result<f64, TrainError> {
+        let mine = if self.run.writes() { before + session.elapsed().as_secs_f64() } else { 0.0 };
+        Ok(self.sum_over_ranks(&[mine])?[0])
     }
 
     /// One optimizer step over `grad_accum` micro-batches (this rank's part of them,

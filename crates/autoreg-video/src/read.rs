@@ -1,4 +1,5 @@
-//! Reading clips: every frame of an animated GIF, or the numbered PNG frames of a folder.
+//! Reading clips: every frame of an animated GIF, or the PNG frames of a folder (see the
+//! crate docs for their order and sizes).
 
 use autoreg_pixels::narrowed;
 use autoreg_tokens::{Source, TokenError};
@@ -28,21 +29,55 @@ fn extension(path: &Path) -> Option<String> {
 }
 
 /// The PNG files of the folder of `path`, in frame order: by the number their name ends
-/// with (`frame-7.png` before `frame-10.png`), then by name.
+/// with (`frame-7.png` before `frame-10.png`; of any length), then by name. A folder
+/// whose names all lack a number is in name order; one that mixes the two is refused
+/// when its clip is read ([`check_names`]).
 pub(crate) fn frame_files(path: &Path) -> Result<Vec<PathBuf>, TokenError> {
-    let folder = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    let folder = folder_of(path);
     let entries = std::fs::read_dir(folder).map_err(|e| TokenError::io(folder, e))?;
     let mut files: Vec<PathBuf> = entries
         .filter_map(|e| e.ok().map(|e| e.path()))
         .filter(|p| p.is_file() && extension(p).as_deref() == Some("png"))
         .collect();
-    let number = |p: &PathBuf| {
-        let stem = p.file_stem().and_then(|s| s.to_str()).unwrap_or("");
-        let digits = stem.len() - stem.trim_end_matches(|c: char| c.is_ascii_digit()).len();
-        stem[stem.len() - digits..].parse::<u64>().ok()
-    };
-    files.sort_by_cached_key(|p| (number(p), p.clone()));
+    // Numbers compare by their digits without leading zeros: shorter is smaller.
+    files.sort_by_cached_key(|p| {
+        let number = frame_number(p).map(|n| n.trim_start_matches('0').to_owned());
+        (number.as_ref().map(String::len), number, p.clone())
+    });
     Ok(files)
+}
+
+/// The folder of `path`.
+fn folder_of(path: &Path) -> &Path {
+    path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."))
+}
+
+/// The digits that the file name of `path` ends with, before its extension.
+fn frame_number(path: &Path) -> Option<String> {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("");
+    let digits = stem.len() - stem.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    (digits > 0).then(|| stem[stem.len() - digits..].to_owned())
+}
+
+/// Refuses a folder whose frame names mix names that end in a number and names that do
+/// not: their order would be a guess. The error names one file of each kind.
+fn check_names(files: &[PathBuf], name: &str) -> Result<(), TokenError> {
+    let numbered = files.iter().find(|f| frame_number(f).is_some());
+    let unnumbered = files.iter().find(|f| frame_number(f).is_none());
+    if let (Some(numbered), Some(unnumbered)) = (numbered, unnumbered) {
+        let file = |f: &PathBuf| f.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+        return Err(TokenError::format(
+            name,
+            format!(
+                "the frames of {} mix names that end in a number ({}) and names that do not ({}), so their order \
+                 is unclear: number every frame (they go by number), or none (they go by name)",
+                folder_of(files.first().map_or(Path::new("."), PathBuf::as_path)).display(),
+                file(numbered),
+                file(unnumbered),
+            ),
+        ));
+    }
+    Ok(())
 }
 
 /// Whether `path` is the first of its folder's `files`, compared by name: `files` are
@@ -76,18 +111,28 @@ fn check_clip(frames: usize, width: u32, height: u32, name: &str) -> Result<(), 
     Ok(())
 }
 
-/// The frames of the clip that `source` opens, its first `max` at most, each named for
-/// errors: an animated GIF's frames, or the PNG frames of the folder of the first of
-/// them. A later PNG of a folder opens no clip (its frames are read with the first).
-pub(crate) fn read_clip(source: &Source, max: usize) -> Result<Vec<(DynamicImage, String)>, TokenError> {
+/// The frames of one clip, read: runs of frames that follow each other, and what was
+/// left out between them.
+pub(crate) struct Clip {
+    /// Runs of consecutive frames, each frame named for errors: one run, unless a frame
+    /// of a folder was skipped, which cuts the clip there.
+    pub runs: Vec<Vec<(DynamicImage, String)>>,
+    /// Why each frame left out was, naming it.
+    pub skipped: Vec<String>,
+}
+
+/// The frames of the clip that `source` opens, its first `max` at most: an animated
+/// GIF's frames, or the PNG frames of the folder of the first of them. A later PNG of a
+/// folder opens no clip (its frames are read with the first): it gives no run, or an
+/// error when it is a frame that its clip skips (another size than the first frame's).
+pub(crate) fn read_clip(source: &Source, max: usize) -> Result<Clip, TokenError> {
     let name = source.name();
     match image::guess_format(source.bytes) {
-        Ok(ImageFormat::Gif) => read_gif(source.bytes, max, &name),
+        Ok(ImageFormat::Gif) => Ok(Clip { runs: vec![read_gif(source.bytes, max, &name)?], skipped: Vec::new() }),
         Ok(ImageFormat::Png) => read_folder(source, max),
         _ => Err(TokenError::format(name, "not a GIF or PNG file")),
     }
 }
-
 /// The frames of an animated GIF, composed on its canvas as a viewer shows them.
 fn read_gif(bytes: &[u8], max: usize, name: &str) -> Result<Vec<(DynamicImage, String)>, TokenError> {
     let corrupt = |e: image::ImageError| TokenError::format(name, format!("corrupt GIF: {e}"));
@@ -106,36 +151,67 @@ fn read_gif(bytes: &[u8], max: usize, name: &str) -> Result<Vec<(DynamicImage, S
     Ok(frames)
 }
 
-/// The PNG frames of the folder of `source`, when it is the folder's first.
-fn read_folder(source: &Source, max: usize) -> Result<Vec<(DynamicImage, String)>, TokenError> {
+/// The size of the PNG `file`, from its header.
+fn png_size(file: &Path) -> Result<(u32, u32), TokenError> {
+    let name = file.display().to_string();
+    let reader = ImageReader::open(file).map_err(|e| TokenError::io(file, e))?.with_guessed_format();
+    let reader = reader.map_err(|e| TokenError::io(file, e))?;
+    let (width, height) =
+        reader.into_dimensions().map_err(|e| TokenError::format(&name, format!("corrupt PNG: {e}")))?;
+    check_frame(width, height, &name)?;
+    Ok((width, height))
+}
+
+/// Why a frame of `(width, height)` pixels is skipped from a clip whose first frame
+/// `first` is `size`, if it is.
+fn odd_size((width, height): (u32, u32), first: &Path, size: (u32, u32)) -> Option<String> {
+    ((width, height) != size).then(|| {
+        format!(
+            "a frame of {width}x{height} pixels, but the clip's first frame {} is {}x{}: skipped, and the clip is \
+             cut there in two (windows of frames need frames that follow each other)",
+            first.display(),
+            size.0,
+            size.1
+        )
+    })
+}
+
+/// The PNG frames of the folder of `source`, when it is the folder's first: every
+/// frame takes the first frame's size, and a frame of another size is skipped and cuts
+/// the clip. A later frame gives nothing, or the error of its own skipping.
+fn read_folder(source: &Source, max: usize) -> Result<Clip, TokenError> {
     let files = frame_files(source.path)?;
+    let Some(first) = files.first() else { return Ok(Clip { runs: Vec::new(), skipped: Vec::new() }) };
     if !first_of(&files, source.path) {
-        return Ok(Vec::new());
-    }
-    let mut frames: Vec<(DynamicImage, String)> = Vec::new();
-    for file in files.iter().take(max) {
-        let name = file.display().to_string();
-        let corrupt = |e: image::ImageError| TokenError::format(&name, format!("corrupt PNG: {e}"));
-        let reader = ImageReader::open(file).map_err(|e| TokenError::io(file, e))?.with_guessed_format();
-        let reader = reader.map_err(|e| TokenError::io(file, e))?;
-        let (width, height) = reader.into_dimensions().map_err(corrupt)?;
-        check_frame(width, height, &name)?;
-        if let Some((first, first_name)) = frames.first()
-            && (first.width(), first.height()) != (width, height)
-        {
-            return Err(TokenError::format(
-                &name,
-                format!(
-                    "a frame of {width}x{height} pixels, but the clip's first frame {first_name} is {}x{}: \
-                     every frame of a folder must have one size",
-                    first.width(),
-                    first.height()
-                ),
-            ));
+        // The first frame reads the clip, and says what is wrong with the folder.
+        let at = files.iter().position(|f| f.file_name() == source.path.file_name());
+        if check_names(&files, "").is_err() || at.is_none_or(|at| at >= max) {
+            return Ok(Clip { runs: Vec::new(), skipped: Vec::new() });
         }
-        check_clip(files.len().min(max), width, height, &name)?;
-        let image = image::open(file).map_err(corrupt)?;
-        frames.push((image, name));
+        if let (Ok(size), Ok(own)) = (png_size(first), png_size(source.path))
+            && let Some(reason) = odd_size(own, first, size)
+        {
+            return Err(TokenError::format(source.name(), reason));
+        }
+        return Ok(Clip { runs: Vec::new(), skipped: Vec::new() });
     }
-    Ok(frames)
+    check_names(&files, &source.name())?;
+    let size = png_size(first)?;
+    let kept: Vec<&PathBuf> = files.iter().take(max).collect();
+    check_clip(kept.len(), size.0, size.1, &first.display().to_string())?;
+    let mut clip = Clip { runs: vec![Vec::new()], skipped: Vec::new() };
+    for file in kept {
+        let name = file.display().to_string();
+        if let Some(reason) = odd_size(png_size(file)?, first, size) {
+            clip.skipped.push(format!("{name}: {reason}"));
+            clip.runs.push(Vec::new());
+            continue;
+        }
+        let image = image::open(file).map_err(|e| TokenError::format(&name, format!("corrupt PNG: {e}")))?;
+        if let Some(run) = clip.runs.last_mut() {
+            run.push((image, name));
+        }
+    }
+    clip.runs.retain(|run| !run.is_empty());
+    Ok(clip)
 }

@@ -157,13 +157,13 @@ impl Modality for VideoTokenizer {
     }
 
     /// Encodes the clip `source` opens: an animated GIF, or the PNG frames of its folder
-    /// when it is the folder's first (a later frame gives no document).
+    /// when it is the folder's first (a later frame gives no document). A frame of a
+    /// folder of another size than its first is skipped and cuts the clip into two
+    /// documents, each of frames that follow each other; that frame's own file is
+    /// refused, naming it, so that the data set counts it as skipped.
     fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
-        let frames = read::read_clip(source, self.max_frames)?;
-        if frames.is_empty() {
-            return Ok(Vec::new());
-        }
-        Ok(vec![self.document(&frames)?])
+        let clip = read::read_clip(source, self.max_frames)?;
+        clip.runs.iter().map(|frames| self.document(frames)).collect()
     }
 
     /// An animated GIF, frames enlarged by the frame tokenizer's scale. Frames of too
@@ -197,10 +197,17 @@ impl Prompts for VideoTokenizer {
     /// back unchanged.
     fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
         let name = source.name();
-        let mut frames = read::read_clip(source, self.max_frames)?;
-        if frames.is_empty() {
+        let clip = read::read_clip(source, self.max_frames)?;
+        let Some(mut frames) = clip.runs.into_iter().next() else {
             let reason = "a later frame of its folder: give the folder's first frame to prompt with the clip";
             return Err(TokenError::format(name, reason));
+        };
+        // The frames before the first one skipped follow each other; the prompt ends there.
+        if let Some(skipped) = clip.skipped.first() {
+            autoreg_tokens::warn(format!(
+                "{name}: the prompt keeps the clip's first {} frames, up to the one skipped: {skipped}",
+                frames.len()
+            ));
         }
         let keep = match length {
             None => frames.len(),

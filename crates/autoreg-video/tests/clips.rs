@@ -148,13 +148,15 @@ fn bad_clips_are_named_with_what_is_wrong() {
     std::fs::write(&text, "not a picture").unwrap();
     assert!(encode(&tok, &text).unwrap_err().contains("not a GIF or PNG file"));
 
-    // A frame folder of mixed sizes, even with resizing on.
+    // A frame folder of mixed sizes, even with resizing on: the frame of another size
+    // is refused, naming it, and its clip goes on without it.
     let folder = dir.path().join("mixed");
     std::fs::create_dir(&folder).unwrap();
     frame(0).save(folder.join("0.png")).unwrap();
     GrayImage::new(9, 6).save(folder.join("1.png")).unwrap();
-    let err = encode(&resizing, &folder.join("0.png")).unwrap_err();
+    let err = encode(&resizing, &folder.join("1.png")).unwrap_err();
     assert!(err.contains("1.png") && err.contains("9x6") && err.contains("0.png is 8x6"), "{err}");
+    assert_eq!(encode(&resizing, &folder.join("0.png")).unwrap().iter().map(Vec::len).collect::<Vec<_>>(), [2 + 49]);
 
     // Settings that cannot work name their key.
     let conditional: VideoConfig = serde_json::from_str(r#"{"frame": {"conditional": true}}"#).unwrap();
@@ -171,4 +173,85 @@ fn a_long_clip_keeps_its_first_frames() {
         serde_json::from_str(r#"{"frame": {"width": 8, "height": 6, "levels": 4}, "max_frames": 4}"#).unwrap();
     let tok = config.build(std::slice::from_ref(&gif)).unwrap();
     assert_eq!(encode(&tok, &gif).unwrap()[0].len(), 2 + 4 * 49);
+}
+
+/// Writes frames `f` of `frames` as `names[f]` in a new folder `name` under `dir`.
+fn folder(dir: &Path, name: &str, names: &[&str], frames: &[DynamicImage]) -> PathBuf {
+    let folder = dir.join(name);
+    std::fs::create_dir(&folder).unwrap();
+    for (name, image) in names.iter().zip(frames) {
+        image.save(folder.join(name)).unwrap();
+    }
+    folder
+}
+
+#[test]
+fn a_frame_of_another_size_is_skipped_naming_it_and_cuts_the_clip() {
+    autoreg_tokens::testing::keep_logs();
+    let dir = tempfile::tempdir().unwrap();
+    let mut frames = clip(6);
+    frames[2] = GrayImage::new(9, 7).into();
+    let names = ["f0.png", "f1.png", "f2.png", "f3.png", "f4.png", "f5.png"];
+    let folder = folder(dir.path(), "odd", &names, &frames);
+    let tok = tokenizer(&[folder.join("f0.png")], false);
+    // The clip's first frame reads it: the frames before the odd one and those after,
+    // two documents of frames that follow each other.
+    let docs = encode(&tok, &folder.join("f0.png")).unwrap();
+    assert_eq!(docs.iter().map(Vec::len).collect::<Vec<_>>(), [2 + 2 * 49, 2 + 3 * 49]);
+    let gif = dir.path().join("same.gif");
+    write_gif(&gif, &[&frames[..2], &frames[3..]].concat());
+    let whole = &encode(&tok, &gif).unwrap()[0];
+    assert_eq!(docs[0][..docs[0].len() - 1], whole[..1 + 2 * 49], "frames 0 and 1");
+    assert_eq!(docs[1][1..], whole[1 + 2 * 49..], "frames 3 to 5");
+    // The odd frame's own file is refused, naming it and what is wrong; the others
+    // give no document of their own.
+    let err = encode(&tok, &folder.join("f2.png")).unwrap_err();
+    assert!(err.contains("f2.png: a frame of 9x7 pixels, but the clip's first frame"), "{err}");
+    assert!(err.contains("f0.png is 8x6: skipped, and the clip is cut there in two"), "{err}");
+    for name in ["f1.png", "f3.png", "f5.png"] {
+        assert_eq!(encode(&tok, &folder.join(name)).unwrap(), Vec::<Vec<u32>>::new(), "{name}");
+    }
+    // A prompt keeps the frames up to the odd one, and says so.
+    let first = folder.join("f0.png");
+    let bytes = std::fs::read(&first).unwrap();
+    let prompt = tok.extras().prompts.unwrap().prompt(&Source::new(&first, &bytes), None).unwrap();
+    assert_eq!(prompt, docs[0][..docs[0].len() - 1]);
+    let said = autoreg_tokens::testing::logged("the prompt keeps the clip's first 2 frames");
+    assert!(said.len() == 1 && said[0].contains("f2.png: a frame of 9x7 pixels"), "{said:?}");
+    // Past max_frames nothing is read, so nothing is refused.
+    let short: VideoConfig = serde_json::from_value(serde_json::json!({
+        "frame": {"width": 8, "height": 6, "levels": 4}, "max_frames": 2,
+    }))
+    .unwrap();
+    let short = short.build(std::slice::from_ref(&first)).unwrap();
+    assert_eq!(encode(&short, &folder.join("f2.png")).unwrap(), Vec::<Vec<u32>>::new());
+    assert_eq!(encode(&short, &first).unwrap().len(), 1);
+}
+
+#[test]
+fn frames_go_by_number_or_by_name_and_a_folder_that_mixes_them_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let frames = clip(3);
+    let gif = dir.path().join("clip.gif");
+    write_gif(&gif, &frames);
+    let tok = tokenizer(std::slice::from_ref(&gif), false);
+    let want = encode(&tok, &gif).unwrap();
+    // Numbers of any length, leading zeros or not.
+    let big = ["x99999999999999999999999.png", "x0100000000000000000000000.png", "x100000000000000000000001.png"];
+    let by_number = folder(dir.path(), "big", &big, &frames);
+    assert_eq!(encode(&tok, &by_number.join(big[0])).unwrap(), want);
+    // No numbers at all: by name.
+    let by_name = folder(dir.path(), "names", &["alpha.png", "beta.png", "gamma.png"], &frames);
+    assert_eq!(encode(&tok, &by_name.join("alpha.png")).unwrap(), want);
+    assert_eq!(encode(&tok, &by_name.join("beta.png")).unwrap(), Vec::<Vec<u32>>::new());
+    // Some of each: refused by the clip's first file, naming a file of each kind.
+    let mixed = folder(dir.path(), "mixed", &["cover.png", "frame1.png", "frame2.png"], &frames);
+    let err = encode(&tok, &mixed.join("cover.png")).unwrap_err();
+    assert!(
+        err.contains(&format!("the frames of {} mix names that end in a number (frame1.png)", mixed.display()))
+            && err.contains("and names that do not (cover.png)")
+            && err.contains("number every frame (they go by number), or none (they go by name)"),
+        "{err}"
+    );
+    assert_eq!(encode(&tok, &mixed.join("frame2.png")).unwrap(), Vec::<Vec<u32>>::new());
 }

@@ -28,7 +28,7 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Describe a run: config, tokenizer, checkpoints, metrics.
     Info(InfoArgs),
-    /// Draw a MIDI file as a piano roll (PNG) and play it into a WAV preview.
+    /// Draw a MIDI file as a piano roll (PNG) and play it into a WAV preview, in out/.
     Render(RenderArgs),
     /// Write a run's report: one HTML page with its loss curves, evaluation and samples.
     Report(ReportArgs),
@@ -263,7 +263,8 @@ pub struct InfoArgs {
 pub struct RenderArgs {
     /// The MIDI file.
     pub file: PathBuf,
-    /// Folder for the PNG and WAV (default: beside the MIDI file).
+    /// Folder for the PNG and WAV, named after the MIDI file (default: out/ in the
+    /// working folder, as `sample` writes).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

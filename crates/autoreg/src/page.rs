@@ -20,7 +20,6 @@ use autoreg_tokens::write_atomic;
 use autoreg_train::{EvalRecord, MetricsLog, RunDir};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 
 /// The largest file put into the page as a data URI; a larger one is linked.
 pub const EMBED_LIMIT: u64 = 2 * 1024 * 1024;
@@ -64,18 +63,10 @@ pub fn samples_log(run: &Path) -> PathBuf {
     run.join("samples.jsonl")
 }
 
-/// The folders that `autoreg sample` wrote to in this process ([`record_samples`]): the
-/// user named each on its command line (`--out`), so a page this process writes
-/// (`sample --report`) may show their files.
-static SAMPLED_HERE: Mutex<Vec<PathBuf>> = Mutex::new(Vec::new());
-
-/// Appends `set` to the run's `samples.jsonl`, its paths made absolute, and lets a page
-/// that this process writes show the files of its folder (see [`Trusted`]).
+/// Appends `set` to the run's `samples.jsonl`, its paths made absolute. A page shows
+/// them only when their folder is trusted (see [`Trusted`]).
 pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
     let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    if let Ok(out) = std::fs::canonicalize(&set.out) {
-        SAMPLED_HERE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(out);
-    }
     let mut set = set.clone();
     set.out = absolute(&set.out);
     set.overview = set.overview.as_deref().map(absolute);
@@ -119,25 +110,26 @@ enum Access {
 /// Why a file is left out of the page.
 const OUTSIDE: &str = "outside the run directory and the named samples folders: left out";
 
-/// The folders whose files a report may read, their real paths: the run directory, the
-/// samples folders named on the command line (`report --samples DIR`), and the output
-/// folders of the `autoreg sample` in this process (`sample --out DIR --report`). Every
-/// file the page reads (the run's own files, recorded samples, a folder's files) goes
-/// through [`Trusted::check`]; `samples.jsonl` alone, which the run's author wrote, trusts
-/// nothing, so samples that `autoreg sample` wrote outside the run directory show only
-/// when their folder is named with `--samples`.
+/// The folders whose files a report may read, their real paths: the run directory and
+/// the folders named on the command line, as samples folders (`report --samples DIR`) or
+/// as the output folder of the `autoreg sample` that writes the page
+/// (`sample --out DIR --report`). Every file the page reads (the run's own files,
+/// recorded samples, a folder's files) goes through [`Trusted::check`];
+/// `samples.jsonl` alone, which the run's author wrote, trusts nothing, so samples that
+/// `autoreg sample` wrote outside the run directory show only when their folder is
+/// named with `--samples`.
 struct Trusted {
     run: PathBuf,
     folders: Vec<PathBuf>,
 }
 
 impl Trusted {
-    fn new(run_dir: &Path, samples: &[PathBuf]) -> Result<Self> {
+    /// The run directory `run_dir` and the `folders` that the user named.
+    fn new(run_dir: &Path, folders: &[PathBuf]) -> Result<Self> {
         let folder = |d: &PathBuf| {
             std::fs::canonicalize(d).with_context(|| format!("cannot read the samples folder {}", d.display()))
         };
-        let mut folders = samples.iter().map(folder).collect::<Result<Vec<_>>>()?;
-        folders.extend(SAMPLED_HERE.lock().unwrap_or_else(std::sync::PoisonError::into_inner).iter().cloned());
+        let folders = folders.iter().map(folder).collect::<Result<Vec<_>>>()?;
         let run =
             std::fs::canonicalize(run_dir).with_context(|| format!("{} is not a run directory", run_dir.display()))?;
         Ok(Self { run, folders })
@@ -308,6 +300,67 @@ struct FileView {
     /// The text, for text files.
     text: Option<String>,
     size: String,
+    /// How an image is shown, when its size is known from its header.
+    display: Option<Display>,
+}
+
+/// The widest an image is shown, in CSS pixels: the page's column (the body is 1100
+/// pixels wide at most, less its padding).
+const COLUMN: u32 = 1024;
+/// The box that a sample's picture is enlarged to fit (several share a row).
+const SAMPLE_BOX: u32 = 256;
+/// The box that a picture of all the samples (a grid) is enlarged to fit.
+const OVERVIEW_BOX: u32 = 768;
+
+/// How an image is shown: its size on the page, and whether its pixels are drawn as
+/// sharp squares (`image-rendering: pixelated`) or smoothed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+struct Display {
+    width: u32,
+    height: u32,
+    pixelated: bool,
+}
+
+impl Display {
+    /// An image of `width` x `height` pixels: enlarged by the largest whole factor that
+    /// keeps it within `fit` x `fit` (at least 1, its own size), each pixel a sharp
+    /// square of that many screen pixels. One wider than [`COLUMN`] is shrunk by the
+    /// smallest whole factor that brings it within, smoothed (nearest-neighbour
+    /// shrinking would drop rows and columns of pixels).
+    fn new(width: u32, height: u32, fit: u32) -> Self {
+        if width > COLUMN {
+            let k = width.div_ceil(COLUMN);
+            return Self { width: width.div_ceil(k), height: height.div_ceil(k).max(1), pixelated: false };
+        }
+        let k = (fit / width.max(1)).min(fit / height.max(1)).max(1);
+        // No enlargement past the column, whatever the box.
+        let k = k.min(COLUMN / width.max(1)).max(1);
+        Self { width: width * k, height: height * k, pixelated: true }
+    }
+}
+
+/// The size in pixels of a PNG, GIF or BMP image, from its header; `None` for other
+/// formats or an unreadable header.
+fn image_size(path: &Path) -> Option<(u32, u32)> {
+    use std::io::Read;
+    let mut head = Vec::with_capacity(32);
+    std::fs::File::open(path).ok()?.take(32).read_to_end(&mut head).ok()?;
+    let be = |at: usize| Some(u32::from_be_bytes(head.get(at..at + 4)?.try_into().ok()?));
+    let le16 = |at: usize| Some(u32::from(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?)));
+    let le32 = |at: usize| Some(i32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?).unsigned_abs());
+    let (width, height) = if head.starts_with(b"\x89PNG\r\n\x1a\n") && head.get(12..16) == Some(&b"IHDR"[..]) {
+        (be(16)?, be(20)?)
+    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
+        (le16(6)?, le16(8)?)
+    } else if head.starts_with(b"BM") {
+        match le32(14)? {
+            12 => (le16(18)?, le16(20)?),
+            _ => (le32(18)?, le32(22)?),
+        }
+    } else {
+        return None;
+    };
+    (width > 0 && height > 0).then_some((width, height))
 }
 
 /// A human-readable size.
@@ -319,8 +372,9 @@ fn size_text(bytes: u64) -> String {
     }
 }
 
-/// The view of one file, `None` when it no longer exists.
-fn file_view(page_dir: &Path, path: &Path, printable: bool) -> Option<FileView> {
+/// The view of one file, `None` when it no longer exists; an image is enlarged to fit
+/// `fit` x `fit` pixels (see [`Display::new`]).
+fn file_view(page_dir: &Path, path: &Path, printable: bool, fit: u32) -> Option<FileView> {
     let meta = std::fs::metadata(path).ok()?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let mut kind = Kind::of(path);
@@ -348,7 +402,11 @@ fn file_view(page_dir: &Path, path: &Path, printable: bool) -> Option<FileView> 
     } else {
         href(page_dir, path)
     };
-    Some(FileView { kind: kind.name(), name, src, embedded, text, size: size_text(meta.len()) })
+    let display = match kind {
+        Kind::Image => image_size(path).map(|(w, h)| Display::new(w, h, fit)),
+        _ => None,
+    };
+    Some(FileView { kind: kind.name(), name, src, embedded, text, size: size_text(meta.len()), display })
 }
 
 #[derive(Serialize)]
@@ -383,12 +441,12 @@ fn set_view(page_dir: &Path, set: &SampleSet) -> SetView {
                 .files
                 .iter()
                 .enumerate()
-                .filter_map(|(i, f)| file_view(page_dir, f, i == 0 && s.printable))
+                .filter_map(|(i, f)| file_view(page_dir, f, i == 0 && s.printable, SAMPLE_BOX))
                 .collect(),
         })
         .filter(|s| !s.files.is_empty())
         .collect();
-    let overview = set.overview.as_deref().and_then(|o| file_view(page_dir, o, false));
+    let overview = set.overview.as_deref().and_then(|o| file_view(page_dir, o, false, OVERVIEW_BOX));
     SetView { title, label: set.label.clone(), overview, samples }
 }
 
@@ -451,7 +509,6 @@ fn plot(records: &[EvalRecord]) -> Option<Plot> {
             .collect();
         points.join(" ")
     };
-    let step_label = |s: f64| if s.fract() == 0.0 { format!("{s:.0}") } else { format!("{s}") };
     Some(Plot {
         width,
         height,
@@ -461,7 +518,12 @@ fn plot(records: &[EvalRecord]) -> Option<Plot> {
         bottom,
         train: line(|r| r.train_loss),
         val: line(|r| r.val_loss),
-        x_ticks: ticks(0.0, max_step, 6).into_iter().map(|s| Tick { at: x(s), label: step_label(s) }).collect(),
+        // Steps are whole: a short run's ticks between them (0.2, 0.4, ...) are left out.
+        x_ticks: ticks(0.0, max_step, 6)
+            .into_iter()
+            .filter(|s| (s - s.round()).abs() < 1e-6)
+            .map(|s| Tick { at: x(s.round()), label: format!("{:.0}", s.round()) })
+            .collect(),
         y_ticks: {
             let values = ticks(lo, hi, 5);
             // As many decimals as the ticks' spacing needs.
@@ -592,13 +654,27 @@ fn count_text(n: f64) -> String {
 /// Writes the report of the run in `run_dir` to `out` (default `RUN/report.html`): its
 /// recorded sample sets, then a set per folder of `samples`. Returns the page's path.
 ///
-/// It reads only the files that [`Trusted`] admits: those inside the run directory, the
-/// folders of `samples` and the folders that `autoreg sample` wrote to in this process,
-/// symbolic links followed. Any other file, named in `samples.jsonl` or reached through
-/// a link, is left out with a warning.
+/// It reads only the files that [`Trusted`] admits: those inside the run directory and
+/// the folders of `samples`, symbolic links followed. Any other file, named in
+/// `samples.jsonl` or reached through a link, is left out with a warning. See
+/// [`write_report_trusting`] for folders whose recorded samples show without a set of
+/// their own.
 pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> Result<PathBuf> {
+    write_report_trusting(run_dir, samples, &[], out)
+}
+
+/// [`write_report`], trusting the folders of `trusted` too: the recorded samples inside
+/// them show, but their other files do not (`sample --out DIR --report` names its `DIR`
+/// so, as the user named it on the command line).
+pub fn write_report_trusting(
+    run_dir: &Path,
+    samples: &[PathBuf],
+    trusted: &[PathBuf],
+    out: Option<&Path>,
+) -> Result<PathBuf> {
     let run = RunDir::new(run_dir);
-    let trusted = Trusted::new(run_dir, samples)?;
+    let folders: Vec<PathBuf> = samples.iter().chain(trusted).cloned().collect();
+    let trusted = Trusted::new(run_dir, &folders)?;
     let file_name = |p: PathBuf| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let required = |p: PathBuf| {
         let name = file_name(p);
@@ -775,11 +851,11 @@ mod tests {
         std::fs::create_dir_all(small.parent().unwrap()).unwrap();
         std::fs::write(&small, b"RIFF").unwrap();
         std::fs::write(&large, vec![0u8; EMBED_LIMIT as usize + 1]).unwrap();
-        let v = file_view(&page, &small, false).unwrap();
+        let v = file_view(&page, &small, false, SAMPLE_BOX).unwrap();
         assert_eq!((v.kind, v.embedded, v.src.as_str()), ("audio", true, "data:audio/wav;base64,UklGRg=="));
-        let v = file_view(&page, &large, false).unwrap();
+        let v = file_view(&page, &large, false, SAMPLE_BOX).unwrap();
         assert_eq!((v.kind, v.embedded, v.src.as_str()), ("audio", false, "../out/b.wav"));
-        assert!(file_view(&page, &dir.path().join("gone.png"), false).is_none());
+        assert!(file_view(&page, &dir.path().join("gone.png"), false, SAMPLE_BOX).is_none());
     }
 
     #[test]
@@ -847,7 +923,63 @@ mod tests {
     }
 
     #[test]
+    fn pixels_are_shown_at_whole_multiples() {
+        // Small pictures are enlarged by the largest whole factor that fits the box.
+        assert_eq!(Display::new(8, 8, SAMPLE_BOX), Display { width: 256, height: 256, pixelated: true });
+        assert_eq!(Display::new(64, 64, SAMPLE_BOX), Display { width: 256, height: 256, pixelated: true });
+        assert_eq!(Display::new(28, 28, SAMPLE_BOX), Display { width: 252, height: 252, pixelated: true });
+        assert_eq!(Display::new(71, 89, OVERVIEW_BOX), Display { width: 568, height: 712, pixelated: true });
+        // A picture as large as the box, or larger but within the column, as it is.
+        assert_eq!(Display::new(519, 649, OVERVIEW_BOX), Display { width: 519, height: 649, pixelated: true });
+        assert_eq!(Display::new(800, 300, SAMPLE_BOX), Display { width: 800, height: 300, pixelated: true });
+        assert_eq!(Display::new(1024, 10, OVERVIEW_BOX), Display { width: 1024, height: 10, pixelated: true });
+        // A wider one is shrunk by a whole factor, smoothly.
+        assert_eq!(Display::new(4000, 500, SAMPLE_BOX), Display { width: 1000, height: 125, pixelated: false });
+        assert_eq!(Display::new(1025, 3, SAMPLE_BOX), Display { width: 513, height: 2, pixelated: false });
+        // A tall, narrow picture is enlarged within the box's height too.
+        assert_eq!(Display::new(2, 100, SAMPLE_BOX), Display { width: 4, height: 200, pixelated: true });
+    }
+
+    #[test]
+    fn image_sizes_are_read_from_headers() {
+        use autoreg_pixels::image;
+        let dir = tempfile::tempdir().unwrap();
+        let png = dir.path().join("a.png");
+        image::RgbImage::new(8, 5).save(&png).unwrap();
+        assert_eq!(image_size(&png), Some((8, 5)));
+        let gif = dir.path().join("b.gif");
+        image::RgbaImage::new(3, 7).save(&gif).unwrap();
+        assert_eq!(image_size(&gif), Some((3, 7)));
+        let bmp = dir.path().join("c.bmp");
+        image::RgbImage::new(9, 4).save(&bmp).unwrap();
+        assert_eq!(image_size(&bmp), Some((9, 4)));
+        let other = dir.path().join("d.png");
+        std::fs::write(&other, b"not a picture").unwrap();
+        assert_eq!(image_size(&other), None);
+        let v = file_view(dir.path(), &png, false, SAMPLE_BOX).unwrap();
+        assert_eq!(v.display, Some(Display { width: 256, height: 160, pixelated: true }));
+    }
+
+    #[test]
     fn ticks_are_round() {
         assert_eq!(ticks(0.0, 100.0, 5), vec![0.0, 20.0, 40.0, 60.0, 80.0, 100.0]);
+    }
+
+    #[test]
+    fn step_ticks_are_whole_steps() {
+        let record = |step: i64| EvalRecord {
+            step,
+            train_loss: 2.0 - step as f64 * 0.01,
+            val_loss: 2.1 - step as f64 * 0.01,
+            lr: 1e-3,
+            tokens_per_s: 1.0,
+            elapsed_s: 1.0,
+        };
+        let labels = |records: &[EvalRecord]| -> Vec<String> {
+            plot(records).unwrap().x_ticks.into_iter().map(|t| t.label).collect()
+        };
+        assert_eq!(labels(&[record(0), record(1)]), ["0", "1"]);
+        assert_eq!(labels(&[record(0), record(3)]), ["0", "1", "2", "3"]);
+        assert_eq!(labels(&[record(0), record(20)]), ["0", "5", "10", "15", "20"]);
     }
 }

@@ -28,17 +28,23 @@ pub struct LoadedRun {
     _vs: VarStore,
 }
 
-/// Opens the run directory named in `args` and loads its model.
+/// Opens the run directory named in `args` and loads its model. The run may be
+/// training: a checkpoint that the trainer removes while it is read is replaced by the
+/// one its link names then.
 pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     let dir = RunDir::new(&args.run_dir);
-    let checkpoint = dir.checkpoint(args.checkpoint.link())?;
+    let link = args.checkpoint.link();
+    let checkpoint = dir.checkpoint(link)?;
+    // Before it is read: an edited tokenizer is named as such, not as a model that
+    // does not fit. Every checkpoint of a run records the same one.
+    checkpoint.verify_tokenizer()?;
     let config = Config::load(&dir.config_path(), &[])?;
     let tokenizer = SavedTokenizer::load(&dir.tokenizer_path())?;
     let device = args.device.unwrap_or(config.train.device);
     let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.pipeline().vocab_size())?;
     let device = vs.device();
-    checkpoint
-        .load_weights(&mut vs, &config.model)
+    let (checkpoint, ()) = dir
+        .read_checkpoint(link, checkpoint, |checkpoint| checkpoint.load_weights(&mut vs, &config.model))
         .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;
     Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, _vs: vs })
 }

@@ -162,15 +162,17 @@ pub fn build(config: &Config, files: &[Vec<PathBuf>]) -> Result<SavedTokenizer> 
 pub fn load(config: &Config, files: &[Vec<PathBuf>], tokenizer: &SavedTokenizer) -> Result<Dataset> {
     let mixture = tokenizer.mixture().context("the run's tokenizer.json is not a mixture of its [[sources]]")?;
     let json = tokenizer.to_json().context("cannot write the tokenizer as JSON")?;
+    let max_caption = Captioned::limit(usize::try_from(config.model.block_size).unwrap_or(0));
     let mut data = Vec::with_capacity(config.sources.len());
     for (source, files) in config.sources.iter().zip(files) {
         let kind = source.kind();
         let part = mixture.part_named(kind).with_context(|| format!("the run's mixture has no {kind} part"))?;
-        let reader = Captioned::new(mixture, part, source.caption.as_ref())
+        let reader = Captioned::new(mixture, part, source.caption.as_ref(), max_caption)
             .map_err(|e| anyhow!("source {}: {e}", source.name))?;
         let pipeline = Pipeline { base: &reader, ids: &Identity { vocab_size: reader.vocab_size() } };
-        // The cache is keyed by the whole mixture and the source's caption.
-        let key = format!("{json}\n{}", serde_json::to_string(&source.caption)?);
+        // The cache is keyed by the whole mixture and the source's caption, and by the
+        // longest caption taken, which the model's context sets.
+        let key = format!("{json}\n{}\nmax_caption {max_caption}", serde_json::to_string(&source.caption)?);
         let loaded = load_dataset(&source.data(&config.data), files, pipeline, &key, config.train.seed)
             .with_context(|| format!("source {}", source.name))?;
         data.push((source.name.clone(), source.weight, loaded));
@@ -305,5 +307,59 @@ mod tests {
         let data = load(&config, &files, &tokenizer).unwrap();
         assert_eq!(data.skipped.len(), 1, "{:?}", data.skipped);
         assert!(data.skipped[0].contains("9_b.png: label \"9\" has no entry in caption.words"), "{:?}", data.skipped);
+    }
+
+    #[test]
+    fn a_caption_longer_than_the_limit_skips_its_file_naming_the_sidecar_and_its_length() {
+        let (dir, _) = fixture("");
+        let path = dir.path().join("m.toml");
+        let text = std::fs::read_to_string(&path).unwrap().replace(
+            "caption = { from = \"name\", pattern = \"{label}_{_}.png\", words = { \"3\" = \"three\", \"7\" = \"seven\" } }",
+            "caption = { from = \"sidecar\" }",
+        );
+        assert!(text.contains("from = \"sidecar\""), "{text}");
+        std::fs::write(&path, text).unwrap();
+        let mut config = Config::load(&path, &[]).unwrap_or_else(|e| panic!("{e}"));
+        config.data.cache_dir = Some(dir.path().join("cache"));
+        config.model.block_size = 80;
+        let img = dir.path().join("img");
+        for name in ["5_c", "9_d"] {
+            std::fs::copy(img.join("3_a.png"), img.join(format!("{name}.png"))).unwrap();
+        }
+        std::fs::write(img.join("3_a.txt"), "three\n").unwrap();
+        std::fs::write(img.join("7_b.txt"), "seven").unwrap();
+        // 9.6 MB, refused unread; and 41 characters, past half the context of 80.
+        std::fs::write(img.join("5_c.txt"), "three seven ".repeat(800_000)).unwrap();
+        std::fs::write(img.join("9_d.txt"), "three seven ".repeat(4).trim_end().to_owned() + " three").unwrap();
+        assert_eq!(Captioned::limit(80), 40);
+        let files = files(&config, dir.path()).unwrap();
+        let tokenizer = build(&config, &files).unwrap();
+        let data = load(&config, &files, &tokenizer).unwrap();
+        let mut skipped = data.skipped.clone();
+        skipped.sort();
+        assert_eq!(skipped.len(), 2, "{skipped:?}");
+        let sidecar = img.join("5_c.txt");
+        assert!(
+            skipped[0].contains(&format!("5_c.png: its caption file {} is 9600000 bytes", sidecar.display()))
+                && skipped[0].contains("a caption takes at most 40 ids here"),
+            "{skipped:?}"
+        );
+        assert!(
+            skipped[1].contains(&format!(
+                "9_d.png: its caption from {} is 53 ids long (\"three seven three seven three seven thre\"...): a \
+                 caption takes at most 40 ids here",
+                img.join("9_d.txt").display()
+            )),
+            "{skipped:?}"
+        );
+        // The others are read after their caption, trimmed.
+        let tok = tokenizer.pipeline();
+        let mut prefixes: Vec<usize> = [&data.train, &data.val]
+            .iter()
+            .zip([&data.sources[0].train, &data.sources[0].val])
+            .flat_map(|(store, docs)| docs.clone().map(|d| tok.prefix_len(store.doc(d))))
+            .collect();
+        prefixes.sort();
+        assert_eq!(prefixes, [8, 8], "BOS <text> three/seven <pixels>");
     }
 }

@@ -7,7 +7,7 @@ use anyhow::{Context, Result};
 use autoreg_model::Mlp;
 use autoreg_train::{MetricsLog, RunDir};
 use std::io::{Read, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory.
 fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
@@ -141,16 +141,22 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     Ok(())
 }
 
-/// Writes the piano roll and the audio preview of a MIDI file.
+/// The folder that `render` writes to without `--out`, as `sample` does: `out/` in the
+/// working folder, so that a read-only folder of MIDI files renders too.
+const RENDER_OUT: &str = "out";
+
+/// Writes the piano roll and the audio preview of a MIDI file into `--out` (default
+/// [`RENDER_OUT`]), named after it: `tune.mid` gives `tune.png` and `tune.wav`.
 pub fn render(args: &RenderArgs) -> Result<()> {
     let stem = args.file.file_stem().with_context(|| format!("{} names no file", args.file.display()))?;
-    let dir = match &args.out {
-        Some(dir) => dir.clone(),
-        None => args.file.parent().map(Path::to_path_buf).unwrap_or_default(),
+    let dir = args.out.clone().unwrap_or_else(|| PathBuf::from(RENDER_OUT));
+    let named = |ext: &str| {
+        let mut name = stem.to_os_string();
+        name.push(ext);
+        dir.join(name)
     };
-    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-    let png = dir.join(stem).with_extension("png");
-    let wav = dir.join(stem).with_extension("wav");
+    let (png, wav) = (named(".png"), named(".wav"));
+    std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the output folder {}", dir.display()))?;
     autoreg_midi::render_midi_file(&args.file, &png, &wav)?;
     eprintln!("wrote {}\nwrote {}", png.display(), wav.display());
     Ok(())

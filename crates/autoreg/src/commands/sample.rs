@@ -2,7 +2,7 @@
 
 use super::interactive;
 use crate::cli::SampleArgs;
-use crate::page::{SampleRecord, SampleSet, record_samples, write_report};
+use crate::page::{SampleRecord, SampleSet, record_samples, write_report_trusting};
 use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, anyhow, bail};
@@ -152,7 +152,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         log::warn!("{}", error_line(&e));
     }
     if args.report {
-        let page = write_report(run.dir.path(), &[], None)
+        // The user named `--out`: its recorded samples may show in the page.
+        let page = write_report_trusting(run.dir.path(), &[], std::slice::from_ref(&args.out), None)
             .with_context(|| format!("cannot write the report of {}", run.dir.path().display()))?;
         eprintln!("wrote {}", page.display());
     }

@@ -142,6 +142,13 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         g.barrier(PREPARE_TIMEOUT).context("waiting for rank 0 to prepare the run")?;
     }
     let (tokenizer, data) = if resume || !writes {
+        if resume {
+            // The weights were trained on its ids: an edited tokenizer would tokenize
+            // the data anew, differently.
+            run.checkpoint("last")?
+                .verify_tokenizer()
+                .with_context(|| format!("cannot resume {}", run.path().display()))?;
+        }
         let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
         let data = tokenized::load(&config, &files, &tokenizer)?;
         (tokenizer, data)
