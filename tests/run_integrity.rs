@@ -285,7 +285,8 @@ fn a_run_is_sampled_and_evaluated_while_it_trains_and_prunes_its_checkpoints() {
         let (cwd, r) = (s.path().to_owned(), r.to_owned());
         move || {
             let mut failures = Vec::new();
-            for i in 0..24 {
+            // Twenty samples of `last`, with an evaluation of each link after every fifth.
+            for i in 0..30 {
                 let args: &[&str] = match i % 6 {
                     4 => &["eval", &r, "--checkpoint", "last"],
                     5 => &["eval", &r],
@@ -303,7 +304,7 @@ fn a_run_is_sampled_and_evaluated_while_it_trains_and_prunes_its_checkpoints() {
     let last = linked_step(&run, "last");
     common::signal(&child, "INT");
     let (_, stderr) = common::finish(child, 120);
-    assert!(reads.is_empty(), "{} of 24 reads failed:\n{}", reads.len(), reads.join("\n"));
+    assert!(reads.is_empty(), "{} of 30 reads failed:\n{}", reads.len(), reads.join("\n"));
     assert!(still_training, "the training ended during the reads:\n{stderr}");
     assert!(last > first + 20, "`last` moved from step {first} to {last} only: the reads did not race the pruning");
     assert!(stderr.contains("interrupted at step"), "{stderr}");

@@ -402,8 +402,17 @@ impl Prompts for PixelsTokenizer {
     /// The prompt's first image, cut to its top `length` rows. An image exactly `scale`
     /// times the tokenizer's size (a decoded sample) is shrunk back square by square, so
     /// that a sample's pixels come back unchanged whatever `resize`.
+    ///
+    /// A prompt's class is `source.label` alone, which a conditional tokenizer needs:
+    /// unlike a training file's, it is never taken from the file's folder, a CSV row or
+    /// an IDX labels file beside it (a prompt may be saved anywhere).
     fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
         let name = source.name();
+        if !self.classes.is_empty() && source.label.is_none() {
+            let reason = "this tokenizer is class-conditional and a prompt's class is never taken from its folder \
+                          or name: it must be given (`autoreg sample --class`)";
+            return Err(InputError::Prompt(reason.into()).at(&name));
+        }
         let height = self.shape.height;
         let rows = match length {
             None => height,
@@ -413,10 +422,13 @@ impl Prompts for PixelsTokenizer {
                 return Err(InputError::Prompt(reason).at(&name));
             }
         };
-        let mut sample = read::read(source.bytes, &self.origin(source, &name))?
+        // No path: neither the folder nor an IDX labels file beside it is read.
+        let origin = Origin { path: None, folder_label: source.label, ..self.origin(source, &name) };
+        let mut sample = read::read(source.bytes, &origin)?
             .into_iter()
             .next()
             .ok_or_else(|| TokenError::format(&name, "the prompt holds no image (an IDX labels file?)"))?;
+        sample.label = source.label.map(str::to_owned);
         let (width, height) = (self.shape.width * self.scale, self.shape.height * self.scale);
         if self.scale > 1 && (sample.raster.width, sample.raster.height) == (width, height) {
             sample.raster = sample.raster.shrunk(self.scale);

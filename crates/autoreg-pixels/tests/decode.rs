@@ -3,9 +3,9 @@
 mod common;
 
 use autoreg_pixels::{Colors, PixelsConfig, PixelsTokenizer};
-use autoreg_tokens::{Modality, ModalityBuilder, testing::Tokenize};
+use autoreg_tokens::{Modality, ModalityBuilder, Source, TokenError, testing::Tokenize};
 use common::*;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 /// A conditional 4x3 grey tokenizer with 17 levels, classes `a` and `b`, images enlarged 3 times.
 fn conditional() -> (PixelsTokenizer, Vec<PathBuf>, tempfile::TempDir) {
@@ -58,26 +58,46 @@ fn decoded_files_are_enlarged_png_written_atomically() {
     assert_eq!(std::fs::read_dir(dir.path()).unwrap().filter(|e| e.as_ref().unwrap().path().is_file()).count(), 1);
 }
 
+/// The prompt ids of the image `bytes` called `name`, of class `label`, cut to `length` rows.
+fn prompt_of(
+    tok: &PixelsTokenizer,
+    bytes: &[u8],
+    name: &str,
+    label: Option<&str>,
+    length: Option<f64>,
+) -> Result<Vec<u32>, TokenError> {
+    let prompts = tok.extras().prompts.expect("pixels prompts");
+    prompts.prompt(&Source { path: Path::new(name), bytes, label }, length)
+}
+
 #[test]
-fn prompts_keep_the_class_and_the_top_rows() {
+fn prompts_keep_the_class_given_and_the_top_rows() {
     let (tok, files, dir) = conditional();
     let doc = &tok.encode_file(&files[0]).unwrap()[0];
     let bytes = std::fs::read(&files[0]).unwrap();
     let name = files[0].display().to_string();
-    let whole = tok.prompt_bytes(&bytes, &name, None).unwrap();
+    let whole = prompt_of(&tok, &bytes, &name, Some("a"), None).unwrap();
     assert_eq!(whole, doc[..doc.len() - 1]);
     for rows in 0..=3 {
-        let cut = tok.prompt_bytes(&bytes, &name, Some(f64::from(rows))).unwrap();
+        let cut = prompt_of(&tok, &bytes, &name, Some("a"), Some(f64::from(rows))).unwrap();
         assert_eq!(cut, doc[..2 + 4 * rows as usize], "{rows} rows");
     }
-    let err = tok.prompt_bytes(&bytes, &name, Some(4.0)).unwrap_err().to_string();
+    let err = prompt_of(&tok, &bytes, &name, Some("a"), Some(4.0)).unwrap_err().to_string();
     assert!(err.contains("cannot keep 4 rows of an image 3 rows high"), "{err}");
-    let err = tok.prompt_bytes(&bytes, &name, Some(1.5)).unwrap_err().to_string();
+    let err = prompt_of(&tok, &bytes, &name, Some("a"), Some(1.5)).unwrap_err().to_string();
     assert!(err.contains("cannot keep 1.5 rows"), "{err}");
-    // A prompt whose class is unknown (not in a class folder) is refused for a conditional tokenizer.
-    let stray = save(dir.path(), "elsewhere/p.png", &random_grey(4, 3, 5));
-    let err = tok.prompt_bytes(&bytes, &stray.display().to_string(), None).unwrap_err().to_string();
-    assert!(err.contains("p.png") && err.contains("class \"elsewhere\""), "{err}");
+    // The class given wins over the folder's (a/x.png as class b); a class that is not
+    // one of the tokenizer's is refused.
+    let as_b = prompt_of(&tok, &bytes, &name, Some("b"), None).unwrap();
+    assert_eq!((as_b[1], &as_b[2..]), (18, &doc[2..doc.len() - 1]));
+    let err = prompt_of(&tok, &bytes, &name, Some("c"), None).unwrap_err().to_string();
+    assert!(err.contains("x.png") && err.contains("class \"c\""), "{err}");
+    // Without a class, a conditional tokenizer refuses a prompt, even in a class folder:
+    // a prompt's class is never its folder's.
+    for path in [name.clone(), save(dir.path(), "elsewhere/p.png", &random_grey(4, 3, 5)).display().to_string()] {
+        let err = tok.prompt_bytes(&bytes, &path, None).unwrap_err().to_string();
+        assert!(err.contains(&path) && err.contains("class-conditional") && err.contains("--class"), "{err}");
+    }
     let err = tok.encode_bytes(&bytes, "in memory").unwrap_err().to_string();
     assert!(err.contains("in memory: image 0 has no class"), "{err}");
 }
@@ -109,10 +129,10 @@ fn a_decoded_sample_used_as_a_prompt_gives_back_its_tokens() {
             tok.decode_to_file(doc, &sample).unwrap();
             let bytes = std::fs::read(&sample).unwrap();
             let name = sample.display().to_string();
-            let whole = tok.prompt_bytes(&bytes, &name, None).unwrap();
+            let whole = prompt_of(&tok, &bytes, &name, Some("b"), None).unwrap();
             assert_eq!(whole, doc[..doc.len() - 1], "{colors:?}, resize {resize}");
             let per_row = doc.len() / 3 - 1;
-            let cut = tok.prompt_bytes(&bytes, &name, Some(2.0)).unwrap();
+            let cut = prompt_of(&tok, &bytes, &name, Some("b"), Some(2.0)).unwrap();
             assert_eq!(cut, doc[..2 + 2 * per_row], "{colors:?}, resize {resize}");
         }
     }

@@ -176,8 +176,11 @@ pub struct SampleArgs {
     #[arg(long, value_name = "N", conflicts_with = "max_tokens")]
     pub frames: Option<usize>,
     /// Sample one class of a class-conditional run, by name or number
-    /// (`autoreg info RUN` lists them).
-    #[arg(long, value_name = "CLASS", conflicts_with = "prompt")]
+    /// (`autoreg info RUN` lists them). With `--prompt`, the prompt's class: a prompt's
+    /// class is never taken from its folder or name; without `--class` it is the class
+    /// under which the model finds the prompt likeliest (a code prompt's language is
+    /// still its extension's).
+    #[arg(long, value_name = "CLASS")]
     pub class: Option<String>,
     /// Sample every class, N samples each, and draw them as one grid, a row per class.
     #[arg(long, value_name = "N", conflicts_with_all = ["prompt", "class"])]

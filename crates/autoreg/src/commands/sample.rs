@@ -11,6 +11,7 @@ use autoreg_tokens::{FrameLayout, Parts, Pipeline, SegmentRules, Source, write_a
 use autoreg_train::Cut;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
+use tch::Tensor;
 
 /// Generates samples from a run and writes them as files; returns their paths.
 /// Everything is generated before anything is written, so a failed run leaves no
@@ -98,13 +99,14 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 });
                 prompt
             }
-            (Some(path), _) => {
-                set.label = Some(format!("continuing the prompt {}", path.display()));
+            (Some(path), class) => {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
                 let block = run.model.config().block_size as usize;
                 let (bytes, length) = prompt_tail(tok, block, path, bytes, prompt_length(tok, args)?);
-                tok.prompt(&Source::new(path, &bytes), length)?
+                let (prompt, label) = file_prompt(&run, path, &bytes, length, class)?;
+                set.label = Some(label);
+                prompt
             }
             (None, Some(k)) => {
                 let name = tok.classes().get(k).cloned().unwrap_or_else(|| k.to_string());
@@ -338,17 +340,90 @@ fn flag_error(e: SampleError, args: &SampleArgs) -> anyhow::Error {
     }
 }
 
-/// The class number that `class` names: a class name, else a number.
+/// The class number that `class` names: a class name, else a number; refused for a
+/// run without classes, with a prompt or without.
 fn class_index(tok: Pipeline<'_>, class: &str) -> Result<usize> {
     let classes = tok.classes();
+    if classes.is_empty() {
+        bail!("--class {class}: this {} run has no classes (its tokenizer is not class-conditional)", tok.kind());
+    }
     if let Some(k) = classes.iter().position(|c| c == class) {
         return Ok(k);
     }
+    let n = classes.len();
     match class.parse::<usize>() {
-        Ok(k) => Ok(k),
-        Err(_) if classes.is_empty() => bail!("--class {class}: this {} run has no classes", tok.kind()),
+        Ok(k) if k < n => Ok(k),
+        Ok(k) => bail!("--class {class}: class {k} is out of range: there are {n} classes (0..{})", n - 1),
         Err(_) => bail!("--class {class}: no such class; the classes are {}", classes.join(", ")),
     }
+}
+
+/// The ids of the prompt file at `path` (its `bytes`, cut to `length` units) and what
+/// its samples are labelled with. In a run with classes, the prompt's class is `class`
+/// (`--class`), never taken from the file's folder or name: a prompt may be saved
+/// anywhere. Without `--class`, it is the class under which the model finds the prompt
+/// likeliest; but a code prompt keeps its extension's language, as a training file does
+/// (an extension is the file's type, not where it was put).
+fn file_prompt(
+    run: &LoadedRun,
+    path: &Path,
+    bytes: &[u8],
+    length: Option<f64>,
+    class: Option<usize>,
+) -> Result<(Vec<u32>, String)> {
+    let tok = run.tokenizer.pipeline();
+    let classes = tok.classes();
+    let continuing = format!("continuing the prompt {}", path.display());
+    if classes.is_empty() || (class.is_none() && tok.kind() == "code") {
+        return Ok((tok.prompt(&Source::new(path, bytes), length)?, continuing));
+    }
+    // Without --class, any class stands in until the model has chosen one.
+    let given = class.unwrap_or(0);
+    let name = classes.get(given).with_context(|| format!("--class {given}: there are {} classes", classes.len()))?;
+    let mut prompt = tok.prompt(&Source { path, bytes, label: Some(name) }, length)?;
+    if tok.prefix_len(&prompt) != 2 {
+        bail!("{}: the {} prompt does not start with its class", path.display(), tok.kind());
+    }
+    let k = match class {
+        Some(k) => k,
+        None => {
+            let k = likeliest_class(run, &prompt)?;
+            prompt[1] = tok.class_prompt(k)?[1];
+            eprintln!(
+                "{}: class {}, the model's likeliest for it (name the prompt's class with --class)",
+                path.display(),
+                classes[k]
+            );
+            k
+        }
+    };
+    Ok((prompt, format!("{continuing} as class {}", classes[k])))
+}
+
+/// The class under which the model finds `prompt` (`BOS Class_k ...`, its class token
+/// replaced by each class's in turn) likeliest: the class of the largest probability of
+/// the class token and the ids after it, over the prompt's first `block_size` ids (one
+/// window, as in training). Ties go to the first class.
+fn likeliest_class(run: &LoadedRun, prompt: &[u32]) -> Result<usize> {
+    let tok = run.tokenizer.pipeline();
+    let len = prompt.len().min(run.model.config().block_size as usize).max(2);
+    let mut row: Vec<i64> = prompt[..len].iter().map(|&t| i64::from(t)).collect();
+    let steps = len as i64 - 1;
+    let mut best: Option<(usize, f64)> = None;
+    for k in 0..tok.classes().len() {
+        row[1] = i64::from(tok.class_prompt(k)?[1]);
+        let ids = Tensor::f_from_slice(&row)?.f_view([1, len as i64])?.f_to_device(run.device)?;
+        // The model's mean cross-entropy of the ids after BOS, as a sum.
+        let nll = tch::no_grad(|| -> Result<f64> {
+            let loss = run.model.loss(&ids.f_narrow(1, 0, steps)?, &ids.f_narrow(1, 1, steps)?, false);
+            Ok(f64::try_from(loss)? * steps as f64)
+        })?;
+        let nll = if nll.is_nan() { f64::INFINITY } else { nll };
+        if best.is_none_or(|(_, b)| nll < b) {
+            best = Some((k, nll));
+        }
+    }
+    best.map(|(k, _)| k).context("this run has no classes")
 }
 
 /// Creates the output folder.
