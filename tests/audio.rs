@@ -5,7 +5,7 @@
 //! The recordings come from `fsdd/recordings` under the data root
 //! ([`common::shared_data`]).
 
-mod common;
+use crate::common;
 use common::{fails, ok, parse_wav, png_size, shared_data, train_with};
 use std::path::Path;
 

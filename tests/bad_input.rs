@@ -1,6 +1,6 @@
 //! Bad input gets a clear error naming the file or key, exit code 1, and no panic.
 
-mod common;
+use crate::common;
 use common::{Scratch, fails, ok, shared_data, tiny_config, within};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

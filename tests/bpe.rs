@@ -2,7 +2,7 @@
 //! with `[tokenizer.bpe]` train, sample files that parse, continue a prompt, and a file
 //! of another language comes back byte for byte through `encode --ids | decode -`.
 
-mod common;
+use crate::common;
 use autoreg::midi::Score;
 use common::{ok, shared_data, tiny_config};
 use std::io::Write;

@@ -3,7 +3,7 @@
 //! (never a hang) and the run resumes exactly, bad set-ups are refused, and torchrun
 //! launches autoreg unchanged.
 
-mod common;
+use crate::common;
 use autoreg_dist::RankEnv;
 use common::{Scratch, autoreg, finish, metrics, ok, signal, tensors, train_with, within};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! resume; the resumed run ends on the weights of an uninterrupted one. One process at a
 //! time trains a run. Sampling or evaluating an untrained checkpoint warns.
 
-mod common;
+use crate::common;
 use common::{Scratch, autoreg, fails, finish, ok, signal, start_paused, tensors};
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! that loads and resumes. The trainer's test hook (`AUTOREG_TEST_PAUSE`) holds the
 //! process at each phase, so that every kill lands there, without sleeps.
 
-mod common;
+use crate::common;
 use common::{Scratch, finish, ok, signal, start_paused};
 
 #[test]

@@ -5,7 +5,7 @@
 //! The tunes come from `nottingham/melody` under the data root
 //! ([`common::shared_data`]).
 
-mod common;
+use crate::common;
 use autoreg::midi::{SAMPLE_RATE, Score};
 use common::{autoreg, ok, parse_wav, png_size, shared_data, tiny_config};
 use std::path::{Path, PathBuf};

@@ -5,7 +5,7 @@
 //! evaluation per source, a resumed run, and clear errors for an unknown modality or
 //! caption.
 
-mod common;
+use crate::common;
 use autoreg::SavedTokenizer;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::model::{SampleOptions, Sampler};

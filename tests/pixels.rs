@@ -2,7 +2,7 @@
 //! 8x8 digits is trained, then sampled per class, for one class, from a prompt's top
 //! rows, and evaluated in bits per dimension.
 
-mod common;
+use crate::common;
 use autoreg::pixels::image::{self, GrayImage, Luma};
 use common::{Scratch, autoreg, fails, ok};
 use std::path::{Path, PathBuf};

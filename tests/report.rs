@@ -7,7 +7,7 @@
 //! The browser is Debian's `chromium` (`apt-get install chromium`, which `.ci/run` does),
 //! or the one that `CHROMIUM` names; without one these tests fail.
 
-mod common;
+use crate::common;
 use autoreg::pixels::image;
 use common::{Scratch, ok, shared_data, tiny_config, train_with};
 use std::path::{Path, PathBuf};

@@ -2,7 +2,7 @@
 //! get a clear error (exit 1, no panic, within a time limit) or are skipped with a
 //! warning; never silently used.
 
-mod common;
+use crate::common;
 use common::{Scratch, autoreg, fails, ok, within};
 use std::path::{Path, PathBuf};
 use std::time::Duration;

@@ -1,6 +1,6 @@
 //! Training, resuming, sampling and evaluating end to end through the `autoreg` binary.
 
-mod common;
+use crate::common;
 use common::{Scratch, last_val_loss, ok};
 
 /// 2N steps in one run and N steps resumed for N more end on the same loss, with the

@@ -2,7 +2,7 @@
 //! test set, a tiny model trained on windows of whole frames, 20-frame samples read back,
 //! a clip continued from its first frames, and the evaluation beside its baselines.
 
-mod common;
+use crate::common;
 use autoreg::SavedModality;
 use autoreg::SavedTokenizer;
 use autoreg::pixels::image::{self, AnimationDecoder, DynamicImage, GrayImage};
