@@ -44,43 +44,21 @@ fn seeded_step(seed: u64) -> i64 {
     1 + ((draw >> 33) % 19) as i64
 }
 
-#[test]
-fn ctrl_c_at_a_random_step_then_resume_ends_on_the_uninterrupted_weights() {
-    let s = Scratch::new();
-    // Dropout too, so that the dropout masks must follow the step as well.
-    let extra = "decay_steps = 20\n";
-    let set = ["--set", "model.dropout=0.1"];
-    let whole = s.config("whole", extra);
-    ok(s.path(), &["train", whole.to_str().unwrap(), set[0], set[1]]);
-    let split = s.config("split", extra);
-    let step = seeded_step(9);
-    eprintln!("Ctrl-C after step {step}");
-    let child = start_paused(s.path(), &["train", split.to_str().unwrap(), set[0], set[1]], "step", step);
-    signal(&child, "INT");
-    let (status, stderr) = finish(child, 120);
-    let run = s.run_dir("split");
-    let r = run.to_str().unwrap();
-    assert_eq!(status.code(), Some(1), "{stderr}");
-    assert!(!stderr.contains("panicked"), "{stderr}");
-    let resume = format!("interrupted at step {step}, which is saved: continue with `autoreg train --resume {r}`");
-    assert!(stderr.contains(&resume), "{stderr}");
-    assert!(ok(s.path(), &["info", r]).contains(&format!("last       step {step} ")));
-    ok(s.path(), &["train", "--resume", r]);
-    assert_same_weights(&s.run_dir("whole"), &run);
-}
-
-#[test]
-fn sigterm_at_a_step_is_a_ctrl_c_resume_ends_on_the_uninterrupted_weights_and_no_temporary_is_left() {
+/// Trains a run whole, and the same run stopped by `sig` after a step drawn from `seed`
+/// and resumed; checks the stop's messages, that nothing temporary is left, and that
+/// both runs end on the same weights (dropout too, so that the dropout masks must follow
+/// the step as well).
+fn stop_then_resume_ends_on_the_uninterrupted_weights(sig: &str, seed: u64) {
     let s = Scratch::new();
     let extra = "decay_steps = 20\n";
     let set = ["--set", "model.dropout=0.1"];
     let whole = s.config("whole", extra);
     ok(s.path(), &["train", whole.to_str().unwrap(), set[0], set[1]]);
     let split = s.config("split", extra);
-    let step = seeded_step(11);
-    eprintln!("SIGTERM after step {step}");
+    let step = seeded_step(seed);
+    eprintln!("SIG{sig} after step {step}");
     let child = start_paused(s.path(), &["train", split.to_str().unwrap(), set[0], set[1]], "step", step);
-    signal(&child, "TERM");
+    signal(&child, sig);
     let (status, stderr) = finish(child, 120);
     let run = s.run_dir("split");
     let r = run.to_str().unwrap();
@@ -92,9 +70,20 @@ fn sigterm_at_a_step_is_a_ctrl_c_resume_ends_on_the_uninterrupted_weights_and_no
     assert!(stderr.contains(&resume), "{stderr}");
     assert!(temporaries(&run).is_empty(), "left behind: {:?}", temporaries(&run));
     assert_eq!(state(&run, "last")["step"], step);
+    assert!(ok(s.path(), &["info", r]).contains(&format!("last       step {step} ")));
     ok(s.path(), &["train", "--resume", r]);
     assert_same_weights(&s.run_dir("whole"), &run);
     assert!(temporaries(&run).is_empty(), "left behind: {:?}", temporaries(&run));
+}
+
+#[test]
+fn ctrl_c_at_a_random_step_then_resume_ends_on_the_uninterrupted_weights() {
+    stop_then_resume_ends_on_the_uninterrupted_weights("INT", 9);
+}
+
+#[test]
+fn sigterm_at_a_step_is_a_ctrl_c_resume_ends_on_the_uninterrupted_weights_and_no_temporary_is_left() {
+    stop_then_resume_ends_on_the_uninterrupted_weights("TERM", 11);
 }
 
 #[test]

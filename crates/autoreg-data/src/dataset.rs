@@ -501,65 +501,49 @@ mod tests {
         assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache, "the cache is written again");
     }
 
-    /// A text tokenizer whose files come with a `.labels` companion.
-    struct WithLabels(autoreg_text::TextTokenizer);
+    /// A text tokenizer whose files come with companions. `Labels`: each file has a
+    /// `.labels` companion. `Folders`: each folder is one document, read from its
+    /// `0.txt` with `1.txt` and `2.txt` as companions (which give nothing of their own);
+    /// a folder with a file that says "bad" is refused.
+    enum Companions {
+        Labels(autoreg_text::TextTokenizer),
+        Folders(autoreg_text::TextTokenizer),
+    }
 
-    impl Modality for WithLabels {
-        fn kind(&self) -> &'static str {
-            self.0.kind()
+    impl Companions {
+        fn text(&self) -> &autoreg_text::TextTokenizer {
+            match self {
+                Self::Labels(t) | Self::Folders(t) => t,
+            }
         }
-        fn vocab_size(&self) -> usize {
-            self.0.vocab_size()
-        }
-        fn specials(&self) -> autoreg_tokens::Specials {
-            self.0.specials()
-        }
-        fn token_name(&self, token: u32) -> Option<String> {
-            self.0.token_name(token)
-        }
-        fn merge_rule(&self) -> autoreg_tokens::MergeRule {
-            self.0.merge_rule()
-        }
-        fn encode(&self, source: &autoreg_tokens::Source) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
-            self.0.encode(source)
-        }
-        fn decode(&self, ids: &[u32]) -> Result<autoreg_tokens::Decoded, autoreg_tokens::TokenError> {
-            self.0.decode(ids)
-        }
-        fn extras(&self) -> Extras<'_> {
-            Extras { inputs: Some(self), ..Extras::default() }
+
+        /// Whether `path` is a later file of its folder (`Folders` only).
+        fn later(&self, path: &Path) -> bool {
+            matches!(self, Self::Folders(_)) && path.file_name().is_some_and(|n| n != "0.txt")
         }
     }
 
-    impl Inputs for WithLabels {
-        fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
-            vec![path.with_extension("labels")]
-        }
-    }
-
-    /// A text tokenizer that reads each folder as one document, from its `0.txt`, with
-    /// its other files as companions (which give nothing of their own); a folder with
-    /// a file that says "bad" is refused.
-    struct Folders(autoreg_text::TextTokenizer);
-
-    impl Modality for Folders {
+    impl Modality for Companions {
         fn kind(&self) -> &'static str {
-            self.0.kind()
+            self.text().kind()
         }
         fn vocab_size(&self) -> usize {
-            self.0.vocab_size()
+            self.text().vocab_size()
         }
         fn specials(&self) -> autoreg_tokens::Specials {
-            self.0.specials()
+            self.text().specials()
         }
         fn token_name(&self, token: u32) -> Option<String> {
-            self.0.token_name(token)
+            self.text().token_name(token)
         }
         fn merge_rule(&self) -> autoreg_tokens::MergeRule {
-            self.0.merge_rule()
+            self.text().merge_rule()
         }
         fn encode(&self, source: &autoreg_tokens::Source) -> Result<Vec<Vec<u32>>, autoreg_tokens::TokenError> {
-            if source.path.file_name().is_some_and(|n| n != "0.txt") {
+            if matches!(self, Self::Labels(_)) {
+                return self.text().encode(source);
+            }
+            if self.later(source.path) {
                 return Ok(Vec::new());
             }
             let mut all = source.bytes.to_vec();
@@ -570,22 +554,23 @@ mod tests {
                 }
                 all.extend(bytes);
             }
-            self.0.encode(&autoreg_tokens::Source::new(source.path, &all))
+            self.text().encode(&autoreg_tokens::Source::new(source.path, &all))
         }
         fn decode(&self, ids: &[u32]) -> Result<autoreg_tokens::Decoded, autoreg_tokens::TokenError> {
-            self.0.decode(ids)
+            self.text().decode(ids)
         }
         fn extras(&self) -> Extras<'_> {
             Extras { inputs: Some(self), ..Extras::default() }
         }
     }
 
-    impl Inputs for Folders {
+    impl Inputs for Companions {
         fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
-            if path.file_name().is_some_and(|n| n != "0.txt") {
-                return Vec::new();
+            match self {
+                Self::Labels(_) => vec![path.with_extension("labels")],
+                Self::Folders(_) if self.later(path) => Vec::new(),
+                Self::Folders(_) => (1..3).map(|i| path.with_file_name(format!("{i}.txt"))).collect(),
             }
-            (1..3).map(|i| path.with_file_name(format!("{i}.txt"))).collect()
         }
     }
 
@@ -598,7 +583,7 @@ mod tests {
                 files.push(write(dir.path(), &format!("{folder}/{i}.txt"), text.as_bytes()));
             }
         }
-        let tok = Folders(autoreg_text::TextTokenizer::byte());
+        let tok = Companions::Folders(autoreg_text::TextTokenizer::byte());
         let cfg = config(dir.path());
         for from_cache in [false, true] {
             let data = load(&cfg, &files, &tok, "tok").unwrap();
@@ -622,7 +607,7 @@ mod tests {
     fn companion_inputs_key_the_cache() {
         let dir = tempfile::tempdir().unwrap();
         let files: Vec<PathBuf> = (0..2).map(|i| write(dir.path(), &format!("{i}.txt"), b"abc")).collect();
-        let tok = WithLabels(autoreg_text::TextTokenizer::byte());
+        let tok = Companions::Labels(autoreg_text::TextTokenizer::byte());
         let cfg = config(dir.path());
         assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache);
         assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache);
