@@ -167,7 +167,7 @@ impl Modality for AudioTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        self.levels() as usize + self.classes.len() + 3
+        Specials::vocab_after(self.levels() as usize + self.classes.len())
     }
 
     fn specials(&self) -> Specials {

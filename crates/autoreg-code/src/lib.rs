@@ -118,7 +118,7 @@ impl Modality for CodeTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        256 + self.languages.len() + 3
+        Specials::vocab_after(256 + self.languages.len())
     }
 
     fn specials(&self) -> Specials {

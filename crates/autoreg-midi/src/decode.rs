@@ -125,7 +125,10 @@ impl<'a> Decoder<'a> {
             };
             let Some(token) = self.vocab.token(id) else {
                 if self.strict {
-                    return Err(invalid(format!("outside the vocabulary of {}", self.vocab.size + 3)));
+                    return Err(invalid(format!(
+                        "outside the vocabulary of {}",
+                        Specials::vocab_after(self.vocab.size as usize)
+                    )));
                 }
                 self.repairs += 1;
                 continue;

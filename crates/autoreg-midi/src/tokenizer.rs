@@ -146,7 +146,7 @@ impl Modality for MidiTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        self.vocab.size as usize + 3
+        Specials::vocab_after(self.vocab.size as usize)
     }
 
     fn specials(&self) -> Specials {

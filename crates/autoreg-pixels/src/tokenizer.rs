@@ -334,7 +334,7 @@ impl Modality for PixelsTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        self.num_symbols() as usize + self.classes.len() + 3
+        Specials::vocab_after(self.num_symbols() as usize + self.classes.len())
     }
 
     fn specials(&self) -> Specials {

@@ -170,7 +170,7 @@ impl Modality for TextTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        self.num_symbols() as usize + 3
+        Specials::vocab_after(self.num_symbols() as usize)
     }
 
     fn specials(&self) -> Specials {

@@ -356,7 +356,7 @@ mod tests {
 
     impl Toy {
         fn new(kind: &'static str, n: u32) -> Self {
-            Self { kind, n, identity: Identity { vocab_size: n as usize + 3 } }
+            Self { kind, n, identity: Identity { vocab_size: Specials::vocab_after(n as usize) } }
         }
     }
 
@@ -365,7 +365,7 @@ mod tests {
             self.kind
         }
         fn vocab_size(&self) -> usize {
-            self.n as usize + 3
+            Specials::vocab_after(self.n as usize)
         }
         fn specials(&self) -> Specials {
             Specials::after(self.n)

@@ -14,6 +14,14 @@ pub struct Specials {
 }
 
 impl Specials {
+    /// How many specials there are.
+    pub const COUNT: usize = 3;
+
+    /// The size of a vocabulary of `n` ordinary tokens and the specials after them.
+    pub const fn vocab_after(n: usize) -> usize {
+        n + Self::COUNT
+    }
+
     /// Three specials placed right after `n` ordinary tokens: `n`, `n + 1`, `n + 2`.
     pub fn after(n: u32) -> Self {
         Self { bos: n, eos: n + 1, pad: n + 2 }
@@ -46,5 +54,6 @@ mod tests {
         assert_eq!(s.name(11), Some("<eos>"));
         assert_eq!(s.name(9), None);
         assert!(s.contains(12) && !s.contains(0));
+        assert_eq!(Specials::vocab_after(10), 13);
     }
 }
