@@ -327,6 +327,7 @@ fn a_tokenizer_edited_after_training_is_refused_by_every_command() {
             &["sample", &r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"][..],
             &["eval", &r],
             &["train", "--resume", &r, "--set", "train.max_steps=30"],
+            &["encode", &r, path.to_str().unwrap()],
         ] {
             let err = fails_soon(s.path(), args);
             assert!(err.contains(&want), "{args:?}: {err}");

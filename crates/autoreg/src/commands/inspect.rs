@@ -9,10 +9,17 @@ use autoreg_train::{MetricsLog, RunDir};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory.
+/// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory, checked
+/// against the checksum its last checkpoint records when it has one.
 fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
-    let file = if path.is_dir() { RunDir::new(path).tokenizer_path() } else { path.to_owned() };
-    Ok(SavedTokenizer::load(&file)?)
+    if !path.is_dir() {
+        return Ok(SavedTokenizer::load(path)?);
+    }
+    let run = RunDir::new(path);
+    if run.path().join("last").symlink_metadata().is_ok() {
+        run.checkpoint("last")?.verify_tokenizer()?;
+    }
+    Ok(SavedTokenizer::load(&run.tokenizer_path())?)
 }
 
 /// Prints the tokens of a file, by name or id, one document per line.
