@@ -14,11 +14,9 @@
 #                train-bf16 ran (sampled twice a second for the whole check)
 #   nanogpt      nanoGPT's GPU recipe for shakespeare-char (6 x 384, 6 heads, block 256,
 #                batch 64, dropout 0.2, lr 1e-3, learned positions, GELU, no soft cap,
-#                5,000 steps at most, evaluated every 250 steps on 200 batches) for as many
-#                steps as the time left holds (a 50-step calibration run sizes
-#                train.max_steps: autoreg has no wall-time limit of its own); the training
-#                seconds at which the validation loss first reached 1.47, if it did; its
-#                peak memory.used beside the memory check's estimate
+#                5,000 steps at most, evaluated every 250 steps on 200 batches) for the
+#                time left (train.max_time); the training seconds at which the validation
+#                loss first reached 1.47, if it did; its peak memory.used
 #
 #   bash examples/gpu-check.sh
 #
@@ -328,35 +326,19 @@ nano_run=$work/gpu-check-nanogpt
 nano_t0=0 nano_t1=0
 step_nanogpt() {
     have "$autoreg" || return 1
-    local rc=0 calib=$work/gpu-check-nanogpt-calib r25 r50 s e left steps budget hit last vocab
-    # Calibration: 50 steps, evaluated at 0, 25 and 50: seconds per step from the rate of
-    # steps 26-50, seconds per evaluation from the training clock between 25 and 50.
-    timed 90 "$autoreg" train configs/shakespeare-char.toml "${nanogpt[@]}" --set name=gpu-check-nanogpt-calib \
-        --set train.max_steps=50 --set train.eval_interval=25 --set train.warmup_steps=5 || rc=$?
-    log_metrics "$calib"
-    r25=$(grep '"step":25,' "$calib/metrics.jsonl" 2>/dev/null || true)
-    r50=$(grep '"step":50,' "$calib/metrics.jsonl" 2>/dev/null || true)
-    if ((rc)) || [ -z "$r25" ] || [ -z "$r50" ]; then
-        KEY="the 50-step calibration run: $(status_of "$rc"), no timing"
-        return $((rc ? rc : 1))
-    fi
-    s=$(awk -v t="$(jget "$r50" tokens_per_s)" 'BEGIN { printf "%.5f", 64 * 256 / t }')
-    e=$(awk -v a="$(jget "$r25" elapsed_s)" -v b="$(jget "$r50" elapsed_s)" -v s="$s" \
-        'BEGIN { e = b - a - 25 * s; printf "%.3f", (e > 0 ? e : 0) }')
-    # The steps that the time left holds, start-up (30 s) and a margin (15 s) aside:
-    # N steps and N/250 + 1 evaluations.
+    local rc=0 left budget hit last
+    # The time left, start-up (30 s) and a margin (15 s) aside, bounds the run itself
+    # (train.max_time: its decay ends with the time); 5,000 steps at most.
     left=$(secs_left)
     budget=$((left - 45))
-    steps=$(awk -v b="$budget" -v s="$s" -v e="$e" 'BEGIN { n = int((b - e) / (s + e / 250)); print (n > 5000 ? 5000 : n) }')
-    echo "calibration: $s s per step, $e s per evaluation; $left s left: $steps steps" >>"$LOG"
-    if ((steps < 100)); then
-        STATUS="skipped (out of time)" KEY="$left s left: $steps steps at $s s per step"
+    if ((budget < 30)); then
+        STATUS="skipped (out of time)" KEY="$left s left"
         return 1
     fi
+    echo "$left s left: train.max_time = $budget s" >>"$LOG"
     nano_t0=$(now)
-    rc=0
     timed $((left - 5)) "$autoreg" train configs/shakespeare-char.toml "${nanogpt[@]}" --set name=gpu-check-nanogpt \
-        --set "train.max_steps=$steps" || rc=$?
+        --set train.max_steps=5000 --set "train.max_time=$budget" || rc=$?
     nano_t1=$(now)
     log_metrics "$nano_run"
     last=$(tail -n 1 "$nano_run/metrics.jsonl" 2>/dev/null || true)
@@ -366,15 +348,9 @@ step_nanogpt() {
             n = $0; sub(/.*"step":/, "", n); sub(/[,}].*/, "", n)
             if (v + 0 <= target + 0) { printf "val %.4f <= %s at step %d, %.1f s of training", v, target, n, t; exit }
         }' "$nano_run/metrics.jsonl" 2>/dev/null || true)
-    KEY="${hit:-val loss never reached $TARGET_LOSS}; $(printf '%s ms/step; last: step %s, val %.4f, %.1f s' \
-        "$(awk -v s="$s" 'BEGIN { printf "%.1f", s * 1000 }')" "$(jget "$last" step)" "$(jget "$last" val_loss)" \
-        "$(jget "$last" elapsed_s)")"
-    # ModelConfig::training_bytes (autoreg-model) for this model and vocabulary at batch
-    # 64: what the memory check allocates once (libtorch's allocator then keeps it cached).
-    vocab=$(sed -n 's/.*, vocabulary \([0-9]*\)$/\1/p' "$LOG" | tail -n 1)
-    KEY="$KEY; nvidia-smi memory.used peak $(peak_mib "$nano_t0" "$nano_t1") MiB, the check's estimate $(awk -v v="${vocab:-68}" 'BEGIN {
-        l = 6; c = 384; t = 256; h = 6; p = v * c + t * c + l * (12 * c * c + 4 * c) + 2 * c
-        printf "%.0f", 4 * (4 * p + 64 * t * (l * (16 * c + 2 * h * t) + 3 * v)) / 1048576 }') MiB"
+    KEY="${hit:-val loss never reached $TARGET_LOSS}; $(printf 'last: step %s, val %.4f, %.1f s of training' \
+        "$(jget "$last" step)" "$(jget "$last" val_loss)" "$(jget "$last" elapsed_s)")"
+    KEY="$KEY; nvidia-smi memory.used peak $(peak_mib "$nano_t0" "$nano_t1") MiB"
     return "$rc"
 }
 

@@ -45,6 +45,11 @@ impl Alphabet {
         ids.iter().map(|&id| self.to_char[id as usize]).collect()
     }
 
+    /// The string of `bytes`, each byte the symbol of its value.
+    pub fn byte_string(&self, bytes: &[u8]) -> String {
+        self.string(&bytes.iter().map(|&b| u32::from(b)).collect::<Vec<_>>())
+    }
+
     /// The ids a string of the alphabet spells; `None` if it holds another scalar.
     pub fn ids(&self, string: &str) -> Option<Vec<u32>> {
         string.chars().map(|c| self.from_char.get(&c).copied()).collect()

@@ -85,13 +85,9 @@ impl Words {
                 }
             });
             for &b in chunk.invalid() {
-                f(Ok(self.byte_string(&[b])));
+                f(Ok(self.alphabet.byte_string(&[b])));
             }
         }
-    }
-
-    fn byte_string(&self, bytes: &[u8]) -> String {
-        self.alphabet.string(&bytes.iter().map(|&b| u32::from(b)).collect::<Vec<_>>())
     }
 }
 
@@ -130,7 +126,7 @@ fn pre_tokenize(text: &str, alphabet: &Alphabet) -> Vec<(String, usize)> {
             .collect(),
         // The byte-level pre-tokenizer does not fail on text; should it, the text is
         // one word.
-        Err(_) => vec![(alphabet.string(&text.bytes().map(u32::from).collect::<Vec<_>>()), text.len())],
+        Err(_) => vec![(alphabet.byte_string(text.as_bytes()), text.len())],
     }
 }
 

@@ -186,6 +186,13 @@ impl Classes for CodeTokenizer {
     }
 }
 
+/// The length of the first `n` lines of `bytes` (each with its newline), or of all of
+/// them when they hold fewer: how a prompt of `n` lines is cut.
+pub fn first_lines(bytes: &[u8], n: usize) -> usize {
+    let newline = bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(n.saturating_sub(1));
+    newline.map_or(bytes.len(), |(i, _)| i + 1)
+}
+
 impl Prompts for CodeTokenizer {
     fn unit(&self) -> &'static str {
         "lines"
@@ -196,10 +203,7 @@ impl Prompts for CodeTokenizer {
     fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
         let bytes = match length {
             None => source.bytes,
-            Some(n) if n >= 1.0 && n.fract() == 0.0 => {
-                let end = source.bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth(n as usize - 1);
-                &source.bytes[..end.map_or(source.bytes.len(), |(i, _)| i + 1)]
-            }
+            Some(n) if n >= 1.0 && n.fract() == 0.0 => &source.bytes[..first_lines(source.bytes, n as usize)],
             Some(n) => {
                 return Err(TokenError::format(
                     source.name(),

@@ -338,8 +338,8 @@ impl<'a> Sampler<'a> {
             let reason = format!(
                 "is too large: a sample of {prompt} + {} tokens needs about {} of memory but {} is available",
                 options.max_tokens,
-                human_bytes(fixed + per_row),
-                human_bytes(available as f64)
+                crate::config::human_bytes(fixed + per_row),
+                crate::config::human_bytes(available as f64)
             );
             ("max_tokens", reason)
         } else {
@@ -348,21 +348,12 @@ impl<'a> Sampler<'a> {
                  at most {fit} fit",
                 options.num,
                 options.max_tokens,
-                human_bytes(need),
-                human_bytes(available as f64)
+                crate::config::human_bytes(need),
+                crate::config::human_bytes(available as f64)
             );
             ("num", reason)
         };
         Err(SampleError::BadOption { key, reason })
-    }
-}
-
-/// `bytes` as `12.3 GB`.
-fn human_bytes(bytes: f64) -> String {
-    match bytes {
-        b if b >= 1e12 => format!("{:.1} TB", b / 1e12),
-        b if b >= 1e9 => format!("{:.1} GB", b / 1e9),
-        b => format!("{:.1} MB", b / 1e6),
     }
 }
 

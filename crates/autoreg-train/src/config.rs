@@ -122,7 +122,8 @@ const DURATION: &str = "a duration above 0 (\"10m\", \"1h 30m\", \"90s\", or a n
 
 /// The seconds in `text`: pieces `<number><unit>` (`"1h 30m"`, `"2.5s"`, `"90 s"`) with
 /// the units `ms`, `s`, `m`, `h`, `d` (and their long names), or a number alone
-/// (seconds); `None` when it is not written so.
+/// (seconds); `None` when it is not written so. By hand rather than `humantime`, which
+/// reads neither fractions (`"2.5s"`) nor a bare number of seconds.
 fn parse_seconds(text: &str) -> Option<f64> {
     let number = |c: char| c.is_ascii_digit() || c == '.';
     let text = text.trim();

@@ -304,6 +304,13 @@ impl<'a> Trainer<'a> {
         bar.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
         bar.set_prefix(prefix);
         bar.set_position(position);
+        if speaks && start >= cfg.max_steps {
+            log::warn!(
+                "{} is at step {start}, train.max_steps = {}: nothing to train; raise it (--set train.max_steps=N) to go on",
+                self.run.run().path().display(),
+                cfg.max_steps
+            );
+        }
         if let Some(t) = budget.filter(|&t| speaks && elapsed_before >= t) {
             log::warn!(
                 "{} has trained for {elapsed_before:.1} s, train.max_time = {t} s: nothing to train; raise it \

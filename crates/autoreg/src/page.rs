@@ -342,25 +342,10 @@ impl Display {
 /// The size in pixels of a PNG, GIF or BMP image, from its header; `None` for other
 /// formats or an unreadable header.
 fn image_size(path: &Path) -> Option<(u32, u32)> {
-    use std::io::Read;
-    let mut head = Vec::with_capacity(32);
-    std::fs::File::open(path).ok()?.take(32).read_to_end(&mut head).ok()?;
-    let be = |at: usize| Some(u32::from_be_bytes(head.get(at..at + 4)?.try_into().ok()?));
-    let le16 = |at: usize| Some(u32::from(u16::from_le_bytes(head.get(at..at + 2)?.try_into().ok()?)));
-    let le32 = |at: usize| Some(i32::from_le_bytes(head.get(at..at + 4)?.try_into().ok()?).unsigned_abs());
-    let (width, height) = if head.starts_with(b"\x89PNG\r\n\x1a\n") && head.get(12..16) == Some(&b"IHDR"[..]) {
-        (be(16)?, be(20)?)
-    } else if head.starts_with(b"GIF87a") || head.starts_with(b"GIF89a") {
-        (le16(6)?, le16(8)?)
-    } else if head.starts_with(b"BM") {
-        match le32(14)? {
-            12 => (le16(18)?, le16(20)?),
-            _ => (le32(18)?, le32(22)?),
-        }
-    } else {
-        return None;
-    };
-    (width > 0 && height > 0).then_some((width, height))
+    use autoreg_pixels::image::{ImageFormat, ImageReader};
+    let reader = ImageReader::open(path).ok()?.with_guessed_format().ok()?;
+    matches!(reader.format()?, ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp).then_some(())?;
+    reader.into_dimensions().ok().filter(|&(width, height)| width > 0 && height > 0)
 }
 
 /// A human-readable size.
@@ -654,24 +639,12 @@ fn count_text(n: f64) -> String {
 /// Writes the report of the run in `run_dir` to `out` (default `RUN/report.html`): its
 /// recorded sample sets, then a set per folder of `samples`. Returns the page's path.
 ///
-/// It reads only the files that [`Trusted`] admits: those inside the run directory and
-/// the folders of `samples`, symbolic links followed. Any other file, named in
-/// `samples.jsonl` or reached through a link, is left out with a warning. See
-/// [`write_report_trusting`] for folders whose recorded samples show without a set of
-/// their own.
-pub fn write_report(run_dir: &Path, samples: &[PathBuf], out: Option<&Path>) -> Result<PathBuf> {
-    write_report_trusting(run_dir, samples, &[], out)
-}
-
-/// [`write_report`], trusting the folders of `trusted` too: the recorded samples inside
-/// them show, but their other files do not (`sample --out DIR --report` names its `DIR`
-/// so, as the user named it on the command line).
-pub fn write_report_trusting(
-    run_dir: &Path,
-    samples: &[PathBuf],
-    trusted: &[PathBuf],
-    out: Option<&Path>,
-) -> Result<PathBuf> {
+/// It reads only the files that [`Trusted`] admits: those inside the run directory, the
+/// folders of `samples`, and the folders of `trusted`, whose recorded samples show but
+/// whose other files do not (`sample --out DIR --report` names its `DIR` so, as the
+/// user named it on the command line); symbolic links are followed. Any other file,
+/// named in `samples.jsonl` or reached through a link, is left out with a warning.
+pub fn write_report(run_dir: &Path, samples: &[PathBuf], trusted: &[PathBuf], out: Option<&Path>) -> Result<PathBuf> {
     let run = RunDir::new(run_dir);
     let folders: Vec<PathBuf> = samples.iter().chain(trusted).cloned().collect();
     let trusted = Trusted::new(run_dir, &folders)?;

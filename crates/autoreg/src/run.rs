@@ -28,6 +28,24 @@ pub struct LoadedRun {
     _vs: VarStore,
 }
 
+impl LoadedRun {
+    /// Warns, on standard error, when the loaded checkpoint saw no training (step 0):
+    /// what `sample` and `eval` give then is that of the untrained model.
+    pub fn warn_if_untrained(&self) {
+        if self.checkpoint.state.step > 0 {
+            return;
+        }
+        let later = match self.dir.checkpoint("last") {
+            Ok(last) if last.state.step > 0 => format!(" (`--checkpoint last` is step {})", last.state.step),
+            _ => String::new(),
+        };
+        log::warn!(
+            "{} is the checkpoint of step 0: the model saw no training, and is used untrained{later}",
+            self.checkpoint.dir.display()
+        );
+    }
+}
+
 /// Opens the run directory named in `args` and loads its model. The run may be
 /// training: a checkpoint that the trainer removes while it is read is replaced by the
 /// one its link names then.

@@ -22,7 +22,7 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
         );
     }
     let run = load_run(&args.model)?;
-    super::sample::warn_if_untrained(&run);
+    run.warn_if_untrained();
     let config = &run.config;
     let files = tokenized::files(config, run.dir.path())?;
     let data = tokenized::load(config, &files, &run.tokenizer)?;

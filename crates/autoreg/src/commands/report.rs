@@ -9,7 +9,7 @@ use std::path::PathBuf;
 /// the run directory and the `--samples` folders, links followed; see
 /// [`write_report`].
 pub fn report(args: &ReportArgs) -> Result<PathBuf> {
-    let page = write_report(&args.run_dir, &args.samples, args.out.as_deref())
+    let page = write_report(&args.run_dir, &args.samples, &[], args.out.as_deref())
         .with_context(|| format!("cannot write the report of {}", args.run_dir.display()))?;
     eprintln!("wrote {}", page.display());
     Ok(page)

@@ -2,7 +2,7 @@
 
 use super::interactive;
 use crate::cli::SampleArgs;
-use crate::page::{SampleRecord, SampleSet, record_samples, write_report_trusting};
+use crate::page::{SampleRecord, SampleSet, record_samples, write_report};
 use crate::report::error_line;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, anyhow, bail};
@@ -19,7 +19,7 @@ use tch::Tensor;
 pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     refuse_unit_flags(args)?;
     let run = load_run(&args.model)?;
-    warn_if_untrained(&run);
+    run.warn_if_untrained();
     let tok = run.tokenizer.pipeline();
     let defaults = &run.config.sample;
     let options = SampleOptions {
@@ -155,27 +155,11 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     }
     if args.report {
         // The user named `--out`: its recorded samples may show in the page.
-        let page = write_report_trusting(run.dir.path(), &[], std::slice::from_ref(&args.out), None)
+        let page = write_report(run.dir.path(), &[], std::slice::from_ref(&args.out), None)
             .with_context(|| format!("cannot write the report of {}", run.dir.path().display()))?;
         eprintln!("wrote {}", page.display());
     }
     Ok(written)
-}
-
-/// Warns, on standard error, when the checkpoint `run` loaded saw no training (step 0):
-/// what `sample` and `eval` give then is that of the untrained model.
-pub(crate) fn warn_if_untrained(run: &LoadedRun) {
-    if run.checkpoint.state.step > 0 {
-        return;
-    }
-    let later = match run.dir.checkpoint("last") {
-        Ok(last) if last.state.step > 0 => format!(" (`--checkpoint last` is step {})", last.state.step),
-        _ => String::new(),
-    };
-    log::warn!(
-        "{} is the checkpoint of step 0: the model saw no training, and is used untrained{later}",
-        run.checkpoint.dir.display()
-    );
 }
 
 /// The flags that people reach for in a modality's own unit (`--prompt-bars 4`) and that
@@ -249,11 +233,7 @@ fn prompt_tail(
     let keep = block.saturating_mul(PROMPT_BYTES_PER_TOKEN).max(PROMPT_BYTES_MIN);
     let end = match (tok.kind(), length) {
         ("text", None) | ("code", None) => bytes.len(),
-        // The code tokenizer's cut: the first n lines, each with its newline.
-        ("code", Some(n)) if n >= 1.0 && n.fract() == 0.0 => {
-            let newline = bytes.iter().enumerate().filter(|&(_, &b)| b == b'\n').nth((n as usize).saturating_sub(1));
-            newline.map_or(bytes.len(), |(i, _)| i + 1)
-        }
+        ("code", Some(n)) if n >= 1.0 && n.fract() == 0.0 => autoreg_code::first_lines(&bytes, n as usize),
         _ => return (bytes, length),
     };
     if end <= keep {

@@ -209,14 +209,6 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
             trainer.step(),
             config.train.max_steps
         );
-        if trainer.step() >= config.train.max_steps {
-            log::warn!(
-                "{} is at step {}, train.max_steps = {}: nothing to train; raise it (--set train.max_steps=N) to go on",
-                run.path().display(),
-                trainer.step(),
-                config.train.max_steps
-            );
-        }
         trainer.run(interactive(), stop_on_ctrl_c()?)?
     } else {
         return Ok(trainer.run(false, stop_on_ctrl_c()?)?);
@@ -231,7 +223,7 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         summary.elapsed_s
     );
     // The page is a view of the run: failing to write it leaves the run as good.
-    match write_report(run.path(), &[], None) {
+    match write_report(run.path(), &[], &[], None) {
         Ok(page) => eprintln!("wrote {}", page.display()),
         Err(e) => log::warn!("cannot write the report of {}: {}", run.path().display(), error_line(&e)),
     }
