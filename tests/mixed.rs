@@ -220,3 +220,212 @@ fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
         "{err}"
     );
 }
+
+/// A mixed run whose MIDI and text parts each learn merges on their own training
+/// documents: the composite tokenizer saves both, the data is read in merged ids, and
+/// the run trains, samples each modality and resumes.
+#[test]
+fn a_mixed_run_with_bpe_in_its_midi_and_text_parts_trains_samples_and_resumes() {
+    let s = Scratch::new();
+    let root = s.path().join("data");
+    data(&root);
+    let text = format!(
+        r#"name = "mixed-bpe"
+
+[data]
+root = "{root}"
+cache_dir = "{cache}"
+windows = "documents"
+
+[[sources]]
+name = "digits"
+path = "digits.csv.gz"
+caption = {{ from = "class", {WORDS} }}
+[sources.tokenizer]
+kind = "pixels"
+colors = "grey"
+levels = 4
+conditional = true
+
+[[sources]]
+name = "tunes"
+path = "tunes"
+split = "files"
+val_fraction = 0.2
+caption = {{ from = "name", pattern = "{{label}}{{#}}.mid", words = {{ jigs = "jig", waltzes = "waltz" }} }}
+[sources.tokenizer]
+kind = "midi"
+max_bars = 8
+[sources.tokenizer.bpe]
+vocab_size = 600
+
+[[sources]]
+name = "shakespeare"
+path = "shakespeare.txt"
+split = "tail"
+[sources.tokenizer]
+kind = "text"
+level = "char"
+[sources.tokenizer.bpe]
+vocab_size = 120
+
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+block_size = 96
+
+[train]
+runs_dir = "{runs}"
+batch_size = 8
+max_steps = 30
+warmup_steps = 2
+eval_interval = 15
+eval_batches = 2
+device = "cpu"
+threads = 1
+"#,
+        root = root.display(),
+        cache = s.path().join("cache").display(),
+        runs = s.path().join("runs").display(),
+    );
+    let cfg = s.path().join("mixed-bpe.toml");
+    std::fs::write(&cfg, text).unwrap();
+    let out = ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(out.contains("step 30"), "{out}");
+    let run = s.run_dir("mixed-bpe");
+    let run_arg = run.to_str().unwrap();
+
+    // Each part with merges has its own, learned over its own base ids.
+    let tokenizer = SavedTokenizer::load(&run.join("tokenizer.json")).unwrap();
+    let mixture = tokenizer.mixture().unwrap();
+    let merged: Vec<(&str, usize, usize)> = mixture
+        .parts()
+        .iter()
+        .filter_map(|p| {
+            p.bpe.as_ref().map(|_| (p.pipeline().kind(), p.pipeline().base.vocab_size(), p.pipeline().vocab_size()))
+        })
+        .collect();
+    assert_eq!(merged.iter().map(|m| m.0).collect::<Vec<_>>(), ["midi", "text"], "{merged:?}");
+    assert!(merged.iter().all(|&(_, base, all)| all > base), "{merged:?}");
+    let tune = root.join("tunes/jigs1.mid");
+    let ids = ok(s.path(), &["encode", run_arg, tune.to_str().unwrap()]);
+    assert!(ids.starts_with("<bos> <midi> ") && ids.contains('+'), "a tune in merged ids: {ids}");
+
+    // Every modality samples; captions are written in the merged text part.
+    let outs = s.path().join("out");
+    let sample = |dir: &str, args: &[&str]| {
+        let out = outs.join(dir);
+        let base = ["sample", run_arg, "--out", out.to_str().unwrap(), "--seed", "5"];
+        ok(s.path(), &[&base[..], args].concat());
+        let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+        files.sort();
+        files
+    };
+    let images = sample("pixels", &["--modality", "pixels", "--text", "seven"]);
+    assert_eq!(std::fs::read_to_string(&images[0]).unwrap(), "seven", "the caption is the first segment");
+    assert_eq!(png_size(&images[1]), (8, 8));
+    let tune = sample("midi", &["--modality", "midi", "--text", "waltz", "--max-tokens", "80"]);
+    let mid = tune.iter().find(|p| p.extension().is_some_and(|e| e == "mid")).expect("a tune");
+    autoreg::midi::Score::from_midi(&std::fs::read(mid).unwrap(), &mid.display().to_string()).unwrap();
+    let text = sample("text", &["--modality", "text", "--max-tokens", "40"]);
+    assert!(!std::fs::read_to_string(&text[0]).unwrap().is_empty(), "text segments are UTF-8");
+
+    // The evaluation has every source's rows, and the run resumes in the same ids.
+    let table = ok(s.path(), &["eval", run_arg, "--no-baselines"]);
+    for source in ["digits ", "tunes ", "shakespeare "] {
+        assert!(table.lines().any(|l| l.starts_with(source)), "{source}\n{table}");
+    }
+    let resumed = common::autoreg(s.path(), &["train", "--resume", run_arg, "--set", "train.max_steps=32"]);
+    let (out, err) = (String::from_utf8_lossy(&resumed.stdout), String::from_utf8_lossy(&resumed.stderr));
+    assert!(resumed.status.success() && out.contains("step 32"), "{out}{err}");
+    assert!(err.contains("from the cache"), "the base ids are cached, and merged again: {err}");
+}
+
+/// A mixed run with a video source cut into frame windows: it trains beside a text
+/// source, and `--modality video` samples whole frames into a GIF.
+#[test]
+fn a_mixed_run_with_a_video_source_trains_and_samples_a_gif() {
+    let s = Scratch::new();
+    let root = s.path().join("data");
+    let mnist = shared_data("mnist-test/t10k-images-idx3-ubyte.gz");
+    let clips = root.join("clips");
+    let args = ["dataset", "moving-mnist", "--out", clips.to_str().unwrap(), "--clips", "24", "--frames", "4"];
+    let more = ["--size", "28", "--digits", "1", "--mnist", mnist.to_str().unwrap()];
+    ok(s.path(), &[&args[..], &more[..]].concat());
+    let text = std::fs::read_to_string(shared_data("tinyshakespeare/input.txt")).unwrap();
+    std::fs::write(root.join("shakespeare.txt"), &text[..10_000]).unwrap();
+    let config = format!(
+        r#"name = "mixed-video"
+
+[data]
+root = "{root}"
+cache_dir = "{cache}"
+windows = "documents"
+
+[[sources]]
+name = "clips"
+path = "clips"
+windows = "frames"
+context_frames = 1
+[sources.tokenizer]
+kind = "video"
+max_frames = 4
+[sources.tokenizer.frame]
+width = 8
+height = 8
+levels = 2
+
+[[sources]]
+name = "shakespeare"
+path = "shakespeare.txt"
+split = "tail"
+[sources.tokenizer]
+kind = "text"
+level = "char"
+
+[model]
+n_layer = 2
+n_head = 2
+n_embd = 32
+block_size = 130
+
+[train]
+runs_dir = "{runs}"
+batch_size = 8
+max_steps = 20
+warmup_steps = 2
+eval_interval = 10
+eval_batches = 2
+device = "cpu"
+threads = 1
+"#,
+        root = root.display(),
+        cache = s.path().join("cache").display(),
+        runs = s.path().join("runs").display(),
+    );
+    let cfg = s.path().join("mixed-video.toml");
+    std::fs::write(&cfg, config).unwrap();
+    let out = ok(s.path(), &["train", cfg.to_str().unwrap()]);
+    assert!(out.contains("step 20"), "{out}");
+    let run = s.run_dir("mixed-video");
+    let run_arg = run.to_str().unwrap();
+
+    let out = s.path().join("out");
+    let args = ["sample", run_arg, "--modality", "video", "--frames", "3", "--out", out.to_str().unwrap()];
+    ok(s.path(), &args);
+    let gif = out.join("mixed-video-0.gif");
+    let file = std::io::BufReader::new(std::fs::File::open(&gif).unwrap_or_else(|e| panic!("{}: {e}", gif.display())));
+    let decoder = autoreg::pixels::image::codecs::gif::GifDecoder::new(file).unwrap();
+    use autoreg::pixels::image::AnimationDecoder;
+    let frames: Vec<_> = decoder.into_frames().map(|f| f.unwrap().into_buffer().dimensions()).collect();
+    assert_eq!(frames, [(8, 8); 3], "three whole frames of 8x8");
+
+    // Each source is evaluated in its own windows.
+    let table = ok(s.path(), &["eval", run_arg, "--no-baselines"]);
+    for source in ["clips ", "shakespeare "] {
+        assert!(table.lines().any(|l| l.starts_with(source)), "{source}\n{table}");
+    }
+    let err = fails(s.path(), &["sample", run_arg, "--modality", "text", "--frames", "3"]);
+    assert!(err.contains("--frames: this mixed run's windows are not frames"), "{err}");
+}

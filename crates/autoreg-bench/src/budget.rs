@@ -5,7 +5,8 @@ use anyhow::{Context, Result};
 use autoreg::Config;
 use autoreg::cli::TrainArgs;
 use autoreg::commands;
-use autoreg_train::{MetricsLog, RunDir, TrainSummary, resolve_data_path};
+use autoreg_data::resolve_data_path;
+use autoreg_train::{MetricsLog, RunDir, TrainSummary};
 use std::path::{Path, PathBuf};
 
 /// Where a benchmark's runs go: `--work DIR`, else a new temporary folder, deleted at

@@ -138,6 +138,10 @@ impl Modality for CodeTokenizer {
         }
     }
 
+    fn reads_text(&self) -> bool {
+        true
+    }
+
     fn merge_rule(&self) -> MergeRule {
         MergeRule { symbols: 256, bytes: true, default_split: Split::Words }
     }
@@ -183,6 +187,11 @@ impl Classes for CodeTokenizer {
 
     fn ids(&self) -> Range<u32> {
         256..256 + self.languages.len() as u32
+    }
+
+    /// A file's language is its extension's.
+    fn of_file(&self) -> bool {
+        true
     }
 }
 

@@ -5,9 +5,9 @@
 
 use crate::config::{DataConfig, SplitMode};
 use crate::error::DataError;
+use crate::progress::Progress;
 use crate::windows::Cut;
 use autoreg_tokens::{Pipeline, TokenStore, write_atomic};
-use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -31,7 +31,7 @@ pub struct Dataset {
     pub skipped: Vec<String>,
     /// Whether the tokens came from the cache.
     pub from_cache: bool,
-    /// How training windows are cut.
+    /// How training windows are cut; with several sources, each span says its own.
     pub windows: Cut,
     /// With several sources, each one's documents in `train` and `val`; empty for one.
     pub sources: Vec<SourceSpan>,
@@ -48,11 +48,14 @@ pub struct SourceSpan {
     pub train: Range<usize>,
     /// Its documents in the validation split.
     pub val: Range<usize>,
+    /// How its training windows are cut.
+    pub windows: Cut,
 }
 
 impl Dataset {
     /// The data sets of several sources as one, each source's documents after the
-    /// previous one's, with the weights given; `windows` are the first source's.
+    /// previous one's, with the weights given, each source keeping its own windows;
+    /// `windows` are the first source's.
     /// Skipped files are named with their source.
     pub fn mix(sources: Vec<(String, f64, Dataset)>) -> Result<Self, DataError> {
         let windows = sources
@@ -68,7 +71,13 @@ impl Dataset {
             files_used += data.files_used;
             skipped.extend(data.skipped.iter().map(|s| format!("source {name}: {s}")));
             from_cache &= data.from_cache;
-            spans.push(SourceSpan { name, weight, train: t0..train.num_docs(), val: v0..val.num_docs() });
+            spans.push(SourceSpan {
+                name,
+                weight,
+                train: t0..train.num_docs(),
+                val: v0..val.num_docs(),
+                windows: data.windows,
+            });
         }
         Ok(Self { train, val, files_used, skipped, from_cache, windows, sources: spans })
     }
@@ -180,16 +189,18 @@ fn file_digest(path: &Path) -> blake3::Hash {
 
 /// Tokenizes `files` (or loads them from the cache) and splits the documents.
 /// `tokenizer_json` is the saved tokenizer: with the files' contents it keys the cache.
+/// `progress` is told of the files as they are tokenized.
 pub fn load_dataset(
     config: &DataConfig,
     files: &[PathBuf],
     tokenizer: Pipeline<'_>,
     tokenizer_json: &str,
     seed: u64,
+    progress: &dyn Progress,
 ) -> Result<Dataset, DataError> {
     config.validate().map_err(DataError::Config)?;
     let windows = Cut::resolve(config, tokenizer).map_err(DataError::Config)?;
-    let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json)?;
+    let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json, progress)?;
     let skipped: Vec<String> = manifest.files.iter().filter_map(|f| f.error.clone()).collect();
     let files_used = manifest.files.len() - skipped.len();
     if store.num_docs() == 0 {
@@ -261,6 +272,7 @@ fn tokenize_cached(
     files: &[PathBuf],
     tokenizer: Pipeline<'_>,
     tokenizer_json: &str,
+    progress: &dyn Progress,
 ) -> Result<(TokenStore, Manifest, bool), DataError> {
     let key = cache_key(files, tokenizer, tokenizer_json);
     let cache_dir = config
@@ -288,22 +300,18 @@ fn tokenize_cached(
         }
     }
 
-    let bar = ProgressBar::new(files.len() as u64).with_style(
-        ProgressStyle::with_template("tokenizing {bar:30} {pos}/{len} files {elapsed} ETA {eta}")
-            .unwrap_or_else(|_| ProgressStyle::default_bar()),
-    );
+    progress.begin("tokenizing files", files.len() as u64);
     let results: Vec<_> = files
         .par_iter()
         .map(|f| {
-            let (r, warnings) = autoreg_tokens::capture(|| tokenizer.encode_file(f));
-            if let Err(e) = &r {
-                bar.suspend(|| log::warn!("skipped {e}"));
-            }
-            bar.inc(1);
-            (r, warnings)
+            let done = autoreg_tokens::capture(|| tokenizer.encode_file(f));
+            progress.advance(1);
+            done
         })
         .collect();
-    bar.finish_and_clear();
+    progress.end();
+    // Said once the files are read, in their order, so as not to break into a progress bar.
+    results.iter().filter_map(|(r, _)| r.as_ref().err()).for_each(|e| log::warn!("skipped {e}"));
 
     let mut store = TokenStore::new();
     let mut entries = Vec::with_capacity(files.len());
@@ -427,7 +435,7 @@ mod tests {
     /// `load_dataset` of `tok`'s base ids, with seed 1.
     fn load(cfg: &DataConfig, files: &[PathBuf], tok: &dyn Modality, json: &str) -> Result<Dataset, DataError> {
         let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-        load_dataset(cfg, files, pipeline, json, 1)
+        load_dataset(cfg, files, pipeline, json, 1, &crate::Silent)
     }
 
     fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {

@@ -9,6 +9,7 @@ mod config;
 mod dataset;
 mod error;
 mod files;
+mod progress;
 mod roots;
 mod windows;
 
@@ -16,5 +17,6 @@ pub use config::{DataConfig, SplitMode, Windows};
 pub use dataset::{Dataset, SourceSpan, load_dataset};
 pub use error::DataError;
 pub use files::list_files;
+pub use progress::{Progress, Silent};
 pub use roots::{DataRoot, data_roots, find_data, full_data_sets, resolve_data_path};
 pub use windows::{Cut, WindowSampler};

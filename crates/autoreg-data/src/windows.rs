@@ -26,8 +26,8 @@ impl Cut {
             Windows::Frames => {
                 let Some((token, len)) = tokenizer.frames() else {
                     return Err(format!(
-                        "data.windows = \"frames\" needs a tokenizer whose documents are frames (kind = \"video\", \
-                         without bpe), not this {} tokenizer",
+                        "data.windows = \"frames\" needs a tokenizer whose documents are frames of equal length \
+                         (and no bpe over them), which this {} tokenizer's are not",
                         tokenizer.kind()
                     ));
                 };

@@ -19,6 +19,6 @@ mod write;
 
 pub use config::{Meter, MidiConfig, Scheme};
 pub use decode::DecodeError;
-pub use render::{SAMPLE_RATE, render_midi_file, render_piano_roll, render_preview_wav};
+pub use render::{SAMPLE_RATE, render_midi_file, render_piano_roll, render_preview_wav, render_previews};
 pub use score::{DEFAULT_MICROS_PER_BEAT, DRUM_CHANNEL, Note, Score, Tempo, TimeSignature};
 pub use tokenizer::{DecodeReport, MidiTokenizer};

@@ -5,7 +5,7 @@ mod synth;
 
 use crate::score::Score;
 use autoreg_tokens::{TokenError, write_atomic};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 pub use synth::SAMPLE_RATE;
 
@@ -56,4 +56,20 @@ pub fn render_midi_file(mid_path: &Path, png_path: &Path, wav_path: &Path) -> Re
     }
     render_piano_roll(&score, png_path)?;
     render_preview_wav(&score, wav_path)
+}
+
+/// Renders the MIDI file at `path` into the folder `dir`, which must exist, named after
+/// it: `tune.mid` gives `dir/tune.png` (its piano roll) and `dir/tune.wav` (its audio
+/// preview); returns the files written, in that order. It reads leniently, as
+/// [`render_midi_file`] does. `autoreg render` calls it for `.mid` and `.midi` files.
+pub fn render_previews(path: &Path, dir: &Path) -> Result<Vec<PathBuf>, TokenError> {
+    let stem = path.file_stem().ok_or_else(|| TokenError::format(path.display().to_string(), "names no file"))?;
+    let named = |ext: &str| {
+        let mut name = stem.to_os_string();
+        name.push(ext);
+        dir.join(name)
+    };
+    let (png, wav) = (named(".png"), named(".wav"));
+    render_midi_file(path, &png, &wav)?;
+    Ok(vec![png, wav])
 }

@@ -165,6 +165,12 @@ fn companions_are_written_beside_the_midi_file() {
     let loud = wav.into_samples::<i16>().map(Result::unwrap).map(i16::unsigned_abs).max().unwrap();
     assert!(loud > 1000);
     autoreg_midi::render_midi_file(&path, &dir.path().join("r.png"), &dir.path().join("r.wav")).unwrap();
+    // Previews into a folder, named after the file.
+    let previews = dir.path().join("previews");
+    std::fs::create_dir(&previews).unwrap();
+    let files = autoreg_midi::render_previews(&path, &previews).unwrap();
+    assert_eq!(files, vec![previews.join("sample.png"), previews.join("sample.wav")]);
+    assert!(files.iter().all(|f| f.is_file()));
 }
 
 #[test]

@@ -15,4 +15,4 @@ pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
 pub use native::{NativeCache, NativeModel};
 pub use optim::{MuonConfig, OptimConfig, Optimizer};
-pub use sampler::{Decoder, NATIVE_THREADS, SampleError, SampleOptions, Sampler};
+pub use sampler::{Decoder, NATIVE_THREADS, SampleError, SampleOptions, SampleOverrides, Sampler};

@@ -192,6 +192,10 @@ impl Modality for TextTokenizer {
     }
 
     /// Byte-level text merges inside GPT-2's words by default; characters merge freely.
+    fn reads_text(&self) -> bool {
+        true
+    }
+
     fn merge_rule(&self) -> MergeRule {
         let bytes = self.level == Level::Byte;
         MergeRule { symbols: self.num_symbols(), bytes, default_split: if bytes { Split::Words } else { Split::None } }

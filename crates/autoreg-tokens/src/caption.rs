@@ -2,7 +2,8 @@
 //! [`Captioned`], which writes a source's files as documents of the mixture.
 
 use crate::{
-    Decoded, Extras, Inputs, LabelPattern, MAX_CAPTION, MergeRule, Modality, Parts, Source, Specials, TokenError,
+    Decoded, Extras, Frames, Inputs, LabelPattern, MAX_CAPTION, MergeRule, Modality, Parts, Source, Specials,
+    TokenError,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -30,7 +31,8 @@ pub enum Caption {
     },
     /// The title the file carries, such as a MIDI file's track name.
     Title,
-    /// The text of the `.txt` file of the same stem beside the file, trimmed.
+    /// The text of the file of the same stem beside the file, in the captions' part's
+    /// own format (`tune.txt` beside `tune.mid` when captions are text), trimmed.
     Sidecar,
 }
 
@@ -54,6 +56,21 @@ pub struct Captioned<'a> {
     pattern: Option<LabelPattern>,
     /// The most ids a caption may take (see [`Captioned::limit`]).
     max_ids: usize,
+    /// The part's frames in the mixture's ids, when its documents are frames.
+    frames: Option<MixedFrames>,
+}
+
+/// A part's frames in a mixture's ids: the frame token and the ids per frame.
+struct MixedFrames(u32, usize);
+
+impl Frames for MixedFrames {
+    fn frame_token(&self) -> u32 {
+        self.0
+    }
+
+    fn frame_len(&self) -> usize {
+        self.1
+    }
 }
 
 impl<'a> Captioned<'a> {
@@ -99,7 +116,15 @@ impl<'a> Captioned<'a> {
             }
             _ => None,
         };
-        Ok(Self { mixture, parts, part, caption, pattern, max_ids })
+        let frames = parts.frames(part).map(|(token, len)| MixedFrames(token, len));
+        Ok(Self { mixture, parts, part, caption, pattern, max_ids, frames })
+    }
+
+    /// The sidecar caption file of `path`: the same stem, with the captions' part's
+    /// own extension.
+    fn sidecar(&self, path: &Path) -> PathBuf {
+        let extension = self.parts.captions().and_then(|c| self.parts.extensions(c).first());
+        path.with_extension(extension.map_or("", String::as_str))
     }
 
     /// The caption `label` as `words` spells it.
@@ -135,7 +160,7 @@ impl<'a> Captioned<'a> {
                 title
             }
             Some(Caption::Sidecar) => {
-                let path = source.path.with_extension("txt");
+                let path = self.sidecar(source.path);
                 from = format!(" from {}", path.display());
                 let len = std::fs::metadata(&path).map_err(|e| TokenError::io(&path, e))?.len();
                 if len > Self::MAX_SIDECAR_BYTES {
@@ -235,7 +260,8 @@ impl Modality for Captioned<'_> {
     }
 
     fn extras(&self) -> Extras<'_> {
-        Extras { inputs: Some(self), ..Extras::default() }
+        let frames = self.frames.as_ref().map(|f| f as &dyn Frames);
+        Extras { inputs: Some(self), frames, ..Extras::default() }
     }
 }
 
@@ -243,7 +269,7 @@ impl Inputs for Captioned<'_> {
     fn companion_inputs(&self, path: &Path) -> Vec<PathBuf> {
         let mut inputs = self.parts.part(self.part).companion_inputs(path);
         if self.caption == Some(&Caption::Sidecar) {
-            inputs.push(path.with_extension("txt"));
+            inputs.push(self.sidecar(path));
         }
         inputs
     }

@@ -26,6 +26,9 @@ pub trait Parts: Sync {
     /// The part that captions are written in, if any.
     fn captions(&self) -> Option<usize>;
 
+    /// The extensions of the files that part `i` reads, its own first.
+    fn extensions(&self, i: usize) -> &[String];
+
     /// Part `i`'s ids (its specials left out) as ids of the mixture.
     fn to_mixed(&self, i: usize, ids: &[u32]) -> Vec<u32>;
 
@@ -35,6 +38,15 @@ pub trait Parts: Sync {
 
     /// The segments of `ids`, up to the first EOS: each a document of its part's ids.
     fn segments(&self, ids: &[u32]) -> Vec<Segment>;
+
+    /// `doc`, a document of `base` (a mixture of the same parts before their learned
+    /// stages, such as merges), in this mixture's ids: each segment through its part's
+    /// id model.
+    fn rebase(&self, base: &dyn Parts, doc: &[u32]) -> Vec<u32>;
+
+    /// Part `i`'s frames in this mixture's ids, when its documents are frames: the
+    /// frame token and the ids per frame.
+    fn frames(&self, i: usize) -> Option<(u32, usize)>;
 
     /// How many ids at the start of `doc` describe it: up to and including its last tag
     /// (`BOS <tag>`, or `BOS <tag_c> caption <tag_i>`).
@@ -178,6 +190,10 @@ impl<P: Stages> Parts for Mixture<P> {
         self.captions
     }
 
+    fn extensions(&self, i: usize) -> &[String] {
+        &self.extensions[i]
+    }
+
     fn to_mixed(&self, i: usize, ids: &[u32]) -> Vec<u32> {
         let specials = self.parts[i].pipeline().specials();
         ids.iter().filter(|&&id| !specials.contains(id)).map(|&id| id + self.offsets[i]).collect()
@@ -202,6 +218,21 @@ impl<P: Stages> Parts for Mixture<P> {
             segment.ids.push(self.part(segment.part).specials().eos);
         }
         segments
+    }
+
+    fn rebase(&self, base: &dyn Parts, doc: &[u32]) -> Vec<u32> {
+        let specials = self.specials();
+        let mut out = vec![specials.bos];
+        for segment in base.segments(doc) {
+            out.push(self.tag(segment.part));
+            out.extend(self.to_mixed(segment.part, &self.part(segment.part).ids.merge(&segment.ids)));
+        }
+        out.push(specials.eos);
+        out
+    }
+
+    fn frames(&self, i: usize) -> Option<(u32, usize)> {
+        self.part(i).frames().map(|(token, len)| (token + self.offsets[i], len))
     }
 
     fn document(&self, i: usize, doc: &[u32], caption: Option<&[u32]>) -> Vec<u32> {

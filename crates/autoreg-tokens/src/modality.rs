@@ -114,6 +114,13 @@ pub trait Modality: Send + Sync {
     /// What a subword stage may merge.
     fn merge_rule(&self) -> MergeRule;
 
+    /// Whether this modality's files are text that may be cut between any two
+    /// characters: a long prompt file then keeps only its last bytes, those the model
+    /// can see.
+    fn reads_text(&self) -> bool {
+        false
+    }
+
     /// Encodes one input into documents, each `BOS ... EOS`.
     fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError>;
 
@@ -158,6 +165,13 @@ pub trait Classes {
 
     /// The base ids of the class tokens, one per name, in order.
     fn ids(&self) -> Range<u32>;
+
+    /// Whether a file's class is the file's own (a code file's language is its
+    /// extension's), so that a prompt file has one; else a prompt's class is given or
+    /// guessed.
+    fn of_file(&self) -> bool {
+        false
+    }
 }
 
 /// Prompts cut in the modality's own unit.
@@ -197,6 +211,12 @@ pub trait Units {
 
     /// How many units a document of base ids holds.
     fn count(&self, doc: &[u32]) -> usize;
+
+    /// A published figure of another setup to hold this modality's figures against,
+    /// printed under `autoreg eval`'s table of frames; none by default.
+    fn anchor(&self) -> Option<&'static str> {
+        None
+    }
 }
 
 /// Other files that encoding a file reads.

@@ -10,6 +10,19 @@ use rand::rngs::StdRng;
 use std::ops::Range;
 use tch::{Device, Tensor};
 
+/// One source's documents in a split, as a [`Batcher`] draws windows from them.
+#[derive(Clone, Debug)]
+pub struct SplitSource {
+    /// The source's name, in errors.
+    pub name: String,
+    /// Its documents in the split.
+    pub docs: Range<usize>,
+    /// Its share of windows, relative to the other sources' weights.
+    pub weight: f64,
+    /// How its windows are cut.
+    pub windows: Cut,
+}
+
 /// Draws batches of training windows from one split, on a device: from one sampler, or
 /// with several sources from each one's in proportion to its weight.
 pub struct Batcher {
@@ -22,13 +35,12 @@ pub struct Batcher {
 }
 
 impl Batcher {
-    /// A batcher over `store`, which it keeps. With `sources` (each a name, its
-    /// documents in `store` and its weight) windows come from each source as its weight
-    /// says; without, from the whole store. `name` ("training", "validation") appears
-    /// in errors.
+    /// A batcher over `store`, which it keeps. With `sources`, windows come from each
+    /// source as its weight says, cut as it says; without, from the whole store, cut by
+    /// `windows`. `name` ("training", "validation") appears in errors.
     pub fn new(
         store: TokenStore,
-        sources: &[(String, Range<usize>, f64)],
+        sources: &[SplitSource],
         block_size: i64,
         windows: Cut,
         tokenizer: Pipeline<'_>,
@@ -36,20 +48,21 @@ impl Batcher {
         name: &str,
     ) -> Result<Self, TrainError> {
         let block = block_size as usize;
-        let sampler =
-            |store, name: &str| WindowSampler::new(store, block, windows, |doc| tokenizer.prefix_len(doc), name);
+        let sampler = |store, windows, name: &str| {
+            WindowSampler::new(store, block, windows, |doc| tokenizer.prefix_len(doc), name)
+        };
         let (samplers, weights) = if sources.is_empty() {
-            (vec![sampler(store, name)?], vec![1.0])
+            (vec![sampler(store, windows, name)?], vec![1.0])
         } else {
             let mut samplers = Vec::with_capacity(sources.len());
             // Weights are relative: scaled by the largest, so that huge ones (1e308 each)
             // cannot overflow their sum.
-            let largest = sources.iter().map(|s| s.2).fold(0.0, f64::max);
+            let largest = sources.iter().map(|s| s.weight).fold(0.0, f64::max);
             let mut total = 0.0;
             let mut weights = Vec::with_capacity(sources.len());
-            for (source, docs, weight) in sources {
-                samplers.push(sampler(store.slice(docs.clone()), &format!("{name} ({source})"))?);
-                total += weight / largest;
+            for s in sources {
+                samplers.push(sampler(store.slice(s.docs.clone()), s.windows, &format!("{name} ({})", s.name))?);
+                total += s.weight / largest;
                 weights.push(total);
             }
             (samplers, weights)
@@ -153,7 +166,9 @@ mod tests {
         let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
         // Weights are relative, and too large to sum in f64 alike.
         for (a, b) in [(3.0, 1.0), (1.5e308, 0.5e308)] {
-            let sources = [("a".to_owned(), 0..1, a), ("b".to_owned(), 1..2, b)];
+            let source =
+                |name: &str, docs, weight| SplitSource { name: name.into(), docs, weight, windows: Cut::Stream };
+            let sources = [source("a", 0..1, a), source("b", 1..2, b)];
             let batcher = Batcher::new(store.clone(), &sources, 8, Cut::Stream, pipeline, Device::Cpu, "training");
             let (x, _) = batcher.unwrap().random(2000, &mut StdRng::seed_from_u64(0), None);
             let firsts = Vec::<i64>::try_from(x.select(1, 0)).unwrap();
@@ -162,7 +177,7 @@ mod tests {
             let share = firsts.iter().filter(|&&t| t < 100).count() as f64 / 2000.0;
             assert!((share - 0.75).abs() < 0.04, "weights {a} and {b}: source a gave {share} of the windows");
         }
-        let short = [("a".to_owned(), 0..1, 1.0)];
+        let short = [SplitSource { name: "a".into(), docs: 0..1, weight: 1.0, windows: Cut::Stream }];
         let mut tiny = TokenStore::new();
         tiny.push(&[1, 2, 3]);
         let err = Batcher::new(tiny, &short, 8, Cut::Stream, pipeline, Device::Cpu, "training").err().unwrap();

@@ -194,6 +194,11 @@ impl RunDir {
         self.root.join("metrics.jsonl")
     }
 
+    /// One JSON line per `autoreg sample` of the run: what it wrote, for the report.
+    pub fn samples_path(&self) -> PathBuf {
+        self.root.join("samples.jsonl")
+    }
+
     /// The loss curves.
     pub fn plot_path(&self) -> PathBuf {
         self.root.join("loss.png")

@@ -1,7 +1,6 @@
 //! Training for autoreg: batches of random windows as tensors, the optimizer loop with
 //! a warm-up and decay schedule, atomic checkpoints, metrics and plots. The data pipeline
-//! (data roots, the token cache, splits, window drawing) is `autoreg-data`, re-exported
-//! here.
+//! (data roots, the token cache, splits, window drawing) is `autoreg-data`.
 
 mod baseline;
 mod batch;
@@ -15,11 +14,8 @@ mod share;
 mod testhook;
 mod trainer;
 
-pub use autoreg_data::{
-    Cut, DataConfig, DataError, Dataset, SourceSpan, SplitMode, Windows, list_files, load_dataset, resolve_data_path,
-};
 pub use baseline::{Baseline, baseline_nats};
-pub use batch::Batcher;
+pub use batch::{Batcher, SplitSource};
 pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
 pub use config::{OptimizerKind, TrainConfig};
 pub use error::TrainError;

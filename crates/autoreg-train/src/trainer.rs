@@ -1,6 +1,6 @@
 //! The training loop: optimizer steps on random windows, evaluations, checkpoints, metrics.
 
-use crate::batch::Batcher;
+use crate::batch::{Batcher, SplitSource};
 use crate::checkpoint::{RunDir, RunLock, TrainState};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::error::TrainError;
@@ -16,7 +16,6 @@ use autoreg_tokens::Pipeline;
 use indicatif::{ProgressBar, ProgressStyle};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::ops::Range;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 use tch::{Device, Kind, Tensor, nn::VarStore};
@@ -206,9 +205,15 @@ impl<'a> Trainer<'a> {
         }
         state.decay_time_s = decay_time;
         let block = model_config.block_size;
-        let spans = |val: bool| -> Vec<(String, Range<usize>, f64)> {
+        let spans = |val: bool| -> Vec<SplitSource> {
             let docs = |s: &SourceSpan| if val { s.val.clone() } else { s.train.clone() };
-            data.sources.iter().map(|s| (s.name.clone(), docs(s), s.weight)).collect()
+            let source = |s: &SourceSpan| SplitSource {
+                name: s.name.clone(),
+                docs: docs(s),
+                weight: s.weight,
+                windows: s.windows,
+            };
+            data.sources.iter().map(source).collect()
         };
         let (train_sources, val_sources) = (spans(false), spans(true));
         let train = Batcher::new(data.train, &train_sources, block, data.windows, tokenizer, device, "training")?;

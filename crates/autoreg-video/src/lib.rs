@@ -14,9 +14,11 @@
 //! wraps: its reading, resizing, quantisation and palette are the frames'. Decoded clips
 //! are animated GIFs, with a contact sheet PNG (the frames side by side) beside each.
 //!
-//! [`moving_mnist`] builds the Moving MNIST data set from MNIST digits.
+//! [`moving_mnist`] builds the Moving MNIST data set from MNIST digits, and [`dataset`]
+//! is the command that writes one (`autoreg dataset moving-mnist`).
 
 mod config;
+pub mod dataset;
 pub mod moving_mnist;
 mod read;
 mod tokenizer;

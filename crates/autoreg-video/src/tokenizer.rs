@@ -261,6 +261,13 @@ impl Units for VideoTokenizer {
     fn count(&self, doc: &[u32]) -> usize {
         Units::count(&self.frame, doc)
     }
+
+    fn anchor(&self) -> Option<&'static str> {
+        Some(
+            "Video Pixel Networks (Kalchbrenner et al. 2016) on Moving MNIST at 64x64, binary pixels, 10 frames \
+             given: 87.6 nats/frame (its lower bound 86.3)",
+        )
+    }
 }
 
 impl Inputs for VideoTokenizer {

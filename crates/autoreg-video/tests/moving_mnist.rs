@@ -33,3 +33,42 @@ fn real_digits_make_clips_of_bouncing_digits() {
     let most = digits.iter().map(|d| d.iter().map(|&v| u64::from(v)).sum::<u64>()).max().unwrap();
     assert!(clip.iter().all(|f| ink(f) > 0 && ink(f) <= 2 * most));
 }
+
+/// Progress, recorded.
+#[derive(Default)]
+struct Heard(std::sync::Mutex<Vec<String>>);
+
+impl autoreg_data::Progress for Heard {
+    fn begin(&self, what: &str, total: u64) {
+        self.0.lock().unwrap().push(format!("{what} {total}"));
+    }
+
+    fn advance(&self, n: u64) {
+        self.0.lock().unwrap().push(format!("+{n}"));
+    }
+
+    fn end(&self) {
+        self.0.lock().unwrap().push("end".to_owned());
+    }
+}
+
+#[test]
+fn the_command_writes_clips_into_an_empty_folder_and_reports_its_progress() {
+    use autoreg_data::Silent;
+    use autoreg_video::dataset::{MovingMnistArgs, write_moving_mnist};
+    let mnist = autoreg_data::find_data("mnist-test/t10k-images-idx3-ubyte.gz").unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("mm");
+    let args =
+        MovingMnistArgs { out: out.clone(), clips: 3, frames: 2, size: 28, digits: 1, seed: 7, mnist: Some(mnist) };
+    let heard = Heard::default();
+    let set = write_moving_mnist(&args, &heard).unwrap();
+    assert_eq!(*heard.0.lock().unwrap(), ["moving mnist clips 3", "+1", "+1", "+1", "end"]);
+    assert_eq!(set.clips, (0..3).map(|i| out.join(format!("clip-{i:05}.gif"))).collect::<Vec<_>>());
+    assert!(set.to_string().starts_with("wrote 3 clips of 2 frames of 28x28 to "), "{set}");
+    let err = write_moving_mnist(&args, &Silent).unwrap_err().to_string();
+    assert!(err.contains("the folder is not empty") && err.contains("never mix"), "{err}");
+    let none = MovingMnistArgs { clips: 0, out: dir.path().join("none"), ..args };
+    let err = write_moving_mnist(&none, &Silent).unwrap_err().to_string();
+    assert!(err.starts_with("--clips 0: must be at least 1"), "{err}");
+}

@@ -1,6 +1,7 @@
 //! Command-line arguments.
 
-use autoreg_model::{Decoder, DeviceChoice};
+use crate::tools::DatasetCommand;
+use autoreg_model::{DeviceChoice, SampleOverrides};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
@@ -28,47 +29,14 @@ pub enum Command {
     Decode(DecodeArgs),
     /// Describe a run: config, tokenizer, checkpoints, metrics.
     Info(InfoArgs),
-    /// Draw a MIDI file as a piano roll (PNG) and play it into a WAV preview, in out/.
+    /// Render a file into previews for people (the help is the registry's).
+    #[command(about = crate::tools::RENDER_ABOUT, long_about = None)]
     Render(RenderArgs),
     /// Write a run's report: one HTML page with its loss curves, evaluation and samples.
     Report(ReportArgs),
     /// Make a data set locally.
     #[command(subcommand)]
     Dataset(DatasetCommand),
-}
-
-/// `autoreg dataset`: the data sets autoreg can make.
-#[derive(Debug, Subcommand)]
-pub enum DatasetCommand {
-    /// Moving MNIST: MNIST digits bouncing in a square, as animated GIF clips.
-    MovingMnist(MovingMnistArgs),
-}
-
-/// `autoreg dataset moving-mnist`.
-#[derive(Debug, Args)]
-pub struct MovingMnistArgs {
-    /// The folder to write the clips to (`clip-00000.gif`, ...).
-    #[arg(long)]
-    pub out: PathBuf,
-    /// Number of clips.
-    #[arg(long, default_value_t = 1000)]
-    pub clips: u64,
-    /// Frames per clip.
-    #[arg(long, default_value_t = 20)]
-    pub frames: usize,
-    /// Side of the square frame, in pixels (digits are 28).
-    #[arg(long, default_value_t = 64)]
-    pub size: u32,
-    /// Digits per clip.
-    #[arg(long, default_value_t = 2)]
-    pub digits: usize,
-    /// Seed: the same seed makes the same clips.
-    #[arg(long, default_value_t = 0)]
-    pub seed: u64,
-    /// The MNIST images file (IDX, gzip or not); default:
-    /// `mnist-test/t10k-images-idx3-ubyte.gz` under the data roots (`$AUTOREG_DATA`, `datasets/`).
-    #[arg(long, value_name = "FILE")]
-    pub mnist: Option<PathBuf>,
 }
 
 /// `autoreg train`.
@@ -127,27 +95,8 @@ pub struct ModelArgs {
 pub struct SampleArgs {
     #[command(flatten)]
     pub model: ModelArgs,
-    /// Number of samples (default: the run's `sample.num`).
-    #[arg(long)]
-    pub num: Option<usize>,
-    /// New tokens per sample, at most.
-    #[arg(long)]
-    pub max_tokens: Option<usize>,
-    /// New tokens per sample before the end token may be drawn.
-    #[arg(long)]
-    pub min_tokens: Option<usize>,
-    /// Sampling temperature; 0 is greedy.
-    #[arg(long)]
-    pub temperature: Option<f64>,
-    /// Keep the k most likely tokens.
-    #[arg(long)]
-    pub top_k: Option<usize>,
-    /// Nucleus sampling: keep tokens covering probability p.
-    #[arg(long)]
-    pub top_p: Option<f64>,
-    /// Seed: the same seed gives the same samples.
-    #[arg(long)]
-    pub seed: Option<u64>,
+    #[command(flatten)]
+    pub overrides: SampleOverrides,
     /// A prompt file in the modality's own format, continued by every sample.
     #[arg(long)]
     pub prompt: Option<PathBuf>,
@@ -194,17 +143,6 @@ pub struct SampleArgs {
     /// segment follows ("seven").
     #[arg(long, value_name = "TEXT", requires = "modality")]
     pub text: Option<String>,
-    /// Recompute the whole context at every step instead of using the KV cache.
-    #[arg(long)]
-    pub no_kv_cache: bool,
-    /// `native` (the CPU decoder, the default on the CPU) or `libtorch` (the default on
-    /// a GPU); `auto` picks by device.
-    #[arg(long, value_name = "DECODER")]
-    pub decoder: Option<Decoder>,
-    /// CPU threads for sampling (default: every core, up to 8, for the native decoder;
-    /// libtorch's own choice for libtorch).
-    #[arg(long, value_name = "N")]
-    pub threads: Option<usize>,
     /// Folder for the generated files.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
@@ -264,10 +202,10 @@ pub struct InfoArgs {
 /// `autoreg render`.
 #[derive(Debug, Args)]
 pub struct RenderArgs {
-    /// The MIDI file.
+    /// The file to render (its extension picks the renderer).
     pub file: PathBuf,
-    /// Folder for the PNG and WAV, named after the MIDI file (default: out/ in the
-    /// working folder, as `sample` writes).
+    /// Folder for the previews, named after the file (default: out/ in the working
+    /// folder, as `sample` writes).
     #[arg(long)]
     pub out: Option<PathBuf>,
 }

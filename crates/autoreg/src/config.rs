@@ -4,9 +4,10 @@
 //! plain list of overrides.
 
 use crate::registry::{ModalityConfig, TokenizerConfig};
-use crate::sources::SourceConfig;
+use crate::sources::{Inputs, SourceConfig};
+use autoreg_data::DataConfig;
 use autoreg_model::{ModelConfig, SampleOptions};
-use autoreg_train::{DataConfig, TrainConfig};
+use autoreg_train::TrainConfig;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
@@ -91,10 +92,9 @@ impl Config {
         Ok(self)
     }
 
-    /// The extensions of the files that `[tokenizer]` reads from `data.path`; none for a
-    /// run of several sources.
-    pub fn extensions(&self) -> Vec<String> {
-        self.tokenizer.as_ref().map(TokenizerConfig::extensions).unwrap_or_default()
+    /// What the run reads: its one source or its several, resolved.
+    pub fn inputs(&self) -> Inputs {
+        Inputs::of(self)
     }
 
     /// The `[tokenizer]` of a run of one source.

@@ -8,12 +8,14 @@
 pub mod cli;
 pub mod commands;
 pub mod config;
+pub mod errors;
 pub mod page;
+pub mod prepare;
+pub mod progress;
 pub mod registry;
-pub mod report;
 pub mod run;
 pub mod sources;
-pub mod tokenized;
+pub mod tools;
 
 pub use autoreg_audio as audio;
 pub use autoreg_bpe as bpe;

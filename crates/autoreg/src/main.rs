@@ -4,7 +4,7 @@ use clap::Parser;
 
 fn main() -> std::process::ExitCode {
     let cli = autoreg::cli::Cli::parse();
-    autoreg::report::install_logger();
+    autoreg::errors::install_logger();
     match autoreg::commands::run(cli) {
         Ok(()) => std::process::ExitCode::SUCCESS,
         // A closed pipe (`autoreg encode ... | head`) is the reader's choice, not a failure.
@@ -12,7 +12,7 @@ fn main() -> std::process::ExitCode {
             std::process::ExitCode::SUCCESS
         }
         Err(e) => {
-            eprintln!("error: {}", autoreg::report::error_line(&e));
+            eprintln!("error: {}", autoreg::errors::error_line(&e));
             std::process::ExitCode::FAILURE
         }
     }

@@ -15,10 +15,11 @@
 
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
+use crate::run::samples::{SampleRecord, SampleSet, read_samples};
 use anyhow::{Context, Result};
 use autoreg_tokens::write_atomic;
 use autoreg_train::{EvalRecord, MetricsLog, RunDir};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
 
 /// The largest file put into the page as a data URI; a larger one is linked.
@@ -29,72 +30,6 @@ const TEXT_LIMIT: usize = 64 * 1024;
 const MAX_SETS: usize = 20;
 /// The page's template.
 const TEMPLATE: &str = include_str!("../templates/report.html");
-
-/// One sample and its companions, as `autoreg sample` wrote them.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SampleRecord {
-    /// The sample's file first, then its companions (absolute paths).
-    pub files: Vec<PathBuf>,
-    /// The class or prompt it was drawn for.
-    pub label: Option<String>,
-    /// Whether the sample's file reads as text (the tokenizer says so).
-    pub printable: bool,
-}
-
-/// One `autoreg sample` command's output: a line of the run's `samples.jsonl`.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-pub struct SampleSet {
-    /// When it was written (RFC 3339); unknown for a folder that nothing recorded.
-    pub time: Option<String>,
-    /// The output folder (absolute).
-    pub out: PathBuf,
-    /// The step of the checkpoint that drew the samples, when known.
-    pub step: Option<i64>,
-    /// What the samples were drawn from: a class, a prompt, every class.
-    pub label: Option<String>,
-    /// A picture of all the samples together (a grid), when the modality draws one.
-    pub overview: Option<PathBuf>,
-    /// The samples.
-    pub samples: Vec<SampleRecord>,
-}
-
-/// The file in a run directory that lists its sample sets.
-pub fn samples_log(run: &Path) -> PathBuf {
-    run.join("samples.jsonl")
-}
-
-/// Appends `set` to the run's `samples.jsonl`, its paths made absolute. A page shows
-/// them only when their folder is trusted (see [`Trusted`]).
-pub fn record_samples(run: &Path, set: &SampleSet) -> Result<()> {
-    let absolute = |p: &Path| std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf());
-    let mut set = set.clone();
-    set.out = absolute(&set.out);
-    set.overview = set.overview.as_deref().map(absolute);
-    for s in &mut set.samples {
-        s.files = s.files.iter().map(|f| absolute(f)).collect();
-    }
-    let mut line = serde_json::to_string(&set).context("cannot encode a sample set")?;
-    line.push('\n');
-    crate::run::append_line(&samples_log(run), &line)
-}
-
-/// The sample sets recorded in a run's `samples.jsonl` at `path`; a line that does not
-/// read (cut short by a killed run, say) is left out with a warning naming it.
-fn recorded_sets(path: &Path) -> Result<Vec<SampleSet>> {
-    match std::fs::read_to_string(path) {
-        Ok(text) => Ok(text
-            .lines()
-            .enumerate()
-            .filter_map(|(i, l)| {
-                serde_json::from_str(l)
-                    .map_err(|e| log::warn!("{}, line {}: left out of the report: {e}", path.display(), i + 1))
-                    .ok()
-            })
-            .collect()),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(Vec::new()),
-        Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-    }
-}
 
 /// Where a path leads, for [`Trusted::check`].
 #[derive(Debug, PartialEq, Eq)]
@@ -342,7 +277,7 @@ impl Display {
 /// The size in pixels of a PNG, GIF or BMP image, from its header; `None` for other
 /// formats or an unreadable header.
 fn image_size(path: &Path) -> Option<(u32, u32)> {
-    use autoreg_pixels::image::{ImageFormat, ImageReader};
+    use image::{ImageFormat, ImageReader};
     let reader = ImageReader::open(path).ok()?.with_guessed_format().ok()?;
     matches!(reader.format()?, ImageFormat::Png | ImageFormat::Gif | ImageFormat::Bmp).then_some(())?;
     reader.into_dimensions().ok().filter(|&(width, height)| width > 0 && height > 0)
@@ -685,8 +620,8 @@ pub fn write_report(run_dir: &Path, samples: &[PathBuf], trusted: &[PathBuf], ou
         std::fs::canonicalize(&page_dir).with_context(|| format!("cannot resolve {}", page_dir.display()))?;
 
     // The recorded sets, then the folders' files that no recorded set shows.
-    let recorded = match trusted.run_file(&file_name(samples_log(run_dir))) {
-        Some(path) => recorded_sets(&path)?,
+    let recorded = match trusted.run_file(&file_name(run.samples_path())) {
+        Some(path) => read_samples(&path)?,
         None => Vec::new(),
     };
     let mut left_out = Vec::new();
@@ -915,7 +850,6 @@ mod tests {
 
     #[test]
     fn image_sizes_are_read_from_headers() {
-        use autoreg_pixels::image;
         let dir = tempfile::tempdir().unwrap();
         let png = dir.path().join("a.png");
         image::RgbImage::new(8, 5).save(&png).unwrap();

@@ -7,7 +7,7 @@ use autoreg_bpe::{Bpe, BpeConfig};
 use autoreg_code::{CodeConfig, CodeTokenizer};
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
-use autoreg_text::{TextConfig, TextTokenizer};
+use autoreg_text::{Level, TextConfig, TextTokenizer};
 use autoreg_tokens::{IdModel, Identity, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Stages, TokenError};
 use autoreg_video::{VideoConfig, VideoTokenizer};
 use serde::{Deserialize, Serialize};
@@ -77,6 +77,12 @@ modalities! {
     Pixels => "pixels", PixelsConfig, PixelsTokenizer;
     Audio => "audio", AudioConfig, AudioTokenizer;
     Video => "video", VideoConfig, VideoTokenizer;
+}
+
+/// The tokenizer that a mixture adds to write captions in when none of its sources is
+/// of the captions' kind: text, byte by byte, so that any caption can be written.
+pub fn captions_tokenizer() -> TokenizerConfig {
+    TokenizerConfig { modality: ModalityConfig::Text(TextConfig { level: Level::Byte }), bpe: None }
 }
 
 /// A mixture of saved tokenizers, one per kind, as `tokenizer.json` holds it:
@@ -158,6 +164,30 @@ impl TokenizerConfig {
     pub fn extensions(&self) -> Vec<String> {
         self.modality.extensions()
     }
+
+    /// The modality fitted on `files`, without its learned stages, which are checked
+    /// against it before any data is read.
+    pub fn fit(&self, files: &[PathBuf]) -> Result<SavedTokenizer, TokenError> {
+        let base = self.modality.build(files)?;
+        if let Some(bpe) = &self.bpe {
+            bpe.check(base.as_dyn())?;
+        }
+        SavedTokenizer::new(base, None).map_err(|reason| TokenError::Fit { kind: self.modality.kind(), reason })
+    }
+
+    /// `fitted` (what [`TokenizerConfig::fit`] made) with the learned stages this config
+    /// asks for, fitted on `docs`: the training documents in `fitted`'s ids.
+    pub fn learn<'a>(
+        &self,
+        fitted: &SavedTokenizer,
+        docs: impl Iterator<Item = &'a [u32]>,
+    ) -> Result<SavedTokenizer, TokenError> {
+        let bpe = match &self.bpe {
+            Some(config) => Some(Bpe::learn(config, fitted.base.as_dyn(), docs)?),
+            None => None,
+        };
+        SavedTokenizer::new(fitted.base.clone(), bpe).map_err(|reason| TokenError::Fit { kind: "bpe", reason })
+    }
 }
 
 /// The format of `tokenizer.json` this program writes. Format 1 (no `format` key) was
@@ -208,9 +238,39 @@ impl SavedTokenizer {
         Pipeline { base: self.base.as_dyn(), ids }
     }
 
-    /// The modality alone, without BPE: what the token cache holds.
-    pub fn base_pipeline(&self) -> Pipeline<'_> {
-        Pipeline { base: self.base.as_dyn(), ids: &self.identity }
+    /// Whether it has learned stages after its modalities (merges).
+    pub fn has_stages(&self) -> bool {
+        match &self.base {
+            SavedModality::Mixed(m) => m.0.parts().iter().any(SavedTokenizer::has_stages),
+            _ => self.bpe.is_some(),
+        }
+    }
+
+    /// This tokenizer before its learned stages: its modality alone, or the mixture of
+    /// its parts' modalities. The token cache holds its ids.
+    pub fn before_stages(&self) -> Result<Self, String> {
+        let base = match &self.base {
+            SavedModality::Mixed(m) => {
+                let parts = m.0.parts().iter().map(SavedTokenizer::before_stages).collect::<Result<Vec<_>, _>>()?;
+                SavedModality::Mixed(Mixed::new(
+                    parts.into_iter().zip(m.0.extensions().to_vec()).collect(),
+                    m.0.captions(),
+                )?)
+            }
+            base => base.clone(),
+        };
+        Self::new(base, None)
+    }
+
+    /// `doc`, a document in the ids of `base` (this tokenizer's [`before_stages`]), in
+    /// this tokenizer's ids.
+    ///
+    /// [`before_stages`]: SavedTokenizer::before_stages
+    pub fn rebase(&self, base: &SavedTokenizer, doc: &[u32]) -> Vec<u32> {
+        match (self.pipeline().parts(), base.pipeline().parts()) {
+            (Some(parts), Some(base)) => parts.rebase(base, doc),
+            _ => self.pipeline().ids.merge(doc),
+        }
     }
 
     /// The modality as JSON: with the files' contents it keys the token cache.

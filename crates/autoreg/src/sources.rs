@@ -1,19 +1,14 @@
-//! Runs of several sources (`[[sources]]`): one model over files of several
-//! modalities, each source with its own path, tokenizer, weight and caption. Their
-//! tokenizers become the parts of one mixture (one part per kind), and each source's
-//! files are read as documents of the mixture, after their caption.
+//! What a run reads: `[tokenizer]` with `data.path`, or several `[[sources]]`, each
+//! with its own path, tokenizer, weight and caption, resolved into one [`Inputs`]. A run
+//! of one source is the one-part case of a run of several: [`crate::prepare`] turns
+//! either into a tokenizer and its data.
 
 use crate::config::Config;
-use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig};
-use anyhow::{Context, Result, anyhow, bail};
-use autoreg_text::{Level, TextConfig};
-use autoreg_tokens::{Caption, Captioned, Identity, Modality, ModalityBuilder, Pipeline};
-use autoreg_train::{DataConfig, Dataset, SplitMode, Windows, list_files, load_dataset, resolve_data_path};
+use crate::registry::TokenizerConfig;
+use autoreg_data::{DataConfig, SplitMode, Windows};
+use autoreg_tokens::Caption;
 use serde::{Deserialize, Serialize};
-use std::path::{Path, PathBuf};
-
-/// The kind of the part that captions are written in.
-const CAPTIONS_KIND: &str = "text";
+use std::path::PathBuf;
 
 /// One `[[sources]]` entry.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -28,7 +23,7 @@ pub struct SourceConfig {
     pub weight: f64,
     /// Its tokenizer. Sources of one kind share one, so theirs must be the same.
     pub tokenizer: TokenizerConfig,
-    /// What each document is paired with, written before it in the text part.
+    /// What each document is paired with, written before it in the captions' part.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caption: Option<Caption>,
     /// `data.split` for this source.
@@ -40,6 +35,13 @@ pub struct SourceConfig {
     /// `data.val_files` for this source.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub val_files: Option<String>,
+    /// `data.windows` for this source: `"frames"` for a source whose documents are
+    /// frames (with `context_frames`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub windows: Option<Windows>,
+    /// `data.context_frames` for this source.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context_frames: Option<usize>,
 }
 
 fn one() -> f64 {
@@ -47,26 +49,99 @@ fn one() -> f64 {
 }
 
 impl SourceConfig {
-    /// `[data]` with this source's path and split.
+    /// `[data]` with this source's path, split and windows.
     fn data(&self, data: &DataConfig) -> DataConfig {
+        let windows = self.windows.unwrap_or(data.windows);
         DataConfig {
             path: self.path.clone(),
             split: self.split.unwrap_or(data.split),
             val_fraction: self.val_fraction.unwrap_or(data.val_fraction),
             val_files: self.val_files.clone().or_else(|| data.val_files.clone()),
+            windows,
+            context_frames: self.context_frames.or(data.context_frames.filter(|_| windows == data.windows)),
             ..data.clone()
         }
     }
+}
 
-    /// The kind of its tokenizer.
-    fn kind(&self) -> &'static str {
-        self.tokenizer.modality.kind()
+/// One source of a run, resolved: its data, its tokenizer, its weight and its caption.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Source {
+    /// Its name, in tables and errors (the run's name for a run of one source).
+    pub name: String,
+    /// `[data]` as it applies to this source.
+    pub data: DataConfig,
+    /// Its tokenizer.
+    pub tokenizer: TokenizerConfig,
+    /// Its share of training windows.
+    pub weight: f64,
+    /// What each document is paired with.
+    pub caption: Option<Caption>,
+}
+
+/// What a run reads.
+// One lives per command; boxing the one source would buy nothing.
+#[allow(clippy::large_enum_variant)]
+#[derive(Clone, Debug, PartialEq)]
+pub enum Inputs {
+    /// `[tokenizer]` over `data.path`: documents in the tokenizer's own ids.
+    One(Source),
+    /// `[[sources]]`: documents of one mixture of their tokenizers, each after its tag.
+    Mixed(Vec<Source>),
+}
+
+impl Inputs {
+    /// The inputs of a config that [`validate`] accepted.
+    pub(crate) fn of(config: &Config) -> Self {
+        match &config.tokenizer {
+            Some(tokenizer) => Self::One(Source {
+                name: config.name.clone(),
+                data: config.data.clone(),
+                tokenizer: tokenizer.clone(),
+                weight: 1.0,
+                caption: None,
+            }),
+            None => Self::Mixed(
+                config
+                    .sources
+                    .iter()
+                    .map(|s| Source {
+                        name: s.name.clone(),
+                        data: s.data(&config.data),
+                        tokenizer: s.tokenizer.clone(),
+                        weight: s.weight,
+                        caption: s.caption.clone(),
+                    })
+                    .collect(),
+            ),
+        }
+    }
+
+    /// The sources, in order.
+    pub fn sources(&self) -> &[Source] {
+        match self {
+            Self::One(source) => std::slice::from_ref(source),
+            Self::Mixed(sources) => sources,
+        }
+    }
+
+    /// The sources read by part `kind` of a mixture, in order; every source of a run of
+    /// one.
+    pub fn of_kind<'a>(&'a self, kind: &'a str) -> impl Iterator<Item = &'a Source> {
+        self.sources().iter().filter(move |s| s.tokenizer.modality.kind() == kind)
+    }
+
+    /// Whether every source of `kind` has captions: then a sample of that part starts
+    /// with one.
+    pub fn always_captioned(&self, kind: &str) -> bool {
+        let mut of_kind = self.of_kind(kind).peekable();
+        of_kind.peek().is_some() && of_kind.all(|s| s.caption.is_some())
     }
 }
 
 /// Checks a config's sources: a run has `[tokenizer]` or `[[sources]]`, not both; names
-/// are unique, weights positive, sources of one kind share one tokenizer, and nothing
-/// asks for what a mixture cannot do yet. The error names the key.
+/// are unique, weights positive, and sources of one kind share one tokenizer and one
+/// way of cutting windows. The error names the key.
 pub fn validate(config: &Config) -> Result<(), String> {
     match (&config.tokenizer, config.sources.is_empty()) {
         (None, true) => return Err("give a [tokenizer], or [[sources]] each with its own".into()),
@@ -77,10 +152,7 @@ pub fn validate(config: &Config) -> Result<(), String> {
     if !config.data.path.as_os_str().is_empty() {
         return Err("data.path: a run of [[sources]] reads each source's own path".into());
     }
-    if config.data.windows == Windows::Frames {
-        return Err("data.windows = \"frames\" is for one video source, not [[sources]]".into());
-    }
-    let mut kinds: Vec<(&str, &SourceConfig)> = Vec::new();
+    let mut kinds: Vec<(&str, &SourceConfig, DataConfig)> = Vec::new();
     for (i, source) in config.sources.iter().enumerate() {
         let at = format!("sources[{i}] ({})", source.name);
         if source.name.is_empty() || config.sources[..i].iter().any(|s| s.name == source.name) {
@@ -89,108 +161,29 @@ pub fn validate(config: &Config) -> Result<(), String> {
         if !(source.weight.is_finite() && source.weight > 0.0) {
             return Err(format!("{at}: weight must be positive, got {}", source.weight));
         }
-        if source.tokenizer.bpe.is_some() {
-            return Err(format!(
-                "{at}: [sources.tokenizer.bpe]: subword merges inside a mixture are not supported yet"
-            ));
-        }
-        source.data(&config.data).validate().map_err(|e| format!("{at}: {e}"))?;
-        let kind = source.kind();
-        if kind == "video" {
-            return Err(format!("{at}: video sources need frame windows, which a mixture has not"));
-        }
-        match kinds.iter().find(|(k, _)| *k == kind) {
-            Some((_, first)) if first.tokenizer != source.tokenizer => {
+        let data = source.data(&config.data);
+        data.validate().map_err(|e| format!("{at}: {e}"))?;
+        let kind = source.tokenizer.modality.kind();
+        match kinds.iter().find(|(k, ..)| *k == kind) {
+            Some((_, first, _)) if first.tokenizer != source.tokenizer => {
                 return Err(format!(
                     "{at}: its [sources.tokenizer] differs from that of source {}, also {kind}: sources of one \
                      kind share one tokenizer",
                     first.name
                 ));
             }
+            Some((_, first, windows))
+                if (windows.windows, windows.context_frames) != (data.windows, data.context_frames) =>
+            {
+                return Err(format!(
+                    "{at}: its windows differ from those of source {}, also {kind}: sources of one kind are cut \
+                     into windows alike (windows, context_frames)",
+                    first.name
+                ));
+            }
             Some(_) => {}
-            None => kinds.push((kind, source)),
+            None => kinds.push((kind, source, data)),
         }
-    }
-    Ok(())
-}
-
-/// Each source's files, found from `base` (the config's folder) under the data roots.
-pub fn files(config: &Config, base: &Path) -> Result<Vec<Vec<PathBuf>>> {
-    config
-        .sources
-        .iter()
-        .map(|s| {
-            let path = resolve_data_path(&s.data(&config.data), base).with_context(|| format!("source {}", s.name))?;
-            list_files(&path, &s.tokenizer.extensions()).with_context(|| format!("source {}", s.name))
-        })
-        .collect()
-}
-
-/// The mixture of the sources' tokenizers, one part per kind in the order the kinds
-/// first come, each fitted on the files of all its sources. Captions are written in the
-/// text part; when a source has captions and none is text, a byte-level text part is
-/// added for them.
-pub fn build(config: &Config, files: &[Vec<PathBuf>]) -> Result<SavedTokenizer> {
-    let mut kinds: Vec<(&str, &TokenizerConfig, Vec<PathBuf>)> = Vec::new();
-    for (source, files) in config.sources.iter().zip(files) {
-        let kind = source.kind();
-        match kinds.iter_mut().find(|(k, ..)| *k == kind) {
-            Some((.., all)) => all.extend(files.iter().cloned()),
-            None => kinds.push((kind, &source.tokenizer, files.clone())),
-        }
-    }
-    let mut parts = Vec::with_capacity(kinds.len() + 1);
-    for (kind, tokenizer, files) in &kinds {
-        let base = tokenizer.modality.build(files).with_context(|| format!("the {kind} part of the mixture"))?;
-        parts.push((SavedTokenizer::new(base, None).map_err(|e| anyhow!(e))?, tokenizer.extensions()));
-    }
-    let captioned = config.sources.iter().any(|s| s.caption.is_some());
-    let mut captions = kinds.iter().position(|(k, ..)| *k == CAPTIONS_KIND);
-    if captioned && captions.is_none() {
-        let text = TextConfig { level: Level::Byte };
-        let base = SavedModality::Text(text.build(&[])?);
-        parts.push((SavedTokenizer::new(base, None).map_err(|e| anyhow!(e))?, text.extensions()));
-        captions = Some(parts.len() - 1);
-    }
-    let mixed = Mixed::new(parts, captions.filter(|_| captioned)).map_err(|e| anyhow!(e))?;
-    SavedTokenizer::new(SavedModality::Mixed(mixed), None).map_err(|e| anyhow!(e))
-}
-
-/// The sources' data in the ids of `tokenizer`, the mixture [`build`] made: each
-/// source tokenized (or read from the cache) and split on its own, then put together
-/// with its weight.
-pub fn load(config: &Config, files: &[Vec<PathBuf>], tokenizer: &SavedTokenizer) -> Result<Dataset> {
-    let mixture = tokenizer.mixture().context("the run's tokenizer.json is not a mixture of its [[sources]]")?;
-    let json = tokenizer.to_json().context("cannot write the tokenizer as JSON")?;
-    let max_caption = Captioned::limit(usize::try_from(config.model.block_size).unwrap_or(0));
-    let mut data = Vec::with_capacity(config.sources.len());
-    for (source, files) in config.sources.iter().zip(files) {
-        let kind = source.kind();
-        let part = mixture.part_named(kind).with_context(|| format!("the run's mixture has no {kind} part"))?;
-        let reader = Captioned::new(mixture, part, source.caption.as_ref(), max_caption)
-            .map_err(|e| anyhow!("source {}: {e}", source.name))?;
-        let pipeline = Pipeline { base: &reader, ids: &Identity { vocab_size: reader.vocab_size() } };
-        // The cache is keyed by the whole mixture and the source's caption, and by the
-        // longest caption taken, which the model's context sets.
-        let key = format!("{json}\n{}\nmax_caption {max_caption}", serde_json::to_string(&source.caption)?);
-        let loaded = load_dataset(&source.data(&config.data), files, pipeline, &key, config.train.seed)
-            .with_context(|| format!("source {}", source.name))?;
-        data.push((source.name.clone(), source.weight, loaded));
-    }
-    Ok(Dataset::mix(data)?)
-}
-
-/// Whether `kind`'s part is read only by sources with captions: then a sample of it
-/// starts with a caption.
-pub fn always_captioned(config: &Config, kind: &str) -> bool {
-    let mut of_kind = config.sources.iter().filter(|s| s.kind() == kind).peekable();
-    of_kind.peek().is_some() && of_kind.all(|s| s.caption.is_some())
-}
-
-/// Fails unless `config` is a run of several sources.
-pub fn require(config: &Config, flag: &str) -> Result<()> {
-    if config.sources.is_empty() {
-        bail!("{flag}: this run has one source; --modality and --text are for runs of [[sources]]");
     }
     Ok(())
 }
@@ -198,8 +191,11 @@ pub fn require(config: &Config, flag: &str) -> Result<()> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::prepare::{Prepared, files, prepare, reload};
+    use crate::registry::SavedTokenizer;
+    use autoreg_data::Silent;
     use autoreg_pixels::image::GrayImage;
-    use autoreg_tokens::{Parts, Stages};
+    use autoreg_tokens::{Captioned, Parts, Stages};
 
     /// A folder with a text file and two 2x2 images, `3_a.png` and `7_b.png`, and a
     /// config of them: the images captioned by the word of their name's digit.
@@ -228,14 +224,13 @@ mod tests {
     fn a_mixture_of_sources_writes_captions_and_round_trips_through_tokenizer_json() {
         let (dir, mut config) = fixture("");
         config.data.cache_dir = Some(dir.path().join("cache"));
-        let files = files(&config, dir.path()).unwrap();
+        let files = files(&config.inputs(), dir.path()).unwrap();
         assert_eq!(files.iter().map(Vec::len).collect::<Vec<_>>(), [2, 1]);
-        let tokenizer = build(&config, &files).unwrap();
+        let Prepared { tokenizer, data } = prepare(&config, dir.path(), &Silent).unwrap();
         let mixture = tokenizer.mixture().unwrap();
         // Parts in the order their kinds come; captions in the text part.
         let kinds: Vec<&str> = mixture.parts().iter().map(|p| Stages::pipeline(p).kind()).collect();
         assert_eq!((kinds, mixture.captions()), (vec!["pixels", "text"], Some(1)));
-        let data = load(&config, &files, &tokenizer).unwrap();
         assert_eq!(
             data.sources.iter().map(|s| (s.name.as_str(), s.weight)).collect::<Vec<_>>(),
             [("images", 2.0), ("words", 1.0)]
@@ -267,7 +262,7 @@ mod tests {
         let parts = back.pipeline().parts().unwrap();
         assert_eq!(parts.segments(doc), tok.parts().unwrap().segments(doc));
         // The cache is used the second time.
-        assert!(load(&config, &files, &tokenizer).unwrap().from_cache);
+        assert!(reload(&config, dir.path(), &tokenizer, &Silent).unwrap().from_cache);
     }
 
     #[test]
@@ -302,9 +297,7 @@ mod tests {
         config.data.cache_dir = Some(dir.path().join("cache"));
         std::fs::rename(dir.path().join("img/7_b.png"), dir.path().join("img/9_b.png")).unwrap();
         std::fs::copy(dir.path().join("img/3_a.png"), dir.path().join("img/3_c.png")).unwrap();
-        let files = files(&config, dir.path()).unwrap();
-        let tokenizer = build(&config, &files).unwrap();
-        let data = load(&config, &files, &tokenizer).unwrap();
+        let Prepared { data, .. } = prepare(&config, dir.path(), &Silent).unwrap();
         assert_eq!(data.skipped.len(), 1, "{:?}", data.skipped);
         assert!(data.skipped[0].contains("9_b.png: label \"9\" has no entry in caption.words"), "{:?}", data.skipped);
     }
@@ -332,9 +325,7 @@ mod tests {
         std::fs::write(img.join("5_c.txt"), "three seven ".repeat(800_000)).unwrap();
         std::fs::write(img.join("9_d.txt"), "three seven ".repeat(4).trim_end().to_owned() + " three").unwrap();
         assert_eq!(Captioned::limit(80), 40);
-        let files = files(&config, dir.path()).unwrap();
-        let tokenizer = build(&config, &files).unwrap();
-        let data = load(&config, &files, &tokenizer).unwrap();
+        let Prepared { tokenizer, data } = prepare(&config, dir.path(), &Silent).unwrap();
         let mut skipped = data.skipped.clone();
         skipped.sort();
         assert_eq!(skipped.len(), 2, "{skipped:?}");

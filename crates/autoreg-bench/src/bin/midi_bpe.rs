@@ -12,13 +12,14 @@
 use anyhow::{Context, Result};
 use autoreg::cli::{EvalArgs, ModelArgs, Which};
 use autoreg::commands;
+use autoreg::prepare::{Prepared, prepare};
 use autoreg::run::load_run;
 use autoreg::{Config, SavedTokenizer};
 use autoreg_bench::budget::{Trained, Work, bench_config, describe, train_for};
 use autoreg_bench::project_root;
+use autoreg_data::Silent;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_tokens::TokenStore;
-use autoreg_train::list_files;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -86,9 +87,8 @@ fn main() -> Result<()> {
     );
 
     // Tokens per note, from the same base ids and merges that training uses.
-    let files = list_files(&data_path, &base.extensions())?;
-    let modality = SavedTokenizer::new(base.single()?.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
-    let data = autoreg::tokenized::load_base(&base, &files, &modality)?;
+    // The config's root is absolute: the folder it is found from does not matter.
+    let Prepared { tokenizer: modality, data } = prepare(&base, Path::new("."), &Silent)?;
     let start = Instant::now();
     let bpe = autoreg::bpe::Bpe::learn(&bpe_config, modality.base.as_dyn(), data.train.docs())?;
     let learn_s = start.elapsed().as_secs_f64();

@@ -15,8 +15,8 @@ use anyhow::{Context, Result, bail};
 use autoreg::bpe::{Bpe, BpeConfig};
 use autoreg::{Config, ModalityConfig, SavedTokenizer};
 use autoreg_bench::project_root;
+use autoreg_data::{list_files, resolve_data_path};
 use autoreg_tokens::Source;
-use autoreg_train::{list_files, resolve_data_path};
 use clap::Parser;
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -66,7 +66,7 @@ fn main() -> Result<()> {
     midi.max_bars = 0; // whole files, as MidiTok encodes them
     midi.max_tokens = 0;
     let data_path = resolve_data_path(&config.data, o.config.parent().unwrap_or(Path::new(".")))?;
-    let files = list_files(&data_path, &config.extensions())?;
+    let files = list_files(&data_path, &config.single()?.extensions())?;
     let base = SavedTokenizer::new(config.single()?.modality.build(&files)?, None).map_err(anyhow::Error::msg)?;
     let bpe_config = BpeConfig { vocab_size: o.vocab, min_frequency: 2, split: None };
     println!(

@@ -15,7 +15,6 @@ use anyhow::{Context, Result, bail};
 use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
-use autoreg::tokenized;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_tokens::{Parts, SegmentRules, Source, TokenStore};
 use realfft::RealFftPlanner;
@@ -60,8 +59,7 @@ fn main() -> Result<()> {
     tch::set_num_threads(o.threads);
     let mixture = run.tokenizer.mixture().context("not a run of several sources")?;
     let parts: &dyn Parts = mixture;
-    let files = tokenized::files(&run.config, run.dir.path())?;
-    let data = tokenized::load(&run.config, &files, &run.tokenizer)?;
+    let data = autoreg::prepare::reload(&run.config, run.dir.path(), &run.tokenizer, &autoreg_data::Silent)?;
     println!(
         "{} (step {}): {} sources; {} sample(s) per caption, seed {}, temperature {}",
         o.run_dir.display(),

@@ -12,7 +12,6 @@ use anyhow::Result;
 use autoreg::Config;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::load_run;
-use autoreg::tokenized;
 use autoreg_bench::budget::{Work, train_steps};
 use autoreg_bench::project_root;
 use autoreg_train::evaluate;
@@ -39,8 +38,7 @@ struct Options {
 /// in `run_dir`, its last checkpoint.
 fn per_source(run_dir: &Path) -> Result<Vec<(String, usize, f64)>> {
     let run = load_run(&ModelArgs { run_dir: run_dir.to_path_buf(), checkpoint: Which::Last, device: None })?;
-    let files = tokenized::files(&run.config, run.dir.path())?;
-    let data = tokenized::load(&run.config, &files, &run.tokenizer)?;
+    let data = autoreg::prepare::reload(&run.config, run.dir.path(), &run.tokenizer, &autoreg_data::Silent)?;
     let block = run.model.config().block_size as usize;
     let batch = run.config.train.batch_size.max(1) as usize;
     let tok = run.tokenizer.pipeline();

@@ -66,8 +66,7 @@ fn main() -> Result<()> {
         bail!("{} is a {} run, not an image run", o.run_dir.display(), run.tokenizer.pipeline().kind());
     };
     let config = &run.config;
-    let files = autoreg::tokenized::files(config, run.dir.path())?;
-    let data = autoreg::tokenized::load(config, &files, &run.tokenizer)?;
+    let data = autoreg::prepare::reload(config, run.dir.path(), &run.tokenizer, &autoreg_data::Silent)?;
     let symbols = tok.num_symbols();
     println!(
         "{} (step {}): {}x{} {:?}, {} symbols, {} classes; {} training + {} validation images; {} thread(s)",

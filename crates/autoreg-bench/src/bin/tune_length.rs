@@ -13,7 +13,6 @@ use anyhow::{Context, Result, bail};
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::midi::Score;
 use autoreg::run::load_run;
-use autoreg::tokenized;
 use autoreg_bench::project_root;
 use autoreg_model::{SampleOptions, Sampler};
 use clap::Parser;
@@ -74,8 +73,7 @@ fn main() -> Result<()> {
         samples.push(measure(&tok.decode(&ids)?.bytes, ended)?);
     }
 
-    let files = tokenized::files(&run.config, &o.run)?;
-    let data = tokenized::load(&run.config, &files, &run.tokenizer)?;
+    let data = autoreg::prepare::reload(&run.config, &o.run, &run.tokenizer, &autoreg_data::Silent)?;
     let tunes: Vec<Tune> = data.val.docs().map(|doc| measure(&tok.decode(doc)?.bytes, true)).collect::<Result<_>>()?;
 
     println!("\nseed  bars  ends by itself");

@@ -1,11 +1,13 @@
 //! `autoreg eval`.
 
 use crate::cli::EvalArgs;
+use crate::prepare;
+use crate::progress::Bar;
 use crate::run::{LoadedRun, load_run};
-use crate::tokenized;
 use anyhow::{Context, Result, bail};
+use autoreg_data::{Dataset, SourceSpan};
 use autoreg_tokens::{Parts, TokenStore, write_atomic};
-use autoreg_train::{Baseline, Dataset, Evaluation, SourceSpan, baseline_nats, evaluate};
+use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
@@ -24,8 +26,7 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     let run = load_run(&args.model)?;
     run.warn_if_untrained();
     let config = &run.config;
-    let files = tokenized::files(config, run.dir.path())?;
-    let data = tokenized::load(config, &files, &run.tokenizer)?;
+    let data = prepare::reload(config, run.dir.path(), &run.tokenizer, &Bar::new())?;
     if data.sources.is_empty() { one_source(args, &run, &data) } else { by_source(args, &run, &data) }
 }
 
@@ -83,11 +84,8 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
             rows.push(row(&name, nats, count, &data.val, &units));
         }
     }
-    if frames.is_some() {
-        println!(
-            "anchor, a different setup: Video Pixel Networks (Kalchbrenner et al. 2016) on Moving MNIST at 64x64, \
-             binary pixels, 10 frames given: 87.6 nats/frame (its lower bound 86.3)"
-        );
+    if let Some(anchor) = tok.base.extras().units.and_then(|u| u.anchor()).filter(|_| frames.is_some()) {
+        println!("anchor, a different setup: {anchor}");
     }
     let json = serde_json::json!({
         "unit": units.first().map(|(u, _)| u),
@@ -114,7 +112,7 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
         .iter()
         .map(|span| {
             let val = data.val.slice(span.val.clone());
-            evaluate(&run.model, &val, data.windows, tok, run.device, batch, Some(stride))
+            evaluate(&run.model, &val, span.windows, tok, run.device, batch, Some(stride))
         })
         .collect();
     let tokens: usize = each.iter().map(|e| e.tokens).sum();

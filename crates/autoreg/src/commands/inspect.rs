@@ -1,25 +1,21 @@
 //! `autoreg encode`, `decode` and `info`: look inside tokenizers and runs.
 
 use crate::cli::{DecodeArgs, EncodeArgs, InfoArgs, RenderArgs};
-use crate::config::Config;
 use crate::registry::SavedTokenizer;
+use crate::run;
+use crate::sources::Inputs;
 use anyhow::{Context, Result};
 use autoreg_model::Mlp;
 use autoreg_train::{MetricsLog, RunDir};
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
-/// The tokenizer at `path`: a `tokenizer.json`, or the one in a run directory, checked
-/// against the checksum its last checkpoint records when it has one.
+/// The tokenizer at `path`: a `tokenizer.json`, or the one of a run directory.
 fn load_tokenizer(path: &Path) -> Result<SavedTokenizer> {
-    if !path.is_dir() {
-        return Ok(SavedTokenizer::load(path)?);
+    match path.is_dir() {
+        true => run::read_tokenizer(&RunDir::new(path)),
+        false => Ok(SavedTokenizer::load(path)?),
     }
-    let run = RunDir::new(path);
-    if run.path().join("last").symlink_metadata().is_ok() {
-        run.checkpoint("last")?.verify_tokenizer()?;
-    }
-    Ok(SavedTokenizer::load(&run.tokenizer_path())?)
 }
 
 /// Prints the tokens of a file, by name or id, one document per line.
@@ -67,18 +63,24 @@ pub fn decode(args: &DecodeArgs) -> Result<()> {
 /// Describes a run directory.
 pub fn info(args: &InfoArgs) -> Result<()> {
     let run = RunDir::new(&args.run_dir);
-    let config = Config::load(&run.config_path(), &[])
-        .with_context(|| format!("{} is not a run directory", args.run_dir.display()))?;
+    let config = run::read_config(&run)?;
     let saved = SavedTokenizer::load(&run.tokenizer_path())?;
     let tok = saved.pipeline();
     let m = &config.model;
     println!("run        {}", run.path().display());
-    if config.sources.is_empty() {
-        println!("data       {}", config.data.path.display());
-    }
-    for source in &config.sources {
-        let caption = source.caption.as_ref().map(|_| ", with captions").unwrap_or_default();
-        println!("source     {} (weight {}): {}{caption}", source.name, source.weight, source.path.display());
+    match config.inputs() {
+        Inputs::One(source) => println!("data       {}", source.data.path.display()),
+        Inputs::Mixed(sources) => {
+            for source in sources {
+                let caption = source.caption.as_ref().map(|_| ", with captions").unwrap_or_default();
+                println!(
+                    "source     {} (weight {}): {}{caption}",
+                    source.name,
+                    source.weight,
+                    source.data.path.display()
+                );
+            }
+        }
     }
     println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
     if let Some(parts) = tok.parts() {
@@ -93,7 +95,7 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.vocab_size() - base);
     }
     if let Some(prompts) = tok.base.extras().prompts {
-        let flag = if prompts.unit() == "frames" { "--prompt-frames (or --prompt-length)" } else { "--prompt-length" };
+        let flag = if tok.frames().is_some() { "--prompt-frames (or --prompt-length)" } else { "--prompt-length" };
         println!("prompts    {flag} counts {}", prompts.unit());
     }
     let classes = tok.classes();
@@ -149,22 +151,18 @@ pub fn info(args: &InfoArgs) -> Result<()> {
 }
 
 /// The folder that `render` writes to without `--out`, as `sample` does: `out/` in the
-/// working folder, so that a read-only folder of MIDI files renders too.
+/// working folder, so that a read-only folder of inputs renders too.
 const RENDER_OUT: &str = "out";
 
-/// Writes the piano roll and the audio preview of a MIDI file into `--out` (default
-/// [`RENDER_OUT`]), named after it: `tune.mid` gives `tune.png` and `tune.wav`.
+/// Renders a file into previews for people (pictures, sound) with the renderer that
+/// [`crate::tools`] lists for its extension, into `--out` (default [`RENDER_OUT`]),
+/// named after the file.
 pub fn render(args: &RenderArgs) -> Result<()> {
-    let stem = args.file.file_stem().with_context(|| format!("{} names no file", args.file.display()))?;
+    let renderer = crate::tools::renderer_for(&args.file)?;
     let dir = args.out.clone().unwrap_or_else(|| PathBuf::from(RENDER_OUT));
-    let named = |ext: &str| {
-        let mut name = stem.to_os_string();
-        name.push(ext);
-        dir.join(name)
-    };
-    let (png, wav) = (named(".png"), named(".wav"));
     std::fs::create_dir_all(&dir).with_context(|| format!("cannot create the output folder {}", dir.display()))?;
-    autoreg_midi::render_midi_file(&args.file, &png, &wav)?;
-    eprintln!("wrote {}\nwrote {}", png.display(), wav.display());
+    for path in (renderer.render)(&args.file, &dir)? {
+        eprintln!("wrote {}", path.display());
+    }
     Ok(())
 }

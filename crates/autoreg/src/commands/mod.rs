@@ -7,10 +7,10 @@ mod report;
 mod sample;
 mod train;
 
-use crate::cli::{Cli, Command, DatasetCommand};
+use crate::cli::{Cli, Command};
 use anyhow::Result;
 
-pub use dataset::moving_mnist;
+pub use dataset::dataset;
 pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
 pub use report::report;
@@ -29,7 +29,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Info(args) => info(&args),
         Command::Render(args) => render(&args),
         Command::Report(args) => report(&args).map(|_| ()),
-        Command::Dataset(DatasetCommand::MovingMnist(args)) => moving_mnist(&args).map(|_| ()),
+        Command::Dataset(command) => dataset(&command),
     }
 }
 

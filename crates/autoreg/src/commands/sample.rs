@@ -2,13 +2,14 @@
 
 use super::interactive;
 use crate::cli::SampleArgs;
-use crate::page::{SampleRecord, SampleSet, record_samples, write_report};
-use crate::report::error_line;
+use crate::errors::error_line;
+use crate::page::write_report;
+use crate::prepare;
+use crate::run::samples::{SampleRecord, SampleSet, record_samples};
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, anyhow, bail};
-use autoreg_model::{SampleError, SampleOptions, Sampler};
+use autoreg_model::{SampleError, SampleOptions, SampleOverrides, Sampler};
 use autoreg_tokens::{FrameLayout, Parts, Pipeline, SegmentRules, Source, write_atomic};
-use autoreg_train::Cut;
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
 use tch::Tensor;
@@ -21,26 +22,16 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     let run = load_run(&args.model)?;
     run.warn_if_untrained();
     let tok = run.tokenizer.pipeline();
-    let defaults = &run.config.sample;
-    let options = SampleOptions {
-        num: args.per_class.or(args.num).unwrap_or(defaults.num),
-        max_tokens: args.max_tokens.unwrap_or(defaults.max_tokens),
-        min_tokens: args.min_tokens.unwrap_or(defaults.min_tokens),
-        temperature: args.temperature.unwrap_or(defaults.temperature),
-        top_k: args.top_k.or(defaults.top_k),
-        top_p: args.top_p.or(defaults.top_p),
-        seed: args.seed.unwrap_or(defaults.seed),
-        kv_cache: !args.no_kv_cache && defaults.kv_cache,
-        decoder: args.decoder.unwrap_or(defaults.decoder),
-        threads: args.threads.unwrap_or(defaults.threads),
-    };
+    // `--per-class N` is the number of samples of each class.
+    let overrides = SampleOverrides { num: args.per_class.or(args.overrides.num), ..args.overrides.clone() };
+    let options = run.config.sample.with(&overrides);
     // Before any size is derived from them (frames) or allocated.
     options.validate().map_err(|e| flag_error(e, args))?;
-    let frames = Cut::resolve(&run.config.data, tok).map_err(anyhow::Error::msg)?.frames();
     let target = match &args.modality {
         Some(kind) => Some(segment_target(&run, kind)?),
         None => None,
     };
+    let frames = prepare::sample_frames(&run.config, &run.tokenizer, target)?;
     let rules = tok.parts().map(|parts| SegmentRules { parts, target });
     if args.frames.is_some() && frames.is_none() {
         bail!("--frames: this {} run's windows are not frames (data.windows = \"frames\")", tok.kind());
@@ -103,7 +94,8 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 let bytes =
                     std::fs::read(path).with_context(|| format!("cannot read the prompt {}", path.display()))?;
                 let block = run.model.config().block_size as usize;
-                let (bytes, length) = prompt_tail(tok, block, path, bytes, prompt_length(tok, args)?);
+                let length = prompt_length(tok, args)?;
+                let bytes = prompt_tail(tok, block, path, bytes, length);
                 let (prompt, label) = file_prompt(&run, path, &bytes, length, class)?;
                 set.label = Some(label);
                 prompt
@@ -150,7 +142,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     }
     // The run keeps a list of what was sampled from it, for its report; the samples are
     // written whether or not the run can be written to.
-    if let Err(e) = record_samples(run.dir.path(), &set) {
+    if let Err(e) = record_samples(&run.dir, &set) {
         log::warn!("{}", error_line(&e));
     }
     if args.report {
@@ -164,20 +156,20 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
 
 /// The flags that people reach for in a modality's own unit (`--prompt-bars 4`) and that
 /// do not exist: `--prompt-length` cuts a prompt in any unit. (Left to clap, they would
-/// be answered with its nearest flag, `--prompt-frames`, which is for video alone.)
+/// be answered with its nearest flag, `--prompt-frames`, which is for frames alone.)
 fn refuse_unit_flags(args: &SampleArgs) -> Result<()> {
     let units = [
-        ("--prompt-bars", &args.prompt_bars, "bars of a MIDI prompt"),
-        ("--prompt-rows", &args.prompt_rows, "rows of an image prompt"),
-        ("--prompt-seconds", &args.prompt_seconds, "seconds of a sound prompt"),
-        ("--prompt-lines", &args.prompt_lines, "lines of a code prompt"),
+        ("--prompt-bars", &args.prompt_bars, "bars"),
+        ("--prompt-rows", &args.prompt_rows, "rows"),
+        ("--prompt-seconds", &args.prompt_seconds, "seconds"),
+        ("--prompt-lines", &args.prompt_lines, "lines"),
     ];
-    for (flag, given, what) in units {
+    for (flag, given, unit) in units {
         if let Some(value) = given {
             let n = if value.is_empty() { "N" } else { value };
             bail!(
-                "{flag}: no such flag; `--prompt-length {n}` keeps the first {n} {what} (it counts in the run's own \
-                 unit: `autoreg info RUN` names it)"
+                "{flag}: no such flag; `--prompt-length {n}` keeps the first {n} {unit} of a prompt cut in {unit} \
+                 (it counts in the run's own unit: `autoreg info RUN` names it)"
             );
         }
     }
@@ -200,44 +192,35 @@ fn prompt_length(tok: Pipeline<'_>, args: &SampleArgs) -> Result<Option<f64>> {
             (length, _) => Ok(length),
         };
     };
+    let in_frames = tok.frames().is_some();
     match unit {
-        Some("frames") if frames == 0 => bail!(
+        Some(_) if in_frames && frames == 0 => bail!(
             "--prompt-frames 0: must be at least 1: it keeps the first N frames of the prompt (to sample without \
              a prompt, leave out --prompt)"
         ),
-        Some("frames") => Ok(Some(frames as f64)),
+        Some(_) if in_frames => Ok(Some(frames as f64)),
         Some(unit) => bail!("--prompt-frames: a {} prompt is cut in {unit}, with --prompt-length", tok.kind()),
         None => bail!("--prompt-frames: a {} prompt cannot be cut", tok.kind()),
     }
 }
 
-/// Bytes of a text or code prompt kept per token of the model's context: a generous
+/// Bytes of a text prompt kept per token of the model's context: a generous
 /// multiple (a byte-level BPE token is a few bytes, a character at most 4).
 const PROMPT_BYTES_PER_TOKEN: usize = 64;
 
-/// Bytes of a text or code prompt kept at least, whatever the context.
+/// Bytes of a text prompt kept at least, whatever the context.
 const PROMPT_BYTES_MIN: usize = 64 << 10;
 
-/// The part of a text or code prompt that can matter, and the length to cut it to: the
-/// model sees the last `block` tokens of a prompt, so a long prompt (after its first
-/// `--prompt-length` lines, for code) keeps only its last bytes, a generous multiple of
-/// the context, from the first whole UTF-8 character. Neither encoded nor echoed whole,
-/// a prompt of any size starts at once. Other modalities' files are not cut in bytes.
-fn prompt_tail(
-    tok: Pipeline<'_>,
-    block: usize,
-    path: &Path,
-    bytes: Vec<u8>,
-    length: Option<f64>,
-) -> (Vec<u8>, Option<f64>) {
+/// The part of a prompt of text that can matter: the model sees the last `block` tokens
+/// of a prompt, so a long one keeps only its last bytes, a generous multiple of the
+/// context, from the first whole UTF-8 character. Neither encoded nor echoed whole, a
+/// prompt of any size starts at once. A prompt cut to `--prompt-length` units, or not
+/// text, is kept whole.
+fn prompt_tail(tok: Pipeline<'_>, block: usize, path: &Path, bytes: Vec<u8>, length: Option<f64>) -> Vec<u8> {
     let keep = block.saturating_mul(PROMPT_BYTES_PER_TOKEN).max(PROMPT_BYTES_MIN);
-    let end = match (tok.kind(), length) {
-        ("text", None) | ("code", None) => bytes.len(),
-        ("code", Some(n)) if n >= 1.0 && n.fract() == 0.0 => autoreg_code::first_lines(&bytes, n as usize),
-        _ => return (bytes, length),
-    };
-    if end <= keep {
-        return (bytes, length);
+    let end = bytes.len();
+    if !tok.base.reads_text() || length.is_some() || end <= keep {
+        return bytes;
     }
     let mut start = end - keep;
     while start < end && bytes[start] & 0xc0 == 0x80 {
@@ -249,7 +232,7 @@ fn prompt_tail(
         end,
         end - start
     );
-    (bytes[start..end].to_vec(), None)
+    bytes[start..].to_vec()
 }
 
 /// `options` for samples of whole frames continuing `prompt`: `--frames` frames in all,
@@ -281,10 +264,10 @@ fn frame_options(
         None => {
             let total = given + options.max_tokens / len;
             if total <= given {
-                let flag = if args.max_tokens.is_some() { "--max-tokens" } else { "sample.max_tokens" };
+                let flag = if args.overrides.max_tokens.is_some() { "--max-tokens" } else { "sample.max_tokens" };
                 let after = if given > 0 { format!(" after the prompt's {}", held(given)) } else { String::new() };
                 bail!(
-                    "{flag} {}: holds no whole frame{after}, and a video sample is made of frames of {len} tokens: \
+                    "{flag} {}: holds no whole frame{after}, and a sample of frames is made of whole frames of {len} tokens: \
                      give at least {len}, or the number of frames with --frames",
                     options.max_tokens
                 );
@@ -301,18 +284,10 @@ fn frame_options(
 /// did.
 fn flag_error(e: SampleError, args: &SampleArgs) -> anyhow::Error {
     let SampleError::BadOption { key, reason } = &e else { return e.into() };
-    let given = |set: bool, flag: &'static str| set.then_some(flag);
     let flag = match *key {
         "num" if args.per_class.is_some() => Some("--per-class"),
-        "num" => given(args.num.is_some(), "--num"),
         "max_tokens" if args.frames.is_some() => Some("--frames"),
-        "max_tokens" => given(args.max_tokens.is_some(), "--max-tokens"),
-        "min_tokens" => given(args.min_tokens.is_some(), "--min-tokens"),
-        "temperature" => given(args.temperature.is_some(), "--temperature"),
-        "top_k" => given(args.top_k.is_some(), "--top-k"),
-        "top_p" => given(args.top_p.is_some(), "--top-p"),
-        "threads" => given(args.threads.is_some(), "--threads"),
-        _ => None,
+        key => args.overrides.flag(key),
     };
     match flag {
         Some(flag) => anyhow!("{flag} {reason}"),
@@ -354,7 +329,8 @@ fn file_prompt(
     let tok = run.tokenizer.pipeline();
     let classes = tok.classes();
     let continuing = format!("continuing the prompt {}", path.display());
-    if classes.is_empty() || (class.is_none() && tok.kind() == "code") {
+    let own_class = tok.base.extras().classes.is_some_and(|c| c.of_file());
+    if classes.is_empty() || (class.is_none() && own_class) {
         return Ok((tok.prompt(&Source::new(path, bytes), length)?, continuing));
     }
     // Without --class, any class stands in until the model has chosen one.
@@ -466,8 +442,9 @@ fn generate(
 
 /// The part that `--modality KIND` names in a mixed run.
 fn segment_target(run: &LoadedRun, kind: &str) -> Result<usize> {
-    crate::sources::require(&run.config, "--modality")?;
-    let mixture = run.tokenizer.mixture().context("this run's tokenizer is not a mixture")?;
+    let Some(mixture) = run.tokenizer.mixture() else {
+        bail!("--modality: this run has one source; --modality and --text are for runs of [[sources]]");
+    };
     mixture.part_named(kind).with_context(|| {
         let kinds: Vec<&str> = mixture.parts().iter().map(|p| p.pipeline().kind()).collect();
         format!("--modality {kind}: this run has no such modality; its modalities are {}", kinds.join(", "))
@@ -495,9 +472,7 @@ fn segment_prompt(run: &LoadedRun, args: &SampleArgs, target: usize) -> Result<V
             let then = if c == target { Vec::new() } else { vec![parts.tag(target)] };
             Ok([vec![bos, parts.tag(c)], caption, then].concat())
         }
-        (None, Some(c)) if c != target && crate::sources::always_captioned(&run.config, kind) => {
-            Ok(vec![bos, parts.tag(c)])
-        }
+        (None, Some(c)) if c != target && run.config.inputs().always_captioned(kind) => Ok(vec![bos, parts.tag(c)]),
         (None, _) => Ok(vec![bos, parts.tag(target)]),
     }
 }

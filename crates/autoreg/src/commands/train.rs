@@ -3,22 +3,20 @@
 use super::interactive;
 use crate::cli::TrainArgs;
 use crate::config::Config;
+use crate::errors::error_line;
 use crate::page::write_report;
-use crate::registry::SavedTokenizer;
-use crate::registry::TokenizerConfig;
-use crate::report::error_line;
-use crate::tokenized::{self, RunFiles};
+use crate::prepare::{self, Prepared};
+use crate::progress::Bar;
+use crate::run;
 use anyhow::{Context, Result, bail};
-use autoreg_bpe::Bpe;
 use autoreg_dist::{Backend, ProcessGroup, RankEnv, launch_local};
 use autoreg_model::{DeviceChoice, resolve_device};
-use autoreg_tokens::write_atomic;
-use autoreg_train::{Dataset, RunDir, RunHandle, TrainConfig, TrainSummary, Trainer, check_world_size};
+use autoreg_train::{RunDir, RunHandle, TrainConfig, TrainSummary, Trainer, check_world_size};
 use std::ffi::OsString;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tch::Device;
 
 /// How long the other ranks wait for rank 0 to prepare a run (learn its tokenizer,
@@ -126,7 +124,6 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         }
         _ => (run.path().to_path_buf(), "train --resume".to_owned()),
     };
-    let files = tokenized::files(&config, &base)?;
     let (mut group, device) = match join_job(&config.train)? {
         Some((group, device)) => (Some(group), device),
         None => (None, config.train.device),
@@ -141,17 +138,15 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
     if let (Some(g), false) = (&mut group, writes) {
         g.barrier(PREPARE_TIMEOUT).context("waiting for rank 0 to prepare the run")?;
     }
-    let (tokenizer, data) = if resume || !writes {
-        if resume {
-            // The weights were trained on its ids: an edited tokenizer would tokenize
-            // the data anew, differently.
-            run.checkpoint("last")?
-                .verify_tokenizer()
-                .with_context(|| format!("cannot resume {}", run.path().display()))?;
-        }
-        let tokenizer = SavedTokenizer::load(&run.tokenizer_path())?;
-        let data = tokenized::load(&config, &files, &tokenizer)?;
-        (tokenizer, data)
+    let Prepared { tokenizer, data } = if resume || !writes {
+        // Checked against the last checkpoint: the weights were trained on its ids, and
+        // an edited tokenizer would tokenize the data anew, differently.
+        let tokenizer = run::read_tokenizer(&run).with_context(|| match resume {
+            true => format!("cannot resume {}", run.path().display()),
+            false => format!("rank 0 prepared {}", run.path().display()),
+        })?;
+        let data = prepare::reload(&config, &base, &tokenizer, &Bar::new())?;
+        Prepared { tokenizer, data }
     } else {
         if std::fs::symlink_metadata(run.path().join("last")).is_ok() {
             bail!(
@@ -159,18 +154,9 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
                 run.path().display()
             );
         }
-        let (tokenizer, data) = match (&files, &config.tokenizer) {
-            (RunFiles::One(one), Some(tokenizer)) => learn_tokenizer(&config, one, tokenizer)?,
-            (RunFiles::Sources(sources), _) => {
-                let tokenizer = crate::sources::build(&config, sources)?;
-                let data = tokenized::load(&config, &files, &tokenizer)?;
-                (tokenizer, data)
-            }
-            (RunFiles::One(_), None) => bail!("a run of one source needs a [tokenizer]"),
-        };
-        write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
-        tokenizer.save(&run.tokenizer_path())?;
-        (tokenizer, data)
+        let prepared = prepare::prepare(&config, &base, &Bar::new())?;
+        run::write_new(&run, &config, &prepared.tokenizer)?;
+        prepared
     };
     if let (Some(g), true) = (&mut group, writes) {
         g.barrier(PREPARE_TIMEOUT).context("waiting for the other ranks")?;
@@ -197,9 +183,9 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
     let summary = if writes {
         if resume {
             // The overrides hold from now on: the run's config keeps them, its history says when.
-            write_atomic(&run.config_path(), config.to_toml().as_bytes())?;
+            run::write_config(&run, &config)?;
         }
-        record_history(&run, &command, &args.set)?;
+        run::record_history(&run, &command, &args.set)?;
         eprintln!(
             "model: {:.2}M parameters on {:?}{}; {} from step {} to {}",
             trainer.num_params() as f64 / 1e6,
@@ -228,27 +214,6 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         Err(e) => log::warn!("cannot write the report of {}: {}", run.path().display(), error_line(&e)),
     }
     Ok(summary)
-}
-
-/// The tokenizer of a run of one source and its data: the modality, then its data in
-/// base ids, then merges learned on the training split.
-fn learn_tokenizer(
-    config: &Config,
-    files: &[PathBuf],
-    tokenizer: &TokenizerConfig,
-) -> Result<(SavedTokenizer, Dataset)> {
-    let base = SavedTokenizer::new(tokenizer.modality.build(files)?, None).map_err(anyhow::Error::msg)?;
-    if let Some(bpe) = &tokenizer.bpe {
-        bpe.check(base.base.as_dyn())?;
-    }
-    let data = tokenized::load_base(config, files, &base)?;
-    let bpe = match &tokenizer.bpe {
-        Some(bpe) => Some(Bpe::learn(bpe, base.base.as_dyn(), data.train.docs())?),
-        None => None,
-    };
-    let tokenizer = SavedTokenizer::new(base.base, bpe).map_err(anyhow::Error::msg)?;
-    let data = tokenized::merged(data, &tokenizer);
-    Ok((tokenizer, data))
 }
 
 /// The config of a resumed run: the one saved in its directory, or `file` (`train
@@ -324,11 +289,4 @@ fn stop_on_ctrl_c() -> Result<&'static AtomicBool> {
     });
     installed.clone().map_err(anyhow::Error::msg).context("cannot install the Ctrl-C handler")?;
     Ok(&STOP)
-}
-
-/// Appends to the run's `config.history` a line of when `command` ran with `overrides`.
-fn record_history(run: &RunDir, command: &str, overrides: &[String]) -> Result<()> {
-    let sets: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
-    let line = format!("{} {command}{sets}\n", humantime::format_rfc3339_seconds(SystemTime::now()));
-    crate::run::append_line(&run.history_path(), &line)
 }

@@ -1,14 +1,53 @@
-//! Opening a trained run for sampling and evaluation.
+//! A run directory's files beside the trainer's checkpoints and metrics: its config,
+//! its tokenizer, its history and its samples log ([`samples`]); and a trained run opened
+//! for sampling and evaluation ([`LoadedRun`]). The trainer's own files and the lock are
+//! [`RunDir`]'s.
+
+pub mod samples;
 
 use crate::cli::ModelArgs;
 use crate::config::Config;
 use crate::registry::SavedTokenizer;
 use anyhow::{Context, Result};
 use autoreg_model::Gpt;
+use autoreg_tokens::write_atomic;
 use autoreg_train::{Checkpoint, RunDir, build_model};
 use std::path::Path;
+use std::time::SystemTime;
 use tch::Device;
 use tch::nn::VarStore;
+
+/// Writes a new run's `config.toml` and `tokenizer.json`, each atomically.
+pub fn write_new(run: &RunDir, config: &Config, tokenizer: &SavedTokenizer) -> Result<()> {
+    write_config(run, config)?;
+    Ok(tokenizer.save(&run.tokenizer_path())?)
+}
+
+/// Writes the run's `config.toml` atomically: the config it trains with from now on.
+pub fn write_config(run: &RunDir, config: &Config) -> Result<()> {
+    Ok(write_atomic(&run.config_path(), config.to_toml().as_bytes())?)
+}
+
+/// The run's saved config.
+pub fn read_config(run: &RunDir) -> Result<Config> {
+    Config::load(&run.config_path(), &[]).with_context(|| format!("{} is not a run directory", run.path().display()))
+}
+
+/// The run's tokenizer, checked first against the checksum that its last checkpoint
+/// records, when it has one: an edited tokenizer is named as such.
+pub fn read_tokenizer(run: &RunDir) -> Result<SavedTokenizer> {
+    if run.path().join("last").symlink_metadata().is_ok() {
+        run.checkpoint("last")?.verify_tokenizer()?;
+    }
+    Ok(SavedTokenizer::load(&run.tokenizer_path())?)
+}
+
+/// Appends to the run's `config.history` a line of when `command` ran with `overrides`.
+pub fn record_history(run: &RunDir, command: &str, overrides: &[String]) -> Result<()> {
+    let sets: String = overrides.iter().map(|o| format!(" --set {o}")).collect();
+    let line = format!("{} {command}{sets}\n", humantime::format_rfc3339_seconds(SystemTime::now()));
+    append_line(&run.history_path(), &line)
+}
 
 /// A run's config, tokenizer and model with the chosen checkpoint's weights.
 pub struct LoadedRun {
@@ -56,7 +95,7 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     // Before it is read: an edited tokenizer is named as such, not as a model that
     // does not fit. Every checkpoint of a run records the same one.
     checkpoint.verify_tokenizer()?;
-    let config = Config::load(&dir.config_path(), &[])?;
+    let config = read_config(&dir)?;
     let tokenizer = SavedTokenizer::load(&dir.tokenizer_path())?;
     let device = args.device.unwrap_or(config.train.device);
     let (mut vs, model) = build_model(&config.model, &config.train, device, tokenizer.pipeline().vocab_size())?;

@@ -1,0 +1,232 @@
+//! How a run learns its tokenizer and reads its data, for a run of one source and of
+//! several alike:
+//!
+//! 1. [`files`]: each source's files, found under the data roots;
+//! 2. `fit`: each part's modality fitted on the files of its sources (for several
+//!    sources, put together in one mixture, with a part for captions if they need one);
+//! 3. `read`: the data in those base ids, from the token cache or tokenized anew, and
+//!    split;
+//! 4. `learn`: each part's learned stages (`[tokenizer.bpe]`) fitted on that part's
+//!    documents of the training split;
+//! 5. `rebase`: the data in the ids of the whole tokenizer.
+//!
+//! [`prepare`] does all five for a new run; [`reload`] does 1, 3 and 5 with a saved
+//! run's tokenizer. The token cache holds base ids, so runs that differ only in their
+//! learned stages share it.
+
+use crate::config::Config;
+use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, captions_tokenizer};
+use crate::sources::{Inputs, Source};
+use anyhow::{Context, Result, anyhow};
+use autoreg_data::{Cut, Dataset, Progress, list_files, load_dataset, resolve_data_path};
+use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline, TokenStore};
+use rayon::prelude::*;
+use std::path::{Path, PathBuf};
+
+/// A run's tokenizer and its data in the tokenizer's ids.
+pub struct Prepared {
+    /// The tokenizer, as `tokenizer.json` saves it.
+    pub tokenizer: SavedTokenizer,
+    /// The data, split.
+    pub data: Dataset,
+}
+
+/// Prepares a new run of `config`, whose paths are found from `base` (the config's
+/// folder): fits its tokenizer and learns its stages on the training split.
+pub fn prepare(config: &Config, base: &Path, progress: &dyn Progress) -> Result<Prepared> {
+    let inputs = config.inputs();
+    let files = files(&inputs, base)?;
+    let fitted = fit(&inputs, &files)?;
+    let data = read(config, &inputs, &files, &fitted, progress)?;
+    let tokenizer = learn(&inputs, &fitted, &data)?;
+    let data = rebase(data, &fitted, &tokenizer, progress)?;
+    Ok(Prepared { tokenizer, data })
+}
+
+/// The data of a saved run of `config` in the ids of its `tokenizer`; paths are found
+/// from `base` (the run's folder).
+pub fn reload(config: &Config, base: &Path, tokenizer: &SavedTokenizer, progress: &dyn Progress) -> Result<Dataset> {
+    let inputs = config.inputs();
+    let files = files(&inputs, base)?;
+    let fitted = tokenizer.before_stages().map_err(|e| anyhow!("the run's tokenizer.json: {e}"))?;
+    let data = read(config, &inputs, &files, &fitted, progress)?;
+    rebase(data, &fitted, tokenizer, progress)
+}
+
+/// Each source's files, found from `base` under the data roots, in the order of the
+/// sources.
+pub fn files(inputs: &Inputs, base: &Path) -> Result<Vec<Vec<PathBuf>>> {
+    inputs
+        .sources()
+        .iter()
+        .map(|s| {
+            let path = resolve_data_path(&s.data, base).with_context(|| in_source(inputs, s))?;
+            list_files(&path, &s.tokenizer.extensions()).with_context(|| in_source(inputs, s))
+        })
+        .collect()
+}
+
+/// Where an error of source `s` is, in a run of several sources; nothing for one.
+fn in_source(inputs: &Inputs, s: &Source) -> String {
+    match inputs {
+        Inputs::One(_) => String::new(),
+        Inputs::Mixed(_) => format!("source {}", s.name),
+    }
+}
+
+/// The tokenizer before its learned stages: the modality fitted on the files, or for
+/// several sources the mixture of one part per kind, in the order the kinds first come,
+/// each fitted on the files of all its sources. Captions are written in the captions'
+/// part; when a source has captions and no source is of that kind, a part is added.
+fn fit(inputs: &Inputs, files: &[Vec<PathBuf>]) -> Result<SavedTokenizer> {
+    let sources = match inputs {
+        Inputs::One(source) => return Ok(source.tokenizer.fit(&files[0])?),
+        Inputs::Mixed(sources) => sources,
+    };
+    let mut kinds: Vec<(&TokenizerConfig, Vec<PathBuf>)> = Vec::new();
+    for (source, files) in sources.iter().zip(files) {
+        match kinds.iter_mut().find(|(t, _)| t.modality.kind() == source.tokenizer.modality.kind()) {
+            Some((_, all)) => all.extend(files.iter().cloned()),
+            None => kinds.push((&source.tokenizer, files.clone())),
+        }
+    }
+    let captions_config = captions_tokenizer();
+    let captions_kind = captions_config.modality.kind();
+    let captioned = sources.iter().any(|s| s.caption.is_some());
+    if captioned && !kinds.iter().any(|(t, _)| t.modality.kind() == captions_kind) {
+        kinds.push((&captions_config, Vec::new()));
+    }
+    let mut parts = Vec::with_capacity(kinds.len());
+    for (tokenizer, files) in &kinds {
+        let part =
+            tokenizer.fit(files).with_context(|| format!("the {} part of the mixture", tokenizer.modality.kind()))?;
+        parts.push((part, tokenizer.extensions()));
+    }
+    let captions = kinds.iter().position(|(t, _)| t.modality.kind() == captions_kind).filter(|_| captioned);
+    let mixed = Mixed::new(parts, captions).map_err(|e| anyhow!(e))?;
+    SavedTokenizer::new(SavedModality::Mixed(mixed), None).map_err(|e| anyhow!(e))
+}
+
+/// The data in the ids of `fitted`: each source tokenized (or read from the cache),
+/// split on its own, and for several sources put together with their weights, each
+/// document after its caption.
+fn read(
+    config: &Config,
+    inputs: &Inputs,
+    files: &[Vec<PathBuf>],
+    fitted: &SavedTokenizer,
+    progress: &dyn Progress,
+) -> Result<Dataset> {
+    let json = fitted.base_json().context("cannot write the tokenizer as JSON")?;
+    let seed = config.train.seed;
+    let sources = match inputs {
+        Inputs::One(source) => {
+            return Ok(load_dataset(&source.data, &files[0], fitted.pipeline(), &json, seed, progress)?);
+        }
+        Inputs::Mixed(sources) => sources,
+    };
+    let mixture = fitted.pipeline().base;
+    let parts = fitted.pipeline().parts().context("the run's tokenizer is not a mixture of its [[sources]]")?;
+    let max_caption = Captioned::limit(usize::try_from(config.model.block_size).unwrap_or(0));
+    let mut data = Vec::with_capacity(sources.len());
+    for (source, files) in sources.iter().zip(files) {
+        let kind = source.tokenizer.modality.kind();
+        let part = (0..parts.count())
+            .find(|&i| parts.part(i).kind() == kind)
+            .with_context(|| format!("the run's mixture has no {kind} part"))?;
+        let reader = Captioned::new(mixture, part, source.caption.as_ref(), max_caption)
+            .map_err(|e| anyhow!("source {}: {e}", source.name))?;
+        let pipeline = Pipeline { base: &reader, ids: &Identity { vocab_size: reader.vocab_size() } };
+        // The cache is keyed by the whole mixture and the source's caption, and by the
+        // longest caption taken, which the model's context sets.
+        let key = format!("{json}\n{}\nmax_caption {max_caption}", serde_json::to_string(&source.caption)?);
+        let loaded = load_dataset(&source.data, files, pipeline, &key, seed, progress)
+            .with_context(|| format!("source {}", source.name))?;
+        data.push((source.name.clone(), source.weight, loaded));
+    }
+    Ok(Dataset::mix(data)?)
+}
+
+/// The whole tokenizer: `fitted`, with each part's learned stages fitted on its
+/// documents of the training split of `data` (in `fitted`'s ids).
+fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<SavedTokenizer> {
+    let Some(mixture) = fitted.mixture() else {
+        return Ok(inputs.sources()[0].tokenizer.learn(fitted, data.train.docs())?);
+    };
+    let parts = fitted.pipeline().parts().context("a mixture has parts")?;
+    let mut learned = Vec::with_capacity(mixture.parts().len());
+    for (i, part) in mixture.parts().iter().enumerate() {
+        let kind = part.pipeline().kind();
+        let part = match inputs.of_kind(kind).next() {
+            Some(source) => {
+                // The part's segments of every training document, captions included.
+                let docs: Vec<Vec<u32>> = data
+                    .train
+                    .docs()
+                    .flat_map(|doc| parts.segments(doc))
+                    .filter_map(|s| (s.part == i).then_some(s.ids))
+                    .collect();
+                let docs = docs.iter().map(Vec::as_slice);
+                source.tokenizer.learn(part, docs).with_context(|| format!("the {kind} part of the mixture"))?
+            }
+            // The captions' part that the mixture added learns nothing.
+            None => part.clone(),
+        };
+        learned.push((part, mixture.extensions()[i].clone()));
+    }
+    let mixed = Mixed::new(learned, mixture.captions()).map_err(|e| anyhow!(e))?;
+    SavedTokenizer::new(SavedModality::Mixed(mixed), None).map_err(|e| anyhow!(e))
+}
+
+/// `data`, in the ids of `fitted`, in the ids of `tokenizer`: every document through
+/// the learned stages, in parallel.
+fn rebase(
+    data: Dataset,
+    fitted: &SavedTokenizer,
+    tokenizer: &SavedTokenizer,
+    progress: &dyn Progress,
+) -> Result<Dataset> {
+    if !tokenizer.has_stages() {
+        return Ok(data);
+    }
+    progress.begin("merging documents", (data.train.num_docs() + data.val.num_docs()) as u64);
+    let store = |store: &TokenStore| {
+        let docs: Vec<&[u32]> = store.docs().collect();
+        let merged: Vec<Vec<u32>> = docs
+            .par_iter()
+            .map(|doc| {
+                progress.advance(1);
+                tokenizer.rebase(fitted, doc)
+            })
+            .collect();
+        let mut out = TokenStore::new();
+        merged.iter().for_each(|doc| out.push(doc));
+        out
+    };
+    let (train, val) = (store(&data.train), store(&data.val));
+    progress.end();
+    Ok(Dataset { train, val, ..data })
+}
+
+/// How windows of a sample are cut, when a run's documents (or, with `target`, the
+/// documents of that part of its mixture) are frames: the frames of its tokenizer and
+/// the context its training windows kept.
+pub fn sample_frames(
+    config: &Config,
+    tokenizer: &SavedTokenizer,
+    target: Option<usize>,
+) -> Result<Option<FrameLayout>> {
+    let inputs = config.inputs();
+    let tok = tokenizer.pipeline();
+    match (&inputs, tok.parts(), target) {
+        (Inputs::One(source), ..) => Ok(Cut::resolve(&source.data, tok).map_err(|e| anyhow!(e))?.frames()),
+        (Inputs::Mixed(_), Some(parts), Some(t)) => {
+            let (Some((token, len)), Some(source)) = (parts.frames(t), inputs.of_kind(parts.part(t).kind()).next())
+            else {
+                return Ok(None);
+            };
+            Ok(source.data.context_frames.map(|context| FrameLayout { token, len, context }))
+        }
+        _ => Ok(None),
+    }
+}
