@@ -308,6 +308,8 @@ threads = 1
         .collect();
     assert_eq!(merged.iter().map(|m| m.0).collect::<Vec<_>>(), ["midi", "text"], "{merged:?}");
     assert!(merged.iter().all(|&(_, base, all)| all > base), "{merged:?}");
+    let info = ok(s.path(), &["info", run_arg]);
+    assert!(info.contains("midi (600 ids: 192 merged after 408)"), "{info}");
     let tune = root.join("tunes/jigs1.mid");
     let ids = ok(s.path(), &["encode", run_arg, tune.to_str().unwrap()]);
     assert!(ids.starts_with("<bos> <midi> ") && ids.contains('+'), "a tune in merged ids: {ids}");
@@ -342,8 +344,9 @@ threads = 1
     assert!(err.contains("from the cache"), "the base ids are cached, and merged again: {err}");
 }
 
-/// A mixed run with a video source cut into frame windows: it trains beside a text
-/// source, and `--modality video` samples whole frames into a GIF.
+/// A mixed run with a video source cut into frame windows, each clip captioned by the
+/// text file beside it: it trains beside a text source, `--modality video --text` samples
+/// whole frames into a GIF, and each source is evaluated in its own windows.
 #[test]
 fn a_mixed_run_with_a_video_source_trains_and_samples_a_gif() {
     let s = Scratch::new();
@@ -353,6 +356,10 @@ fn a_mixed_run_with_a_video_source_trains_and_samples_a_gif() {
     let args = ["dataset", "moving-mnist", "--out", clips.to_str().unwrap(), "--clips", "24", "--frames", "4"];
     let more = ["--size", "28", "--digits", "1", "--mnist", mnist.to_str().unwrap()];
     ok(s.path(), &[&args[..], &more[..]].concat());
+    // Each clip captioned by the file beside it.
+    for i in 0..24 {
+        std::fs::write(clips.join(format!("clip-{i:05}.txt")), if i % 2 == 0 { "even" } else { "odd" }).unwrap();
+    }
     let text = std::fs::read_to_string(shared_data("tinyshakespeare/input.txt")).unwrap();
     std::fs::write(root.join("shakespeare.txt"), &text[..10_000]).unwrap();
     let config = format!(
@@ -366,6 +373,7 @@ windows = "documents"
 [[sources]]
 name = "clips"
 path = "clips"
+caption = {{ from = "sidecar" }}
 windows = "frames"
 context_frames = 1
 [sources.tokenizer]
@@ -413,8 +421,9 @@ threads = 1
 
     let out = s.path().join("out");
     let args = ["sample", run_arg, "--modality", "video", "--frames", "3", "--out", out.to_str().unwrap()];
-    ok(s.path(), &args);
-    let gif = out.join("mixed-video-0.gif");
+    ok(s.path(), &[&args[..], &["--text", "odd"]].concat());
+    assert_eq!(std::fs::read_to_string(out.join("mixed-video-0.txt")).unwrap(), "odd", "the caption comes first");
+    let gif = out.join("mixed-video-1.gif");
     let file = std::io::BufReader::new(std::fs::File::open(&gif).unwrap_or_else(|e| panic!("{}: {e}", gif.display())));
     let decoder = autoreg::pixels::image::codecs::gif::GifDecoder::new(file).unwrap();
     use autoreg::pixels::image::AnimationDecoder;
@@ -426,6 +435,9 @@ threads = 1
     for source in ["clips ", "shakespeare "] {
         assert!(table.lines().any(|l| l.starts_with(source)), "{source}\n{table}");
     }
+    // The frames follow a caption, which a sample of whole frames cannot leave to the model.
+    let err = fails(s.path(), &args);
+    assert!(err.contains("--modality video: its sources all have captions") && err.contains("--text"), "{err}");
     let err = fails(s.path(), &["sample", run_arg, "--modality", "text", "--frames", "3"]);
     assert!(err.contains("--frames: this mixed run's windows are not frames"), "{err}");
 }

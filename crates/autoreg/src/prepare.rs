@@ -16,7 +16,7 @@
 
 use crate::config::Config;
 use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, captions_tokenizer};
-use crate::sources::{Inputs, Source};
+use crate::sources::Inputs;
 use anyhow::{Context, Result, anyhow};
 use autoreg_data::{Cut, Dataset, Progress, list_files, load_dataset, resolve_data_path};
 use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline, TokenStore};
@@ -39,7 +39,7 @@ pub fn prepare(config: &Config, base: &Path, progress: &dyn Progress) -> Result<
     let fitted = fit(&inputs, &files)?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
     let tokenizer = learn(&inputs, &fitted, &data)?;
-    let data = rebase(data, &fitted, &tokenizer, progress)?;
+    let data = rebase(data, &fitted, &tokenizer, progress);
     Ok(Prepared { tokenizer, data })
 }
 
@@ -50,7 +50,7 @@ pub fn reload(config: &Config, base: &Path, tokenizer: &SavedTokenizer, progress
     let files = files(&inputs, base)?;
     let fitted = tokenizer.before_stages().map_err(|e| anyhow!("the run's tokenizer.json: {e}"))?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    rebase(data, &fitted, tokenizer, progress)
+    Ok(rebase(data, &fitted, tokenizer, progress))
 }
 
 /// Each source's files, found from `base` under the data roots, in the order of the
@@ -60,18 +60,13 @@ pub fn files(inputs: &Inputs, base: &Path) -> Result<Vec<Vec<PathBuf>>> {
         .sources()
         .iter()
         .map(|s| {
-            let path = resolve_data_path(&s.data, base).with_context(|| in_source(inputs, s))?;
-            list_files(&path, &s.tokenizer.extensions()).with_context(|| in_source(inputs, s))
+            let found = resolve_data_path(&s.data, base).and_then(|p| list_files(&p, &s.tokenizer.extensions()));
+            match inputs {
+                Inputs::One(_) => Ok(found?),
+                Inputs::Mixed(_) => found.with_context(|| format!("source {}", s.name)),
+            }
         })
         .collect()
-}
-
-/// Where an error of source `s` is, in a run of several sources; nothing for one.
-fn in_source(inputs: &Inputs, s: &Source) -> String {
-    match inputs {
-        Inputs::One(_) => String::new(),
-        Inputs::Mixed(_) => format!("source {}", s.name),
-    }
 }
 
 /// The tokenizer before its learned stages: the modality fitted on the files, or for
@@ -157,7 +152,7 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
     let mut learned = Vec::with_capacity(mixture.parts().len());
     for (i, part) in mixture.parts().iter().enumerate() {
         let kind = part.pipeline().kind();
-        let part = match inputs.of_kind(kind).next() {
+        let part = match inputs.of_kind(kind).next().filter(|s| s.tokenizer.learns()) {
             Some(source) => {
                 // The part's segments of every training document, captions included.
                 let docs: Vec<Vec<u32>> = data
@@ -169,7 +164,8 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
                 let docs = docs.iter().map(Vec::as_slice);
                 source.tokenizer.learn(part, docs).with_context(|| format!("the {kind} part of the mixture"))?
             }
-            // The captions' part that the mixture added learns nothing.
+            // A part without learned stages, such as the captions' part that the
+            // mixture added.
             None => part.clone(),
         };
         learned.push((part, mixture.extensions()[i].clone()));
@@ -180,14 +176,9 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
 
 /// `data`, in the ids of `fitted`, in the ids of `tokenizer`: every document through
 /// the learned stages, in parallel.
-fn rebase(
-    data: Dataset,
-    fitted: &SavedTokenizer,
-    tokenizer: &SavedTokenizer,
-    progress: &dyn Progress,
-) -> Result<Dataset> {
+fn rebase(data: Dataset, fitted: &SavedTokenizer, tokenizer: &SavedTokenizer, progress: &dyn Progress) -> Dataset {
     if !tokenizer.has_stages() {
-        return Ok(data);
+        return data;
     }
     progress.begin("merging documents", (data.train.num_docs() + data.val.num_docs()) as u64);
     let store = |store: &TokenStore| {
@@ -205,7 +196,7 @@ fn rebase(
     };
     let (train, val) = (store(&data.train), store(&data.val));
     progress.end();
-    Ok(Dataset { train, val, ..data })
+    Dataset { train, val, ..data }
 }
 
 /// How windows of a sample are cut, when a run's documents (or, with `target`, the

@@ -165,6 +165,11 @@ impl TokenizerConfig {
         self.modality.extensions()
     }
 
+    /// Whether it asks for learned stages after the modality.
+    pub fn learns(&self) -> bool {
+        self.bpe.is_some()
+    }
+
     /// The modality fitted on `files`, without its learned stages, which are checked
     /// against it before any data is read.
     pub fn fit(&self, files: &[PathBuf]) -> Result<SavedTokenizer, TokenError> {

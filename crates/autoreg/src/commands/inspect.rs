@@ -85,7 +85,19 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     println!("tokenizer  {} ({} tokens)", tok.kind(), tok.vocab_size());
     if let Some(parts) = tok.parts() {
         let listed: Vec<String> = (0..parts.count())
-            .map(|i| format!("{} ({} ids)", parts.part(i).kind(), parts.part(i).vocab_size()))
+            .map(|i| {
+                let part = parts.part(i);
+                match part.vocab_size() - part.base.vocab_size() {
+                    0 => format!("{} ({} ids)", part.kind(), part.vocab_size()),
+                    merged => format!(
+                        "{} ({} ids: {} merged after {})",
+                        part.kind(),
+                        part.vocab_size(),
+                        merged,
+                        part.base.vocab_size()
+                    ),
+                }
+            })
             .collect();
         println!("modalities {} (--modality KIND, --text CAPTION)", listed.join(", "));
     }

@@ -84,6 +84,16 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         let prompt = match (&args.prompt, class) {
             _ if let Some(target) = target => {
                 let prompt = segment_prompt(&run, args, target)?;
+                // Frames start where the prompt ends: a caption the model would write
+                // there first has no room.
+                let tag = tok.parts().map(|parts| parts.tag(target));
+                if frames.is_some() && prompt.last().copied() != tag {
+                    bail!(
+                        "--modality {}: its sources all have captions, and its samples are whole frames that \
+                         follow one: give the caption with --text",
+                        args.modality.as_deref().unwrap_or_default()
+                    );
+                }
                 set.label = Some(match &args.text {
                     Some(text) => format!("{} after {text:?}", args.modality.as_deref().unwrap_or_default()),
                     None => args.modality.clone().unwrap_or_default(),
