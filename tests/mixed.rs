@@ -338,6 +338,15 @@ threads = 1
     for source in ["digits ", "tunes ", "shakespeare "] {
         assert!(table.lines().any(|l| l.starts_with(source)), "{source}\n{table}");
     }
+    // The text's validation split is the tail of its one document, cut without its tag:
+    // it keeps its ids, merged, all of them predicted.
+    let eval: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
+    let text = &eval["sources"][2];
+    let row = &text["models"][0];
+    let tokens_per_doc = row["nats_per_document"].as_f64().unwrap() / row["nats_per_token"].as_f64().unwrap();
+    assert_eq!((text["source"].as_str(), text["documents"].as_u64()), (Some("shakespeare"), Some(1)));
+    assert!(tokens_per_doc > 500.0, "the 2,000 characters' tail in merged ids: {tokens_per_doc} tokens");
     let resumed = common::autoreg(s.path(), &["train", "--resume", run_arg, "--set", "train.max_steps=32"]);
     let (out, err) = (String::from_utf8_lossy(&resumed.stdout), String::from_utf8_lossy(&resumed.stderr));
     assert!(resumed.status.success() && out.contains("step 32"), "{out}{err}");

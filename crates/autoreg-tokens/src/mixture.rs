@@ -39,11 +39,6 @@ pub trait Parts: Sync {
     /// The segments of `ids`, up to the first EOS: each a document of its part's ids.
     fn segments(&self, ids: &[u32]) -> Vec<Segment>;
 
-    /// `doc`, a document of `base` (a mixture of the same parts before their learned
-    /// stages, such as merges), in this mixture's ids: each segment through its part's
-    /// id model.
-    fn rebase(&self, base: &dyn Parts, doc: &[u32]) -> Vec<u32>;
-
     /// Part `i`'s frames in this mixture's ids, when its documents are frames: the
     /// frame token and the ids per frame.
     fn frames(&self, i: usize) -> Option<(u32, usize)>;
@@ -154,6 +149,50 @@ impl<P: Stages> Mixture<P> {
         self.parts.iter().position(|p| p.pipeline().kind() == kind)
     }
 
+    /// Part `i`'s runs in `doc`: each maximal run of its ids, in the part's own ids. A
+    /// document that a split cut (`split = "tail"`) has them without its tag.
+    pub fn runs_of(&self, i: usize, doc: &[u32]) -> Vec<Vec<u32>> {
+        let mine = |id: &u32| self.owner(*id) == Some(Owner::Part(i));
+        let mut runs = Vec::new();
+        let mut rest = doc;
+        while let Some(start) = rest.iter().position(mine) {
+            let len = rest[start..].iter().take_while(|id| mine(id)).count();
+            runs.push(rest[start..start + len].iter().map(|&id| id - self.offsets[i]).collect());
+            rest = &rest[start + len..];
+        }
+        runs
+    }
+
+    /// `doc`, in the ids of `base` (these parts before their learned stages, such as
+    /// merges), in this mixture's ids: each run of one part's ids through that part's
+    /// id model, every other id (tags, specials) kept. A document cut anywhere, as a
+    /// split cuts one, is rebased whole.
+    pub fn rebase(&self, base: &Self, doc: &[u32]) -> Vec<u32> {
+        let mut out = Vec::with_capacity(doc.len());
+        let mut rest = doc;
+        while let Some(&id) = rest.first() {
+            let owner = base.owner(id);
+            let len = match owner {
+                Some(Owner::Part(_)) => rest.iter().take_while(|&&next| base.owner(next) == owner).count(),
+                _ => 1,
+            };
+            match owner {
+                Some(Owner::Part(i)) => {
+                    let ids: Vec<u32> = rest[..len].iter().map(|&id| id - base.offsets[i]).collect();
+                    out.extend(self.part(i).ids.merge(&ids).into_iter().map(|id| id + self.offsets[i]));
+                }
+                // A part's specials keep their ids in the part whatever its stages.
+                Some(Owner::PartSpecial(i)) => out.push(id - base.offsets[i] + self.offsets[i]),
+                Some(Owner::Tag(t)) => out.push(self.tag(t)),
+                Some(Owner::Shared) => out.push(id - base.specials().bos + self.specials().bos),
+                // Documents hold ids of the vocabulary only (the token cache checks).
+                None => out.push(id),
+            }
+            rest = &rest[len..];
+        }
+        out
+    }
+
     /// The first tag's id.
     fn first_tag(&self) -> u32 {
         self.offsets[self.parts.len()]
@@ -218,17 +257,6 @@ impl<P: Stages> Parts for Mixture<P> {
             segment.ids.push(self.part(segment.part).specials().eos);
         }
         segments
-    }
-
-    fn rebase(&self, base: &dyn Parts, doc: &[u32]) -> Vec<u32> {
-        let specials = self.specials();
-        let mut out = vec![specials.bos];
-        for segment in base.segments(doc) {
-            out.push(self.tag(segment.part));
-            out.extend(self.to_mixed(segment.part, &self.part(segment.part).ids.merge(&segment.ids)));
-        }
-        out.push(specials.eos);
-        out
     }
 
     fn frames(&self, i: usize) -> Option<(u32, usize)> {
@@ -373,7 +401,7 @@ impl Grammar for SegmentRules<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Identity;
+    use crate::{IdModel, Identity};
     use std::path::Path;
 
     /// A toy modality of kind `kind`: symbols `0..n`, specials after them; a file's
@@ -463,6 +491,75 @@ mod tests {
         assert_eq!((decoded.bytes, decoded.extension.as_str(), decoded.repairs), (vec![1, 0], "b", 1));
         let err = m.encode(&Source::new(Path::new("x.png"), &[1])).unwrap_err().to_string();
         assert_eq!(err, "x.png: no part of this mixed tokenizer reads .png files (they read a, b)");
+    }
+
+    /// A toy id model over `base` ids: `0 1` merged into id `base`.
+    struct Pairs {
+        base: u32,
+    }
+
+    impl IdModel for Pairs {
+        fn vocab_size(&self) -> usize {
+            self.base as usize + 1
+        }
+        fn is_identity(&self) -> bool {
+            false
+        }
+        fn merge(&self, ids: &[u32]) -> Vec<u32> {
+            let mut out = Vec::new();
+            let mut rest = ids;
+            while let Some(&id) = rest.first() {
+                let pair = rest.starts_with(&[0, 1]);
+                out.push(if pair { self.base } else { id });
+                rest = &rest[if pair { 2 } else { 1 }..];
+            }
+            out
+        }
+        fn expand(&self, id: u32, out: &mut Vec<u32>) -> bool {
+            match id {
+                id if id == self.base => out.extend([0, 1]),
+                id if id < self.base => out.push(id),
+                _ => return false,
+            }
+            true
+        }
+    }
+
+    /// A toy part, with or without the pairs merged.
+    struct Staged {
+        toy: Toy,
+        pairs: Option<Pairs>,
+    }
+
+    impl Stages for Staged {
+        fn pipeline(&self) -> Pipeline<'_> {
+            match &self.pairs {
+                Some(pairs) => Pipeline { base: &self.toy, ids: pairs },
+                None => self.toy.pipeline(),
+            }
+        }
+    }
+
+    #[test]
+    fn rebasing_merges_each_run_of_a_part_and_keeps_tags_and_specials_even_in_a_cut_document() {
+        let staged = |merged: bool| {
+            let parts = ["a", "b"].map(|kind| Staged { toy: Toy::new(kind, 2), pairs: None });
+            let [mut a, b] = parts;
+            a.pairs = merged.then(|| Pairs { base: a.toy.vocab_size() as u32 });
+            let extensions = vec![vec!["a".into()], vec!["b".into()]];
+            Mixture::new(vec![a, b], extensions, Some(0)).unwrap()
+        };
+        // Base: a 0-4, b 5-9, tags 10-11, BOS 12, EOS 13. Merged: a 0-5 (5 is 0+1), b 6-10,
+        // tags 11-12, BOS 13, EOS 14.
+        let (base, merged) = (staged(false), staged(true));
+        let doc = [12, 10, 0, 1, 0, 11, 6, 5, 13];
+        assert_eq!(merged.rebase(&base, &doc), [13, 11, 5, 0, 12, 7, 6, 14]);
+        assert_eq!(base.runs_of(0, &doc), [vec![0, 1, 0]]);
+        // The tail of a document that a split cut off: no BOS, no tag.
+        let tail = [1, 0, 1, 1, 13];
+        assert_eq!(merged.rebase(&base, &tail), [1, 5, 1, 14]);
+        assert_eq!(base.runs_of(0, &tail), [vec![1, 0, 1, 1]]);
+        assert_eq!(base.rebase(&base, &doc), doc, "without stages, rebasing changes nothing");
     }
 
     /// The ids that `mask` leaves after `row`.

@@ -148,19 +148,13 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
     let Some(mixture) = fitted.mixture() else {
         return Ok(inputs.sources()[0].tokenizer.learn(fitted, data.train.docs())?);
     };
-    let parts = fitted.pipeline().parts().context("a mixture has parts")?;
     let mut learned = Vec::with_capacity(mixture.parts().len());
     for (i, part) in mixture.parts().iter().enumerate() {
         let kind = part.pipeline().kind();
         let part = match inputs.of_kind(kind).next().filter(|s| s.tokenizer.learns()) {
             Some(source) => {
-                // The part's segments of every training document, captions included.
-                let docs: Vec<Vec<u32>> = data
-                    .train
-                    .docs()
-                    .flat_map(|doc| parts.segments(doc))
-                    .filter_map(|s| (s.part == i).then_some(s.ids))
-                    .collect();
+                // The part's runs of ids in every training document, captions included.
+                let docs: Vec<Vec<u32>> = data.train.docs().flat_map(|doc| mixture.runs_of(i, doc)).collect();
                 let docs = docs.iter().map(Vec::as_slice);
                 source.tokenizer.learn(part, docs).with_context(|| format!("the {kind} part of the mixture"))?
             }

@@ -272,8 +272,8 @@ impl SavedTokenizer {
     ///
     /// [`before_stages`]: SavedTokenizer::before_stages
     pub fn rebase(&self, base: &SavedTokenizer, doc: &[u32]) -> Vec<u32> {
-        match (self.pipeline().parts(), base.pipeline().parts()) {
-            (Some(parts), Some(base)) => parts.rebase(base, doc),
+        match (self.mixture(), base.mixture()) {
+            (Some(mixture), Some(base)) => mixture.rebase(base, doc),
             _ => self.pipeline().ids.merge(doc),
         }
     }
