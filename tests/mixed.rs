@@ -42,17 +42,14 @@ fn data(root: &Path) {
 
 /// The config of the tiny mixed run over [`data`].
 fn config(s: &Scratch) -> PathBuf {
-    let root = s.path().join("data");
-    data(&root);
-    let text = format!(
-        r#"name = "mixed"
+    data(&s.path().join("data"));
+    write_config(s, "mixed", &sources(), 96, 30)
+}
 
-[data]
-root = "{root}"
-cache_dir = "{cache}"
-windows = "documents"
-
-[[sources]]
+/// The sources of [`config`]: every one but the text with captions.
+fn sources() -> String {
+    format!(
+        r#"[[sources]]
 name = "digits"
 path = "digits.csv.gz"
 weight = 2
@@ -90,28 +87,44 @@ split = "tail"
 [sources.tokenizer]
 kind = "text"
 level = "char"
+"#
+    )
+}
 
+/// Writes the config of a tiny mixed run `name` over `sources` under `s`'s `data/`, with
+/// a context of `block` and `steps` training steps; returns its path.
+fn write_config(s: &Scratch, name: &str, sources: &str, block: usize, steps: usize) -> PathBuf {
+    let text = format!(
+        r#"name = "{name}"
+
+[data]
+root = "{root}"
+cache_dir = "{cache}"
+windows = "documents"
+
+{sources}
 [model]
 n_layer = 2
 n_head = 2
 n_embd = 32
-block_size = 96
+block_size = {block}
 
 [train]
 runs_dir = "{runs}"
 batch_size = 8
-max_steps = 30
+max_steps = {steps}
 warmup_steps = 2
-eval_interval = 15
+eval_interval = {eval}
 eval_batches = 2
 device = "cpu"
 threads = 1
 "#,
-        root = root.display(),
+        root = s.path().join("data").display(),
         cache = s.path().join("cache").display(),
         runs = s.path().join("runs").display(),
+        eval = steps / 2,
     );
-    let path = s.path().join("mixed.toml");
+    let path = s.path().join(format!("{name}.toml"));
     std::fs::write(&path, text).unwrap();
     path
 }
@@ -229,68 +242,11 @@ fn a_mixed_run_with_bpe_in_its_midi_and_text_parts_trains_samples_and_resumes() 
     let s = Scratch::new();
     let root = s.path().join("data");
     data(&root);
-    let text = format!(
-        r#"name = "mixed-bpe"
-
-[data]
-root = "{root}"
-cache_dir = "{cache}"
-windows = "documents"
-
-[[sources]]
-name = "digits"
-path = "digits.csv.gz"
-caption = {{ from = "class", {WORDS} }}
-[sources.tokenizer]
-kind = "pixels"
-colors = "grey"
-levels = 4
-conditional = true
-
-[[sources]]
-name = "tunes"
-path = "tunes"
-split = "files"
-val_fraction = 0.2
-caption = {{ from = "name", pattern = "{{label}}{{#}}.mid", words = {{ jigs = "jig", waltzes = "waltz" }} }}
-[sources.tokenizer]
-kind = "midi"
-max_bars = 8
-[sources.tokenizer.bpe]
-vocab_size = 600
-
-[[sources]]
-name = "shakespeare"
-path = "shakespeare.txt"
-split = "tail"
-[sources.tokenizer]
-kind = "text"
-level = "char"
-[sources.tokenizer.bpe]
-vocab_size = 120
-
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-block_size = 96
-
-[train]
-runs_dir = "{runs}"
-batch_size = 8
-max_steps = 30
-warmup_steps = 2
-eval_interval = 15
-eval_batches = 2
-device = "cpu"
-threads = 1
-"#,
-        root = root.display(),
-        cache = s.path().join("cache").display(),
-        runs = s.path().join("runs").display(),
-    );
-    let cfg = s.path().join("mixed-bpe.toml");
-    std::fs::write(&cfg, text).unwrap();
+    let sources = sources()
+        .replace("max_bars = 8\n", "max_bars = 8\n[sources.tokenizer.bpe]\nvocab_size = 600\n")
+        .replace("level = \"char\"\n", "level = \"char\"\n[sources.tokenizer.bpe]\nvocab_size = 120\n");
+    assert_eq!(sources.matches("[sources.tokenizer.bpe]").count(), 2, "{sources}");
+    let cfg = write_config(&s, "mixed-bpe", &sources, 96, 30);
     let out = ok(s.path(), &["train", cfg.to_str().unwrap()]);
     assert!(out.contains("step 30"), "{out}");
     let run = s.run_dir("mixed-bpe");
@@ -335,14 +291,14 @@ threads = 1
 
     // The evaluation has every source's rows, and the run resumes in the same ids.
     let table = ok(s.path(), &["eval", run_arg, "--no-baselines"]);
-    for source in ["digits ", "tunes ", "shakespeare "] {
+    for source in ["digits ", "fsdd ", "tunes ", "shakespeare "] {
         assert!(table.lines().any(|l| l.starts_with(source)), "{source}\n{table}");
     }
     // The text's validation split is the tail of its one document, cut without its tag:
     // it keeps its ids, merged, all of them predicted.
     let eval: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(run.join("eval.json")).unwrap()).unwrap();
-    let text = &eval["sources"][2];
+    let text = &eval["sources"][3];
     let row = &text["models"][0];
     let tokens_per_doc = row["nats_per_document"].as_f64().unwrap() / row["nats_per_token"].as_f64().unwrap();
     assert_eq!((text["source"].as_str(), text["documents"].as_u64()), (Some("shakespeare"), Some(1)));
@@ -371,18 +327,10 @@ fn a_mixed_run_with_a_video_source_trains_and_samples_a_gif() {
     }
     let text = std::fs::read_to_string(shared_data("tinyshakespeare/input.txt")).unwrap();
     std::fs::write(root.join("shakespeare.txt"), &text[..10_000]).unwrap();
-    let config = format!(
-        r#"name = "mixed-video"
-
-[data]
-root = "{root}"
-cache_dir = "{cache}"
-windows = "documents"
-
-[[sources]]
+    let sources = r#"[[sources]]
 name = "clips"
 path = "clips"
-caption = {{ from = "sidecar" }}
+caption = { from = "sidecar" }
 windows = "frames"
 context_frames = 1
 [sources.tokenizer]
@@ -400,29 +348,8 @@ split = "tail"
 [sources.tokenizer]
 kind = "text"
 level = "char"
-
-[model]
-n_layer = 2
-n_head = 2
-n_embd = 32
-block_size = 130
-
-[train]
-runs_dir = "{runs}"
-batch_size = 8
-max_steps = 20
-warmup_steps = 2
-eval_interval = 10
-eval_batches = 2
-device = "cpu"
-threads = 1
-"#,
-        root = root.display(),
-        cache = s.path().join("cache").display(),
-        runs = s.path().join("runs").display(),
-    );
-    let cfg = s.path().join("mixed-video.toml");
-    std::fs::write(&cfg, config).unwrap();
+"#;
+    let cfg = write_config(&s, "mixed-video", sources, 130, 20);
     let out = ok(s.path(), &["train", cfg.to_str().unwrap()]);
     assert!(out.contains("step 20"), "{out}");
     let run = s.run_dir("mixed-video");
