@@ -129,6 +129,17 @@ threads = 1
     path
 }
 
+/// Samples the run at `run` with `args` and seed 5 into `out/DIR` under `s`; returns the
+/// files written, sorted.
+fn sample_files(s: &Scratch, run: &str, dir: &str, args: &[&str]) -> Vec<PathBuf> {
+    let out = s.path().join("out").join(dir);
+    let base = ["sample", run, "--out", out.to_str().unwrap(), "--seed", "5"];
+    ok(s.path(), &[&base[..], args].concat());
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
+    files.sort();
+    files
+}
+
 #[test]
 fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
     let s = Scratch::new();
@@ -148,15 +159,7 @@ fn a_mixed_run_trains_samples_every_modality_and_evaluates_each_source() {
     assert!(info.contains("modalities pixels") && info.contains("source     fsdd (weight 1)"), "{info}");
 
     // Each modality, after a caption given or written by the model.
-    let outs = s.path().join("out");
-    let sample = |dir: &str, args: &[&str]| {
-        let out = outs.join(dir);
-        let base = ["sample", run_arg, "--out", out.to_str().unwrap(), "--seed", "5"];
-        ok(s.path(), &[&base[..], args].concat());
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        files
-    };
+    let sample = |dir: &str, args: &[&str]| sample_files(&s, run_arg, dir, args);
     let images = sample("pixels", &["--modality", "pixels", "--text", "seven", "--num", "2"]);
     let names: Vec<String> = images.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
     assert_eq!(names, ["mixed-0-0.txt", "mixed-0-1.png", "mixed-1-0.txt", "mixed-1-1.png", "mixed-grid.png"]);
@@ -271,15 +274,7 @@ fn a_mixed_run_with_bpe_in_its_midi_and_text_parts_trains_samples_and_resumes() 
     assert!(ids.starts_with("<bos> <midi> ") && ids.contains('+'), "a tune in merged ids: {ids}");
 
     // Every modality samples; captions are written in the merged text part.
-    let outs = s.path().join("out");
-    let sample = |dir: &str, args: &[&str]| {
-        let out = outs.join(dir);
-        let base = ["sample", run_arg, "--out", out.to_str().unwrap(), "--seed", "5"];
-        ok(s.path(), &[&base[..], args].concat());
-        let mut files: Vec<PathBuf> = std::fs::read_dir(&out).unwrap().map(|e| e.unwrap().path()).collect();
-        files.sort();
-        files
-    };
+    let sample = |dir: &str, args: &[&str]| sample_files(&s, run_arg, dir, args);
     let images = sample("pixels", &["--modality", "pixels", "--text", "seven"]);
     assert_eq!(std::fs::read_to_string(&images[0]).unwrap(), "seven", "the caption is the first segment");
     assert_eq!(png_size(&images[1]), (8, 8));
