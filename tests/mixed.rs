@@ -40,6 +40,16 @@ fn data(root: &Path) {
     std::fs::write(root.join("shakespeare.txt"), &text[..20_000]).unwrap();
 }
 
+/// The text source of the mixed runs: Shakespeare, char by char, its tail validating.
+const SHAKESPEARE: &str = r#"[[sources]]
+name = "shakespeare"
+path = "shakespeare.txt"
+split = "tail"
+[sources.tokenizer]
+kind = "text"
+level = "char"
+"#;
+
 /// The config of the tiny mixed run over [`data`].
 fn config(s: &Scratch) -> PathBuf {
     data(&s.path().join("data"));
@@ -80,15 +90,8 @@ caption = {{ from = "name", pattern = "{{label}}{{#}}.mid", words = {{ jigs = "j
 kind = "midi"
 max_bars = 8
 
-[[sources]]
-name = "shakespeare"
-path = "shakespeare.txt"
-split = "tail"
-[sources.tokenizer]
-kind = "text"
-level = "char"
 "#
-    )
+    ) + SHAKESPEARE
 }
 
 /// Writes the config of a tiny mixed run `name` over `sources` under `s`'s `data/`, with
@@ -336,15 +339,8 @@ width = 8
 height = 8
 levels = 2
 
-[[sources]]
-name = "shakespeare"
-path = "shakespeare.txt"
-split = "tail"
-[sources.tokenizer]
-kind = "text"
-level = "char"
 "#;
-    let cfg = write_config(&s, "mixed-video", sources, 130, 20);
+    let cfg = write_config(&s, "mixed-video", &format!("{sources}{SHAKESPEARE}"), 130, 20);
     let out = ok(s.path(), &["train", cfg.to_str().unwrap()]);
     assert!(out.contains("step 20"), "{out}");
     let run = s.run_dir("mixed-video");

@@ -120,16 +120,13 @@ fn read(
         }
         Inputs::Mixed(sources) => sources,
     };
-    let mixture = fitted.pipeline().base;
-    let parts = fitted.pipeline().parts().context("the run's tokenizer is not a mixture of its [[sources]]")?;
+    let parts = fitted.mixture().context("the run's tokenizer is not a mixture of its [[sources]]")?;
     let max_caption = Captioned::limit(usize::try_from(config.model.block_size).unwrap_or(0));
     let mut data = Vec::with_capacity(sources.len());
     for (source, files) in sources.iter().zip(files) {
         let kind = source.tokenizer.modality.kind();
-        let part = (0..parts.count())
-            .find(|&i| parts.part(i).kind() == kind)
-            .with_context(|| format!("the run's mixture has no {kind} part"))?;
-        let reader = Captioned::new(mixture, part, source.caption.as_ref(), max_caption)
+        let part = parts.part_named(kind).with_context(|| format!("the run's mixture has no {kind} part"))?;
+        let reader = Captioned::new(fitted.pipeline().base, part, source.caption.as_ref(), max_caption)
             .map_err(|e| anyhow!("source {}: {e}", source.name))?;
         let pipeline = Pipeline { base: &reader, ids: &Identity { vocab_size: reader.vocab_size() } };
         // The cache is keyed by the whole mixture and the source's caption, and by the
