@@ -143,7 +143,7 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         // an edited tokenizer would tokenize the data anew, differently.
         let tokenizer = run::read_tokenizer(&run).with_context(|| match resume {
             true => format!("cannot resume {}", run.path().display()),
-            false => format!("rank 0 prepared {}", run.path().display()),
+            false => format!("reading {} as rank 0 prepared it", run.path().display()),
         })?;
         let data = prepare::reload(&config, &base, &tokenizer, &Bar::new())?;
         Prepared { tokenizer, data }
