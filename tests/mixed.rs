@@ -18,7 +18,7 @@ const WORDS: &str = r#"words = { "0" = "zero", "1" = "one", "2" = "two", "3" = "
 
 /// Copies a small part of each shared data set under `root`: the digits, 40 FSDD
 /// recordings (four of each digit by one speaker), 12 tunes and 20 kB of Shakespeare.
-fn data(root: &Path) {
+pub(crate) fn data(root: &Path) {
     let copy = |from: PathBuf, to: &str| {
         let to = root.join(to);
         std::fs::create_dir_all(to.parent().unwrap()).unwrap();
@@ -41,7 +41,7 @@ fn data(root: &Path) {
 }
 
 /// The text source of the mixed runs: Shakespeare, char by char, its tail validating.
-const SHAKESPEARE: &str = r#"[[sources]]
+pub(crate) const SHAKESPEARE: &str = r#"[[sources]]
 name = "shakespeare"
 path = "shakespeare.txt"
 split = "tail"
@@ -70,16 +70,7 @@ colors = "grey"
 levels = 4
 conditional = true
 
-[[sources]]
-name = "fsdd"
-path = "fsdd"
-split = "files"
-val_files = "*_0.wav"
-caption = {{ from = "name", pattern = "{{label}}_{{_}}_{{_}}.wav", {WORDS} }}
-[sources.tokenizer]
-kind = "audio"
-sample_rate = 2000
-
+{fsdd}
 [[sources]]
 name = "tunes"
 path = "tunes"
@@ -90,13 +81,31 @@ caption = {{ from = "name", pattern = "{{label}}{{#}}.mid", words = {{ jigs = "j
 kind = "midi"
 max_bars = 8
 
-"#
+"#,
+        fsdd = fsdd_source("")
     ) + SHAKESPEARE
+}
+
+/// The FSDD source of the tiny mixed runs, each recording after the word of its digit,
+/// at 2 kHz, with `stages` (`[sources.tokenizer.*]` sections) after its tokenizer.
+pub(crate) fn fsdd_source(stages: &str) -> String {
+    format!(
+        r#"[[sources]]
+name = "fsdd"
+path = "fsdd"
+split = "files"
+val_files = "*_0.wav"
+caption = {{ from = "name", pattern = "{{label}}_{{_}}_{{_}}.wav", {WORDS} }}
+[sources.tokenizer]
+kind = "audio"
+sample_rate = 2000
+{stages}"#
+    )
 }
 
 /// Writes the config of a tiny mixed run `name` over `sources` under `s`'s `data/`, with
 /// a context of `block` and `steps` training steps; returns its path.
-fn write_config(s: &Scratch, name: &str, sources: &str, block: usize, steps: usize) -> PathBuf {
+pub(crate) fn write_config(s: &Scratch, name: &str, sources: &str, block: usize, steps: usize) -> PathBuf {
     let text = format!(
         r#"name = "{name}"
 
@@ -134,7 +143,7 @@ threads = 1
 
 /// Samples the run at `run` with `args` and seed 5 into `out/DIR` under `s`; returns the
 /// files written, sorted.
-fn sample_files(s: &Scratch, run: &str, dir: &str, args: &[&str]) -> Vec<PathBuf> {
+pub(crate) fn sample_files(s: &Scratch, run: &str, dir: &str, args: &[&str]) -> Vec<PathBuf> {
     let out = s.path().join("out").join(dir);
     let base = ["sample", run, "--out", out.to_str().unwrap(), "--seed", "5"];
     ok(s.path(), &[&base[..], args].concat());

@@ -7,6 +7,7 @@ mod common;
 mod audio;
 mod bad_input;
 mod bpe;
+mod codec;
 mod distributed;
 mod interrupt;
 mod kill;

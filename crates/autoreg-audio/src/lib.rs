@@ -13,6 +13,9 @@
 //! samples, are errors.
 //!
 //! Token ids: samples `0..2^bits`, then one label per class, then BOS, EOS and PAD.
+//! The sample ids are a signal ([`autoreg_tokens::Signal`]): a learned codec
+//! (`[tokenizer.codec]`, the `autoreg-codec` crate) turns each run of them into a few
+//! codes per second, which a model of whole words needs.
 //!
 //! Labels come from the file name through `label_pattern`, a template matched against
 //! the whole file name (case-insensitive): `{label}` captures the label, `{_}` matches

@@ -11,8 +11,8 @@ use crate::waveform::waveform_png;
 use crate::write::wav_bytes;
 use autoreg_tokens::LabelPattern;
 use autoreg_tokens::{
-    Classes, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, TokenError, Units,
-    write_atomic,
+    Classes, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Signal, SignalShape, Source, Specials, Split,
+    TokenError, Units, write_atomic,
 };
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -214,6 +214,7 @@ impl Modality for AudioTokenizer {
             prompts: Some(self),
             companions: Some(self),
             units: Some(self),
+            signal: Some(self),
             ..Extras::default()
         }
     }
@@ -264,6 +265,24 @@ impl Companions for AudioTokenizer {
         })?;
         write_atomic(&png_path, &png)?;
         Ok(vec![png_path])
+    }
+}
+
+impl Signal for AudioTokenizer {
+    fn symbols(&self) -> u32 {
+        self.levels()
+    }
+
+    fn shape(&self) -> SignalShape {
+        SignalShape::Wave { rate: self.config.sample_rate }
+    }
+
+    fn values(&self, ids: &[u32]) -> Vec<f32> {
+        ids.iter().map(|&t| self.quantizer.value(t)).collect()
+    }
+
+    fn ids(&self, values: &[f32]) -> Vec<u32> {
+        self.quantize(values)
     }
 }
 

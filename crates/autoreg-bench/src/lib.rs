@@ -1,6 +1,7 @@
 //! Shared set-up of the benchmarks: the project's paths and the Shakespeare corpus.
 
 pub mod budget;
+pub mod judge;
 
 use anyhow::{Context, Result, bail};
 use autoreg_text::{TextConfig, TextTokenizer};

@@ -267,6 +267,16 @@ fn read_cache(
     Ok(Some((store, manifest)))
 }
 
+/// The folder of the token cache: `[data] cache_dir`, else the user's cache folder's
+/// `autoreg/`, else `.autoreg-cache` in the working directory.
+pub fn cache_dir(config: &DataConfig) -> PathBuf {
+    config
+        .cache_dir
+        .clone()
+        .or_else(|| dirs::cache_dir().map(|d| d.join("autoreg")))
+        .unwrap_or_else(|| PathBuf::from(".autoreg-cache"))
+}
+
 fn tokenize_cached(
     config: &DataConfig,
     files: &[PathBuf],
@@ -275,11 +285,7 @@ fn tokenize_cached(
     progress: &dyn Progress,
 ) -> Result<(TokenStore, Manifest, bool), DataError> {
     let key = cache_key(files, tokenizer, tokenizer_json);
-    let cache_dir = config
-        .cache_dir
-        .clone()
-        .or_else(|| dirs::cache_dir().map(|d| d.join("autoreg")))
-        .unwrap_or_else(|| PathBuf::from(".autoreg-cache"));
+    let cache_dir = cache_dir(config);
     let tokens_path = cache_dir.join(format!("{}.tokens", &key[..32]));
     let manifest_path = cache_dir.join(format!("{}.json", &key[..32]));
 

@@ -14,7 +14,7 @@ mod roots;
 mod windows;
 
 pub use config::{DataConfig, SplitMode, Windows};
-pub use dataset::{Dataset, SourceSpan, load_dataset};
+pub use dataset::{Dataset, SourceSpan, cache_dir, load_dataset};
 pub use error::DataError;
 pub use files::list_files;
 pub use progress::{Progress, Silent};

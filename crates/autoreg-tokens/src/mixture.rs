@@ -10,6 +10,12 @@ use crate::{Decoded, Extras, MergeRule, Modality, Pipeline, Source, Specials, Sp
 pub trait Stages: Send + Sync {
     /// Its pipeline.
     fn pipeline(&self) -> Pipeline<'_>;
+
+    /// A run of ids of its modality alone (before its learned stages, such as merges or
+    /// a codec) in its pipeline's ids.
+    fn stage_ids(&self, ids: &[u32]) -> Result<Vec<u32>, TokenError> {
+        Ok(self.pipeline().ids.merge(ids))
+    }
 }
 
 /// What the shared layers see of a mixture (the `parts` extra).
@@ -165,9 +171,9 @@ impl<P: Stages> Mixture<P> {
 
     /// `doc`, in the ids of `base` (these parts before their learned stages, such as
     /// merges), in this mixture's ids: each run of one part's ids through that part's
-    /// id model, every other id (tags, specials) kept. A document cut anywhere, as a
-    /// split cuts one, is rebased whole.
-    pub fn rebase(&self, base: &Self, doc: &[u32]) -> Vec<u32> {
+    /// stages ([`Stages::stage_ids`]), every other id (tags, specials) kept. A document
+    /// cut anywhere, as a split cuts one, is rebased whole.
+    pub fn rebase(&self, base: &Self, doc: &[u32]) -> Result<Vec<u32>, TokenError> {
         let mut out = Vec::with_capacity(doc.len());
         let mut rest = doc;
         while let Some(&id) = rest.first() {
@@ -179,10 +185,13 @@ impl<P: Stages> Mixture<P> {
             match owner {
                 Some(Owner::Part(i)) => {
                     let ids: Vec<u32> = rest[..len].iter().map(|&id| id - base.offsets[i]).collect();
-                    out.extend(self.part(i).ids.merge(&ids).into_iter().map(|id| id + self.offsets[i]));
+                    out.extend(self.parts[i].stage_ids(&ids)?.into_iter().map(|id| id + self.offsets[i]));
                 }
-                // A part's specials keep their ids in the part whatever its stages.
-                Some(Owner::PartSpecial(i)) => out.push(id - base.offsets[i] + self.offsets[i]),
+                // A part's specials keep their roles (BOS, EOS, PAD) whatever its stages.
+                Some(Owner::PartSpecial(i)) => {
+                    let role = id - base.offsets[i] - base.part(i).specials().bos;
+                    out.push(self.part(i).specials().bos + role + self.offsets[i]);
+                }
                 Some(Owner::Tag(t)) => out.push(self.tag(t)),
                 Some(Owner::Shared) => out.push(id - base.specials().bos + self.specials().bos),
                 // Documents hold ids of the vocabulary only (the token cache checks).
@@ -190,7 +199,7 @@ impl<P: Stages> Mixture<P> {
             }
             rest = &rest[len..];
         }
-        out
+        Ok(out)
     }
 
     /// The first tag's id.
@@ -553,13 +562,13 @@ mod tests {
         // tags 11-12, BOS 13, EOS 14.
         let (base, merged) = (staged(false), staged(true));
         let doc = [12, 10, 0, 1, 0, 11, 6, 5, 13];
-        assert_eq!(merged.rebase(&base, &doc), [13, 11, 5, 0, 12, 7, 6, 14]);
+        assert_eq!(merged.rebase(&base, &doc).unwrap(), [13, 11, 5, 0, 12, 7, 6, 14]);
         assert_eq!(base.runs_of(0, &doc), [vec![0, 1, 0]]);
         // The tail of a document that a split cut off: no BOS, no tag.
         let tail = [1, 0, 1, 1, 13];
-        assert_eq!(merged.rebase(&base, &tail), [1, 5, 1, 14]);
+        assert_eq!(merged.rebase(&base, &tail).unwrap(), [1, 5, 1, 14]);
         assert_eq!(base.runs_of(0, &tail), [vec![1, 0, 1, 1]]);
-        assert_eq!(base.rebase(&base, &doc), doc, "without stages, rebasing changes nothing");
+        assert_eq!(base.rebase(&base, &doc).unwrap(), doc, "without stages, rebasing changes nothing");
     }
 
     /// The ids that `mask` leaves after `row`.

@@ -156,6 +156,8 @@ pub struct Extras<'a> {
     pub titles: Option<&'a dyn Titles>,
     /// The parts of a mixture of tokenizers.
     pub parts: Option<&'a dyn Parts>,
+    /// Ids that are values of a signal, which a learned codec may encode.
+    pub signal: Option<&'a dyn Signal>,
 }
 
 /// Classes that documents start with: `BOS Class_k ...`.
@@ -217,6 +219,34 @@ pub trait Units {
     fn anchor(&self) -> Option<&'static str> {
         None
     }
+}
+
+/// The shape of a signal that a modality's ids carry.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "dims", rename_all = "kebab-case")]
+pub enum SignalShape {
+    /// One channel over time, at `rate` values per second (audio).
+    Wave {
+        /// Values per second.
+        rate: u32,
+    },
+}
+
+/// Ids that carry a signal's values: ids `0..symbols()` each stand for one value in
+/// `[-1, 1]`, and the ids after them (classes, specials) carry none. A learned codec
+/// encodes each run of value ids into codes and decodes codes back to value ids.
+pub trait Signal {
+    /// How many ids are values: ids `0..symbols()`.
+    fn symbols(&self) -> u32;
+
+    /// The signal's shape.
+    fn shape(&self) -> SignalShape;
+
+    /// The values of value ids, each in `[-1, 1]`.
+    fn values(&self, ids: &[u32]) -> Vec<f32>;
+
+    /// The value ids nearest to `values`.
+    fn ids(&self, values: &[f32]) -> Vec<u32>;
 }
 
 /// Other files that encoding a file reads.

@@ -37,6 +37,28 @@ pub enum Command {
     /// Make a data set locally.
     #[command(subcommand)]
     Dataset(DatasetCommand),
+    /// Learned codecs: train one alone, for other runs to reuse.
+    #[command(subcommand)]
+    Codec(CodecCommand),
+}
+
+/// `autoreg codec`.
+#[derive(Debug, Subcommand)]
+pub enum CodecCommand {
+    /// Train the codecs of a config's tokenizer (`[tokenizer.codec]`) into its run
+    /// directory, without a model; other configs reuse them with
+    /// `[tokenizer.codec] from = "runs/NAME"`. Run again after a kill, it resumes.
+    Train(CodecTrainArgs),
+}
+
+/// `autoreg codec train`.
+#[derive(Debug, Args)]
+pub struct CodecTrainArgs {
+    /// The TOML config.
+    pub config: PathBuf,
+    /// Override a config key, e.g. `--set tokenizer.codec.steps=500` (repeatable).
+    #[arg(long = "set", value_name = "SECTION.KEY=VALUE")]
+    pub set: Vec<String>,
 }
 
 /// `autoreg train`.

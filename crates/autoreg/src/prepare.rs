@@ -6,8 +6,8 @@
 //!    sources, put together in one mixture, with a part for captions if they need one);
 //! 3. `read`: the data in those base ids, from the token cache or tokenized anew, and
 //!    split;
-//! 4. `learn`: each part's learned stages (`[tokenizer.bpe]`) fitted on that part's
-//!    documents of the training split;
+//! 4. `learn`: each part's learned stages (`[tokenizer.codec]`, then
+//!    `[tokenizer.bpe]`) fitted on that part's documents of the training split;
 //! 5. `rebase`: the data in the ids of the whole tokenizer.
 //!
 //! [`prepare`] does all five for a new run; [`reload`] does 1, 3 and 5 with a saved
@@ -18,7 +18,7 @@ use crate::config::Config;
 use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, captions_tokenizer};
 use crate::sources::Inputs;
 use anyhow::{Context, Result, anyhow};
-use autoreg_data::{Cut, Dataset, Progress, list_files, load_dataset, resolve_data_path};
+use autoreg_data::{Cut, Dataset, Progress, cache_dir, list_files, load_dataset, resolve_data_path};
 use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline, TokenStore};
 use rayon::prelude::*;
 use std::path::{Path, PathBuf};
@@ -34,13 +34,25 @@ pub struct Prepared {
 /// Prepares a new run of `config`, whose paths are found from `base` (the config's
 /// folder): fits its tokenizer and learns its stages on the training split.
 pub fn prepare(config: &Config, base: &Path, progress: &dyn Progress) -> Result<Prepared> {
+    let (fitted, tokenizer, data) = learned(config, base, progress)?;
+    let data = rebase(data, &fitted, &tokenizer, progress)?;
+    Ok(Prepared { tokenizer, data })
+}
+
+/// The tokenizer that [`prepare`] learns, without the data in its ids.
+pub fn learn_tokenizer(config: &Config, base: &Path, progress: &dyn Progress) -> Result<SavedTokenizer> {
+    Ok(learned(config, base, progress)?.1)
+}
+
+/// Steps 1 to 4: the tokenizer before its learned stages, the whole tokenizer, and the
+/// data in the ids of the first.
+fn learned(config: &Config, base: &Path, progress: &dyn Progress) -> Result<(SavedTokenizer, SavedTokenizer, Dataset)> {
     let inputs = config.inputs();
     let files = files(&inputs, base)?;
     let fitted = fit(&inputs, &files)?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    let tokenizer = learn(&inputs, &fitted, &data)?;
-    let data = rebase(data, &fitted, &tokenizer, progress);
-    Ok(Prepared { tokenizer, data })
+    let tokenizer = learn(&inputs, &fitted, &data, progress)?;
+    Ok((fitted, tokenizer, data))
 }
 
 /// The data of a saved run of `config` in the ids of its `tokenizer`; paths are found
@@ -50,7 +62,7 @@ pub fn reload(config: &Config, base: &Path, tokenizer: &SavedTokenizer, progress
     let files = files(&inputs, base)?;
     let fitted = tokenizer.before_stages().map_err(|e| anyhow!("the run's tokenizer.json: {e}"))?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    Ok(rebase(data, &fitted, tokenizer, progress))
+    rebase(data, &fitted, tokenizer, progress)
 }
 
 /// Each source's files, found from `base` under the data roots, in the order of the
@@ -140,10 +152,14 @@ fn read(
 }
 
 /// The whole tokenizer: `fitted`, with each part's learned stages fitted on its
-/// documents of the training split of `data` (in `fitted`'s ids).
-fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<SavedTokenizer> {
+/// documents of the training split of `data` (in `fitted`'s ids). A codec keeps its
+/// training checkpoint in the token cache's folder.
+fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset, progress: &dyn Progress) -> Result<SavedTokenizer> {
     let Some(mixture) = fitted.mixture() else {
-        return Ok(inputs.sources()[0].tokenizer.learn(fitted, data.train.docs())?);
+        let source = &inputs.sources()[0];
+        let docs: Vec<&[u32]> = data.train.docs().collect();
+        let cache = cache_dir(&source.data);
+        return Ok(source.tokenizer.learn(fitted, &docs, progress, Some(&cache))?);
     };
     let mut learned = Vec::with_capacity(mixture.parts().len());
     for (i, part) in mixture.parts().iter().enumerate() {
@@ -152,8 +168,12 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
             Some(source) => {
                 // The part's runs of ids in every training document, captions included.
                 let docs: Vec<Vec<u32>> = data.train.docs().flat_map(|doc| mixture.runs_of(i, doc)).collect();
-                let docs = docs.iter().map(Vec::as_slice);
-                source.tokenizer.learn(part, docs).with_context(|| format!("the {kind} part of the mixture"))?
+                let docs: Vec<&[u32]> = docs.iter().map(Vec::as_slice).collect();
+                let cache = cache_dir(&source.data);
+                source
+                    .tokenizer
+                    .learn(part, &docs, progress, Some(&cache))
+                    .with_context(|| format!("the {kind} part of the mixture"))?
             }
             // A part without learned stages, such as the captions' part that the
             // mixture added.
@@ -167,27 +187,33 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset) -> Result<Sav
 
 /// `data`, in the ids of `fitted`, in the ids of `tokenizer`: every document through
 /// the learned stages, in parallel.
-fn rebase(data: Dataset, fitted: &SavedTokenizer, tokenizer: &SavedTokenizer, progress: &dyn Progress) -> Dataset {
+fn rebase(
+    data: Dataset,
+    fitted: &SavedTokenizer,
+    tokenizer: &SavedTokenizer,
+    progress: &dyn Progress,
+) -> Result<Dataset> {
     if !tokenizer.has_stages() {
-        return data;
+        return Ok(data);
     }
-    progress.begin("merging documents", (data.train.num_docs() + data.val.num_docs()) as u64);
-    let store = |store: &TokenStore| {
+    progress
+        .begin("encoding documents through the learned stages", (data.train.num_docs() + data.val.num_docs()) as u64);
+    let store = |store: &TokenStore| -> Result<TokenStore> {
         let docs: Vec<&[u32]> = store.docs().collect();
-        let merged: Vec<Vec<u32>> = docs
+        let merged = docs
             .par_iter()
             .map(|doc| {
                 progress.advance(1);
                 tokenizer.rebase(fitted, doc)
             })
-            .collect();
+            .collect::<Result<Vec<Vec<u32>>, _>>()?;
         let mut out = TokenStore::new();
         merged.iter().for_each(|doc| out.push(doc));
-        out
+        Ok(out)
     };
-    let (train, val) = (store(&data.train), store(&data.val));
+    let (train, val) = (store(&data.train)?, store(&data.val)?);
     progress.end();
-    Dataset { train, val, ..data }
+    Ok(Dataset { train, val, ..data })
 }
 
 /// How windows of a sample are cut, when a run's documents (or, with `target`, the

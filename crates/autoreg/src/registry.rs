@@ -1,14 +1,19 @@
-//! The modalities autoreg knows, and the saved tokenizer: a modality, then an optional
-//! BPE stage; or a mixture of several such tokenizers. Adding a modality is one line in
-//! [`modalities!`]'s call below.
+//! The modalities autoreg knows, and the saved tokenizer: a modality, then its learned
+//! stages (an optional codec, then optional BPE); or a mixture of several such
+//! tokenizers. Adding a modality is one line in [`modalities!`]'s call below.
 
 use autoreg_audio::{AudioConfig, AudioTokenizer};
 use autoreg_bpe::{Bpe, BpeConfig};
 use autoreg_code::{CodeConfig, CodeTokenizer};
+use autoreg_codec::{Codec, CodecConfig, Coded, Training};
+use autoreg_data::Progress;
 use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{Level, TextConfig, TextTokenizer};
-use autoreg_tokens::{IdModel, Identity, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Stages, TokenError};
+use autoreg_tokens::{
+    Decoded, Extras, IdModel, Identity, MergeRule, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Source,
+    Specials, Stages, TokenError,
+};
 use autoreg_video::{VideoConfig, VideoTokenizer};
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
@@ -70,6 +75,45 @@ macro_rules! modalities {
     };
 }
 
+/// A saved modality is the modality it holds, so that a codec can wrap it.
+impl Modality for SavedModality {
+    fn kind(&self) -> &'static str {
+        self.as_dyn().kind()
+    }
+
+    fn vocab_size(&self) -> usize {
+        self.as_dyn().vocab_size()
+    }
+
+    fn specials(&self) -> Specials {
+        self.as_dyn().specials()
+    }
+
+    fn token_name(&self, id: u32) -> Option<String> {
+        self.as_dyn().token_name(id)
+    }
+
+    fn merge_rule(&self) -> MergeRule {
+        self.as_dyn().merge_rule()
+    }
+
+    fn reads_text(&self) -> bool {
+        self.as_dyn().reads_text()
+    }
+
+    fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
+        self.as_dyn().encode(source)
+    }
+
+    fn decode(&self, ids: &[u32]) -> Result<Decoded, TokenError> {
+        self.as_dyn().decode(ids)
+    }
+
+    fn extras(&self) -> Extras<'_> {
+        self.as_dyn().extras()
+    }
+}
+
 modalities! {
     Text => "text", TextConfig, TextTokenizer;
     Code => "code", CodeConfig, CodeTokenizer;
@@ -82,7 +126,7 @@ modalities! {
 /// The tokenizer that a mixture adds to write captions in when none of its sources is
 /// of the captions' kind: text, byte by byte, so that any caption can be written.
 pub fn captions_tokenizer() -> TokenizerConfig {
-    TokenizerConfig { modality: ModalityConfig::Text(TextConfig { level: Level::Byte }), bpe: None }
+    TokenizerConfig { modality: ModalityConfig::Text(TextConfig { level: Level::Byte }), codec: None, bpe: None }
 }
 
 /// A mixture of saved tokenizers, one per kind, as `tokenizer.json` holds it:
@@ -105,6 +149,8 @@ struct SavedMixture {
 #[serde(deny_unknown_fields)]
 struct SavedPart {
     base: SavedModality,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    codec: Option<Codec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bpe: Option<Bpe>,
     extensions: Vec<String>,
@@ -129,7 +175,7 @@ impl TryFrom<SavedMixture> for Mixed {
         let parts = saved
             .parts
             .into_iter()
-            .map(|p| Ok((SavedTokenizer::new(p.base, p.bpe)?, p.extensions)))
+            .map(|p| Ok((SavedTokenizer::staged(p.base, p.codec, p.bpe)?, p.extensions)))
             .collect::<Result<Vec<_>, String>>()?;
         Self::new(parts, saved.captions)
     }
@@ -142,18 +188,27 @@ impl From<Mixed> for SavedMixture {
             .parts()
             .iter()
             .zip(mixture.extensions())
-            .map(|(t, e)| SavedPart { base: t.base.clone(), bpe: t.bpe.clone(), extensions: e.clone() })
+            .map(|(t, e)| SavedPart {
+                base: t.base.clone(),
+                codec: t.codec().cloned(),
+                bpe: t.bpe.clone(),
+                extensions: e.clone(),
+            })
             .collect();
         Self { parts, captions: mixture.captions() }
     }
 }
 
-/// `[tokenizer]`: the modality and its options (`kind = ...`), and `[tokenizer.bpe]`.
+/// `[tokenizer]`: the modality and its options (`kind = ...`), `[tokenizer.codec]` and
+/// `[tokenizer.bpe]`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct TokenizerConfig {
     /// The modality.
     #[serde(flatten)]
     pub modality: ModalityConfig,
+    /// A learned codec over the modality's signal, trained on the training split.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub codec: Option<CodecConfig>,
     /// Subword merges after the modality's base ids, learned on the training split.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bpe: Option<BpeConfig>,
@@ -167,44 +222,127 @@ impl TokenizerConfig {
 
     /// Whether it asks for learned stages after the modality.
     pub fn learns(&self) -> bool {
-        self.bpe.is_some()
+        self.bpe.is_some() || self.codec.is_some()
     }
 
     /// The modality fitted on `files`, without its learned stages, which are checked
     /// against it before any data is read.
     pub fn fit(&self, files: &[PathBuf]) -> Result<SavedTokenizer, TokenError> {
         let base = self.modality.build(files)?;
-        if let Some(bpe) = &self.bpe {
-            bpe.check(base.as_dyn())?;
+        let kind = self.modality.kind();
+        match (&self.codec, &self.bpe) {
+            (Some(codec), _) => {
+                codec
+                    .validate()
+                    .map_err(|reason| TokenError::Fit { kind, reason: format!("[tokenizer.codec]: {reason}") })?;
+                if base.extras().signal.is_none() {
+                    let reason =
+                        format!("[tokenizer.codec]: a {kind} tokenizer carries no signal for a codec to encode");
+                    return Err(TokenError::Fit { kind, reason });
+                }
+            }
+            (None, Some(bpe)) => bpe.check(base.as_dyn())?,
+            (None, None) => {}
         }
-        SavedTokenizer::new(base, None).map_err(|reason| TokenError::Fit { kind: self.modality.kind(), reason })
+        SavedTokenizer::new(base, None).map_err(|reason| TokenError::Fit { kind, reason })
     }
 
     /// `fitted` (what [`TokenizerConfig::fit`] made) with the learned stages this config
-    /// asks for, fitted on `docs`: the training documents in `fitted`'s ids.
-    pub fn learn<'a>(
+    /// asks for, fitted on `docs`: the training documents in `fitted`'s ids. A codec
+    /// trains first (showing `progress`, with its checkpoint in `checkpoints`), then
+    /// merges learn over its codes.
+    pub fn learn(
         &self,
         fitted: &SavedTokenizer,
-        docs: impl Iterator<Item = &'a [u32]>,
+        docs: &[&[u32]],
+        progress: &dyn Progress,
+        checkpoints: Option<&Path>,
     ) -> Result<SavedTokenizer, TokenError> {
-        let bpe = match &self.bpe {
-            Some(config) => Some(Bpe::learn(config, fitted.base.as_dyn(), docs)?),
+        let kind = self.modality.kind();
+        let codec = match &self.codec {
+            Some(config) => Some(learn_codec(config, &fitted.base, docs, progress, checkpoints)?),
             None => None,
         };
-        SavedTokenizer::new(fitted.base.clone(), bpe).map_err(|reason| TokenError::Fit { kind: "bpe", reason })
+        let coded = SavedTokenizer::staged(fitted.base.clone(), codec.clone(), None)
+            .map_err(|reason| TokenError::Fit { kind, reason })?;
+        let bpe = match &self.bpe {
+            Some(config) => {
+                let modality = coded.pipeline().base;
+                config.check(modality)?;
+                let docs = docs.iter().map(|d| coded.stage_ids(d)).collect::<Result<Vec<_>, _>>()?;
+                Some(Bpe::learn(config, modality, docs.iter().map(Vec::as_slice))?)
+            }
+            None => None,
+        };
+        SavedTokenizer::staged(fitted.base.clone(), codec, bpe)
+            .map_err(|reason| TokenError::Fit { kind: "bpe", reason })
     }
 }
 
+/// The codec of `config` for `base`: the one `from` names, or one trained on the runs
+/// of values in `docs`.
+fn learn_codec(
+    config: &CodecConfig,
+    base: &SavedModality,
+    docs: &[&[u32]],
+    progress: &dyn Progress,
+    checkpoints: Option<&Path>,
+) -> Result<Codec, TokenError> {
+    let kind = base.kind();
+    let fit = |reason: String| TokenError::Fit { kind, reason: format!("[tokenizer.codec]: {reason}") };
+    let signal = base.extras().signal.ok_or_else(|| fit(format!("a {kind} tokenizer carries no signal")))?;
+    if let Some(from) = &config.from {
+        return reused_codec(from, kind);
+    }
+    let values = signal.symbols();
+    let mut signals = Vec::new();
+    for doc in docs {
+        let mut rest = *doc;
+        while let Some(start) = rest.iter().position(|&id| id < values) {
+            let len = rest[start..].iter().take_while(|&&id| id < values).count();
+            signals.push(signal.values(&rest[start..start + len]));
+            rest = &rest[start + len..];
+        }
+    }
+    let file = format!("codec-{kind}.safetensors");
+    let training = Training { progress, checkpoints };
+    autoreg_codec::train(config, signal.shape(), &signals, file, training).map_err(|e| fit(e.to_string()))
+}
+
+/// The codec for `kind` in the tokenizer of the run at `from` (a run directory or its
+/// `tokenizer.json`).
+fn reused_codec(from: &Path, kind: &'static str) -> Result<Codec, TokenError> {
+    let path = if from.is_dir() { from.join("tokenizer.json") } else { from.to_path_buf() };
+    let tokenizer = SavedTokenizer::load(&path)?;
+    let parts = match tokenizer.mixture() {
+        Some(mixture) => mixture.parts().iter().collect(),
+        None => vec![&tokenizer],
+    };
+    let found = parts.into_iter().find(|t| t.base.kind() == kind).and_then(SavedTokenizer::codec);
+    found.cloned().ok_or_else(|| {
+        TokenError::format(
+            path.display().to_string(),
+            format!("`[tokenizer.codec] from`: this tokenizer has no {kind} codec"),
+        )
+    })
+}
+
 /// The format of `tokenizer.json` this program writes. Format 1 (no `format` key) was
-/// the modality alone, and still loads.
-pub const TOKENIZER_FORMAT: u32 = 2;
+/// the modality alone; format 2 had no codecs. Both still load.
+pub const TOKENIZER_FORMAT: u32 = 3;
+
+/// The oldest format with a `format` key.
+const FORMATS_FROM: u64 = 2;
 
 /// A fitted tokenizer of any modality, as saved in a run's `tokenizer.json`:
-/// `{"format": 2, "base": {"kind": ...}, "bpe": {...}}`.
+/// `{"format": 3, "base": {"kind": ...}, "codec": {...}, "bpe": {...}}`, a codec's
+/// weights in a file beside it.
 #[derive(Clone, Debug)]
 pub struct SavedTokenizer {
     /// The modality.
     pub base: SavedModality,
+    /// The modality through its codec, if it has one.
+    coded: Option<Coded<SavedModality>>,
     /// The BPE stage, if any.
     pub bpe: Option<Bpe>,
     /// The id model of a tokenizer without BPE.
@@ -218,20 +356,33 @@ struct Saved {
     format: u32,
     base: SavedModality,
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    codec: Option<Codec>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
     bpe: Option<Bpe>,
 }
 
 impl SavedTokenizer {
     /// The tokenizer of `base`, then `bpe`, after checking that `bpe` was learned over `base`.
     pub fn new(base: SavedModality, bpe: Option<Bpe>) -> Result<Self, String> {
-        if bpe.is_some() && matches!(base, SavedModality::Mixed(_)) {
-            return Err("a mixture has no merges of its own: its parts have theirs".into());
+        Self::staged(base, None, bpe)
+    }
+
+    /// The tokenizer of `base`, then `codec`, then `bpe`, after checking that each
+    /// stage fits the one before.
+    pub fn staged(base: SavedModality, codec: Option<Codec>, bpe: Option<Bpe>) -> Result<Self, String> {
+        if (bpe.is_some() || codec.is_some()) && matches!(base, SavedModality::Mixed(_)) {
+            return Err("a mixture has no learned stages of its own: its parts have theirs".into());
         }
+        let coded = codec.map(|c| Coded::new(base.clone(), c)).transpose().map_err(|e| e.to_string())?;
+        let modality: &dyn Modality = match &coded {
+            Some(coded) => coded,
+            None => base.as_dyn(),
+        };
         if let Some(bpe) = &bpe {
-            bpe.check_base(base.as_dyn())?;
+            bpe.check_base(modality)?;
         }
-        let identity = Identity { vocab_size: base.as_dyn().vocab_size() };
-        Ok(Self { base, bpe, identity })
+        let identity = Identity { vocab_size: modality.vocab_size() };
+        Ok(Self { base, coded, bpe, identity })
     }
 
     /// The whole tokenizer, for the shared layers.
@@ -240,14 +391,31 @@ impl SavedTokenizer {
             Some(bpe) => bpe,
             None => &self.identity,
         };
-        Pipeline { base: self.base.as_dyn(), ids }
+        let base: &dyn Modality = match &self.coded {
+            Some(coded) => coded,
+            None => self.base.as_dyn(),
+        };
+        Pipeline { base, ids }
     }
 
-    /// Whether it has learned stages after its modalities (merges).
+    /// The codec, if it has one.
+    pub fn codec(&self) -> Option<&Codec> {
+        self.coded.as_ref().map(Coded::codec)
+    }
+
+    /// Its codecs and those of its parts.
+    pub fn codecs(&self) -> Vec<&Codec> {
+        match self.mixture() {
+            Some(mixture) => mixture.parts().iter().flat_map(SavedTokenizer::codecs).collect(),
+            None => self.codec().into_iter().collect(),
+        }
+    }
+
+    /// Whether it has learned stages after its modalities (a codec, merges).
     pub fn has_stages(&self) -> bool {
         match &self.base {
             SavedModality::Mixed(m) => m.0.parts().iter().any(SavedTokenizer::has_stages),
-            _ => self.bpe.is_some(),
+            _ => self.bpe.is_some() || self.coded.is_some(),
         }
     }
 
@@ -271,10 +439,10 @@ impl SavedTokenizer {
     /// this tokenizer's ids.
     ///
     /// [`before_stages`]: SavedTokenizer::before_stages
-    pub fn rebase(&self, base: &SavedTokenizer, doc: &[u32]) -> Vec<u32> {
+    pub fn rebase(&self, base: &SavedTokenizer, doc: &[u32]) -> Result<Vec<u32>, TokenError> {
         match (self.mixture(), base.mixture()) {
             (Some(mixture), Some(base)) => mixture.rebase(base, doc),
-            _ => self.pipeline().ids.merge(doc),
+            _ => self.stage_ids(doc),
         }
     }
 
@@ -285,33 +453,48 @@ impl SavedTokenizer {
 
     /// The tokenizer as JSON (what `tokenizer.json` holds).
     pub fn to_json(&self) -> Result<String, serde_json::Error> {
-        let saved = Saved { format: TOKENIZER_FORMAT, base: self.base.clone(), bpe: self.bpe.clone() };
+        let saved = Saved {
+            format: TOKENIZER_FORMAT,
+            base: self.base.clone(),
+            codec: self.codec().cloned(),
+            bpe: self.bpe.clone(),
+        };
         serde_json::to_string_pretty(&saved)
     }
 
-    /// Loads `tokenizer.json`, of this format or of format 1.
+    /// Loads `tokenizer.json`, of this format or an older one, and reads each codec's
+    /// weights from beside it, checked against their checksums.
     pub fn load(path: &Path) -> Result<Self, TokenError> {
         let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;
         let json = |source| TokenError::Json { path: path.to_owned(), source };
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
-        let (base, bpe) = match value.get("format") {
-            None if value.get("kind").is_some() => (serde_json::from_value(value).map_err(json)?, None),
-            Some(format) if format.as_u64() == Some(u64::from(TOKENIZER_FORMAT)) => {
+        let (base, codec, bpe) = match value.get("format").map(serde_json::Value::as_u64) {
+            None if value.get("kind").is_some() => (serde_json::from_value(value).map_err(json)?, None, None),
+            Some(Some(format)) if (FORMATS_FROM..=u64::from(TOKENIZER_FORMAT)).contains(&format) => {
                 let saved: Saved = serde_json::from_value(value).map_err(json)?;
-                (saved.base, saved.bpe)
+                (saved.base, saved.codec, saved.bpe)
             }
             found => {
-                let found = found.map_or_else(|| "no format and no kind".to_owned(), |f| format!("format {f}"));
+                let found = match (found, value.get("format")) {
+                    (Some(_), Some(format)) => format!("format {format}"),
+                    _ => "no format and no kind".to_owned(),
+                };
                 return Err(TokenError::format(
                     path.display().to_string(),
                     format!(
-                        "{found}: this autoreg reads tokenizer.json formats 1 and {TOKENIZER_FORMAT}; \
+                        "{found}: this autoreg reads tokenizer.json formats 1 to {TOKENIZER_FORMAT}; \
                          a newer autoreg wrote it, or it is not a tokenizer"
                     ),
                 ));
             }
         };
-        Self::new(base, bpe).map_err(|reason| TokenError::format(path.display().to_string(), reason))
+        let tokenizer =
+            Self::staged(base, codec, bpe).map_err(|reason| TokenError::format(path.display().to_string(), reason))?;
+        let dir = path.parent().unwrap_or(Path::new("."));
+        for codec in tokenizer.codecs() {
+            codec.attach(dir)?;
+        }
+        Ok(tokenizer)
     }
 
     /// The mixture, when this tokenizer is one.
@@ -322,8 +505,12 @@ impl SavedTokenizer {
         }
     }
 
-    /// Saves `tokenizer.json` atomically.
+    /// Saves `tokenizer.json` atomically, after its codecs' weights beside it.
     pub fn save(&self, path: &Path) -> Result<(), TokenError> {
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        for codec in self.codecs() {
+            codec.save(dir)?;
+        }
         let json = self.to_json().map_err(|source| TokenError::Json { path: path.to_owned(), source })?;
         autoreg_tokens::write_atomic(path, json.as_bytes())
     }
@@ -332,6 +519,18 @@ impl SavedTokenizer {
 impl Stages for SavedTokenizer {
     fn pipeline(&self) -> Pipeline<'_> {
         SavedTokenizer::pipeline(self)
+    }
+
+    /// Through the codec, then the merges.
+    fn stage_ids(&self, ids: &[u32]) -> Result<Vec<u32>, TokenError> {
+        let coded = match &self.coded {
+            Some(coded) => coded.encode_ids(ids)?,
+            None => ids.to_vec(),
+        };
+        Ok(match &self.bpe {
+            Some(bpe) => bpe.merge(&coded),
+            None => coded,
+        })
     }
 }
 
@@ -352,7 +551,7 @@ mod tests {
         let path = dir.path().join("tokenizer.json");
         tok.save(&path).unwrap();
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains("\"format\": 2") && text.contains("\"kind\": \"text\""), "{text}");
+        assert!(text.contains("\"format\": 3") && text.contains("\"kind\": \"text\""), "{text}");
         let back = SavedTokenizer::load(&path).unwrap();
         assert_eq!(back.pipeline().vocab_size(), 259);
         assert_eq!(back.to_json().unwrap(), tok.to_json().unwrap());
@@ -368,7 +567,7 @@ mod tests {
         assert_eq!((old.pipeline().kind(), old.pipeline().vocab_size()), ("text", 5));
         std::fs::write(&path, r#"{"format": 7, "base": {"kind": "text", "level": "byte"}}"#).unwrap();
         let err = SavedTokenizer::load(&path).unwrap_err().to_string();
-        assert!(err.contains("format 7") && err.contains("formats 1 and 2"), "{err}");
+        assert!(err.contains("format 7") && err.contains("formats 1 to 3"), "{err}");
     }
 
     #[test]

@@ -1,96 +1,115 @@
 //! Real-time factor of audio generation: seconds of 8 kHz audio generated per second of
-//! wall time, for a model of `configs/spoken-digits.toml`'s shape (random weights: the
-//! cost does not depend on them), at batch 1 and batch 8, on the native CPU decoder (its
-//! default threads: every core) and on the libtorch path for comparison. The rotary
-//! model's rolling cache keeps a step's cost flat however long the sound grows.
+//! wall time, decoding to samples included, for models of `configs/spoken-digits.toml`'s
+//! shape (random weights: the cost does not depend on them), at batch 1 and batch 8, on
+//! the native CPU decoder (its default threads: every core) and on the libtorch path:
 //!
-//! `cargo run --release -p autoreg-bench --bin audio_speed [-- SECONDS]`
+//! - the reference: sample tokens (8-bit mu-law, 8,000 ids per second) with the context
+//!   the sample-level config had (512 ids);
+//! - the config's tokenizer: the codes of its learned codec (50 per second), decoded by
+//!   the codec. The codec is the one a run of the config trained (`runs/spoken-digits`,
+//!   or `--run DIR`; `autoreg codec train configs/spoken-digits.toml` trains it alone).
 //!
-//! SECONDS (default 0.5, the config's `sample.max_tokens`) is the length generated per
-//! stream.
+//! `cargo run --release -p autoreg-bench --bin audio_speed [-- SECONDS] [--run DIR]`
+//!
+//! SECONDS (default 1) is the length generated per stream.
 
 use anyhow::{Context, Result, bail};
-use autoreg::audio::AudioTokenizer;
-use autoreg::{Config, ModalityConfig};
+use autoreg::{Config, SavedTokenizer};
 use autoreg_bench::{agreement, project_root};
-use autoreg_model::{Decoder, Gpt, SampleOptions, Sampler};
-use autoreg_tokens::{Identity, Modality, Pipeline};
+use autoreg_model::{Decoder, Gpt, ModelConfig, SampleOptions, Sampler};
+use autoreg_tokens::Pipeline;
+use std::path::PathBuf;
 use std::time::Instant;
 use tch::{Device, Kind, nn::VarStore};
 
-/// One timed generation.
+/// One timed generation, decoding included.
 struct Timing {
     secs: f64,
     samples: Vec<Vec<u32>>,
 }
 
 fn main() -> Result<()> {
-    let args: Vec<f64> = std::env::args().skip(1).map(|a| a.parse()).collect::<Result<_, _>>()?;
-    let seconds = args.first().copied().unwrap_or(0.5);
-
+    let (mut seconds, mut run_dir) = (1.0, None);
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        match a.as_str() {
+            "--run" => run_dir = Some(PathBuf::from(args.next().context("--run needs a directory")?)),
+            _ => seconds = a.parse().with_context(|| format!("{a}: not a number of seconds"))?,
+        }
+    }
     let name = "configs/spoken-digits.toml";
-    let path = project_root().join(name);
-    let config = Config::load(&path, &[])?;
-    let ModalityConfig::Audio(audio) = &config.single()?.modality else {
-        bail!("{} is not an audio config", path.display());
-    };
-    let rate = f64::from(audio.sample_rate);
-    // The ten digit classes of FSDD, as the trained run learns them.
-    let classes = (0..10).map(|d| d.to_string()).collect();
-    let tok = AudioTokenizer::new(audio.clone(), classes).context("the config's tokenizer")?;
-    let prompt = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } }.class_prompt(3)?;
-    let m = &config.model;
+    let config = Config::load(&project_root().join(name), &[])?;
+    let run_dir = run_dir.unwrap_or_else(|| project_root().join(config.run_dir()));
+    let coded = SavedTokenizer::load(&run_dir.join("tokenizer.json")).with_context(|| {
+        format!("the codec of {name}: train the config, or `autoreg codec train {name}`, or give --run DIR")
+    })?;
+    if coded.codec().is_none() {
+        bail!("{}: its tokenizer has no codec", run_dir.display());
+    }
+    let samples = coded.before_stages().map_err(anyhow::Error::msg)?;
+    println!(
+        "audio generation, {name}'s model ({} layers x {}, {} heads, {:?} positions), CPU; real-time factor (RTF) = \
+         seconds of audio per second of wall time, decoding to samples included",
+        config.model.n_layer, config.model.n_embd, config.model.n_head, config.model.positions
+    );
+    let reference = ModelConfig { block_size: 512, ..config.model.clone() };
+    let sample_rtf = measure("sample tokens (mu-law)", samples.pipeline(), &reference, 8000.0, seconds)?;
+    let per_second = coded.codec().map_or(0.0, |c| c.codes_per_second());
+    let codec_rtf = measure("codec codes", coded.pipeline(), &config.model, per_second, seconds)?;
+    println!(
+        "\nreal-time factor at batch 1, native decoder: codec {codec_rtf:.1}, sample tokens {sample_rtf:.2} ({:.0}x)",
+        codec_rtf / sample_rtf
+    );
+    Ok(())
+}
+
+/// Times `seconds` of audio at `per_second` ids per second from a random model of
+/// `model`'s shape over `tok`'s ids, at batch 1 and 8 on both decoders; returns the
+/// real-time factor at batch 1 on the native decoder.
+fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, seconds: f64) -> Result<f64> {
+    let prompt = tok.class_prompt(3)?;
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
-    let model = Gpt::new(&vs.root(), m, tok.vocab_size() as i64, Kind::Float);
-    let sampler = Sampler::new(&model, Device::Cpu);
-    let native_threads = SampleOptions::default().threads_for(Decoder::Native);
+    let gpt = Gpt::new(&vs.root(), model, tok.vocab_size() as i64, Kind::Float);
+    let sampler = Sampler::new(&gpt, Device::Cpu);
+    let max_tokens = (seconds * per_second).round() as usize;
     println!(
-        "audio generation, {}: {} layers x {}, {} heads, block {} ({:.0} ms), vocabulary {}, {} Hz, {:?} positions; CPU",
-        name,
-        m.n_layer,
-        m.n_embd,
-        m.n_head,
-        m.block_size,
-        m.block_size as f64 / rate * 1e3,
+        "\n{what}: vocabulary {}, {per_second} ids per second, context {} ({:.2} s); {seconds} s per stream",
         tok.vocab_size(),
-        audio.sample_rate,
-        m.positions,
+        model.block_size,
+        model.block_size as f64 / per_second
     );
-    println!(
-        "real-time factor (RTF) = seconds of audio generated per second of wall time; > 1 is faster than real time"
-    );
-
-    let max_tokens = (seconds * rate).round() as usize;
     let run = |num: usize, decoder: Decoder| -> Result<Timing> {
         // EOS is not a stop here, so every row generates all its tokens.
         let options = SampleOptions { num, max_tokens, seed: 7, decoder, ..Default::default() };
         let start = Instant::now();
         let samples = sampler.generate(&prompt, None, None, &options, &mut || {})?;
+        for row in &samples {
+            tok.decode(row)?;
+        }
         Ok(Timing { secs: start.elapsed().as_secs_f64(), samples })
     };
+    let native_threads = SampleOptions::default().threads_for(Decoder::Native);
     let paths = [
         (format!("native, {native_threads} threads"), Decoder::Native),
         (format!("libtorch, {} threads", tch::get_num_threads()), Decoder::Libtorch),
     ];
-    println!("{seconds} s of audio per stream:");
     let mut batch1 = 0.0;
     for num in [1, 8] {
         let timings = paths.iter().map(|(_, d)| run(num, *d)).collect::<Result<Vec<_>>>()?;
         for ((label, _), t) in paths.iter().zip(&timings) {
             println!(
-                "  batch {num}  {label:<20} {:7.2} s wall  {:8.0} samples/s  RTF per stream {:6.3}  all streams {:6.3}",
+                "  batch {num}  {label:<20} {:7.2} s wall  {:8.0} ids/s  RTF per stream {:7.3}  all streams {:7.3}",
                 t.secs,
                 (max_tokens * num) as f64 / t.secs,
                 seconds / t.secs,
                 seconds * num as f64 / t.secs
             );
         }
-        println!("  batch {num}: native vs libtorch samples: {}", agreement(&timings[0].samples, &timings[1].samples));
+        println!("  batch {num}: native vs libtorch ids: {}", agreement(&timings[0].samples, &timings[1].samples));
         if num == 1 {
             batch1 = seconds / timings[0].secs;
         }
     }
-    println!("real-time factor at batch 1: {batch1:.2}");
-    Ok(())
+    Ok(batch1)
 }

@@ -87,11 +87,26 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
     if let Some(anchor) = tok.base.extras().units.and_then(|u| u.anchor()).filter(|_| frames.is_some()) {
         println!("anchor, a different setup: {anchor}");
     }
+    let codec = run.tokenizer.codec().map(|codec| {
+        // A codec's units are the signal's values: its rate turns them into seconds.
+        let rate = codec.codes_per_second() * codec.values_per_code() as f64;
+        let per_second = e.per_unit.map(|(_, _, nats)| nats * rate);
+        let t = codec.trained();
+        println!(
+            "codec: {codec}; on its training split, reconstruction L1 {:.3} and code perplexity {:.0}",
+            t.reconstruction_l1, t.perplexity
+        );
+        if let Some(nats) = per_second {
+            println!("the transformer: {nats:.1} nats ({:.1} bits) per second of signal", nats / LN_2);
+        }
+        serde_json::json!({ "codec": codec.to_string(), "trained": t, "transformer_nats_per_second": per_second })
+    });
     let json = serde_json::json!({
         "unit": units.first().map(|(u, _)| u),
         "units": units.first().map(|(_, n)| n),
         "frames": frames.map(|_| units.last().map(|(_, n)| n)),
         "models": rows,
+        "codec": codec,
     });
     save(run, &e, stride, json)?;
     Ok(e)

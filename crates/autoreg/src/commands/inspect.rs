@@ -106,6 +106,9 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         let split = String::from(bpe.split().clone());
         println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.vocab_size() - base);
     }
+    for codec in saved.codecs() {
+        println!("codec      {codec}");
+    }
     if let Some(prompts) = tok.base.extras().prompts {
         let flag = if tok.frames().is_some() { "--prompt-frames (or --prompt-length)" } else { "--prompt-length" };
         println!("prompts    {flag} counts {}", prompts.unit());

@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
+mod codec;
 mod dataset;
 mod eval;
 mod inspect;
@@ -10,6 +11,7 @@ mod train;
 use crate::cli::{Cli, Command};
 use anyhow::Result;
 
+pub use codec::codec;
 pub use dataset::dataset;
 pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
@@ -30,6 +32,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Render(args) => render(&args),
         Command::Report(args) => report(&args).map(|_| ()),
         Command::Dataset(command) => dataset(&command),
+        Command::Codec(command) => codec(&command),
     }
 }
 
