@@ -7,6 +7,28 @@ use autoreg_tokens::Pipeline;
 use realfft::RealFftPlanner;
 use std::path::PathBuf;
 
+/// Prints one line of a judged set: how many of `labels` (the judge's labels of the
+/// samples drawn for `target`) are `target`, and the others; returns how many are.
+pub fn print_tally(target: &str, labels: &[&str]) -> usize {
+    let right = labels.iter().filter(|l| **l == target).count();
+    let mut others: Vec<&str> = labels.iter().copied().filter(|l| *l != target).collect();
+    others.sort_unstable();
+    println!(
+        "  {target:>10}: {right:>3}/{} = {:5.1}%{}",
+        labels.len(),
+        100.0 * right as f64 / labels.len().max(1) as f64,
+        if others.is_empty() { String::new() } else { format!("   (others judged {})", others.join(", ")) }
+    );
+    right
+}
+
+/// Prints whose voices samples are like: how many times each speaker's recording was the
+/// nearest.
+pub fn print_voices(speakers: &std::collections::BTreeMap<String, usize>) {
+    let listed: Vec<String> = speakers.iter().map(|(who, n)| format!("{who} {n}")).collect();
+    println!("  voices (the speaker of each sample's nearest FSDD training recording): {}", listed.join(", "));
+}
+
 /// The samples (mono, in `[-1, 1]`) and rate of the recording that `ids` decode to.
 pub fn decoded_samples(pipeline: Pipeline<'_>, ids: &[u32]) -> Result<(Vec<f32>, u32)> {
     let decoded = pipeline.decode(ids)?;

@@ -19,7 +19,7 @@ use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
 use autoreg_audio::AudioTokenizer;
-use autoreg_bench::judge::{Judge, decoded_samples, fsdd, mfcc_summary};
+use autoreg_bench::judge::{Judge, decoded_samples, fsdd, mfcc_summary, print_tally, print_voices};
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_tokens::{Parts, SegmentRules, Source, TokenStore};
 use std::collections::BTreeMap;
@@ -198,21 +198,12 @@ fn judged(
                 *speakers.entry(voices.label(&features).to_owned()).or_default() += 1;
             }
         }
-        let right = labels.iter().filter(|l| **l == word.as_str()).count();
-        let mut others: Vec<&str> = labels.iter().copied().filter(|l| *l != word.as_str()).collect();
-        others.sort_unstable();
-        println!(
-            "  {word:>10}: {right:>3}/{} = {:5.1}%{}",
-            samples.len(),
-            100.0 * right as f64 / samples.len() as f64,
-            if others.is_empty() { String::new() } else { format!("   (others judged {})", others.join(", ")) }
-        );
+        let right = print_tally(word, &labels);
         right_all += right;
         total += samples.len();
     }
     if !speakers.is_empty() {
-        let listed: Vec<String> = speakers.iter().map(|(who, n)| format!("{who} {n}")).collect();
-        println!("  voices (the speaker of each sample's nearest FSDD training recording): {}", listed.join(", "));
+        print_voices(&speakers);
     }
     let share = 100.0 * right_all as f64 / total.max(1) as f64;
     println!(

@@ -21,7 +21,9 @@ use autoreg::SavedModality;
 use autoreg::SavedTokenizer;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::load_run;
-use autoreg_bench::judge::{Judge, Recording, decoded_samples, fsdd, mel_cepstral_distortion, mfcc_summary};
+use autoreg_bench::judge::{
+    Judge, Recording, decoded_samples, fsdd, mel_cepstral_distortion, mfcc_summary, print_tally, print_voices,
+};
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_tokens::{Pipeline, Source};
 use std::collections::BTreeMap;
@@ -196,15 +198,8 @@ fn classes(o: &Options, judge: &Judge, voices: &Judge, rate: u32, part: &SavedTo
             labels.push(judge.label(&features).to_owned());
             *speakers.entry(voices.label(&features).to_owned()).or_default() += 1;
         }
-        let right = labels.iter().filter(|l| *l == class).count();
-        let mut others: Vec<&str> = labels.iter().map(String::as_str).filter(|l| l != class).collect();
-        others.sort_unstable();
-        println!(
-            "  {class:>3}: {right:>3}/{} = {:5.1}%{}",
-            samples.len(),
-            100.0 * right as f64 / samples.len() as f64,
-            if others.is_empty() { String::new() } else { format!("   (others judged {})", others.join(", ")) }
-        );
+        let labels: Vec<&str> = labels.iter().map(String::as_str).collect();
+        let right = print_tally(class, &labels);
         right_all += right;
         total += samples.len();
     }
@@ -214,7 +209,6 @@ fn classes(o: &Options, judge: &Judge, voices: &Judge, rate: u32, part: &SavedTo
         100.0 * right_all as f64 / total.max(1) as f64,
         100.0 / pipeline.classes().len() as f64
     );
-    let voices: Vec<String> = speakers.iter().map(|(who, n)| format!("{who} {n}")).collect();
-    println!("  voices (the speaker of each sample's nearest training recording): {}", voices.join(", "));
+    print_voices(&speakers);
     Ok(())
 }
