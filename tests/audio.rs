@@ -1,5 +1,6 @@
 //! The audio modality end to end through the `autoreg` binary: train a tiny
-//! digit-conditional model of `configs/spoken-digits.toml`'s kind on a few FSDD
+//! digit-conditional model of `configs/spoken-digits.toml`'s kind, on its mu-law samples
+//! (the config without its codec, which `tests/codec.rs` covers), on a few FSDD
 //! recordings, then sample a class, fail on an unknown class, and continue a prompt.
 //!
 //! The recordings come from `fsdd/recordings` under the data root
@@ -7,10 +8,31 @@
 
 use crate::common;
 use common::{fails, ok, parse_wav, png_size, shared_data, train_with};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Sample rate of FSDD and of the config.
 const RATE: u32 = 8000;
+
+/// Writes `spoken-digits.toml` in `dir`: the shipped config without its
+/// `[tokenizer.codec]` section, so sample-level.
+fn without_codec(dir: &Path) -> PathBuf {
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/spoken-digits.toml");
+    let text = std::fs::read_to_string(shipped).unwrap();
+    let mut in_codec = false;
+    let kept: Vec<&str> = text
+        .lines()
+        .filter(|line| {
+            if line.starts_with('[') {
+                in_codec = line.trim() == "[tokenizer.codec]";
+            }
+            !in_codec
+        })
+        .collect();
+    assert!(kept.len() < text.lines().count(), "the shipped config has a codec to leave out");
+    let path = dir.join("spoken-digits.toml");
+    std::fs::write(&path, kept.join("\n")).unwrap();
+    path
+}
 
 fn rms(samples: &[f32]) -> f32 {
     (samples.iter().map(|s| s * s).sum::<f32>() / samples.len().max(1) as f32).sqrt()
@@ -32,9 +54,11 @@ fn spoken_digits_train_sample_class_and_continue_a_prompt() {
             std::fs::copy(fsdd.join(&name), recordings.join(&dest)).unwrap_or_else(|e| panic!("{name}: {e}"));
         }
     }
-    // The shipped config, shrunk: the context stays 512 so that a 0.05 s prompt fits.
-    let config = Path::new(env!("CARGO_MANIFEST_DIR")).join("configs/spoken-digits.toml");
+    // The shipped config without its codec, shrunk, with a context of 512 samples so
+    // that a 0.05 s prompt fits.
+    let config = without_codec(s);
     let sets = [
+        "model.block_size=512".into(),
         format!("data.root={}", s.join("data").display()),
         format!("data.cache_dir={}", s.join("cache").display()),
         "model.n_layer=1".into(),

@@ -326,6 +326,13 @@ fn audio_report_shows_waveforms_with_players() {
         "model.n_head=2".into(),
         "model.n_embd=32".into(),
         "model.block_size=128".into(),
+        // The shipped codec, shrunk to train in a second.
+        "tokenizer.codec.steps=20".into(),
+        "tokenizer.codec.codebook_size=32".into(),
+        "tokenizer.codec.code_dim=8".into(),
+        "tokenizer.codec.channels=16".into(),
+        "tokenizer.codec.batch_size=4".into(),
+        "tokenizer.codec.crop_frames=16".into(),
         "train.batch_size=2".into(),
         "train.max_steps=10".into(),
         "train.warmup_steps=2".into(),
@@ -337,7 +344,7 @@ fn audio_report_shows_waveforms_with_players() {
     train_with(s.path(), &config, &sets);
     let run = s.path().join("runs/spoken-digits");
     let r = run.to_str().unwrap();
-    ok(s.path(), &["sample", r, "--class", "3", "--num", "2", "--max-tokens", "400", "--out", "out", "--report"]);
+    ok(s.path(), &["sample", r, "--class", "3", "--num", "2", "--max-tokens", "20", "--out", "out", "--report"]);
     let page = run.join("report.html");
     let html = check_page(&run, &page);
     assert!(html.contains("class 3"), "the class labels the samples");

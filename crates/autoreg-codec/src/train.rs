@@ -28,6 +28,8 @@ const DECAY: f64 = 0.99;
 const BETA: f64 = 0.25;
 /// Mel bands of the loss on log mel energies.
 const MELS: usize = 40;
+/// Weight of the loss on log mel energies.
+const MEL_WEIGHT: f64 = 3.0;
 /// Codes are checked for disuse this often, in steps.
 const RESTART_EVERY: usize = 50;
 /// A code whose moving count of vectors falls below this is restarted.
@@ -105,7 +107,7 @@ pub fn train(
         let y = net.decode(&straight); // (B, bins, crop)
         let mel = |x: &Tensor| mels.matmul(&net.unstandardize(x).exp()).clamp_min(FLOOR).log(); // (B, mels, crop)
         let loss = (&y - &x).abs().mean(Kind::Float)
-            + (mel(&y) - mel(&x)).abs().mean(Kind::Float)
+            + MEL_WEIGHT * (mel(&y) - mel(&x)).abs().mean(Kind::Float)
             + BETA * (&z - q.detach()).square().mean(Kind::Float);
         let mut grads = optimizer.gradients(&loss);
         Optimizer::clip_grad_norm(&mut grads, 1.0);
