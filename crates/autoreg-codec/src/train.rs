@@ -28,8 +28,9 @@ const DECAY: f64 = 0.99;
 const BETA: f64 = 0.25;
 /// Mel bands of the loss on log mel energies.
 const MELS: usize = 40;
-/// Weight of the loss on log mel energies.
-const MEL_WEIGHT: f64 = 3.0;
+/// Weight of the loss on log mel energies, beside the log magnitudes' (whose bins weigh
+/// high frequencies as much as low ones).
+const MEL_WEIGHT: f64 = 1.0;
 /// Codes are checked for disuse this often, in steps.
 const RESTART_EVERY: usize = 50;
 /// A code whose moving count of vectors falls below this is restarted.
