@@ -43,7 +43,7 @@ fn a_tiny_bpe_midi_model_samples_tunes_that_parse() {
     ok(p, &["train", config.to_str().unwrap()]);
     let run = p.join("runs/tunes");
     let saved = tokenizer_json(&run);
-    assert_eq!(saved["format"], 2);
+    assert_eq!(saved["format"], 3);
     assert_eq!(saved["bpe"]["split"], "Bar", "MIDI merges stop at bar lines");
     let info = ok(p, &["info", run.to_str().unwrap()]);
     assert!(info.contains("tokenizer  midi (700 tokens)") && info.contains("bpe "), "{info}");

@@ -321,7 +321,7 @@ fn a_tokenizer_edited_after_training_is_refused_by_every_command() {
     assert!(state.contains("\"tokenizer_checksum\""), "{state}");
     let want = format!("{}: does not match its checksum in state.json (edited after training?)", path.display());
     // Two letters swapped (the same vocabulary size, other meanings), or spaces alone.
-    for (from, to) in [(" .abc", " .bac"), ("\"format\": 2", "\"format\":  2")] {
+    for (from, to) in [(" .abc", " .bac"), ("\"format\": 3", "\"format\":  3")] {
         edit(&path, from, to);
         for args in [
             &["sample", &r, "--checkpoint", "last", "--max-tokens", "5", "--out", "o"][..],
@@ -336,7 +336,7 @@ fn a_tokenizer_edited_after_training_is_refused_by_every_command() {
     }
     assert!(ok(s.path(), &["info", &r]).contains("last       step 20 "), "the resumes did not train");
     // Checkpoints written before the record load with the tokenizer as it is.
-    edit(&path, "\"format\": 2", "\"format\":  2");
+    edit(&path, "\"format\": 3", "\"format\":  3");
     for entry in std::fs::read_dir(run.join("checkpoints")).unwrap().flatten() {
         let state = entry.path().join("state.json");
         let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&state).unwrap()).unwrap();
