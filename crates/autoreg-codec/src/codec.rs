@@ -151,12 +151,6 @@ impl Codec {
         self.codes_per_second() * f64::from(self.codebook_size()).log2()
     }
 
-    /// The same codec saved as `file`.
-    pub fn named(mut self, file: String) -> Self {
-        self.file = file;
-        self
-    }
-
     fn weights(&self) -> Result<&Weights, CodecError> {
         self.weights.get().map(Arc::as_ref).ok_or_else(|| {
             CodecError::weights(&self.file, "the codec's weights were not read: load the tokenizer from its file")
@@ -214,7 +208,7 @@ impl Codec {
     }
 
     /// The weights as a safetensors file.
-    pub fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
+    fn to_bytes(&self) -> Result<Vec<u8>, CodecError> {
         serialize(self.weights()?)
     }
 

@@ -38,11 +38,6 @@ impl<M: Modality> Coded<M> {
         Ok(Self { inner, codec })
     }
 
-    /// The modality under the codec.
-    pub fn inner(&self) -> &M {
-        &self.inner
-    }
-
     /// The codec.
     pub fn codec(&self) -> &Codec {
         &self.codec
