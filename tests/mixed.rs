@@ -14,7 +14,7 @@ use common::{Scratch, fails, ok, parse_wav, png_size, shared_data};
 use std::path::{Path, PathBuf};
 
 /// The words of the digits, as captions.
-const WORDS: &str = r#"words = { "0" = "zero", "1" = "one", "2" = "two", "3" = "three", "4" = "four", "5" = "five", "6" = "six", "7" = "seven", "8" = "eight", "9" = "nine" }"#;
+pub(crate) const WORDS: &str = r#"words = { "0" = "zero", "1" = "one", "2" = "two", "3" = "three", "4" = "four", "5" = "five", "6" = "six", "7" = "seven", "8" = "eight", "9" = "nine" }"#;
 
 /// Copies a small part of each shared data set under `root`: the digits, 40 FSDD
 /// recordings (four of each digit by one speaker), 12 tunes and 20 kB of Shakespeare.

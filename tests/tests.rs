@@ -9,6 +9,7 @@ mod bad_input;
 mod bpe;
 mod codec;
 mod distributed;
+mod image_codec;
 mod interrupt;
 mod kill;
 mod midi;

@@ -4,7 +4,8 @@
 
 use crate::config::CodecConfig;
 use crate::error::CodecError;
-use crate::net::{Net, Spectral, buffer_shapes, shapes};
+use crate::features::{Features, Spectral};
+use crate::net::{Net, buffer_shapes, shapes};
 use autoreg_tokens::SignalShape;
 use safetensors::tensor::{Dtype, SafeTensors, TensorView};
 use serde::{Deserialize, Serialize};
@@ -25,7 +26,8 @@ pub struct Trained {
     pub signals: usize,
     /// Values they held.
     pub values: usize,
-    /// Mean absolute error of the standardized log magnitudes over the training signals.
+    /// Mean absolute error of the standardized features (log magnitudes, pixels) over
+    /// the training signals.
     pub reconstruction_l1: f64,
     /// Perplexity of the codes given to the training signals: how many codes are in use.
     pub perplexity: f64,
@@ -63,18 +65,28 @@ impl std::fmt::Debug for Codec {
 }
 
 impl std::fmt::Display for Codec {
-    /// `512 codes, 50 per second (450 bits/s), trained 3000 steps in 66 s: codec-audio.safetensors`
+    /// `512 codes, 50 per second (450 bits/s), trained 3000 steps in 66 s: codec-audio.safetensors`,
+    /// or `512 codes, 7x7 per 28x28 image (4x4 pixels a code, 441 bits an image), ...`
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} codes, {} per second ({:.0} bits/s), trained {} steps in {:.0} s: {}",
-            self.codebook_size(),
-            self.codes_per_second(),
-            self.bits_per_second(),
-            self.trained.steps,
-            self.trained.seconds,
-            self.file
-        )
+        let bits = f64::from(self.codebook_size()).log2();
+        write!(f, "{} codes, ", self.codebook_size())?;
+        match self.shape {
+            SignalShape::Wave { .. } => {
+                let per_second = self.codes_per_second().unwrap_or(0.0);
+                write!(f, "{per_second} per second ({:.0} bits/s)", per_second * bits)?;
+            }
+            SignalShape::Image { width, height, .. } => {
+                let side = self.config.downsample() as u32;
+                let (columns, rows) = (width / side, height / side);
+                let codes = f64::from(columns * rows);
+                write!(
+                    f,
+                    "{columns}x{rows} per {width}x{height} image ({side}x{side} pixels a code, {:.0} bits an image)",
+                    codes * bits
+                )?;
+            }
+        }
+        write!(f, ", trained {} steps in {:.0} s: {}", self.trained.steps, self.trained.seconds, self.file)
     }
 }
 
@@ -89,7 +101,7 @@ impl Codec {
         trained: Trained,
     ) -> Result<Self, CodecError> {
         let mut weights = Vec::new();
-        for (name, shape) in shapes(&config).into_iter().chain(buffer_shapes(&config)) {
+        for (name, shape) in shapes(&config, shape).into_iter().chain(buffer_shapes(&config, shape)) {
             let tensor = named
                 .iter()
                 .find(|(n, _)| *n == name)
@@ -137,18 +149,25 @@ impl Codec {
 
     /// Values that one code stands for.
     pub fn values_per_code(&self) -> usize {
-        self.config.values_per_code()
+        self.config.values_per_code(self.shape)
     }
 
-    /// Codes per second of signal.
-    pub fn codes_per_second(&self) -> f64 {
-        let SignalShape::Wave { rate } = self.shape;
-        f64::from(rate) / self.values_per_code() as f64
+    /// Codes per second of signal, for a signal over time.
+    pub fn codes_per_second(&self) -> Option<f64> {
+        match self.shape {
+            SignalShape::Wave { rate } => Some(f64::from(rate) / self.values_per_code() as f64),
+            SignalShape::Image { .. } => None,
+        }
     }
 
-    /// Bits per second of signal that the codes carry.
-    pub fn bits_per_second(&self) -> f64 {
-        self.codes_per_second() * f64::from(self.codebook_size()).log2()
+    /// Bits per second of signal that the codes carry, for a signal over time.
+    pub fn bits_per_second(&self) -> Option<f64> {
+        Some(self.codes_per_second()? * f64::from(self.codebook_size()).log2())
+    }
+
+    /// Codes of one whole signal, for signals of one size (images).
+    pub fn codes_per_signal(&self) -> Option<usize> {
+        Features::new(&self.config, self.shape).whole().map(|values| values / self.values_per_code())
     }
 
     fn weights(&self) -> Result<&Weights, CodecError> {
@@ -164,47 +183,87 @@ impl Codec {
             .iter()
             .map(|(name, shape, values)| (name.clone(), Tensor::from_slice(values).reshape(shape.as_slice())))
             .collect::<HashMap<_, _>>();
-        Ok(Net::new(tensors, &self.config))
+        Ok(Net::new(tensors, &self.config, self.shape))
     }
 
-    /// The codes of a signal: one per [`Codec::values_per_code`] values, the last one
-    /// padded with silence. No values, no codes.
+    /// The codes of a signal. Audio: one per [`Codec::values_per_code`] values, the
+    /// last one padded with silence. An image: its codes in raster order; the top rows
+    /// of an image (a prompt) give the rows of codes they cover whole, the rows below
+    /// them filled by repeating the last one. No values, no codes; more values than an
+    /// image holds are an error.
     pub fn encode(&self, values: &[f32]) -> Result<Vec<u32>, CodecError> {
-        if values.is_empty() {
+        let features = Features::new(&self.config, self.shape);
+        let quantum = features.quantum(&self.config, self.shape);
+        let (padded, keep) = match features.whole() {
+            None => {
+                let mut padded = values.to_vec();
+                padded.resize(values.len().div_ceil(quantum) * quantum, 0.0);
+                (padded, None)
+            }
+            Some(whole) => {
+                if values.len() > whole {
+                    return Err(CodecError::Data(format!(
+                        "an image of {} values, more than the {whole} that the codec's images hold",
+                        values.len()
+                    )));
+                }
+                let row = quantum / self.config.downsample();
+                let given = values.len() - values.len() % row;
+                let mut padded = values[..given].to_vec();
+                while padded.len() < whole {
+                    let last = padded.len().checked_sub(row).map_or(vec![0.0; row], |at| padded[at..].to_vec());
+                    padded.extend(last);
+                }
+                (padded, Some(values.len() / quantum * (quantum / self.values_per_code())))
+            }
+        };
+        if values.is_empty() || keep == Some(0) {
             return Ok(Vec::new());
         }
-        let per = self.values_per_code();
-        let mut padded = values.to_vec();
-        padded.resize(values.len().div_ceil(per) * per, 0.0);
         let net = self.net()?;
-        let spectral = Spectral::new(&self.config);
         let codes = tch::no_grad(|| {
-            let wave = Tensor::from_slice(&padded).view([1, -1]); // (1, N)
-            let x = net.standardize(&spectral.log_magnitude(&wave)); // (1, bins, F)
+            let signal = Tensor::from_slice(&padded).view([1, -1]); // (1, N)
+            let x = net.standardize(&features.of(&signal)); // (1, C, F...)
             net.quantize(&net.encode(&x)).0.reshape([-1]) // (T)
         });
-        let codes = Vec::<i64>::try_from(codes)?;
-        Ok(codes.into_iter().map(|c| c as u32).collect())
+        let mut codes: Vec<u32> = Vec::<i64>::try_from(codes)?.into_iter().map(|c| c as u32).collect();
+        codes.truncate(keep.unwrap_or(codes.len()));
+        Ok(codes)
     }
 
-    /// The signal of `codes`: [`Codec::values_per_code`] values per code, in `[-1, 1]`.
-    /// Codes outside the codebook are an error.
+    /// The signal of `codes`, in `[-1, 1]`. Audio: [`Codec::values_per_code`] values per
+    /// code. An image: the pixel rows of the rows of codes given whole, at most one
+    /// image's (codes past it are dropped). Codes outside the codebook are an error.
     pub fn decode(&self, codes: &[u32]) -> Result<Vec<f32>, CodecError> {
-        if codes.is_empty() {
-            return Ok(Vec::new());
-        }
         if let Some(&bad) = codes.iter().find(|&&c| c >= self.codebook_size()) {
             return Err(CodecError::Data(format!("code {bad} is outside the codebook of {}", self.codebook_size())));
         }
+        let features = Features::new(&self.config, self.shape);
+        let mut codes: Vec<i64> = codes.iter().map(|&c| i64::from(c)).collect();
+        let mut grid = vec![1, codes.len() as i64];
+        let mut keep = None;
+        if let (Some(whole), SignalShape::Image { width, height, .. }) = (self.codes_per_signal(), self.shape) {
+            let side = self.config.downsample() as u32;
+            let columns = (width / side) as usize;
+            codes.truncate(codes.len() / columns * columns);
+            codes.truncate(whole);
+            keep = Some(codes.len() * self.values_per_code());
+            while !codes.is_empty() && codes.len() < whole {
+                codes.extend_from_within(codes.len() - columns..);
+            }
+            grid = vec![1, i64::from(height / side), columns as i64];
+        }
+        if codes.is_empty() {
+            return Ok(Vec::new());
+        }
         let net = self.net()?;
-        let spectral = Spectral::new(&self.config);
-        let wave = tch::no_grad(|| {
-            let codes: Vec<i64> = codes.iter().map(|&c| i64::from(c)).collect();
-            let z = net.lookup(&Tensor::from_slice(&codes).view([1, -1])); // (1, D, T)
-            let x = net.unstandardize(&net.decode(&z)); // (1, bins, F)
-            spectral.griffin_lim(&x, self.config.griffin_lim).reshape([-1]).clamp(-1.0, 1.0)
+        let values = tch::no_grad(|| {
+            let z = net.lookup(&Tensor::from_slice(&codes).view(grid.as_slice())); // (1, D, T...)
+            features.values(&net.unstandardize(&net.decode(&z))).reshape([-1]) // (N)
         });
-        Ok(Vec::<f32>::try_from(wave)?)
+        let mut values = Vec::<f32>::try_from(values)?;
+        values.truncate(keep.unwrap_or(values.len()));
+        Ok(values)
     }
 
     /// The weights as a safetensors file.
@@ -238,7 +297,8 @@ impl Codec {
                 ),
             ));
         }
-        let weights = deserialize(&bytes, &self.config).map_err(|reason| CodecError::weights(&path, reason))?;
+        let weights =
+            deserialize(&bytes, &self.config, self.shape).map_err(|reason| CodecError::weights(&path, reason))?;
         let _ = self.weights.set(Arc::new(weights));
         Ok(())
     }
@@ -262,12 +322,12 @@ fn serialize(weights: &Weights) -> Result<Vec<u8>, CodecError> {
     safetensors::serialize(views, &None).map_err(|e| CodecError::Data(format!("cannot write safetensors: {e:?}")))
 }
 
-/// The weights of a codec of `config` in safetensors `bytes`: every tensor it needs,
-/// f32, of its shape.
-fn deserialize(bytes: &[u8], config: &CodecConfig) -> Result<Weights, String> {
+/// The weights of a codec of `config` for signals of `signal` in safetensors `bytes`:
+/// every tensor it needs, f32, of its shape.
+fn deserialize(bytes: &[u8], config: &CodecConfig, signal: SignalShape) -> Result<Weights, String> {
     let file = SafeTensors::deserialize(bytes).map_err(|e| format!("not a safetensors file: {e:?}"))?;
     let mut weights = Vec::new();
-    for (name, shape) in shapes(config).into_iter().chain(buffer_shapes(config)) {
+    for (name, shape) in shapes(config, signal).into_iter().chain(buffer_shapes(config, signal)) {
         let view = file.tensor(&name).map_err(|_| format!("the codec's weights have no tensor {name}"))?;
         let found: Vec<i64> = view.shape().iter().map(|&d| d as i64).collect();
         if view.dtype() != Dtype::F32 || found != shape {
@@ -283,7 +343,7 @@ fn deserialize(bytes: &[u8], config: &CodecConfig) -> Result<Weights, String> {
 /// network between: the bound that a codec of magnitudes with `config`'s transform can
 /// reach.
 pub fn griffin_lim_of(values: &[f32], config: &CodecConfig, iterations: usize) -> Result<Vec<f32>, CodecError> {
-    let per = config.values_per_code();
+    let per = config.hop() * config.frames_per_code();
     let mut padded = values.to_vec();
     padded.resize(values.len().div_ceil(per).max(1) * per, 0.0);
     let spectral = Spectral::new(config);

@@ -3,16 +3,18 @@
 use crate::codec::Codec;
 use crate::error::CodecError;
 use autoreg_tokens::{
-    Classes, Companions, Decoded, Extras, MergeRule, Modality, Overview, Prompts, Signal, Source, Specials, Split,
-    TokenError, Units,
+    Classes, Companions, Decoded, Extras, Frames, MergeRule, Modality, Overview, Prompts, Signal, Source, Specials,
+    Split, TokenError, Units,
 };
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// The modality `M` with a codec: ids `0..K` are the codes, then `M`'s ids that carry
-/// no value (its classes, then BOS, EOS, PAD), in their order. A document
+/// no value (its frame token, classes, then BOS, EOS, PAD), in their order. A document
 /// `BOS Label_3 v v v ... EOS` of `M` is `BOS Label_3 c c ... EOS` here, one code per
-/// [`Codec::values_per_code`] values.
+/// [`Codec::values_per_code`] values; a video's `BOS <frame> v... <frame> v... EOS` is
+/// `BOS <frame> c... <frame> c... EOS`, each frame an image's codes (frames need a codec
+/// of images, whose signals are whole frames).
 #[derive(Clone, Debug)]
 pub struct Coded<M> {
     inner: M,
@@ -58,10 +60,15 @@ impl<M: Modality> Coded<M> {
         id - self.codec.codebook_size() + self.values()
     }
 
+    /// This modality's id of an inner id that is not a value.
+    fn outer_id(&self, id: u32) -> u32 {
+        id - self.values() + self.codec.codebook_size()
+    }
+
     /// Ids of the inner modality in this modality's ids: each run of values becomes
     /// its codes.
     pub fn encode_ids(&self, ids: &[u32]) -> Result<Vec<u32>, CodecError> {
-        let (values, codes) = (self.values(), self.codec.codebook_size());
+        let values = self.values();
         let mut out = Vec::with_capacity(ids.len() / self.codec.values_per_code() + 8);
         let mut rest = ids;
         while let Some(&first) = rest.first() {
@@ -69,7 +76,7 @@ impl<M: Modality> Coded<M> {
             if first < values {
                 out.extend(self.codec.encode(&self.signal().values(&rest[..run]))?);
             } else {
-                out.extend(rest[..run].iter().map(|&id| id - values + codes));
+                out.extend(rest[..run].iter().map(|&id| self.outer_id(id)));
             }
             rest = &rest[run..];
         }
@@ -105,7 +112,7 @@ impl<M: Modality> Modality for Coded<M> {
     }
 
     fn specials(&self) -> Specials {
-        Specials::after(self.inner.specials().bos - self.values() + self.codec.codebook_size())
+        Specials::after(self.outer_id(self.inner.specials().bos))
     }
 
     fn token_name(&self, id: u32) -> Option<String> {
@@ -138,6 +145,7 @@ impl<M: Modality> Modality for Coded<M> {
             units: inner.units.map(|_| self as &dyn Units),
             inputs: inner.inputs,
             titles: inner.titles,
+            frames: inner.frames.filter(|_| self.codec.codes_per_signal().is_some()).map(|_| self as &dyn Frames),
             ..Extras::default()
         }
     }
@@ -156,12 +164,15 @@ impl<M: Modality> Classes for Coded<M> {
     fn ids(&self) -> Range<u32> {
         let Some(classes) = self.inner.extras().classes else { return 0..0 };
         let ids = classes.ids();
-        let shift = |id: u32| id - self.values() + self.codec.codebook_size();
-        shift(ids.start)..shift(ids.end)
+        self.outer_id(ids.start)..self.outer_id(ids.end)
     }
 
     fn of_file(&self) -> bool {
         self.inner.extras().classes.is_some_and(|c| c.of_file())
+    }
+
+    fn in_every_frame(&self) -> bool {
+        self.inner.extras().classes.is_some_and(|c| c.in_every_frame())
     }
 }
 
@@ -208,5 +219,18 @@ impl<M: Modality> Units for Coded<M> {
     fn count(&self, doc: &[u32]) -> usize {
         let codes = doc.iter().filter(|&&id| id < self.codec.codebook_size()).count();
         codes * self.codec.values_per_code()
+    }
+}
+
+impl<M: Modality> Frames for Coded<M> {
+    fn frame_token(&self) -> u32 {
+        self.inner.extras().frames.map_or(0, |f| self.outer_id(f.frame_token()))
+    }
+
+    /// The inner frame's ids with its image's values as codes.
+    fn frame_len(&self) -> usize {
+        let inner = self.inner.extras().frames.map_or(0, |f| f.frame_len());
+        let codes = self.codec.codes_per_signal().unwrap_or(0);
+        inner.saturating_sub(codes * self.codec.values_per_code()) + codes
     }
 }

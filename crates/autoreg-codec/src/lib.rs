@@ -1,5 +1,6 @@
-//! Learned tokenizer stages for autoreg: a neural codec that turns a signal into a few
-//! codes per second and back, trained with libtorch on the training split of a run.
+//! Learned tokenizer stages for autoreg: a neural codec that turns a recording into a
+//! few codes per second, or an image into a grid of codes (one per patch), and back,
+//! trained with libtorch on the training split of a run.
 //!
 //! [`Coded`] puts a [`Codec`] in front of any modality whose ids carry a signal
 //! ([`autoreg_tokens::Signal`]): each run of its value ids becomes codes, its other ids
@@ -11,6 +12,7 @@ mod codec;
 mod coded;
 mod config;
 mod error;
+mod features;
 mod mel;
 mod net;
 mod train;

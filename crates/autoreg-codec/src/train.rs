@@ -1,6 +1,7 @@
-//! Training a codec on a run's signals: the autoencoder by AdamW on the L1 distances of
-//! standardized log magnitudes and of log mel energies (which weigh low frequencies as
-//! hearing and MFCCs do), plus the commitment loss (β = 0.25); the codebook by
+//! Training a codec on a run's signals: the autoencoder by AdamW on the L1 distance of
+//! the standardized features (for audio, plus that of log mel energies, which weigh
+//! low frequencies as hearing and MFCCs do), plus the commitment loss (β = 0.25); the
+//! codebook by
 //! exponential moving averages (decay 0.99), with codes unused for a while restarted
 //! on vectors of the batch ("Robust training of vector quantized bottleneck models",
 //! Łańcucki et al. 2020). Crops are drawn from the step number and the seed, and a
@@ -9,8 +10,9 @@
 use crate::codec::{Codec, Trained};
 use crate::config::CodecConfig;
 use crate::error::CodecError;
+use crate::features::{FLOOR, Features};
 use crate::mel::mel_filters;
-use crate::net::{CODEBOOK, FLOOR, MEAN, Net, STD, Spectral, nearest, shapes};
+use crate::net::{CODEBOOK, MEAN, Net, STD, nearest, per_channel, shapes};
 use autoreg_data::Progress;
 use autoreg_model::{OptimConfig, Optimizer};
 use autoreg_tokens::SignalShape;
@@ -49,7 +51,7 @@ pub struct Training<'a> {
 }
 
 /// Trains a codec of `config` on `signals` (each a run of values in `[-1, 1]` of
-/// `shape`), to be saved as `file`.
+/// `shape`: audio of any length, whole images), to be saved as `file`.
 pub fn train(
     config: &CodecConfig,
     shape: SignalShape,
@@ -57,21 +59,20 @@ pub fn train(
     file: String,
     training: Training,
 ) -> Result<Codec, CodecError> {
-    config.validate().map_err(CodecError::Config)?;
     if config.from.is_some() {
         return Err(CodecError::Config("a codec given by `from` is not trained again".into()));
     }
+    let config = &config.for_shape(shape).map_err(CodecError::Config)?;
     let signals: Vec<&Vec<f32>> = signals.iter().filter(|s| !s.is_empty()).collect();
     if signals.is_empty() {
         return Err(CodecError::Data("the training split holds no signal".into()));
     }
     let start = Instant::now();
-    let key = data_key(config, &signals);
+    let key = data_key(config, shape, &signals);
     let checkpoint = training.checkpoints.map(|dir| dir.join(format!("codec-{}.checkpoint", &key[..32])));
     let checkpoint = checkpoint.as_deref();
-    let (features, mean, std) = spectra(config, &signals);
-    let silence = (Tensor::full_like(&mean, FLOOR.ln()) - &mean) / &std; // (bins)
-    let vs = variables(config);
+    let (features, mean, std) = standardized(config, shape, &signals)?;
+    let vs = variables(config, shape);
     let (k, d) = (config.codebook_size as i64, config.code_dim as i64);
     let mut state = State {
         codebook: Tensor::zeros([k, d], (Kind::Float, Device::Cpu)),
@@ -82,7 +83,7 @@ pub fn train(
     tensors.insert(CODEBOOK.into(), state.codebook.shallow_clone());
     tensors.insert(MEAN.into(), mean.shallow_clone());
     tensors.insert(STD.into(), std.shallow_clone());
-    let net = Net::new(tensors, config);
+    let net = Net::new(tensors, config, shape);
     let optim = OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0, muon: None };
     let mut optimizer = Optimizer::new(&vs, optim);
 
@@ -90,26 +91,34 @@ pub fn train(
     if let Some(path) = checkpoint.filter(|p| p.exists()) {
         first = resume(path, &key, &vs, &mut optimizer, &mut state)?;
     }
-    let frames: Vec<i64> = features.iter().map(|f| f.size()[1]).collect();
-    let SignalShape::Wave { rate } = shape;
-    let bins = (config.n_fft() / 2 + 1) as i64;
-    let mels = Tensor::from_slice(&mel_filters(MELS, config.n_fft(), rate)).view([MELS as i64, bins]);
-    let batches = Batches { features: &features, frames: &frames, silence: &silence, config };
+    // Audio: the mel filters of the loss, and crops of `crop_frames` with silence after
+    // a short recording. Images train whole.
+    let (mels, crop) = match shape {
+        SignalShape::Wave { rate } => {
+            let bins = Features::channels(config, shape);
+            let mels = Tensor::from_slice(&mel_filters(MELS, config.n_fft(), rate)).view([MELS as i64, bins]);
+            let silence = (Tensor::full_like(&mean, FLOOR.ln()) - &mean) / &std; // (bins)
+            (Some(mels), Some((config.crop_frames() as i64, silence)))
+        }
+        SignalShape::Image { .. } => (None, None),
+    };
+    let batches = Batches { features: &features, crop, config };
     training.progress.begin("training the codec", config.steps as u64);
     training.progress.advance(first as u64);
     let mut steps = first;
     for step in first..config.steps {
-        let x = batches.draw(step); // (B, bins, crop)
-        let z = net.encode(&x); // (B, D, T)
-        let flat = z.permute([0, 2, 1]).reshape([-1, d]); // (N, D)
+        let x = batches.draw(step); // (B, C, F...)
+        let z = net.encode(&x); // (B, D, T...)
+        let flat = z.movedim(&[1i64][..], &[-1i64][..]).reshape([-1, d]); // (N, D)
         tch::no_grad(|| state.update(&flat, step, config));
-        let (_, q) = net.quantize(&z); // (B, D, T)
+        let (_, q) = net.quantize(&z); // (B, D, T...)
         let straight = &z + (&q - &z).detach();
-        let y = net.decode(&straight); // (B, bins, crop)
-        let mel = |x: &Tensor| mels.matmul(&net.unstandardize(x).exp()).clamp_min(FLOOR).log(); // (B, mels, crop)
-        let loss = (&y - &x).abs().mean(Kind::Float)
-            + MEL_WEIGHT * (mel(&y) - mel(&x)).abs().mean(Kind::Float)
-            + BETA * (&z - q.detach()).square().mean(Kind::Float);
+        let y = net.decode(&straight); // (B, C, F...)
+        let mut loss = (&y - &x).abs().mean(Kind::Float) + BETA * (&z - q.detach()).square().mean(Kind::Float);
+        if let Some(mels) = &mels {
+            let mel = |x: &Tensor| mels.matmul(&net.unstandardize(x).exp()).clamp_min(FLOOR).log(); // (B, mels, F)
+            loss += MEL_WEIGHT * (mel(&y) - mel(&x)).abs().mean(Kind::Float);
+        }
         let mut grads = optimizer.gradients(&loss);
         Optimizer::clip_grad_norm(&mut grads, 1.0);
         optimizer.step(&grads, learning_rate(config, step)).map_err(CodecError::Data)?;
@@ -142,39 +151,50 @@ pub fn train(
     Ok(codec)
 }
 
-/// The standardized log magnitudes (bins, F) of each signal, padded to whole codes,
-/// with the mean and deviation (bins) of every frame's.
-fn spectra(config: &CodecConfig, signals: &[&Vec<f32>]) -> (Vec<Tensor>, Tensor, Tensor) {
-    let spectral = Spectral::new(config);
-    let per = config.values_per_code();
-    let features: Vec<Tensor> = tch::no_grad(|| {
+/// The standardized features (C, F...) of each signal (audio padded to whole codes;
+/// an image must be whole), with the mean and deviation (C) of every position's.
+fn standardized(
+    config: &CodecConfig,
+    shape: SignalShape,
+    signals: &[&Vec<f32>],
+) -> Result<(Vec<Tensor>, Tensor, Tensor), CodecError> {
+    let features = Features::new(config, shape);
+    let quantum = features.quantum(config, shape);
+    if let Some(whole) = features.whole()
+        && let Some((i, s)) = signals.iter().enumerate().find(|(_, s)| s.len() != whole)
+    {
+        return Err(CodecError::Data(format!("image {i} holds {} values, not the {whole} of a whole image", s.len())));
+    }
+    let raw: Vec<Tensor> = tch::no_grad(|| {
         signals
             .iter()
             .map(|s| {
                 let mut padded = s.to_vec();
-                padded.resize(s.len().div_ceil(per) * per, 0.0);
-                spectral.log_magnitude(&Tensor::from_slice(&padded).view([1, -1])).squeeze_dim(0)
+                padded.resize(s.len().div_ceil(quantum) * quantum, 0.0);
+                features.of(&Tensor::from_slice(&padded).view([1, -1])) // (1, C, F...)
             })
             .collect()
     });
-    let all = Tensor::cat(&features, 1); // (bins, all frames)
+    let channels = Features::channels(config, shape);
+    let all = Tensor::cat(&raw.iter().map(|f| f.reshape([channels, -1])).collect::<Vec<_>>(), 1); // (C, all)
     let mean = all.mean_dim([1i64].as_slice(), false, Kind::Float);
     let std = all.std_dim([1i64].as_slice(), true, false).clamp_min(1e-3);
-    let features = features.iter().map(|f| (f - mean.view([-1, 1])) / std.view([-1, 1])).collect();
-    (features, mean, std)
+    let standardized =
+        raw.iter().map(|f| ((f - per_channel(&mean, f)) / per_channel(&std, f)).squeeze_dim(0)).collect();
+    Ok((standardized, mean, std))
 }
 
 /// The network's weights, initialised from the seed as PyTorch initialises
 /// convolutions (uniform within 1/sqrt(fan in)), biases at zero.
-fn variables(config: &CodecConfig) -> VarStore {
+fn variables(config: &CodecConfig, signal: SignalShape) -> VarStore {
     tch::manual_seed(config.seed as i64);
     let vs = VarStore::new(Device::Cpu);
-    for (name, shape) in shapes(config) {
+    for (name, shape) in shapes(config, signal) {
         let parts: Vec<&str> = name.split('.').collect();
         let path = parts[..parts.len() - 1].iter().fold(vs.root(), |path, part| path.sub(*part));
         let init = match shape.as_slice() {
-            [_, fan_in, kernel] => {
-                let bound = ((fan_in * kernel) as f64).powf(-0.5);
+            [_, fan_in, kernel @ ..] if !kernel.is_empty() => {
+                let bound = ((fan_in * kernel.iter().product::<i64>()) as f64).powf(-0.5);
                 Init::Uniform { lo: -bound, up: bound }
             }
             _ => Init::Const(0.0),
@@ -247,24 +267,25 @@ impl State {
 
 /// Training crops, drawn from the step number.
 struct Batches<'a> {
+    /// Standardized features (C, F...) of each signal.
     features: &'a [Tensor],
-    frames: &'a [i64],
-    silence: &'a Tensor,
+    /// Audio: frames per crop, and the features of silence (bins) that follow a short
+    /// recording. `None`: signals are taken whole.
+    crop: Option<(i64, Tensor)>,
     config: &'a CodecConfig,
 }
 
 impl Batches<'_> {
-    /// `batch_size` crops of `crop_frames` frames (B, bins, crop): each from a signal
-    /// drawn in proportion to its frames, at a random start; a shorter signal is
-    /// followed by silence.
+    /// `batch_size` crops (B, C, F...): each from a signal drawn in proportion to its
+    /// length, at a random start.
     fn draw(&self, step: usize) -> Tensor {
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let crop = self.config.crop_frames as i64;
-        let total: i64 = self.frames.iter().sum();
+        let lengths: Vec<i64> = self.features.iter().map(|f| f.size()[f.dim() - 1]).collect();
+        let total: i64 = lengths.iter().sum();
         let crops: Vec<Tensor> = (0..self.config.batch_size)
             .map(|_| {
                 let mut at = rng.random_range(0..total);
-                let i = self.frames.iter().position(|&f| {
+                let i = lengths.iter().position(|&f| {
                     let inside = at < f;
                     if !inside {
                         at -= f;
@@ -272,12 +293,13 @@ impl Batches<'_> {
                     inside
                 });
                 let i = i.unwrap_or(0);
-                let f = self.frames[i];
-                if f >= crop {
+                let Some((crop, silence)) = &self.crop else { return self.features[i].shallow_clone() };
+                let f = lengths[i];
+                if f >= *crop {
                     let start = rng.random_range(0..=f - crop);
-                    self.features[i].narrow(1, start, crop)
+                    self.features[i].narrow(1, start, *crop)
                 } else {
-                    let pad = self.silence.view([-1, 1]).expand([-1, crop - f], false);
+                    let pad = silence.view([-1, 1]).expand([-1, crop - f], false);
                     Tensor::cat(&[&self.features[i], &pad], 1)
                 }
             })
@@ -286,7 +308,7 @@ impl Batches<'_> {
     }
 }
 
-/// Mean absolute error of the standardized log magnitudes over `features`, and the
+/// Mean absolute error of the standardized features over `features`, and the
 /// perplexity of the codes they are given.
 fn measure(net: &Net, features: &[Tensor]) -> (f64, f64) {
     tch::no_grad(|| {
@@ -297,7 +319,7 @@ fn measure(net: &Net, features: &[Tensor]) -> (f64, f64) {
             let (codes, q) = net.quantize(&net.encode(&x));
             let y = net.decode(&q);
             error += (&y - &x).abs().sum(Kind::Float).double_value(&[]);
-            frames += f.size()[1] * f.size()[0];
+            frames += f.numel() as i64;
             let k = net.codebook_size();
             let histogram = codes.reshape([-1]).bincount::<Tensor>(None, k).to_kind(Kind::Float);
             counts = Some(match counts {
@@ -315,9 +337,9 @@ fn measure(net: &Net, features: &[Tensor]) -> (f64, f64) {
 
 /// A key of the settings and the data: a checkpoint of other data or settings is not
 /// resumed.
-fn data_key(config: &CodecConfig, signals: &[&Vec<f32>]) -> String {
+fn data_key(config: &CodecConfig, shape: SignalShape, signals: &[&Vec<f32>]) -> String {
     let mut hasher = blake3::Hasher::new();
-    hasher.update(format!("{config:?}").as_bytes());
+    hasher.update(format!("{config:?} {shape:?}").as_bytes());
     for s in signals {
         hasher.update(&(s.len() as u64).to_le_bytes());
         for v in s.iter() {
@@ -405,15 +427,15 @@ mod tests {
     /// A codec small enough to train in a second.
     fn tiny(steps: usize) -> CodecConfig {
         CodecConfig {
-            hop: 16,
-            frames_per_code: 2,
+            hop: Some(16),
+            frames_per_code: Some(2),
             codebook_size: 16,
             code_dim: 4,
             channels: 8,
             steps,
             batch_size: 4,
-            crop_frames: 8,
-            griffin_lim: 4,
+            crop_frames: Some(8),
+            griffin_lim: Some(4),
             ..CodecConfig::default()
         }
     }
@@ -442,7 +464,7 @@ mod tests {
     fn encoding_then_decoding_keeps_the_length_within_one_code() {
         let codec = trained(&tiny(10), None, &Silent).unwrap();
         assert_eq!(codec.values_per_code(), 32);
-        assert_eq!(codec.codes_per_second(), 1000.0 / 32.0);
+        assert_eq!(codec.codes_per_second(), Some(1000.0 / 32.0));
         for len in [1usize, 31, 32, 33, 500] {
             let values: Vec<f32> = (0..len).map(|i| (i as f32 * 0.3).sin()).collect();
             let codes = codec.encode(&values).unwrap();
@@ -550,5 +572,57 @@ mod tests {
         let text = TextTokenizer::byte();
         let err = Coded::new(text, codec).unwrap_err().to_string();
         assert!(err.contains("a text tokenizer carries no signal"), "{err}");
+    }
+
+    #[test]
+    fn image_codes_cover_patches_and_a_prompt_keeps_whole_rows_of_codes() {
+        for channels in [1u32, 3] {
+            let shape = SignalShape::Image { width: 8, height: 12, channels };
+            let values = 8 * 12 * channels as usize;
+            let config = CodecConfig {
+                codebook_size: 16,
+                code_dim: 4,
+                channels: 8,
+                steps: 5,
+                batch_size: 4,
+                ..CodecConfig::default()
+            };
+            let images: Vec<Vec<f32>> =
+                (0..6).map(|k| (0..values).map(|i| ((i * (k + 1)) as f32 * 0.1).sin()).collect()).collect();
+            let training = || Training { progress: &Silent, checkpoints: None };
+            let codec = train(&config, shape, &images, "codec-pixels.safetensors".into(), training()).unwrap();
+            assert_eq!(codec.config().downsample, Some(4), "the default is saved");
+            assert_eq!((codec.values_per_code(), codec.codes_per_signal()), (16 * channels as usize, Some(6)));
+            assert_eq!(codec.codes_per_second(), None);
+            assert!(codec.to_string().starts_with("16 codes, 2x3 per 8x12 image (4x4 pixels a code, 24 bits"));
+            let codes = codec.encode(&images[0]).unwrap();
+            assert_eq!(codes.len(), 6);
+            let back = codec.decode(&codes).unwrap();
+            assert_eq!(back.len(), values);
+            assert!(back.iter().all(|v| v.is_finite() && v.abs() <= 1.0));
+            // The top 5 rows of pixels: one whole row of codes (4 rows of pixels).
+            let row = 8 * channels as usize;
+            let top = codec.encode(&images[0][..5 * row]).unwrap();
+            assert_eq!(top.len(), 2);
+            assert_eq!(codec.decode(&top).unwrap().len(), 4 * row);
+            // Codes cut inside a row decode to the whole rows before them; extra ones drop.
+            assert_eq!(codec.decode(&codes[..3]).unwrap().len(), 4 * row);
+            assert_eq!(codec.decode(&[codes.clone(), codes.clone()].concat()).unwrap().len(), values);
+            assert!(codec.encode(&images[0][..row - 1]).unwrap().is_empty());
+            let err = codec.encode(&vec![0.0; values + 1]).unwrap_err().to_string();
+            assert!(err.contains("more than the"), "{err}");
+            // Saved and read back, it codes the same.
+            let dir = tempfile::tempdir().unwrap();
+            codec.save(dir.path()).unwrap();
+            let read = serde_json_round_trip(&codec);
+            read.attach(dir.path()).unwrap();
+            assert_eq!(read.encode(&images[1]).unwrap(), codec.encode(&images[1]).unwrap());
+            // A cut image does not train; nor does an audio key.
+            let err = train(&config, shape, &[vec![0.0; 10]], "x".into(), training()).unwrap_err().to_string();
+            assert!(err.contains(&format!("image 0 holds 10 values, not the {values}")), "{err}");
+            let audio_key = CodecConfig { griffin_lim: Some(8), ..config.clone() };
+            let err = train(&audio_key, shape, &images, "x".into(), training()).unwrap_err().to_string();
+            assert!(err.contains("`griffin_lim` is a key of audio codecs"), "{err}");
+        }
     }
 }

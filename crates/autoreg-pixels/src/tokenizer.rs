@@ -5,8 +5,8 @@ use crate::raster::{Raster, Shape};
 use crate::read::{self, Origin, Sample};
 use crate::{palette, quantize};
 use autoreg_tokens::{
-    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split, TokenError,
-    Units,
+    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Signal, SignalShape, Source, Specials,
+    Split, TokenError, Units,
 };
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
@@ -389,8 +389,31 @@ impl Modality for PixelsTokenizer {
             overview: Some(self),
             units: Some(self),
             inputs: Some(self),
+            signal: self.levels().map(|_| self as &dyn Signal),
             ..Extras::default()
         }
+    }
+}
+
+/// Grey and RGB levels are values, for a learned image codec; a palette's colours are
+/// not (no signal).
+impl Signal for PixelsTokenizer {
+    fn symbols(&self) -> u32 {
+        self.num_symbols()
+    }
+
+    fn shape(&self) -> SignalShape {
+        SignalShape::Image { width: self.shape.width, height: self.shape.height, channels: self.channels() as u32 }
+    }
+
+    fn values(&self, ids: &[u32]) -> Vec<f32> {
+        let levels = self.levels().unwrap_or(2);
+        ids.iter().map(|&id| 2.0 * quantize::value(id, levels) - 1.0).collect()
+    }
+
+    fn ids(&self, values: &[f32]) -> Vec<u32> {
+        let levels = self.levels().unwrap_or(2);
+        values.iter().map(|&v| quantize::level((v + 1.0) / 2.0, levels)).collect()
     }
 }
 

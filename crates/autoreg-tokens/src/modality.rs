@@ -174,6 +174,13 @@ pub trait Classes {
     fn of_file(&self) -> bool {
         false
     }
+
+    /// Whether every frame repeats the class after its frame token (`BOS Class_k
+    /// [FRAME Class_k ...]...`), so that windows of frames, which start at a frame,
+    /// hold it too: a class prompt then opens the first frame with it.
+    fn in_every_frame(&self) -> bool {
+        false
+    }
 }
 
 /// Prompts cut in the modality's own unit.
@@ -230,11 +237,22 @@ pub enum SignalShape {
         /// Values per second.
         rate: u32,
     },
+    /// An image of `height` rows of `width` pixels, each `channels` values (1 grey, 3
+    /// RGB), in raster order with a pixel's channels together.
+    Image {
+        /// Pixels per row.
+        width: u32,
+        /// Rows.
+        height: u32,
+        /// Values per pixel.
+        channels: u32,
+    },
 }
 
 /// Ids that carry a signal's values: ids `0..symbols()` each stand for one value in
-/// `[-1, 1]`, and the ids after them (classes, specials) carry none. A learned codec
-/// encodes each run of value ids into codes and decodes codes back to value ids.
+/// `[-1, 1]`, and the ids after them (classes, specials, frame tokens) carry none. A
+/// learned codec encodes each run of value ids (a recording, an image, a frame) into
+/// codes and decodes codes back to value ids.
 pub trait Signal {
     /// How many ids are values: ids `0..symbols()`.
     fn symbols(&self) -> u32;

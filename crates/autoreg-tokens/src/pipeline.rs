@@ -157,12 +157,20 @@ impl<'a> Pipeline<'a> {
         self.base.extras().classes.map(|c| c.names()).unwrap_or(&[])
     }
 
-    /// The ids that start a sample of class number `class` (`BOS Class_k`).
+    /// The ids that start a sample of class number `class`: `BOS Class_k`, and the
+    /// first frame's `FRAME Class_k` when every frame repeats the class.
     pub fn class_prompt(&self, class: usize) -> Result<Vec<u32>, TokenError> {
-        let ids = self.base.extras().classes.map(|c| c.ids()).unwrap_or(0..0);
+        let classes = self.base.extras().classes;
+        let ids = classes.map(|c| c.ids()).unwrap_or(0..0);
         let n = ids.len();
         if class < n {
-            return Ok(vec![self.specials().bos, ids.start + class as u32]);
+            let id = ids.start + class as u32;
+            return Ok(match self.frames() {
+                Some((frame, _)) if classes.is_some_and(|c| c.in_every_frame()) => {
+                    vec![self.specials().bos, id, frame, id]
+                }
+                _ => vec![self.specials().bos, id],
+            });
         }
         Err(TokenError::format(
             "--class",

@@ -1,6 +1,6 @@
 use crate::tokenizer::VideoTokenizer;
 use autoreg_pixels::PixelsConfig;
-use autoreg_tokens::{ModalityBuilder, TokenError};
+use autoreg_tokens::{LabelPattern, ModalityBuilder, TokenError};
 use serde::{Deserialize, Serialize};
 use std::ops::RangeInclusive;
 use std::path::PathBuf;
@@ -23,19 +23,33 @@ pub struct VideoConfig {
     pub max_frames: usize,
     /// Milliseconds each frame of a decoded GIF shows, 10 to 60,000 (default 100).
     pub delay_ms: u32,
+    /// Put a class token after BOS (default `false`): the clip's label, which its name
+    /// gives by `label_pattern`. Classes are learned at fit time.
+    pub conditional: bool,
+    /// With `conditional`, the template of a clip's name that holds its label (see
+    /// `autoreg_tokens::LabelPattern`), matched against a GIF's file name or the folder
+    /// name of PNG frames (default `"{label}_{_}"`: `3_0042.gif` is a 3).
+    pub label_pattern: String,
 }
 
 impl Default for VideoConfig {
     fn default() -> Self {
-        Self { frame: PixelsConfig::default(), max_frames: *FRAMES.end(), delay_ms: 100 }
+        Self {
+            frame: PixelsConfig::default(),
+            max_frames: *FRAMES.end(),
+            delay_ms: 100,
+            conditional: false,
+            label_pattern: "{label}_{_}".into(),
+        }
     }
 }
 
 impl VideoConfig {
-    /// Checks the video's own settings; the reason names the key.
-    pub(crate) fn validate(&self) -> Result<(), String> {
+    /// Checks the video's own settings; the reason names the key. The label pattern,
+    /// compiled.
+    pub(crate) fn validate(&self) -> Result<LabelPattern, String> {
         if self.frame.conditional {
-            return Err("tokenizer.frame.conditional: a video tokenizer has no classes".into());
+            return Err("tokenizer.frame.conditional: a video's classes are `tokenizer.conditional`".into());
         }
         if !FRAMES.contains(&self.max_frames) {
             return Err(format!("tokenizer.max_frames must be 1 to {}, not {}", FRAMES.end(), self.max_frames));
@@ -43,7 +57,7 @@ impl VideoConfig {
         if !DELAYS.contains(&self.delay_ms) {
             return Err(format!("tokenizer.delay_ms must be 10 to 60000, not {}", self.delay_ms));
         }
-        Ok(())
+        LabelPattern::new(&self.label_pattern).map_err(|e| format!("tokenizer.label_pattern: {e}"))
     }
 }
 
@@ -55,10 +69,19 @@ impl ModalityBuilder for VideoConfig {
     }
 
     /// Fits the frame tokenizer on the first frame of every clip (a GIF's first frame,
-    /// the first PNG of a folder).
+    /// the first PNG of a folder), and when conditional, the classes on the clips' names.
     fn build(&self, files: &[PathBuf]) -> Result<VideoTokenizer, TokenError> {
-        self.validate().map_err(|reason| TokenError::Fit { kind: "video", reason })?;
+        let fit = |reason: String| TokenError::Fit { kind: "video", reason };
+        let pattern = self.validate().map_err(fit)?;
         let firsts: Vec<PathBuf> = files.iter().filter(|f| crate::read::opens_clip(f)).cloned().collect();
+        let mut classes = std::collections::BTreeSet::new();
+        if self.conditional {
+            classes.extend(firsts.iter().filter_map(|f| pattern.label(&crate::read::clip_name(f)).map(str::to_owned)));
+            if classes.is_empty() {
+                let reason = format!("no clip's name matches tokenizer.label_pattern {:?}", self.label_pattern);
+                return Err(fit(reason));
+            }
+        }
         // The pixels tokenizer names its keys `tokenizer.width`...; here they sit under `frame`.
         let frame = self.frame.build(&firsts).map_err(|e| match e {
             TokenError::Fit { reason, .. } => {
@@ -66,8 +89,8 @@ impl ModalityBuilder for VideoConfig {
             }
             other => other,
         })?;
-        VideoTokenizer::new(frame, self.max_frames, self.delay_ms)
-            .map_err(|reason| TokenError::Fit { kind: "video", reason })
+        let labels = self.conditional.then(|| (classes.into_iter().collect(), self.label_pattern.clone()));
+        VideoTokenizer::new(frame, self.max_frames, self.delay_ms, labels).map_err(fit)
     }
 }
 

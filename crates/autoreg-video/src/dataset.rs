@@ -20,7 +20,8 @@ const DELAY_MS: u32 = 100;
 /// `autoreg dataset moving-mnist`.
 #[derive(Clone, Debug, PartialEq, Eq, Args)]
 pub struct MovingMnistArgs {
-    /// The folder to write the clips to (`clip-00000.gif`, ...).
+    /// The folder to write the clips to (`clip-00000.gif`, ...; with `--labelled`,
+    /// `7_00000.gif`, ...).
     #[arg(long)]
     pub out: PathBuf,
     /// Number of clips.
@@ -42,6 +43,11 @@ pub struct MovingMnistArgs {
     /// `mnist-test/t10k-images-idx3-ubyte.gz` under the data roots (`$AUTOREG_DATA`, `datasets/`).
     #[arg(long, value_name = "FILE")]
     pub mnist: Option<PathBuf>,
+    /// Name each clip by its digits' labels, read from the IDX labels file beside the
+    /// images: `7_00042.gif` for one digit, `3-7_00042.gif` for two. A video config
+    /// with `conditional = true` takes the label from the name.
+    #[arg(long)]
+    pub labelled: bool,
 }
 
 /// A set written by [`write_moving_mnist`]; it displays as the line that says so.
@@ -123,15 +129,23 @@ pub fn write_moving_mnist(args: &MovingMnistArgs, progress: &dyn Progress) -> Re
         None => autoreg_data::find_data(MNIST)
             .map_err(|e| DatasetError::caused("the MNIST digits: give --mnist FILE", e))?,
     };
-    let digits = load_digits(&mnist)
+    let digits = load_digits(&mnist, args.labelled)
         .map_err(|e| DatasetError::caused(format!("cannot read the MNIST digits of {}", mnist.display()), e))?;
     std::fs::create_dir_all(&args.out)
         .map_err(|e| DatasetError::caused(format!("cannot create the output folder {}", args.out.display()), e))?;
     progress.begin("moving mnist clips", args.clips);
     let written = (0..args.clips)
         .map(|index| {
-            let frames: Vec<DynamicImage> = set.clip(&digits, args.seed, index).into_iter().map(Into::into).collect();
-            let path = args.out.join(format!("clip-{index:05}.gif"));
+            let clip = set.clip(&digits.images, args.seed, index);
+            let name = if args.labelled {
+                let labels: Vec<&str> = clip.digits.iter().map(|&d| digits.labels[d].as_str()).collect();
+                labels.join("-")
+            } else {
+                "clip-".to_owned()
+            };
+            let separator = if args.labelled { "_" } else { "" };
+            let path = args.out.join(format!("{name}{separator}{index:05}.gif"));
+            let frames: Vec<DynamicImage> = clip.frames.into_iter().map(Into::into).collect();
             write_atomic(&path, &crate::encode_gif(&frames, DELAY_MS)?)?;
             progress.advance(1);
             Ok(path)

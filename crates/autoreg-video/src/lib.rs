@@ -1,7 +1,9 @@
-//! Video tokenizer (Video Pixel Networks style): a clip becomes `BOS [<frame> pixels...]...
-//! EOS`, every frame in raster order as the pixels tokenizer writes an image (grey
-//! levels, RGB sub-pixels or a learned palette), so that training windows and sampling
-//! slide by whole frames.
+//! Video tokenizer (Video Pixel Networks style): a clip becomes `BOS [Class_k] [<frame>
+//! pixels...]... EOS`, every frame in raster order as the pixels tokenizer writes an image
+//! (grey levels, RGB sub-pixels or a learned palette), so that training windows and
+//! sampling slide by whole frames. A conditional tokenizer takes a clip's class from its
+//! name (`7_00042.gif`, by a label pattern). Grey and RGB frames carry a signal, so that
+//! a learned image codec can turn each frame into a grid of codes (VideoGPT's recipe).
 //!
 //! Inputs are animated GIFs (every frame) and folders of PNG frames (one clip per
 //! folder). A folder's frames go by the number their names end with (`frame-7.png`

@@ -43,14 +43,25 @@ impl Default for MovingMnist {
 /// One MNIST digit: 28x28 grey values, row by row.
 pub type Digit = Vec<u8>;
 
-/// The digits of an MNIST images file (IDX, gzip or not), read by the pixels tokenizer.
-pub fn load_digits(path: &Path) -> Result<Vec<Digit>, TokenError> {
+/// The digits of an MNIST images file, with their labels when asked for.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Digits {
+    /// The images.
+    pub images: Vec<Digit>,
+    /// The label of each image (`"7"`); empty unless asked for.
+    pub labels: Vec<String>,
+}
+
+/// The digits of an MNIST images file (IDX, gzip or not), read by the pixels tokenizer;
+/// with `labelled`, their labels too, from the IDX labels file beside it.
+pub fn load_digits(path: &Path, labelled: bool) -> Result<Digits, TokenError> {
     let config = PixelsConfig {
         width: Some(DIGIT),
         height: Some(DIGIT),
         resize: false,
         colors: Colors::Grey,
         levels: 256,
+        conditional: labelled,
         ..PixelsConfig::default()
     };
     let tokenizer = config.build(&[path.to_path_buf()])?;
@@ -59,10 +70,22 @@ pub fn load_digits(path: &Path) -> Result<Vec<Digit>, TokenError> {
     if docs.is_empty() {
         return Err(TokenError::format(path.display().to_string(), "holds no digit (an IDX labels file?)"));
     }
-    Ok(docs
+    let names = tokenizer.extras().classes.map_or(&[][..], |c| c.names());
+    let labels = docs.iter().filter_map(|doc| tokenizer.class_of(doc).map(|k| names[k].clone())).collect();
+    let images = docs
         .iter()
         .map(|doc| tokenizer.decode_pixels(doc).iter().map(|&v| (v * 255.0).round() as u8).collect())
-        .collect())
+        .collect();
+    Ok(Digits { images, labels })
+}
+
+/// One clip: its frames, and which digits move in it (indices of the digits given).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Clip {
+    /// The frames, grey.
+    pub frames: Vec<GrayImage>,
+    /// The digits that move in it, by their index.
+    pub digits: Vec<usize>,
 }
 
 impl MovingMnist {
@@ -80,7 +103,7 @@ impl MovingMnist {
     /// Clip number `index` of the set drawn with `seed`, from `digits`: `frames` grey
     /// frames of `size` x `size`. Each clip has its own generator, seeded by `seed` and
     /// `index`, so a clip is the same however many are made.
-    pub fn clip(&self, digits: &[Digit], seed: u64, index: u64) -> Vec<GrayImage> {
+    pub fn clip(&self, digits: &[Digit], seed: u64, index: u64) -> Clip {
         let mut rng = StdRng::seed_from_u64(seed ^ index.wrapping_add(1).wrapping_mul(0x9e37_79b9_7f4a_7c15));
         let room = f64::from(self.size - DIGIT);
         let mut movers: Vec<Mover> = (0..self.digits)
@@ -92,7 +115,7 @@ impl MovingMnist {
                 Mover { digit, x, y, dx: speed * angle.cos(), dy: speed * angle.sin() }
             })
             .collect();
-        (0..self.frames)
+        let frames = (0..self.frames)
             .map(|_| {
                 let mut frame = GrayImage::new(self.size, self.size);
                 for m in &movers {
@@ -107,7 +130,8 @@ impl MovingMnist {
                 movers.iter_mut().for_each(|m| m.step(room));
                 frame
             })
-            .collect()
+            .collect();
+        Clip { frames, digits: movers.iter().map(|m| m.digit).collect() }
     }
 }
 
@@ -155,6 +179,8 @@ mod tests {
         let clip = mm.clip(&digits(), 5, 3);
         assert_eq!(clip, mm.clip(&digits(), 5, 3));
         assert_ne!(clip, mm.clip(&digits(), 5, 4));
+        assert!(clip.digits.len() == 1 && clip.digits[0] < 2);
+        let clip = clip.frames;
         assert_eq!(clip.len(), 30);
         let corner = |f: &GrayImage| {
             let inked: Vec<(u32, u32)> = f.enumerate_pixels().filter(|p| p.2[0] > 0).map(|p| (p.0, p.1)).collect();
@@ -177,11 +203,11 @@ mod tests {
         // A frame of the digit's size leaves no room: both digits cover all of it, so a
         // pixel is 128 + 128 or more, clipped at 255.
         for seed in 0..8 {
-            let frame = &mm.clip(&digits(), seed, 0)[0];
+            let frame = &mm.clip(&digits(), seed, 0).frames[0];
             assert!(frame.pixels().all(|p| p[0] == 255), "{:?}", &frame.as_raw()[..4]);
         }
         let one = MovingMnist { digits: 1, ..mm };
-        assert!((0..8).any(|seed| one.clip(&digits(), seed, 0)[0].get_pixel(0, 0)[0] == 128));
+        assert!((0..8).any(|seed| one.clip(&digits(), seed, 0).frames[0].get_pixel(0, 0)[0] == 128));
         assert!(MovingMnist { size: 27, ..mm }.validate().unwrap_err().contains("--size"));
         assert!(MovingMnist { digits: 0, ..mm }.validate().unwrap_err().contains("--digits"));
     }

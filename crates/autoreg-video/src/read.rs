@@ -23,6 +23,13 @@ pub(crate) fn opens_clip(path: &Path) -> bool {
     }
 }
 
+/// The name of the clip that `path` opens: a GIF's file name, or the name of the folder
+/// of PNG frames.
+pub(crate) fn clip_name(path: &Path) -> String {
+    let named = if extension(path).as_deref() == Some("png") { folder_of(path) } else { path };
+    named.file_name().map_or_else(String::new, |n| n.to_string_lossy().into_owned())
+}
+
 /// The lowercase extension of `path`.
 fn extension(path: &Path) -> Option<String> {
     path.extension().and_then(|e| e.to_str()).map(str::to_ascii_lowercase)

@@ -1,26 +1,33 @@
 use crate::config::{DELAYS, FRAMES};
-use crate::read::{self, frame_files, opens_clip};
+use crate::read::{self, clip_name, frame_files, opens_clip};
 use autoreg_pixels::PixelsTokenizer;
 use autoreg_tokens::{
-    Companions, Decoded, Extras, Frames, Inputs, MergeRule, Modality, Overview, Prompts, Source, Specials, Split,
-    TokenError, Units,
+    Classes, Companions, Decoded, Extras, Frames, Inputs, LabelPattern, MergeRule, Modality, Overview, Prompts, Signal,
+    SignalShape, Source, Specials, Split, TokenError, Units,
 };
 use image::DynamicImage;
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
+use std::ops::Range;
 use std::path::{Path, PathBuf};
 
 /// A fitted video tokenizer. A clip is `BOS [<frame> pixels...]... EOS`: each frame opened
-/// by the frame token, then its pixels as the frame tokenizer writes an image.
+/// by the frame token, then its pixels as the frame tokenizer writes an image. When
+/// conditional, the class (the label that the clip's name gives) follows BOS and every
+/// frame token, `BOS Class_k [<frame> Class_k pixels...]... EOS`, so that every window
+/// of frames, which starts at a frame, holds it, as sampling does.
 ///
-/// Token ids: the frame tokenizer's pixel symbols, then `<frame>`, then BOS, EOS, PAD.
-/// Saved as a JSON object: `frame` (the pixels tokenizer), `max_frames`, `delay_ms`.
+/// Token ids: the frame tokenizer's pixel symbols, then `<frame>`, then one per class,
+/// then BOS, EOS, PAD. Saved as a JSON object: `frame` (the pixels tokenizer),
+/// `max_frames`, `delay_ms`, and when conditional `classes` and `label_pattern`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(try_from = "Saved", into = "Saved")]
 pub struct VideoTokenizer {
     frame: PixelsTokenizer,
     max_frames: usize,
     delay_ms: u32,
+    classes: Vec<String>,
+    label_pattern: Option<String>,
 }
 
 /// The saved form of [`VideoTokenizer`], validated on load.
@@ -30,32 +37,59 @@ struct Saved {
     frame: PixelsTokenizer,
     max_frames: usize,
     delay_ms: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    classes: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    label_pattern: Option<String>,
 }
 
 impl TryFrom<Saved> for VideoTokenizer {
     type Error = String;
 
     fn try_from(s: Saved) -> Result<Self, String> {
-        Self::new(s.frame, s.max_frames, s.delay_ms)
+        let labels = s.label_pattern.map(|pattern| (s.classes, pattern));
+        Self::new(s.frame, s.max_frames, s.delay_ms, labels)
     }
 }
 
 impl From<VideoTokenizer> for Saved {
     fn from(t: VideoTokenizer) -> Self {
-        Self { frame: t.frame, max_frames: t.max_frames, delay_ms: t.delay_ms }
+        Self {
+            frame: t.frame,
+            max_frames: t.max_frames,
+            delay_ms: t.delay_ms,
+            classes: t.classes,
+            label_pattern: t.label_pattern,
+        }
     }
 }
 
 impl VideoTokenizer {
-    /// Checks the parts of a tokenizer and puts them together.
-    pub(crate) fn new(frame: PixelsTokenizer, max_frames: usize, delay_ms: u32) -> Result<Self, String> {
+    /// Checks the parts of a tokenizer and puts them together; `labels`, when
+    /// conditional: the class names (sorted, unique) and the pattern of clip names.
+    pub(crate) fn new(
+        frame: PixelsTokenizer,
+        max_frames: usize,
+        delay_ms: u32,
+        labels: Option<(Vec<String>, String)>,
+    ) -> Result<Self, String> {
         if frame.extras().classes.is_some_and(|c| !c.names().is_empty()) {
             return Err("the frame tokenizer of a video has no classes".into());
         }
         if !FRAMES.contains(&max_frames) || !DELAYS.contains(&delay_ms) {
             return Err(format!("max_frames {max_frames} or delay_ms {delay_ms} is out of range"));
         }
-        Ok(Self { frame, max_frames, delay_ms })
+        let (classes, label_pattern) = match labels {
+            Some((classes, pattern)) => {
+                LabelPattern::new(&pattern).map_err(|e| format!("label_pattern: {e}"))?;
+                if classes.is_empty() || !classes.windows(2).all(|w| w[0] < w[1]) {
+                    return Err("a conditional video's classes must be sorted, unique and not none".into());
+                }
+                (classes, Some(pattern))
+            }
+            None => (Vec::new(), None),
+        };
+        Ok(Self { frame, max_frames, delay_ms, classes, label_pattern })
     }
 
     /// How each frame becomes tokens.
@@ -73,14 +107,38 @@ impl VideoTokenizer {
         self.frame.image_tokens()
     }
 
-    /// The document of a clip's frames, each named for errors.
-    fn document(&self, frames: &[(DynamicImage, String)]) -> Result<Vec<u32>, TokenError> {
+    /// The class token of the clip `source`: none when unconditional; its label, else
+    /// the label its name gives by the pattern; an error naming it when there is none
+    /// or it is not one of the classes.
+    fn class_token(&self, source: &Source) -> Result<Option<u32>, TokenError> {
+        let Some(template) = &self.label_pattern else { return Ok(None) };
+        let pattern = LabelPattern::new(template).map_err(|e| TokenError::format(source.name(), e))?;
+        let name = clip_name(source.path);
+        let Some(label) = source.label.or_else(|| pattern.label(&name)) else {
+            let reason = format!("the clip's name {name:?} does not match the label pattern {template:?}");
+            return Err(TokenError::format(source.name(), reason));
+        };
+        match self.classes.binary_search_by(|c| c.as_str().cmp(label)) {
+            Ok(k) => Ok(Some(self.frame_id() + 1 + k as u32)),
+            Err(_) => {
+                let reason =
+                    format!("label {label:?} is not one of the {} classes {:?}", self.classes.len(), self.classes);
+                Err(TokenError::format(source.name(), reason))
+            }
+        }
+    }
+
+    /// The document of a clip's frames, each named for errors, its class token after
+    /// BOS and after every frame token.
+    fn document(&self, class: Option<u32>, frames: &[(DynamicImage, String)]) -> Result<Vec<u32>, TokenError> {
         let Specials { bos, eos, .. } = self.specials();
-        let mut doc = Vec::with_capacity(frames.len() * (self.pixels_per_frame() + 1) + 2);
+        let mut doc = Vec::with_capacity(frames.len() * Frames::frame_len(self) + 3);
         doc.push(bos);
+        doc.extend(class);
         for (image, name) in frames {
             let pixels = self.frame.encode_image(image, None, name)?;
             doc.push(self.frame_id());
+            doc.extend(class);
             // The frame tokenizer's document is BOS pixels EOS; its pixel ids are ours.
             doc.extend_from_slice(&pixels[1..pixels.len() - 1]);
         }
@@ -132,11 +190,11 @@ impl Modality for VideoTokenizer {
     }
 
     fn vocab_size(&self) -> usize {
-        self.frame.num_symbols() as usize + 4
+        Specials::vocab_after(self.frame.num_symbols() as usize + 1 + self.classes.len())
     }
 
     fn specials(&self) -> Specials {
-        Specials::after(self.frame_id() + 1)
+        Specials::after(self.frame_id() + 1 + self.classes.len() as u32)
     }
 
     fn token_name(&self, id: u32) -> Option<String> {
@@ -146,7 +204,7 @@ impl Modality for VideoTokenizer {
         match id {
             t if t == self.frame_id() => Some("<frame>".to_owned()),
             t if t < self.frame_id() => self.frame.token_name(t),
-            _ => None,
+            t => self.classes.get((t - self.frame_id() - 1) as usize).map(|c| format!("Class_{c}")),
         }
     }
 
@@ -163,7 +221,11 @@ impl Modality for VideoTokenizer {
     /// refused, naming it, so that the data set counts it as skipped.
     fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
         let clip = read::read_clip(source, self.max_frames)?;
-        clip.runs.iter().map(|frames| self.document(frames)).collect()
+        if clip.runs.is_empty() {
+            return Ok(Vec::new());
+        }
+        let class = self.class_token(source)?;
+        clip.runs.iter().map(|frames| self.document(class, frames)).collect()
     }
 
     /// An animated GIF, frames enlarged by the frame tokenizer's scale. Frames of too
@@ -176,12 +238,14 @@ impl Modality for VideoTokenizer {
 
     fn extras(&self) -> Extras<'_> {
         Extras {
+            classes: Some(self),
             prompts: Some(self),
             companions: Some(self),
             overview: Some(self),
             units: Some(self),
             inputs: Some(self),
             frames: Some(self),
+            signal: self.frame.extras().signal.map(|_| self as &dyn Signal),
             ..Extras::default()
         }
     }
@@ -194,9 +258,15 @@ impl Prompts for VideoTokenizer {
 
     /// The prompt clip, cut to its first `length` frames. Frames exactly `scale` times
     /// the frame size (a decoded sample) are shrunk back, so that a sample's frames come
-    /// back unchanged.
+    /// back unchanged. A conditional tokenizer's prompt takes its class from
+    /// `source.label` alone (`autoreg sample --class`), not from its name.
     fn prompt(&self, source: &Source, length: Option<f64>) -> Result<Vec<u32>, TokenError> {
         let name = source.name();
+        if self.label_pattern.is_some() && source.label.is_none() {
+            let reason = "this tokenizer is class-conditional and a prompt's class is never taken from its name: \
+                          it must be given (`autoreg sample --class`)";
+            return Err(TokenError::format(name, reason));
+        }
         let clip = read::read_clip(source, self.max_frames)?;
         let Some(mut frames) = clip.runs.into_iter().next() else {
             let reason = "a later frame of its folder: give the folder's first frame to prompt with the clip";
@@ -225,9 +295,43 @@ impl Prompts for VideoTokenizer {
                 *image = image.resize_exact(width, height, FilterType::Nearest);
             }
         }
-        let mut doc = self.document(&frames)?;
+        let mut doc = self.document(self.class_token(source)?, &frames)?;
         doc.pop();
         Ok(doc)
+    }
+}
+
+impl Classes for VideoTokenizer {
+    fn names(&self) -> &[String] {
+        &self.classes
+    }
+
+    fn ids(&self) -> Range<u32> {
+        let first = self.frame_id() + 1;
+        first..first + self.classes.len() as u32
+    }
+
+    fn in_every_frame(&self) -> bool {
+        true
+    }
+}
+
+/// A frame's pixels are the values of an image, when the frame tokenizer's are.
+impl Signal for VideoTokenizer {
+    fn symbols(&self) -> u32 {
+        self.frame.num_symbols()
+    }
+
+    fn shape(&self) -> SignalShape {
+        Signal::shape(&self.frame)
+    }
+
+    fn values(&self, ids: &[u32]) -> Vec<f32> {
+        Signal::values(&self.frame, ids)
+    }
+
+    fn ids(&self, values: &[f32]) -> Vec<u32> {
+        Signal::ids(&self.frame, values)
     }
 }
 
@@ -287,7 +391,8 @@ impl Frames for VideoTokenizer {
         self.frame_id()
     }
 
+    /// The frame token, the class when conditional, and the pixels.
     fn frame_len(&self) -> usize {
-        self.pixels_per_frame() + 1
+        self.pixels_per_frame() + 1 + usize::from(self.label_pattern.is_some())
     }
 }

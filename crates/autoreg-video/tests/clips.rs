@@ -255,3 +255,70 @@ fn frames_go_by_number_or_by_name_and_a_folder_that_mixes_them_is_refused() {
     );
     assert_eq!(encode(&tok, &mixed.join("frame2.png")).unwrap(), Vec::<Vec<u32>>::new());
 }
+
+#[test]
+fn a_conditional_tokenizer_takes_the_class_from_the_clip_name_and_puts_it_in_every_frame() {
+    use autoreg_tokens::{Frames, Signal};
+    let dir = tempfile::tempdir().unwrap();
+    let (three, seven) = (dir.path().join("3_00001.gif"), dir.path().join("7_00002.gif"));
+    write_gif(&three, &clip(3));
+    write_gif(&seven, &clip(2));
+    // Frames of a folder take the folder's name.
+    let folder = dir.path().join("3_00003");
+    std::fs::create_dir(&folder).unwrap();
+    frame(0).save(folder.join("f1.png")).unwrap();
+    let config: VideoConfig = serde_json::from_value(serde_json::json!({
+        "frame": {"width": 8, "height": 6, "levels": 4},
+        "conditional": true,
+    }))
+    .unwrap();
+    let tok = config.build(&[three.clone(), seven.clone(), folder.join("f1.png")]).unwrap();
+    let classes = tok.extras().classes.unwrap();
+    assert_eq!(classes.names(), ["3", "7"]);
+    let (frame_id, bos, eos) = (tok.frame_id(), tok.specials().bos, tok.specials().eos);
+    assert_eq!(classes.ids(), frame_id + 1..frame_id + 3);
+    assert_eq!(tok.vocab_size(), 4 + 1 + 2 + 3);
+    assert_eq!(tok.token_name(frame_id + 2).as_deref(), Some("Class_7"));
+    assert_eq!(Frames::frame_len(&tok), 1 + 1 + 48, "the frame token, the class, the pixels");
+    let doc = &encode(&tok, &seven).unwrap()[0];
+    let seven_id = frame_id + 2;
+    assert_eq!(doc.len(), 2 + 2 * 50 + 1);
+    assert_eq!(
+        (doc[0], doc[1], doc[2], doc[3], doc[52], doc[53]),
+        (bos, seven_id, frame_id, seven_id, frame_id, seven_id)
+    );
+    assert_eq!(doc[doc.len() - 1], eos);
+    assert_eq!(encode(&tok, &folder.join("f1.png")).unwrap()[0][1], frame_id + 1, "the folder's name gives 3");
+    // Decoding skips the classes; the frames' pixels are a signal of their image.
+    let (frames, repairs) = tok.frames_of(doc);
+    assert_eq!((frames.len(), frames[0].len(), repairs), (2, 48, 0));
+    assert_eq!(Signal::shape(&tok), autoreg_tokens::SignalShape::Image { width: 8, height: 6, channels: 1 });
+    // A name without a label, or with an unknown one, is refused naming the file.
+    let other = dir.path().join("clip.gif");
+    write_gif(&other, &clip(1));
+    let err = encode(&tok, &other).unwrap_err();
+    assert!(err.contains("clip.gif") && err.contains("does not match the label pattern"), "{err}");
+    let unknown = dir.path().join("5_00009.gif");
+    write_gif(&unknown, &clip(1));
+    let err = encode(&tok, &unknown).unwrap_err();
+    assert!(err.contains("label \"5\" is not one of the 2 classes"), "{err}");
+    // A prompt's class is given, never taken from its name.
+    let bytes = std::fs::read(&seven).unwrap();
+    let prompts = tok.extras().prompts.unwrap();
+    let err = prompts.prompt(&Source::new(&seven, &bytes), Some(1.0)).unwrap_err().to_string();
+    assert!(err.contains("it must be given"), "{err}");
+    let given = Source { label: Some("3"), ..Source::new(&seven, &bytes) };
+    let prompt = prompts.prompt(&given, Some(1.0)).unwrap();
+    assert_eq!((prompt.len(), prompt[1], prompt[3]), (2 + 50, frame_id + 1, frame_id + 1));
+    // A class prompt opens the first frame with the class, as every frame is.
+    let class_prompt = autoreg_tokens::testing::Tokenize::class_prompt(&tok, 1).unwrap();
+    assert_eq!(class_prompt, [bos, seven_id, frame_id, seven_id]);
+    // Saved and loaded, it is the same tokenizer.
+    let json = serde_json::to_string(&tok).unwrap();
+    assert_eq!(serde_json::from_str::<VideoTokenizer>(&json).unwrap(), tok);
+    // No clip's name matches: refused naming the key.
+    let none: VideoConfig =
+        serde_json::from_value(serde_json::json!({"conditional": true, "label_pattern": "{label}-x.gif"})).unwrap();
+    let err = none.build(&[three]).unwrap_err().to_string();
+    assert!(err.contains("no clip's name matches tokenizer.label_pattern"), "{err}");
+}

@@ -1,12 +1,15 @@
 //! Moving MNIST from the real MNIST test set.
 
-use autoreg_video::moving_mnist::{MovingMnist, load_digits};
+use autoreg_video::moving_mnist::{Digits, MovingMnist, load_digits};
 
 #[test]
 fn real_digits_make_clips_of_bouncing_digits() {
     let path = autoreg_data::find_data("mnist-test/t10k-images-idx3-ubyte.gz").unwrap_or_else(|e| panic!("{e}"));
-    let digits = load_digits(&path).unwrap();
-    assert_eq!(digits.len(), 10_000);
+    let Digits { images: digits, labels } = load_digits(&path, true).unwrap();
+    assert_eq!((digits.len(), labels.len()), (10_000, 10_000));
+    // The first test digits of MNIST are a 7, a 2 and a 1.
+    assert_eq!(labels[..3], ["7", "2", "1"]);
+    assert!(load_digits(&path, false).unwrap().labels.is_empty());
     assert!(digits.iter().all(|d| d.len() == 784));
     // MNIST digits are white on black, with some ink in every one.
     let least = digits.iter().map(|d| d.iter().filter(|&&v| v > 128).count()).min().unwrap();
@@ -15,6 +18,8 @@ fn real_digits_make_clips_of_bouncing_digits() {
     let set = MovingMnist::default();
     assert_eq!((set.frames, set.size, set.digits), (20, 64, 2));
     let clip = set.clip(&digits, 0, 0);
+    assert_eq!(clip.digits.len(), 2);
+    let clip = clip.frames;
     assert_eq!(clip.len(), 20);
     let ink = |f: &autoreg_pixels::image::GrayImage| f.pixels().map(|p| u64::from(p[0])).sum::<u64>();
     let centroid = |f: &autoreg_pixels::image::GrayImage| {
@@ -59,8 +64,16 @@ fn the_command_writes_clips_into_an_empty_folder_and_reports_its_progress() {
     let mnist = autoreg_data::find_data("mnist-test/t10k-images-idx3-ubyte.gz").unwrap_or_else(|e| panic!("{e}"));
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("mm");
-    let args =
-        MovingMnistArgs { out: out.clone(), clips: 3, frames: 2, size: 28, digits: 1, seed: 7, mnist: Some(mnist) };
+    let args = MovingMnistArgs {
+        out: out.clone(),
+        clips: 3,
+        frames: 2,
+        size: 28,
+        digits: 1,
+        seed: 7,
+        mnist: Some(mnist),
+        labelled: false,
+    };
     let heard = Heard::default();
     let set = write_moving_mnist(&args, &heard).unwrap();
     assert_eq!(*heard.0.lock().unwrap(), ["moving mnist clips 3", "+1", "+1", "+1", "end"]);
@@ -68,7 +81,13 @@ fn the_command_writes_clips_into_an_empty_folder_and_reports_its_progress() {
     assert!(set.to_string().starts_with("wrote 3 clips of 2 frames of 28x28 to "), "{set}");
     let err = write_moving_mnist(&args, &Silent).unwrap_err().to_string();
     assert!(err.contains("the folder is not empty") && err.contains("never mix"), "{err}");
-    let none = MovingMnistArgs { clips: 0, out: dir.path().join("none"), ..args };
+    let none = MovingMnistArgs { clips: 0, out: dir.path().join("none"), ..args.clone() };
     let err = write_moving_mnist(&none, &Silent).unwrap_err().to_string();
     assert!(err.starts_with("--clips 0: must be at least 1"), "{err}");
+    // Labelled: each clip is named by its digit, which is the digit drawn in it.
+    let labelled = MovingMnistArgs { out: dir.path().join("labelled"), labelled: true, ..args };
+    let set = write_moving_mnist(&labelled, &Silent).unwrap();
+    let names: Vec<String> = set.clips.iter().map(|p| p.file_name().unwrap().to_string_lossy().into_owned()).collect();
+    assert!(names.iter().enumerate().all(|(i, n)| n.len() == 11 && n.ends_with(&format!("_{i:05}.gif"))), "{names:?}");
+    assert!(names.iter().all(|n| n.as_bytes()[0].is_ascii_digit()), "{names:?}");
 }

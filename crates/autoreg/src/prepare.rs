@@ -35,7 +35,7 @@ pub struct Prepared {
 /// folder): fits its tokenizer and learns its stages on the training split.
 pub fn prepare(config: &Config, base: &Path, progress: &dyn Progress) -> Result<Prepared> {
     let (fitted, tokenizer, data) = learned(config, base, progress)?;
-    let data = rebase(data, &fitted, &tokenizer, progress)?;
+    let data = rebase(&config.inputs(), data, &fitted, &tokenizer, progress)?;
     Ok(Prepared { tokenizer, data })
 }
 
@@ -62,7 +62,7 @@ pub fn reload(config: &Config, base: &Path, tokenizer: &SavedTokenizer, progress
     let files = files(&inputs, base)?;
     let fitted = tokenizer.before_stages().map_err(|e| anyhow!("the run's tokenizer.json: {e}"))?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    rebase(data, &fitted, tokenizer, progress)
+    rebase(&inputs, data, &fitted, tokenizer, progress)
 }
 
 /// Each source's files, found from `base` under the data roots, in the order of the
@@ -188,6 +188,7 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset, progress: &dy
 /// `data`, in the ids of `fitted`, in the ids of `tokenizer`: every document through
 /// the learned stages, in parallel.
 fn rebase(
+    inputs: &Inputs,
     data: Dataset,
     fitted: &SavedTokenizer,
     tokenizer: &SavedTokenizer,
@@ -213,7 +214,26 @@ fn rebase(
     };
     let (train, val) = (store(&data.train)?, store(&data.val)?);
     progress.end();
-    Ok(Dataset { train, val, ..data })
+    // A codec makes frames shorter: windows of frames are cut by the stages' frames.
+    let pipeline = tokenizer.pipeline();
+    let windows = restaged(data.windows, pipeline.frames());
+    let mut sources = data.sources;
+    if let (Some(mixture), Some(parts)) = (tokenizer.mixture(), pipeline.parts()) {
+        for (span, source) in sources.iter_mut().zip(inputs.sources()) {
+            let part = mixture.part_named(source.tokenizer.modality.kind());
+            span.windows = restaged(span.windows, part.and_then(|p| parts.frames(p)));
+        }
+    }
+    Ok(Dataset { train, val, windows, sources, ..data })
+}
+
+/// `windows` cut by frames, moved to the frame token and length of `frames`, the frames
+/// of the ids after the learned stages; other windows as they are.
+fn restaged(windows: Cut, frames: Option<(u32, usize)>) -> Cut {
+    match (windows, frames) {
+        (Cut::Frames(layout), Some((token, len))) => Cut::Frames(FrameLayout { token, len, ..layout }),
+        (windows, _) => windows,
+    }
 }
 
 /// How windows of a sample are cut, when a run's documents (or, with `target`, the

@@ -232,13 +232,14 @@ impl TokenizerConfig {
         let kind = self.modality.kind();
         match (&self.codec, &self.bpe) {
             (Some(codec), _) => {
-                codec
-                    .validate()
-                    .map_err(|reason| TokenError::Fit { kind, reason: format!("[tokenizer.codec]: {reason}") })?;
-                if base.extras().signal.is_none() {
-                    let reason =
-                        format!("[tokenizer.codec]: a {kind} tokenizer carries no signal for a codec to encode");
-                    return Err(TokenError::Fit { kind, reason });
+                let fit = |reason: String| TokenError::Fit { kind, reason: format!("[tokenizer.codec]: {reason}") };
+                codec.validate().map_err(fit)?;
+                let Some(signal) = base.extras().signal else {
+                    return Err(fit(format!("a {kind} tokenizer carries no signal for a codec to encode")));
+                };
+                // The keys of the signal's shape (an image codec has no `hop`), before any data is read.
+                if codec.from.is_none() {
+                    codec.for_shape(signal.shape()).map_err(fit)?;
                 }
             }
             (None, Some(bpe)) => bpe.check(base.as_dyn())?,

@@ -54,7 +54,7 @@ fn main() -> Result<()> {
     );
     let reference = ModelConfig { block_size: 512, ..config.model.clone() };
     let sample_rtf = measure("sample tokens (mu-law)", samples.pipeline(), &reference, 8000.0, seconds)?;
-    let per_second = coded.codec().map_or(0.0, |c| c.codes_per_second());
+    let per_second = coded.codec().and_then(|c| c.codes_per_second()).unwrap_or(0.0);
     let codec_rtf = measure("codec codes", coded.pipeline(), &config.model, per_second, seconds)?;
     println!(
         "\nreal-time factor at batch 1, native decoder: codec {codec_rtf:.1}, sample tokens {sample_rtf:.2} ({:.0}x)",

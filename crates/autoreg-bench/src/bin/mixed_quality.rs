@@ -95,7 +95,8 @@ fn main() -> Result<()> {
                     let (samples, rate) = decoded_samples(pipeline, ids)?;
                     Ok(mfcc_summary(&samples, rate))
                 };
-                let per_second = saved.codec().map_or(f64::from(tok.config().sample_rate), |c| c.codes_per_second());
+                let per_second =
+                    saved.codec().and_then(|c| c.codes_per_second()).unwrap_or(f64::from(tok.config().sample_rate));
                 (Box::new(features), (o.seconds * per_second).ceil() as usize, "text -> speech")
             }
             _ => continue,

@@ -171,7 +171,7 @@ fn is_label(pipeline: Pipeline<'_>, id: u32) -> bool {
 fn classes(o: &Options, judge: &Judge, voices: &Judge, rate: u32, part: &SavedTokenizer) -> Result<()> {
     let run = load_run(&ModelArgs { run_dir: o.run_dir.clone(), checkpoint: Which::Best, device: None })?;
     let pipeline = part.pipeline();
-    let per_second = part.codec().map_or(f64::from(rate), |c| c.codes_per_second());
+    let per_second = part.codec().and_then(|c| c.codes_per_second()).unwrap_or(f64::from(rate));
     let max_tokens = (o.seconds * per_second).ceil() as usize;
     let sampler = Sampler::new(&run.model, run.device);
     println!(

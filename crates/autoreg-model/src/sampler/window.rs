@@ -52,10 +52,14 @@ impl Window<'_> {
     pub(super) fn next_feed(&self, steps: &mut dyn Steps, len: usize) -> (usize, usize) {
         let seen = steps.cached();
         let limit = self.frames.as_ref().map_or(self.block, |f| f.layout.span().min(self.block));
-        if self.kv_cache && seen > 0 && seen < limit && seen < len {
+        // Training windows of frames start at a frame: once one has started, what
+        // comes before the first (BOS, a class) is out of the context.
+        let cache_start = len.saturating_sub(seen + 1);
+        let in_frames = self.frames.as_ref().is_none_or(|f| cache_start >= f.first || f.first >= len);
+        if self.kv_cache && seen > 0 && seen < limit && seen < len && in_frames {
             return (len - 1, 1);
         }
-        if let Some(start) = self.frames.as_ref().filter(|_| len > limit).and_then(|f| f.start_within(len, limit)) {
+        if let Some(start) = self.frames.as_ref().and_then(|f| f.start_within(len, limit)) {
             steps.clear();
             return (start, len - start);
         }
@@ -142,6 +146,9 @@ mod tests {
                 assert_eq!(steps.from + steps.len, len, "the cache ends at the row's end");
                 assert!(steps.len <= 15, "len {len}: {} cached", steps.len);
                 assert!(steps.from == 0 || (steps.from - 1).is_multiple_of(5), "len {len}: starts at {}", steps.from);
+                // Once a frame has started, the context starts at a frame, as training
+                // windows of frames do: BOS is out of it.
+                assert_eq!(steps.from == 0, len == 1, "len {len}: starts at {}", steps.from);
                 // At a frame's first pixel the context is that frame and the two before it.
                 if len > 16 && (len - 2) % 5 == 0 {
                     assert_eq!(steps.len, 11, "len {len}");

@@ -32,10 +32,14 @@ fn train(args: &CodecTrainArgs) -> Result<()> {
     run::record_history(&run, &format!("codec train {}", args.config.display()), &args.set)?;
     for codec in tokenizer.codecs() {
         let t = codec.trained();
-        let seconds = t.values as f64 / (codec.codes_per_second() * codec.values_per_code() as f64);
+        // Audio's values per second turn them into seconds; an image is a signal.
+        let length = match codec.codes_per_second() {
+            Some(codes) => format!("{:.0} s", t.values as f64 / (codes * codec.values_per_code() as f64)),
+            None => format!("{} values", t.values),
+        };
         println!("{}: {codec}", run.path().display());
         println!(
-            "  trained on {} signals ({seconds:.0} s, {} values per code): reconstruction L1 {:.3}, \
+            "  trained on {} signals ({length}, {} values per code): reconstruction L1 {:.3}, \
              code perplexity {:.0} of {}",
             t.signals,
             codec.values_per_code(),

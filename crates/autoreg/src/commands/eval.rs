@@ -88,9 +88,9 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
         println!("anchor, a different setup: {anchor}");
     }
     let codec = run.tokenizer.codec().map(|codec| {
-        // A codec's units are the signal's values: its rate turns them into seconds.
-        let rate = codec.codes_per_second() * codec.values_per_code() as f64;
-        let per_second = e.per_unit.map(|(_, _, nats)| nats * rate);
+        // A codec's units are the signal's values: audio's rate turns them into seconds.
+        let rate = codec.codes_per_second().map(|codes| codes * codec.values_per_code() as f64);
+        let per_second = e.per_unit.zip(rate).map(|((_, _, nats), rate)| nats * rate);
         let t = codec.trained();
         println!(
             "codec: {codec}; on its training split, reconstruction L1 {:.3} and code perplexity {:.0}",

@@ -256,7 +256,8 @@ fn frame_options(
 ) -> Result<SampleOptions> {
     let len = layout.len;
     let first = layout.first_start(prompt);
-    let given = (prompt.len() - first).div_ceil(len);
+    // Whole frames: a class prompt may open the first frame (`FRAME Class_k`).
+    let given = (prompt.len() - first) / len;
     // The most frames whose new tokens stay within the sampler's limit.
     let most = given + (SampleOptions::MAX_TOKENS / len).saturating_sub(1);
     let held = |n: usize| if n == 1 { "1 frame".to_owned() } else { format!("{n} frames") };
@@ -354,7 +355,7 @@ fn file_prompt(
         Some(k) => k,
         None => {
             let k = likeliest_class(run, &prompt)?;
-            prompt[1] = tok.class_prompt(k)?[1];
+            set_class(&tok, &mut prompt, k)?;
             eprintln!(
                 "{}: class {}, the model's likeliest for it (name the prompt's class with --class)",
                 path.display(),
@@ -366,18 +367,28 @@ fn file_prompt(
     Ok((prompt, format!("{continuing} as class {}", classes[k])))
 }
 
-/// The class under which the model finds `prompt` (`BOS Class_k ...`, its class token
+/// `prompt` with every class id (`BOS Class_k ...`, and after every frame token where
+/// frames repeat it) replaced by the id of class `k`.
+fn set_class(tok: &Pipeline<'_>, prompt: &mut [u32], k: usize) -> Result<()> {
+    let id = tok.class_prompt(k)?[1];
+    let classes = tok.base.extras().classes.map(|c| c.ids()).unwrap_or(0..0);
+    prompt.iter_mut().filter(|t| classes.contains(&**t)).for_each(|t| *t = id);
+    Ok(())
+}
+
+/// The class under which the model finds `prompt` (`BOS Class_k ...`, its class ids
 /// replaced by each class's in turn) likeliest: the class of the largest probability of
 /// the class token and the ids after it, over the prompt's first `block_size` ids (one
 /// window, as in training). Ties go to the first class.
 fn likeliest_class(run: &LoadedRun, prompt: &[u32]) -> Result<usize> {
     let tok = run.tokenizer.pipeline();
     let len = prompt.len().min(run.model.config().block_size as usize).max(2);
-    let mut row: Vec<i64> = prompt[..len].iter().map(|&t| i64::from(t)).collect();
+    let mut prompt = prompt[..len].to_vec();
     let steps = len as i64 - 1;
     let mut best: Option<(usize, f64)> = None;
     for k in 0..tok.classes().len() {
-        row[1] = i64::from(tok.class_prompt(k)?[1]);
+        set_class(&tok, &mut prompt, k)?;
+        let row: Vec<i64> = prompt.iter().map(|&t| i64::from(t)).collect();
         let ids = Tensor::f_from_slice(&row)?.f_view([1, len as i64])?.f_to_device(run.device)?;
         // The model's mean cross-entropy of the ids after BOS, as a sum.
         let nll = tch::no_grad(|| -> Result<f64> {
