@@ -73,11 +73,15 @@ impl Judge {
 
     /// The label of the example nearest to `features` (squared L2).
     pub fn label(&self, features: &[f32]) -> &str {
-        let f = self.standardized(features);
-        let distance = |g: &Vec<f32>| g.iter().zip(&f).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-        let nearest = self.features.iter().map(distance).enumerate().min_by(|a, b| a.1.total_cmp(&b.1));
-        nearest.map_or("", |(i, _)| self.labels[i].as_str())
+        nearest(&self.features, &self.standardized(features)).map_or("", |i| self.labels[i].as_str())
     }
+}
+
+/// The index of the example nearest to `x` (squared L2; ties go to the first), `None`
+/// when there is none: the search of every nearest-neighbour judge.
+pub fn nearest(examples: &[Vec<f32>], x: &[f32]) -> Option<usize> {
+    let distance = |e: &Vec<f32>| e.iter().zip(x).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
+    examples.iter().map(distance).enumerate().min_by(|a, b| a.1.total_cmp(&b.1)).map(|(i, _)| i)
 }
 
 /// Mel bands, and MFCCs kept of them.

@@ -76,13 +76,12 @@ impl std::fmt::Display for Codec {
                 write!(f, "{per_second} per second ({:.0} bits/s)", per_second * bits)?;
             }
             SignalShape::Image { width, height, .. } => {
-                let side = self.config.downsample() as u32;
-                let (columns, rows) = (width / side, height / side);
-                let codes = f64::from(columns * rows);
+                let side = self.config.downsample();
+                let (columns, rows) = self.grid().unwrap_or((0, 0));
                 write!(
                     f,
                     "{columns}x{rows} per {width}x{height} image ({side}x{side} pixels a code, {:.0} bits an image)",
-                    codes * bits
+                    (columns * rows) as f64 * bits
                 )?;
             }
         }
@@ -167,7 +166,18 @@ impl Codec {
 
     /// Codes of one whole signal, for signals of one size (images).
     pub fn codes_per_signal(&self) -> Option<usize> {
-        Features::new(&self.config, self.shape).whole().map(|values| values / self.values_per_code())
+        self.grid().map(|(columns, rows)| columns * rows)
+    }
+
+    /// An image's codes: (columns, rows), one per `downsample` pixels square.
+    fn grid(&self) -> Option<(usize, usize)> {
+        match self.shape {
+            SignalShape::Wave { .. } => None,
+            SignalShape::Image { width, height, .. } => {
+                let side = self.config.downsample();
+                Some((width as usize / side, height as usize / side))
+            }
+        }
     }
 
     fn weights(&self) -> Result<&Weights, CodecError> {
@@ -242,16 +252,15 @@ impl Codec {
         let mut codes: Vec<i64> = codes.iter().map(|&c| i64::from(c)).collect();
         let mut grid = vec![1, codes.len() as i64];
         let mut keep = None;
-        if let (Some(whole), SignalShape::Image { width, height, .. }) = (self.codes_per_signal(), self.shape) {
-            let side = self.config.downsample() as u32;
-            let columns = (width / side) as usize;
+        if let Some((columns, rows)) = self.grid() {
+            let whole = columns * rows;
             codes.truncate(codes.len() / columns * columns);
             codes.truncate(whole);
             keep = Some(codes.len() * self.values_per_code());
             while !codes.is_empty() && codes.len() < whole {
                 codes.extend_from_within(codes.len() - columns..);
             }
-            grid = vec![1, i64::from(height / side), columns as i64];
+            grid = vec![1, rows as i64, columns as i64];
         }
         if codes.is_empty() {
             return Ok(Vec::new());

@@ -102,7 +102,8 @@ pub fn train(
         }
         SignalShape::Image { .. } => (None, None),
     };
-    let batches = Batches { features: &features, crop, config };
+    let lengths = features.iter().map(|f| f.size()[f.dim() - 1]).collect();
+    let batches = Batches { features: &features, lengths, crop, config };
     training.progress.begin("training the codec", config.steps as u64);
     training.progress.advance(first as u64);
     let mut steps = first;
@@ -269,6 +270,8 @@ impl State {
 struct Batches<'a> {
     /// Standardized features (C, F...) of each signal.
     features: &'a [Tensor],
+    /// Each signal's length along its last axis, which draws are in proportion to.
+    lengths: Vec<i64>,
     /// Audio: frames per crop, and the features of silence (bins) that follow a short
     /// recording. `None`: signals are taken whole.
     crop: Option<(i64, Tensor)>,
@@ -280,12 +283,11 @@ impl Batches<'_> {
     /// length, at a random start.
     fn draw(&self, step: usize) -> Tensor {
         let mut rng = StdRng::seed_from_u64(self.config.seed ^ (step as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-        let lengths: Vec<i64> = self.features.iter().map(|f| f.size()[f.dim() - 1]).collect();
-        let total: i64 = lengths.iter().sum();
+        let total: i64 = self.lengths.iter().sum();
         let crops: Vec<Tensor> = (0..self.config.batch_size)
             .map(|_| {
                 let mut at = rng.random_range(0..total);
-                let i = lengths.iter().position(|&f| {
+                let i = self.lengths.iter().position(|&f| {
                     let inside = at < f;
                     if !inside {
                         at -= f;
@@ -294,7 +296,7 @@ impl Batches<'_> {
                 });
                 let i = i.unwrap_or(0);
                 let Some((crop, silence)) = &self.crop else { return self.features[i].shallow_clone() };
-                let f = lengths[i];
+                let f = self.lengths[i];
                 if f >= *crop {
                     let start = rng.random_range(0..=f - crop);
                     self.features[i].narrow(1, start, *crop)

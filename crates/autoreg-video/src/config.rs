@@ -23,8 +23,9 @@ pub struct VideoConfig {
     pub max_frames: usize,
     /// Milliseconds each frame of a decoded GIF shows, 10 to 60,000 (default 100).
     pub delay_ms: u32,
-    /// Put a class token after BOS (default `false`): the clip's label, which its name
-    /// gives by `label_pattern`. Classes are learned at fit time.
+    /// Put a class token after BOS and after every frame token (default `false`): the
+    /// clip's label, which its name gives by `label_pattern`. Classes are learned at fit
+    /// time.
     pub conditional: bool,
     /// With `conditional`, the template of a clip's name that holds its label (see
     /// `autoreg_tokens::LabelPattern`), matched against a GIF's file name or the folder

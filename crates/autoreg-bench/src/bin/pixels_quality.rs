@@ -17,6 +17,7 @@ use anyhow::{Context, Result, bail};
 use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
+use autoreg_bench::judge::nearest;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::{Colors, PixelsTokenizer};
 use autoreg_tokens::{Classes, Modality, TokenStore, Units};
@@ -271,15 +272,7 @@ impl Judge {
 
     /// The label of the training image nearest to `pixels` (squared L2).
     fn label(&self, pixels: &[f32]) -> usize {
-        let distance = |img: &Vec<f32>| img.iter().zip(pixels).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-        let nearest = self
-            .images
-            .iter()
-            .enumerate()
-            .map(|(i, img)| (distance(img), i))
-            .min_by(|a, b| a.0.total_cmp(&b.0))
-            .map_or(0, |(_, i)| i);
-        self.labels[nearest]
+        self.labels[nearest(&self.images, pixels).unwrap_or(0)]
     }
 }
 

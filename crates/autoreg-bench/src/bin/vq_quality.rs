@@ -21,6 +21,7 @@ use anyhow::{Context, Result, bail};
 use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
+use autoreg_bench::judge::nearest;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::image::codecs::gif::GifDecoder;
 use autoreg_pixels::image::imageops::FilterType;
@@ -76,9 +77,7 @@ struct Judge {
 impl Judge {
     /// The label of the digit nearest to `pixels` (squared L2).
     fn label(&self, pixels: &[f32]) -> &str {
-        let distance = |d: &Vec<f32>| d.iter().zip(pixels).map(|(a, b)| (a - b) * (a - b)).sum::<f32>();
-        let nearest = self.digits.iter().map(distance).enumerate().min_by(|a, b| a.1.total_cmp(&b.1));
-        nearest.map_or("", |(i, _)| self.labels[i].as_str())
+        nearest(&self.digits, pixels).map_or("", |i| self.labels[i].as_str())
     }
 
     /// The label of a frame: its digit cut out around the ink's centroid.
