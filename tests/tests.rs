@@ -14,6 +14,7 @@ mod interrupt;
 mod kill;
 mod midi;
 mod mixed;
+mod models;
 mod pixels;
 mod report;
 mod run_integrity;

@@ -105,5 +105,5 @@ pub fn train_steps(mut config: Config, work: &Path, steps: i64) -> Result<TrainS
     let path = work.join(format!("{}.toml", config.name));
     std::fs::write(&path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
     eprintln!("training {} for {steps} steps", config.name);
-    commands::train(&TrainArgs { config: Some(path), set: Vec::new(), resume: None, nproc: 1 })
+    commands::train(&TrainArgs { config: Some(path), set: Vec::new(), resume: None, nproc: 1, init_from: None })
 }

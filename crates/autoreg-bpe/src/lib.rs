@@ -15,7 +15,10 @@
 //! merges such a word whole, so it gives the same ids on files without one.
 
 mod alphabet;
+mod hf;
 mod words;
+
+pub use hf::hf_tokenizer;
 
 use alphabet::Alphabet;
 use autoreg_tokens::{IdModel, Modality, Split, TokenError};
@@ -94,6 +97,15 @@ impl BpeConfig {
         };
         Ok((split, split_ids))
     }
+}
+
+/// Where a stage's ids come from: its split, and its base vocabulary.
+struct Layout {
+    split: Split,
+    split_ids: Vec<u32>,
+    base_vocab: u32,
+    symbols: u32,
+    bytes: bool,
 }
 
 /// A learned BPE stage, saved as its split, the base vocabulary it was learned over,
@@ -245,19 +257,93 @@ impl Bpe {
                 config.vocab_size, config.min_frequency, next
             ));
         }
-        let model = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| fit(e.to_string()))?;
+        let layout = Layout { split, split_ids, base_vocab, symbols: rule.symbols, bytes: rule.bytes };
+        Self::assemble(layout, vocab, merges, &atoms).map_err(fit)
+    }
 
+    /// Takes the merges of a Hugging Face byte-level BPE, such as GPT-2's
+    /// `tokenizer.json`, over `base`, a modality whose symbols are the 256 bytes. Ids
+    /// are renumbered to autoreg's: bytes by value, then `base`'s atoms (specials), then
+    /// the merged tokens in the order of their ids. Returns the stage and, for each of
+    /// its ids, the id it had in `json`: the token's own, and for every atom the
+    /// tokenizer's one special token (GPT-2's `<|endoftext|>`); and the number of ids
+    /// of `json`.
+    pub fn import_hf(json: &str, base: &dyn Modality) -> Result<(Self, Vec<u32>, usize), String> {
+        let rule = base.merge_rule();
+        if !(rule.bytes && rule.symbols == 256) {
+            return Err(format!("a byte-level BPE goes over bytes, not the ids of a {} tokenizer", base.kind()));
+        }
+        let tokenizer: tokenizers::Tokenizer = json.parse().map_err(|e| format!("not a tokenizer.json: {e}"))?;
+        let tokenizers::ModelWrapper::BPE(model) = tokenizer.get_model() else {
+            return Err("its model is not BPE (`model.type`)".into());
+        };
+        let byte_level = matches!(tokenizer.get_pre_tokenizer(), Some(tokenizers::PreTokenizerWrapper::ByteLevel(_)));
+        if !byte_level {
+            return Err("its `pre_tokenizer` is not ByteLevel: only byte-level BPE (GPT-2's) can be imported".into());
+        }
+        let alphabet = Alphabet::new(true, 256).map_err(|e| e.to_string())?;
+        let specials: Vec<(String, u32)> = tokenizer
+            .get_added_tokens_decoder()
+            .iter()
+            .filter(|(_, t)| alphabet.ids(&t.content).is_none_or(|ids| ids.len() != 1))
+            .map(|(&id, t)| (t.content.clone(), id))
+            .collect();
+        let [(_, end_of_text)] = specials[..] else {
+            let names: Vec<&str> = specials.iter().map(|(s, _)| s.as_str()).collect();
+            return Err(format!(
+                "it must have exactly one added token, the end of text (GPT-2's <|endoftext|>), which autoreg's                  <bos>, <eos> and <pad> become; it has {}: {names:?}",
+                names.len()
+            ));
+        };
+        let mut bytes = vec![None; 256];
+        let mut merged = Vec::new();
+        for (string, id) in model.get_vocab() {
+            match alphabet.ids(&string).as_deref() {
+                _ if id == end_of_text => {}
+                Some(&[byte]) => bytes[byte as usize] = Some(id),
+                Some(_) => merged.push((id, string)),
+                None => return Err(format!("token {id} ({string:?}) is not made of GPT-2's byte-level symbols")),
+            }
+        }
+        if let Some(byte) = bytes.iter().position(Option::is_none) {
+            return Err(format!("its vocabulary lacks the byte 0x{byte:02x}: a byte-level BPE holds all 256"));
+        }
+        merged.sort();
+        let base_vocab = base.vocab_size() as u32;
+        let atoms: Vec<String> = (256..base_vocab).map(|id| atom_name(base, id)).collect();
+        let mut vocab = Vocab::new();
+        let mut source: Vec<u32> = bytes.into_iter().flatten().collect();
+        for id in 0..256 {
+            vocab.insert(alphabet.string(&[id]), id);
+        }
+        for (k, atom) in atoms.iter().enumerate() {
+            vocab.insert(atom.clone(), 256 + k as u32);
+            source.push(end_of_text);
+        }
+        for (k, (id, string)) in merged.into_iter().enumerate() {
+            vocab.insert(string, base_vocab + k as u32);
+            source.push(id);
+        }
+        let merges = learned_merges(model)?;
+        let (split, split_ids) = (rule.default_split, Vec::new());
+        let layout = Layout { split, split_ids, base_vocab, symbols: 256, bytes: true };
+        Ok((Self::assemble(layout, vocab, merges, &atoms)?, source, tokenizer.get_vocab_size(true)))
+    }
+
+    /// The stage of `vocab` and `merges` (autoreg's ids), with `atoms` as special tokens
+    /// and, over bytes, GPT-2's byte-level pre-tokenizer and decoder.
+    fn assemble(layout: Layout, vocab: Vocab, merges: Vec<(String, String)>, atoms: &[String]) -> Result<Self, String> {
+        let model = BPE::builder().vocab_and_merges(vocab, merges).build().map_err(|e| e.to_string())?;
         let mut hf = tokenizers::Tokenizer::new(model);
-        if rule.bytes {
+        if layout.bytes {
             hf.with_pre_tokenizer(Some(ByteLevel::new(false, true, true)));
             hf.with_decoder(Some(ByteLevel::new(false, true, true)));
         }
-        hf.add_special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true)))
-            .map_err(|e| fit(e.to_string()))?;
-        let json = hf.to_string(false).map_err(|e| fit(e.to_string()))?;
-        let tokenizer = serde_json::from_str(&json).map_err(|e| fit(e.to_string()))?;
-        let saved = Saved { split, split_ids, base_vocab, symbols: rule.symbols, bytes: rule.bytes, tokenizer };
-        Self::try_from(saved).map_err(fit)
+        hf.add_special_tokens(atoms.iter().map(|a| AddedToken::from(a.clone(), true))).map_err(|e| e.to_string())?;
+        let json = hf.to_string(false).map_err(|e| e.to_string())?;
+        let tokenizer = serde_json::from_str(&json).map_err(|e| e.to_string())?;
+        let Layout { split, split_ids, base_vocab, symbols, bytes } = layout;
+        Self::try_from(Saved { split, split_ids, base_vocab, symbols, bytes, tokenizer })
     }
 
     /// Checks that this stage was learned over `base`'s vocabulary.

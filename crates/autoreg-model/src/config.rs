@@ -13,13 +13,27 @@ pub enum Positions {
 
 /// The MLP's activation.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum Mlp {
-    /// GELU (GPT-2).
+    /// The exact GELU, `x/2 · (1 + erf(x/√2))`.
     #[default]
     Gelu,
+    /// GELU's tanh approximation, `x/2 · (1 + tanh(√(2/π) · (x + 0.044715 x³)))`: the
+    /// one GPT-2 was trained with (`gelu_new` in `transformers`), for imported models.
+    GeluTanh,
     /// ReLU squared, `max(0, x)²` (Primer, So et al. 2021; the modded-nanogpt speedrun).
     Relu2,
+}
+
+impl Mlp {
+    /// Its name in a config.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::Gelu => "gelu",
+            Self::GeluTanh => "gelu_tanh",
+            Self::Relu2 => "relu2",
+        }
+    }
 }
 
 /// `[model]`: the decoder's shape. The vocabulary size comes from the tokenizer.
@@ -42,7 +56,7 @@ pub struct ModelConfig {
     pub positions: Positions,
     /// RMS-normalise each head's queries and keys (no weights) before attention.
     pub qk_norm: bool,
-    /// `"gelu"` or `"relu2"`.
+    /// `"gelu"`, `"gelu_tanh"` or `"relu2"`.
     pub mlp: Mlp,
     /// Share the output head's weights with the token embedding.
     pub tie_head: bool,
@@ -51,6 +65,11 @@ pub struct ModelConfig {
     pub zero_init: bool,
     /// Soft-cap the logits to `±logit_softcap` by `cap · tanh(logits / cap)`; 0 is off.
     pub logit_softcap: f64,
+    /// A run directory whose weights (its `best` checkpoint) a new run starts from, with
+    /// a fresh optimizer and schedule: fine-tuning. The run takes that run's `[model]`
+    /// (but `dropout`, and a `block_size` no larger) and its tokenizer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub init_from: Option<std::path::PathBuf>,
 }
 
 impl Default for ModelConfig {
@@ -68,6 +87,7 @@ impl Default for ModelConfig {
             tie_head: true,
             zero_init: false,
             logit_softcap: 0.0,
+            init_from: None,
         }
     }
 }

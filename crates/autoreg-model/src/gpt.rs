@@ -139,6 +139,7 @@ impl Block {
         let h = self.c_fc.forward(&self.ln_2.forward(&x), kind); // (B, T, 4C)
         let h = match self.mlp {
             Mlp::Gelu => h.gelu("none"),
+            Mlp::GeluTanh => h.gelu("tanh"),
             Mlp::Relu2 => h.relu().square(),
         };
         let p = if train { self.dropout } else { 0.0 };

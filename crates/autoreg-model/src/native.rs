@@ -331,6 +331,7 @@ impl NativeModel {
             layer.c_fc.apply(&h, &mut f, false, par);
             match self.mlp {
                 Mlp::Gelu => kernels::gelu_in_place(&mut f),
+                Mlp::GeluTanh => kernels::gelu_tanh_in_place(&mut f),
                 Mlp::Relu2 => f.iter_mut().for_each(|v| *v = v.max(0.0) * v.max(0.0)),
             }
             layer.mlp_proj.apply(&f, &mut x, true, par);

@@ -1,7 +1,7 @@
 //! `cargo setup`: makes `.venv/` with the pinned `torch` wheel and links `.venv/libtorch`
 //! to it, which is where `.cargo/config.toml` points `LIBTORCH` for torch-sys; and adds
-//! the Python `tokenizers` package, which the tests load autoreg's BPE files with; and
-//! the CUDA headers that autoreg's NCCL plugin is compiled against (the wheel ships
+//! the Python packages the tests check autoreg's files with (`tokenizers` for its BPE,
+//! `transformers` and `gguf` for its exported models); and the CUDA headers that autoreg's NCCL plugin is compiled against (the wheel ships
 //! CUDA's libraries, not all of its headers).
 //!
 //! Idempotent: a venv that already holds the pinned versions is reused. The torch part
@@ -14,9 +14,11 @@ use std::process::Command;
 /// The PyTorch release that `tch` 0.26 is built against.
 const TORCH_VERSION: &str = "2.13.0";
 
-/// The Python `tokenizers` release whose `tokenizer.json` format autoreg's Rust
-/// `tokenizers` crate (0.23) writes.
-const TOKENIZERS_VERSION: &str = "0.23.3";
+/// The Python packages the tests use, pinned: `tokenizers` is the release whose
+/// `tokenizer.json` format autoreg's Rust `tokenizers` crate (0.23) writes;
+/// `transformers` loads exported GPT-2 folders, and `gguf` (llama.cpp's own reader)
+/// exported GGUF files.
+const PYTHON_PACKAGES: [(&str, &str); 3] = [("tokenizers", "0.23.3"), ("transformers", "5.18.0"), ("gguf", "0.19.0")];
 
 /// The `cuda-toolkit` release that the torch wheel requires; its `crt` and `cccl` parts
 /// hold the CUDA headers that `ProcessGroupNCCL.hpp` includes.
@@ -26,7 +28,7 @@ fn main() -> Result<()> {
     if install_torch()? {
         install_cuda_headers()?;
     }
-    install_tokenizers()
+    install_python_packages()
 }
 
 /// Installs the CUDA headers beside the venv's torch unless they are there.
@@ -73,16 +75,21 @@ fn venv_dir() -> Result<PathBuf> {
     Ok(root.join(".venv"))
 }
 
-/// Installs the pinned `tokenizers` into the venv unless it is there.
-fn install_tokenizers() -> Result<()> {
+/// Installs the pinned Python packages into the venv unless they are there.
+fn install_python_packages() -> Result<()> {
     let python = venv_python(&venv_dir()?)?;
-    let check = format!("import tokenizers, sys; sys.exit(tokenizers.__version__ != '{TOKENIZERS_VERSION}')");
+    let pins: Vec<String> = PYTHON_PACKAGES.iter().map(|(name, version)| format!("{name}=={version}")).collect();
+    let check = format!(
+        "import importlib.metadata as m, sys; sys.exit(any(m.version(n) != v for n, v in {PYTHON_PACKAGES:?}))"
+    );
     if Command::new(&python).args(["-c", &check]).output().is_ok_and(|o| o.status.success()) {
-        println!("tokenizers {TOKENIZERS_VERSION} ready");
+        println!("{} ready", pins.join(", "));
         return Ok(());
     }
-    println!("installing tokenizers=={TOKENIZERS_VERSION}");
-    pip_install(&python, &format!("tokenizers=={TOKENIZERS_VERSION}"))
+    println!("installing {}", pins.join(", "));
+    run(Command::new(&python)
+        .args(["-m", "pip", "install", "--disable-pip-version-check", "--no-cache-dir", "--quiet"])
+        .args(&pins))
 }
 
 /// Installs the pinned torch into the venv and links `.venv/libtorch` to it; returns

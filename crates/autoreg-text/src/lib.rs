@@ -6,7 +6,9 @@
 //! vocabulary, naming the byte offset. Byte-level accepts any bytes and decodes to the
 //! exact bytes, valid UTF-8 or not.
 
-use autoreg_tokens::{Decoded, Extras, MergeRule, Modality, ModalityBuilder, Source, Specials, Split, TokenError};
+use autoreg_tokens::{
+    Characters, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Source, Specials, Split, TokenError,
+};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
@@ -227,7 +229,16 @@ impl Modality for TextTokenizer {
     }
 
     fn extras(&self) -> Extras<'_> {
-        Extras::default()
+        match self.level {
+            Level::Char => Extras { characters: Some(self), ..Extras::default() },
+            Level::Byte => Extras::default(),
+        }
+    }
+}
+
+impl Characters for TextTokenizer {
+    fn chars(&self) -> &[char] {
+        &self.chars
     }
 }
 

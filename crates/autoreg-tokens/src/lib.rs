@@ -27,8 +27,8 @@ pub use frames::{FrameLayout, Frames};
 pub use label::LabelPattern;
 pub use mixture::{Grammar, MAX_CAPTION, Mixture, Parts, Segment, SegmentRules, Stages};
 pub use modality::{
-    Augment, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview, Prompts,
-    Signal, SignalShape, Source, Split, Titles, Units,
+    Augment, Characters, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview,
+    Prompts, Signal, SignalShape, Source, Split, Titles, Units,
 };
 pub use notice::{SaidOnce, capture, warn};
 pub use pipeline::{IdModel, Identity, Pipeline};

@@ -158,6 +158,14 @@ pub struct Extras<'a> {
     pub parts: Option<&'a dyn Parts>,
     /// Ids that are values of a signal, which a learned codec may encode.
     pub signal: Option<&'a dyn Signal>,
+    /// Ids that are characters of text, which other tools' tokenizers can spell.
+    pub characters: Option<&'a dyn Characters>,
+}
+
+/// Ids that are the characters of text: ordinary id `i` is `chars()[i]`.
+pub trait Characters {
+    /// The characters, in the order of their ids.
+    fn chars(&self) -> &[char];
 }
 
 /// Classes that documents start with: `BOS Class_k ...`.

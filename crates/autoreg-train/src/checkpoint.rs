@@ -20,7 +20,7 @@
 
 use crate::error::TrainError;
 use crate::testhook::pause;
-use autoreg_model::{ModelConfig, Optimizer};
+use autoreg_model::{ModelConfig, Optimizer, Positions};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, TryLockError};
@@ -58,6 +58,10 @@ pub struct TrainState {
     /// it. Absent in runs whose schedule follows steps alone.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub decay_time_s: Option<f64>,
+    /// Where the weights of an imported run came from (`autoreg import`), which has
+    /// no training of its own.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub imported_from: Option<String>,
 }
 
 impl TrainState {
@@ -527,9 +531,60 @@ impl Checkpoint {
                 ),
             ));
         }
+        self.copy_weights(vs, None)
+    }
+
+    /// Loads the weights into `vs` as the start of another run (`model.init_from`), a
+    /// model built from `model`: the `[model]` the checkpoint was trained with but for
+    /// `dropout`, and `block_size`, which may be smaller (learned positions past it are
+    /// dropped, as nanoGPT's `crop_block_size`).
+    pub fn init_weights(&self, vs: &mut VarStore, model: &ModelConfig) -> Result<(), TrainError> {
+        let Some(saved) = &self.model else {
+            return self.copy_weights(vs, None);
+        };
+        let shape = ModelConfig {
+            dropout: saved.dropout,
+            block_size: saved.block_size,
+            init_from: saved.init_from.clone(),
+            ..model.clone()
+        };
+        let now = as_read_back(&shape).map_err(|e| TrainError::checkpoint(&self.config_path, e.to_string()))?;
+        if now != *saved {
+            return Err(TrainError::checkpoint(
+                &self.config_path,
+                format!(
+                    "[model] differs from the one {} was trained with: {}; a run that starts from it keeps its shape",
+                    self.dir.display(),
+                    differences(saved, &shape).join(", ")
+                ),
+            ));
+        }
+        if model.block_size > saved.block_size && model.positions == Positions::Learned {
+            return Err(TrainError::Config(format!(
+                "model.block_size = {} is more than the {} learned positions of {}",
+                model.block_size,
+                saved.block_size,
+                self.dir.display()
+            )));
+        }
+        self.copy_weights(vs, Some(model.block_size))
+    }
+
+    /// Copies the checked weights file's tensors into the variables of `vs`, by name and
+    /// shape, with none left over; with `positions`, the learned position embedding
+    /// keeps its first rows only.
+    fn copy_weights(&self, vs: &mut VarStore, positions: Option<i64>) -> Result<(), TrainError> {
         let path = self.verified(WEIGHTS)?;
-        let named =
+        let mut named =
             tch::Tensor::read_safetensors(&path).map_err(TrainError::torch(format!("loading {}", path.display())))?;
+        if let Some(rows) = positions {
+            for (name, t) in named.iter_mut().filter(|(name, _)| name == "wpe.weight") {
+                if t.size()[0] < rows {
+                    return Err(TrainError::checkpoint(&path, format!("`{name}` has fewer than {rows} rows")));
+                }
+                *t = t.narrow(0, 0, rows);
+            }
+        }
         let variables = vs.variables();
         if let Some((name, _)) = named.iter().find(|(name, _)| !variables.contains_key(name)) {
             return Err(TrainError::checkpoint(&path, format!("holds `{name}`, which the model has no place for")));

@@ -1,7 +1,7 @@
 //! The training loop: optimizer steps on random windows, evaluations, checkpoints, metrics.
 
 use crate::batch::{Batcher, SplitSource};
-use crate::checkpoint::{RunDir, RunLock, TrainState};
+use crate::checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
 use crate::config::{OptimizerKind, TrainConfig};
 use crate::error::TrainError;
 use crate::metrics::{EvalRecord, MetricsLog, plot_losses};
@@ -143,6 +143,13 @@ pub struct Trainer<'a> {
 }
 
 impl<'a> Trainer<'a> {
+    /// Starts from the weights of `checkpoint`, another run's (`model.init_from`), in
+    /// place of the fresh ones; the optimizer and the schedule stay fresh.
+    pub fn start_from(&mut self, checkpoint: &Checkpoint) -> Result<(), TrainError> {
+        let model = self.model.config().clone();
+        checkpoint.init_weights(&mut self.vs, &model)
+    }
+
     /// Builds the model on the configured device; the batchers take over `data`'s
     /// splits. With `resume`, weights, optimizer moments and the step come from the
     /// run's `last` checkpoint (which must have been trained with `model_config`), and

@@ -40,6 +40,51 @@ pub enum Command {
     /// Learned codecs: train one alone, for other runs to reuse.
     #[command(subcommand)]
     Codec(CodecCommand),
+    /// Bring a pretrained model in as a run, to sample, evaluate or fine-tune.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Write a run's model for other tools: a transformers folder or a GGUF file.
+    Export(ExportArgs),
+}
+
+/// `autoreg import`.
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// A Hugging Face GPT-2 folder on disk (config.json, model.safetensors or
+    /// pytorch_model.bin, tokenizer.json), as `save_pretrained` writes it, into
+    /// `runs/NAME`; fine-tune it with `autoreg train CONFIG --init-from runs/NAME`.
+    Hf(ImportHfArgs),
+}
+
+/// `autoreg import hf`.
+#[derive(Debug, Args)]
+pub struct ImportHfArgs {
+    /// The folder.
+    pub dir: PathBuf,
+    /// The run's name (default: the folder's name); it is written to runs/NAME.
+    #[arg(long)]
+    pub name: Option<String>,
+}
+
+/// What `autoreg export` writes.
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ExportFormat {
+    /// A folder that transformers' `AutoModelForCausalLM.from_pretrained` loads (GPT-2).
+    Hf,
+    /// A GGUF file of llama.cpp's GPT-2 architecture, in f32.
+    Gguf,
+}
+
+/// `autoreg export`.
+#[derive(Debug, Args)]
+pub struct ExportArgs {
+    #[command(flatten)]
+    pub model: ModelArgs,
+    /// The format.
+    #[arg(long, value_enum)]
+    pub format: ExportFormat,
+    /// The folder (hf) or file (gguf) to write.
+    pub out: PathBuf,
 }
 
 /// `autoreg codec`.
@@ -76,6 +121,18 @@ pub struct TrainArgs {
     /// batch); under torchrun or another launcher, leave it out.
     #[arg(long, value_name = "N", default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..))]
     pub nproc: u16,
+    /// Start from the weights of the run RUN_DIR, with its model and tokenizer, and a
+    /// fresh optimizer and schedule (fine-tuning): `--set model.init_from=RUN_DIR`.
+    #[arg(long, value_name = "RUN_DIR", conflicts_with = "resume")]
+    pub init_from: Option<PathBuf>,
+}
+
+impl TrainArgs {
+    /// The `--set` overrides, `--init-from` among them.
+    pub fn overrides(&self) -> Vec<String> {
+        let init = self.init_from.iter().map(|dir| format!("model.init_from={:?}", dir.display().to_string()));
+        self.set.iter().cloned().chain(init).collect()
+    }
 }
 
 /// Which checkpoint of a run to use.
@@ -188,6 +245,10 @@ pub struct EvalArgs {
     /// has at least block_size - N before it (default: block_size / 2).
     #[arg(long, value_name = "N")]
     pub stride: Option<usize>,
+    /// Evaluate on this file or folder, split by the run's `[data]` rules, instead of
+    /// the run's own data (an imported run has none).
+    #[arg(long, value_name = "PATH")]
+    pub data: Option<PathBuf>,
 }
 
 /// `autoreg encode`.

@@ -51,17 +51,22 @@ impl Config {
     pub fn load(path: &Path, overrides: &[String]) -> Result<Self, ConfigError> {
         let text = std::fs::read_to_string(path)
             .map_err(|e| ConfigError(format!("{}: cannot read the config: {e}", path.display())))?;
-        // Parsed from text first, so that an error in the file shows its line.
-        let config: Self = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
-        if overrides.is_empty() {
-            return config.validated(path);
-        }
         let mut table: toml::Table = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
         for o in overrides {
             apply_override(&mut table, o)?;
         }
-        let config = Self::deserialize(toml::Value::Table(table)).map_err(|e| {
-            ConfigError(format!("{} with --set {}: {}", path.display(), overrides.join(" --set "), e.message()))
+        let source = table.get("model").and_then(|m| m.get("init_from")).and_then(|s| s.as_str()).map(PathBuf::from);
+        if overrides.is_empty() && source.is_none() {
+            // Parsed from text, so that an error in the file shows its line.
+            let config: Self = toml::from_str(&text).map_err(|e| located(path, &text, &e))?;
+            return config.validated(path);
+        }
+        if let Some(source) = source {
+            start_from(&mut table, &source, path)?;
+        }
+        let config = Self::deserialize(toml::Value::Table(table)).map_err(|e| match overrides {
+            [] => ConfigError(format!("{}: {}", path.display(), e.message())),
+            _ => ConfigError(format!("{} with --set {}: {}", path.display(), overrides.join(" --set "), e.message())),
         })?;
         config.validated(path)
     }
@@ -162,6 +167,64 @@ fn tokenizer_error(text: &str, at: usize) -> Option<(usize, String)> {
     let error = ModalityConfig::check_options(&kind, &without_kind)?.err()?;
     let line = error.span().map_or(0, |span| header + 1 + line_at(&without_kind, span.start));
     Some((line, format!("[tokenizer] {}", error.message())))
+}
+
+/// Fills the config `table` (read from `path`) of a run that starts from the run
+/// directory `source` (`model.init_from`) with that run's `[model]` and `[tokenizer]`:
+/// of `[model]`, the config may give `dropout` and `block_size`, and other keys only
+/// with the source's values; `[tokenizer]` is the source's. A source that cannot be read
+/// is left for the trainer to name, when the config has all it needs (a saved config of
+/// such a run, resumed).
+fn start_from(table: &mut toml::Table, source: &Path, path: &Path) -> Result<(), ConfigError> {
+    let at = || format!("{}: model.init_from = {:?}", path.display(), source.display().to_string());
+    let saved_path = source.join("config.toml");
+    let text = match std::fs::read_to_string(&saved_path) {
+        Ok(text) => text,
+        Err(_) if table.contains_key("tokenizer") => return Ok(()),
+        Err(e) => {
+            return Err(ConfigError(format!(
+                "{}: cannot read {}: {e} (name a run directory)",
+                at(),
+                saved_path.display()
+            )));
+        }
+    };
+    let saved: toml::Table = toml::from_str(&text).map_err(|e| located(&saved_path, &text, &e))?;
+    if saved.contains_key("sources") || table.contains_key("sources") {
+        return Err(ConfigError(format!(
+            "{}: starting from a run is for runs of one [tokenizer], not [[sources]]",
+            at()
+        )));
+    }
+    let mut model = saved.get("model").and_then(toml::Value::as_table).cloned().unwrap_or_default();
+    model.remove("init_from");
+    let given = table.get("model").and_then(toml::Value::as_table).cloned().unwrap_or_default();
+    for (key, value) in given {
+        let keeps = model.get(&key) == Some(&value);
+        if !keeps && !matches!(key.as_str(), "init_from" | "dropout" | "block_size") {
+            let theirs = model.get(&key).map_or_else(|| "unset".to_owned(), ToString::to_string);
+            return Err(ConfigError(format!(
+                "{}: model.{key} = {value}, but the run keeps the [model] of {}, where it is {theirs}: leave it out \
+                 (only model.dropout and model.block_size may change)",
+                at(),
+                source.display()
+            )));
+        }
+        model.insert(key, value);
+    }
+    table.insert("model".into(), toml::Value::Table(model));
+    match (table.get("tokenizer"), saved.get("tokenizer")) {
+        (None, Some(theirs)) => drop(table.insert("tokenizer".into(), theirs.clone())),
+        (Some(mine), theirs) if Some(mine) != theirs => {
+            return Err(ConfigError(format!(
+                "{}: the run tokenizes with the tokenizer of {}: leave [tokenizer] out",
+                at(),
+                source.display()
+            )));
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// Sets `key=value` in `table`, creating the section if needed.

@@ -111,6 +111,7 @@ fn measure(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Res
         markov_order: 3,
         no_baselines: true,
         stride: None,
+        data: None,
     };
     let e = commands::eval(&args)?;
     let (_, bytes, nats_per_byte) = e.per_unit.context("the code tokenizer reports no unit")?;

@@ -58,7 +58,8 @@ static NO_INTERRUPTS: AtomicUsize = AtomicUsize::new(0);
 fn main() -> Result<()> {
     let args = Args::parse();
     if let Some(config) = &args.rank_train {
-        let train = TrainArgs { config: Some(config.clone()), set: args.set.clone(), resume: None, nproc: 1 };
+        let train =
+            TrainArgs { config: Some(config.clone()), set: args.set.clone(), resume: None, nproc: 1, init_from: None };
         return commands::train(&train).map(drop);
     }
     if args.rank_all_reduce {

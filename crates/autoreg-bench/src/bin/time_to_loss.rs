@@ -50,11 +50,11 @@ fn main() -> Result<()> {
     );
     let path = work.join("time-to-loss.toml");
     std::fs::write(&path, config.to_toml()).with_context(|| format!("cannot write {}", path.display()))?;
-    commands::train(&TrainArgs { config: Some(path), set: args.set.clone(), resume: None, nproc: 1 })?;
+    commands::train(&TrainArgs { config: Some(path), set: args.set.clone(), resume: None, nproc: 1, init_from: None })?;
     let records = MetricsLog::new(RunDir::new(config.run_dir()).metrics_path()).read()?;
     let ours: Vec<Point> = records.iter().map(|r| (r.step, r.val_loss, r.elapsed_s)).collect();
     let model = ModelArgs { run_dir: config.run_dir(), checkpoint: Which::Last, device: None };
-    let whole = commands::eval(&EvalArgs { model, markov_order: 3, no_baselines: true, stride: None })?;
+    let whole = commands::eval(&EvalArgs { model, markov_order: 3, no_baselines: true, stride: None, data: None })?;
 
     println!("{:>6}  {:>18}  {:>18}", "step", "reference val (s)", "autoreg val (s)");
     for step in (0..=2000).step_by(250) {

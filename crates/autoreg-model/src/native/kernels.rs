@@ -59,6 +59,12 @@ multiversion! {
     fn gelu_in_place(v: &mut [f32]) => gelu_slice
 }
 
+multiversion! {
+    /// GELU's tanh approximation, `v ↦ v/2 · (1 + tanh(√(2/π)(v + 0.044715 v³)))`, in
+    /// place, as libtorch's `gelu("tanh")`; `1 + tanh u = 2 - 2/(e^(2u) + 1)`.
+    fn gelu_tanh_in_place(v: &mut [f32]) => gelu_tanh_slice
+}
+
 /// Blocks of `B` outputs, then of 16, then one at a time.
 #[inline(always)]
 fn gemv_blocked<const B: usize, const FMA: bool>(x: &[f32], a: &[f32], stride: usize, y: &mut [f32], accumulate: bool) {
@@ -165,6 +171,17 @@ fn gelu<const FMA: bool>(v: f32) -> f32 {
     0.5 * v * (1.0 + erf.copysign(v))
 }
 
+fn gelu_tanh_slice<const B: usize, const FMA: bool>(v: &mut [f32]) {
+    v.iter_mut().for_each(|v| *v = gelu_tanh::<FMA>(*v));
+}
+
+#[inline(always)]
+fn gelu_tanh<const FMA: bool>(v: f32) -> f32 {
+    const SQRT_2_OVER_PI: f32 = 0.797_884_6;
+    let u = SQRT_2_OVER_PI * v * (1.0 + 0.044_715 * v * v);
+    v * (1.0 - 1.0 / (exp::<FMA>(2.0 * u) + 1.0))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -210,6 +227,16 @@ mod tests {
         for (&v, &got) in inputs.iter().zip(&g) {
             let want = 0.5 * v * (1.0 + libm::erff(v * std::f32::consts::FRAC_1_SQRT_2));
             assert!((got - want).abs() <= 2e-6 * (1.0 + v.abs()), "gelu({v}) = {got}, libm {want}");
+        }
+        let mut g = inputs.clone();
+        gelu_tanh_in_place(&mut g);
+        for (&v, &got) in inputs.iter().zip(&g) {
+            let u = f64::from(v) * (2.0 / std::f64::consts::PI).sqrt() * (1.0 + 0.044_715 * f64::from(v).powi(2));
+            let want = 0.5 * f64::from(v) * (1.0 + u.tanh());
+            assert!(
+                (f64::from(got) - want).abs() <= 2e-6 * (1.0 + f64::from(v).abs()),
+                "gelu_tanh({v}) = {got}, {want}"
+            );
         }
     }
 }

@@ -143,6 +143,7 @@ mod tests {
             shape(Positions::Learned, false),
             shape(Positions::Rope, true),
             shape(Positions::Learned, true),
+            ModelConfig { mlp: Mlp::GeluTanh, ..shape(Positions::Learned, true) }, // GPT-2's
             every_option,
         ];
         for options in shapes {

@@ -23,8 +23,16 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
             Baseline::MAX_MARKOV_ORDER
         );
     }
-    let run = load_run(&args.model)?;
+    let mut run = load_run(&args.model)?;
     run.warn_if_untrained();
+    if let Some(path) = &args.data {
+        if !run.config.sources.is_empty() {
+            bail!("--data: {} is a run of [[sources]], each with its own data", run.dir.path().display());
+        }
+        run.config.data.path = std::path::absolute(path).with_context(|| format!("--data {}", path.display()))?;
+    } else if run.config.sources.is_empty() && run.config.data.path.as_os_str().is_empty() {
+        bail!("{} has no data of its own (an imported run): give --data PATH", run.dir.path().display());
+    }
     let config = &run.config;
     let data = prepare::reload(config, run.dir.path(), &run.tokenizer, &Bar::new())?;
     if data.sources.is_empty() { one_source(args, &run, &data) } else { by_source(args, &run, &data) }

@@ -124,7 +124,7 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     );
     let options: Vec<String> = [
         m.qk_norm.then(|| "qk_norm".to_owned()),
-        (m.mlp != Mlp::Gelu).then(|| format!("mlp {:?}", m.mlp).to_lowercase()),
+        (m.mlp != Mlp::Gelu).then(|| format!("mlp {}", m.mlp.name())),
         (!m.tie_head).then(|| "untied head".to_owned()),
         m.zero_init.then(|| "zero_init".to_owned()),
         (m.logit_softcap > 0.0).then(|| format!("logit_softcap {}", m.logit_softcap)),

@@ -4,6 +4,7 @@ mod codec;
 mod dataset;
 mod eval;
 mod inspect;
+mod interop;
 mod report;
 mod sample;
 mod train;
@@ -15,6 +16,7 @@ pub use codec::codec;
 pub use dataset::dataset;
 pub use eval::eval;
 pub use inspect::{decode, encode, info, render};
+pub use interop::{export, import, import_hf};
 pub use report::report;
 pub use sample::sample;
 pub use train::{launch, train};
@@ -33,6 +35,8 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Report(args) => report(&args).map(|_| ()),
         Command::Dataset(command) => dataset(&command),
         Command::Codec(command) => codec(&command),
+        Command::Import(command) => import(&command),
+        Command::Export(args) => export(&args),
     }
 }
 

@@ -36,7 +36,7 @@ pub fn launch(args: &TrainArgs) -> Result<()> {
     check_world_size(&config.train, nproc)?;
     let mut child: Vec<OsString> = vec!["train".into()];
     child.extend(args.config.iter().map(OsString::from));
-    for set in &args.set {
+    for set in args.overrides() {
         child.extend(["--set".into(), set.into()]);
     }
     if let Some(resume) = &args.resume {
@@ -97,7 +97,7 @@ pub fn train(args: &TrainArgs) -> Result<TrainSummary> {
 fn run_config(args: &TrainArgs) -> Result<(Config, RunDir, bool)> {
     Ok(match (&args.config, &args.resume) {
         (Some(path), None) => {
-            let config = Config::load(path, &args.set)?;
+            let config = Config::load(path, &args.overrides())?;
             let run = RunDir::new(config.run_dir());
             (config, run, false)
         }
@@ -154,7 +154,16 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
                 run.path().display()
             );
         }
-        let prepared = prepare::prepare(&config, &base, &Bar::new())?;
+        let prepared = match &config.model.init_from {
+            // The source's tokenizer, as its weights were trained on its ids.
+            Some(source) => {
+                let tokenizer = run::read_tokenizer(&RunDir::new(source))
+                    .with_context(|| format!("model.init_from = {:?}", source.display().to_string()))?;
+                let data = prepare::reload(&config, &base, &tokenizer, &Bar::new())?;
+                Prepared { tokenizer, data }
+            }
+            None => prepare::prepare(&config, &base, &Bar::new())?,
+        };
         run::write_new(&run, &config, &prepared.tokenizer)?;
         prepared
     };
@@ -176,6 +185,13 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         );
     }
     let mut trainer = Trainer::new(handle, &config.name, &config.model, &train_config, tok, data, resume)?;
+    if let (Some(source), false) = (&config.model.init_from, resume) {
+        let start = RunDir::new(source).checkpoint("best")?;
+        trainer.start_from(&start).with_context(|| format!("starting from {}", start.dir.display()))?;
+        if writes {
+            eprintln!("starting from the weights of {} (step {})", start.dir.display(), start.state.step);
+        }
+    }
     let ranks = group.as_ref().map_or(1, |g| g.world_size());
     if let Some(group) = group {
         trainer = trainer.join(group)?;
@@ -185,7 +201,7 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
             // The overrides hold from now on: the run's config keeps them, its history says when.
             run::write_config(&run, &config)?;
         }
-        run::record_history(&run, &command, &args.set)?;
+        run::record_history(&run, &command, &args.overrides())?;
         eprintln!(
             "model: {:.2}M parameters on {:?}{}; {} from step {} to {}",
             trainer.num_params() as f64 / 1e6,

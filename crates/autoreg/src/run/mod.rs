@@ -63,15 +63,16 @@ pub struct LoadedRun {
     pub model: Gpt,
     /// Where the model lives.
     pub device: Device,
-    /// Keeps the model's variables alive.
-    _vs: VarStore,
+    /// The model's variables.
+    pub vs: VarStore,
 }
 
 impl LoadedRun {
-    /// Warns, on standard error, when the loaded checkpoint saw no training (step 0):
+    /// Warns, on standard error, when the loaded checkpoint saw no training (step 0, and
+    /// not imported):
     /// what `sample` and `eval` give then is that of the untrained model.
     pub fn warn_if_untrained(&self) {
-        if self.checkpoint.state.step > 0 {
+        if self.checkpoint.state.step > 0 || self.checkpoint.state.imported_from.is_some() {
             return;
         }
         let later = match self.dir.checkpoint("last") {
@@ -103,7 +104,7 @@ pub fn load_run(args: &ModelArgs) -> Result<LoadedRun> {
     let (checkpoint, ()) = dir
         .read_checkpoint(link, checkpoint, |checkpoint| checkpoint.load_weights(&mut vs, &config.model))
         .with_context(|| format!("the weights do not fit the model that {} describes", dir.config_path().display()))?;
-    Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, _vs: vs })
+    Ok(LoadedRun { dir, config, tokenizer, checkpoint, model, device, vs })
 }
 
 /// Appends `line` (ending with a newline) to the file at `path`, creating it.

@@ -1,0 +1,268 @@
+//! `autoreg import hf` and `autoreg export`: models in from `transformers`' GPT-2
+//! folders, and out to such folders and to GGUF files for llama.cpp.
+
+use crate::cli::{ExportArgs, ExportFormat, ImportCommand, ImportHfArgs};
+use crate::config::Config;
+use crate::registry::{ModalityConfig, SavedTokenizer, TokenizerConfig};
+use crate::run::{self, LoadedRun, load_run};
+use anyhow::{Context, Result, bail};
+use autoreg_bpe::{Bpe, BpeConfig, hf_tokenizer};
+use autoreg_data::{DataConfig, SplitMode};
+use autoreg_hf::gguf::{self, Value};
+use autoreg_hf::{Gpt2Config, HfError, exportable, from_hf, read_weights, to_gguf, to_hf};
+use autoreg_model::{DeviceChoice, OptimConfig, Optimizer};
+use autoreg_text::{Level, TextConfig};
+use autoreg_tokens::write_atomic;
+use autoreg_train::{RunDir, TrainConfig, TrainState, build_model};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+/// `autoreg import`.
+pub fn import(command: &ImportCommand) -> Result<()> {
+    match command {
+        ImportCommand::Hf(args) => import_hf(args).map(|_| ()),
+    }
+}
+
+/// Reads a `transformers` GPT-2 folder (`config.json`, `model.safetensors` or
+/// `pytorch_model.bin`, `tokenizer.json`) into a new run directory: its weights as the
+/// checkpoint of step 0, its tokenizer as byte-level text and BPE. Returns the run.
+pub fn import_hf(args: &ImportHfArgs) -> Result<RunDir> {
+    let dir = &args.dir;
+    if !dir.is_dir() {
+        bail!("{}: not a folder (a transformers GPT-2 folder holds config.json and the weights)", dir.display());
+    }
+    let name = match &args.name {
+        Some(name) => name.clone(),
+        None => dir.canonicalize()?.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("gpt2".into()),
+    };
+    let hf = Gpt2Config::read(&dir.join("config.json"))?;
+    let model = hf.to_model().map_err(|e| HfError::file(dir.join("config.json"), e))?;
+
+    let tokenizer_path = dir.join("tokenizer.json");
+    let json = std::fs::read_to_string(&tokenizer_path)
+        .with_context(|| format!("cannot read {}", tokenizer_path.display()))?;
+    let text =
+        TokenizerConfig { modality: ModalityConfig::Text(TextConfig { level: Level::Byte }), codec: None, bpe: None };
+    let base = text.fit(&[])?.base;
+    let (bpe, rows, source_vocab) =
+        Bpe::import_hf(&json, base.as_dyn()).map_err(|e| HfError::file(&tokenizer_path, e))?;
+    if source_vocab != hf.vocab_size as usize {
+        bail!(
+            "{}: {source_vocab} ids, but config.json's vocab_size is {}: the tokenizer is not the model's",
+            tokenizer_path.display(),
+            hf.vocab_size
+        );
+    }
+    let tokenizer = SavedTokenizer::new(base, Some(bpe)).map_err(anyhow::Error::msg)?;
+    let vocab = tokenizer.pipeline().vocab_size();
+
+    let (weights_path, named) = read_weights(dir)?;
+    let tensors = from_hf(named, &weights_path, &model, hf.vocab_size, &rows)?;
+    let train = TrainConfig::default();
+    let (vs, _gpt) = build_model(&model, &train, DeviceChoice::Cpu, vocab)?;
+    let variables = vs.variables();
+    tch::no_grad(|| {
+        for (name, tensor) in &tensors {
+            if let Some(var) = variables.get(name) {
+                var.shallow_clone().copy_(tensor);
+            }
+        }
+    });
+
+    let config = Config {
+        name: name.clone(),
+        data: DataConfig { split: SplitMode::Tail, ..DataConfig::default() },
+        tokenizer: Some(TokenizerConfig {
+            bpe: Some(BpeConfig { vocab_size: vocab, min_frequency: 2, split: None }),
+            ..text
+        }),
+        sources: Vec::new(),
+        model: model.clone(),
+        train: train.clone(),
+        sample: Default::default(),
+    };
+    let run = RunDir::new(config.run_dir());
+    if run.path().join("last").symlink_metadata().is_ok() {
+        bail!("{} already holds a run: import under another name (--name NAME)", run.path().display());
+    }
+    let lock = run.lock()?;
+    run::write_new(lock.run(), &config, &tokenizer)?;
+    // Saved beside the weights as every checkpoint's is; a run that starts from this
+    // one makes its own.
+    let (beta1, beta2, eps, weight_decay) = (train.beta1, train.beta2, train.eps, train.weight_decay);
+    let opt = Optimizer::new(&vs, OptimConfig { beta1, beta2, eps, weight_decay, muon: None });
+    let state = TrainState { imported_from: Some(dir.display().to_string()), ..TrainState::default() };
+    run.save(&vs, &opt, &state, &model, true)?;
+    run::record_history(&run, &format!("import hf {}", dir.display()), &[])?;
+    println!(
+        "{}: {} layers, {} wide, {} positions, vocabulary {vocab} ({} ids in {}, its end of text as <bos>, <eos> and \
+         <pad>), {:.1}M parameters",
+        run.path().display(),
+        model.n_layer,
+        model.n_embd,
+        model.block_size,
+        hf.vocab_size,
+        tokenizer_path.display(),
+        model.num_params(vocab) / 1e6,
+    );
+    Ok(run)
+}
+
+/// `autoreg export RUN --format hf|gguf OUT`.
+pub fn export(args: &ExportArgs) -> Result<()> {
+    let run = load_run(&args.model)?;
+    exportable(&run.config.model)?;
+    let vars: HashMap<String, tch::Tensor> = run.vs.variables();
+    match args.format {
+        ExportFormat::Hf => export_hf(&run, &vars, &args.out),
+        ExportFormat::Gguf => export_gguf(&run, &vars, &args.out),
+    }
+}
+
+/// The ids of `<bos>`, `<eos>` and `<pad>`.
+fn specials(run: &LoadedRun) -> [u32; 3] {
+    let s = run.tokenizer.pipeline().specials();
+    [s.bos, s.eos, s.pad]
+}
+
+/// The `tokenizer.json` of `transformers` for the run's ids, when its tokens are text.
+fn text_tokenizer(run: &LoadedRun) -> Result<Option<serde_json::Value>> {
+    if run.tokenizer.has_stages() && run.tokenizer.bpe.is_none() {
+        return Ok(None);
+    }
+    hf_tokenizer(run.tokenizer.base.as_dyn(), run.tokenizer.bpe.as_ref()).map_err(anyhow::Error::msg)
+}
+
+/// Writes a `transformers` folder: `config.json`, `model.safetensors`, and the
+/// tokenizer: `tokenizer.json` and `tokenizer_config.json` when the run's tokens are
+/// text, autoreg's own `autoreg-tokenizer.json` always. The folder is written beside
+/// `out` and renamed into place.
+fn export_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -> Result<()> {
+    let vocab = run.tokenizer.pipeline().vocab_size() as i64;
+    let [bos, eos, pad] = specials(run);
+    let config = Gpt2Config::from_model(&run.config.model, vocab, [bos, eos, pad])?;
+    let tmp = temporary(out)?;
+    let write = |name: &str, bytes: &[u8]| write_atomic(&tmp.join(name), bytes).map_err(anyhow::Error::from);
+    write("config.json", &serde_json::to_vec_pretty(&config)?)?;
+    let tensors = to_hf(vars, &run.config.model)?;
+    tch::Tensor::write_safetensors(&tensors, tmp.join("model.safetensors"))
+        .with_context(|| format!("cannot write {}", tmp.join("model.safetensors").display()))?;
+    write("autoreg-tokenizer.json", &std::fs::read(run.dir.tokenizer_path())?)?;
+    let text = text_tokenizer(run)?;
+    if let Some(tokenizer) = &text {
+        let name = |id: u32| run.tokenizer.pipeline().token_name(id).unwrap_or_else(|| format!("<{id}>"));
+        let tokenizer_config = serde_json::json!({
+            "tokenizer_class": "PreTrainedTokenizerFast",
+            "bos_token": name(bos),
+            "eos_token": name(eos),
+            "pad_token": name(pad),
+            "model_max_length": run.config.model.block_size,
+            "clean_up_tokenization_spaces": false,
+        });
+        write("tokenizer.json", &serde_json::to_vec(tokenizer)?)?;
+        write("tokenizer_config.json", &serde_json::to_vec_pretty(&tokenizer_config)?)?;
+    }
+    replace_dir(&tmp, out)?;
+    println!(
+        "{}: GPT2LMHeadModel, {} parameters{}",
+        out.display(),
+        tensors.iter().map(|(_, t)| t.numel()).sum::<usize>(),
+        match text {
+            Some(_) => ", tokenizer.json (AutoTokenizer)".to_owned(),
+            None => format!(
+                "; the {} tokens are autoreg's own: autoreg-tokenizer.json, read by `autoreg encode` and `autoreg decode`",
+                run.tokenizer.base.as_dyn().kind()
+            ),
+        }
+    );
+    Ok(())
+}
+
+/// Writes a GGUF file of llama.cpp's GPT-2 architecture, all f32, with the run's
+/// vocabulary (GPT-2's byte-level BPE when the tokens are bytes) and autoreg's own
+/// tokenizer file under `autoreg.tokenizer`.
+fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -> Result<()> {
+    let model = &run.config.model;
+    let pipeline = run.tokenizer.pipeline();
+    let vocab = pipeline.vocab_size();
+    let [bos, eos, pad] = specials(run);
+    let u32_of = |v: i64| Value::U32(v as u32);
+    let mut meta: Vec<(String, Value)> = vec![
+        ("general.architecture".into(), Value::Str("gpt2".into())),
+        ("general.name".into(), Value::Str(run.config.name.clone())),
+        ("general.file_type".into(), Value::U32(0)),
+        ("gpt2.context_length".into(), u32_of(model.block_size)),
+        ("gpt2.embedding_length".into(), u32_of(model.n_embd)),
+        ("gpt2.feed_forward_length".into(), u32_of(4 * model.n_embd)),
+        ("gpt2.block_count".into(), u32_of(model.n_layer)),
+        ("gpt2.attention.head_count".into(), u32_of(model.n_head)),
+        ("gpt2.attention.layer_norm_epsilon".into(), Value::F32(1e-5)),
+    ];
+    // Every id's string as the HF tokenizer spells it, else autoreg's token name.
+    let hf = text_tokenizer(run)?;
+    let spelled: HashMap<u32, String> = hf.as_ref().map(vocab_of).unwrap_or_default();
+    let tokens: Vec<String> = (0..vocab as u32)
+        .map(|id| spelled.get(&id).cloned().or_else(|| pipeline.token_name(id)).unwrap_or_else(|| format!("<{id}>")))
+        .collect();
+    let types: Vec<i32> = (0..vocab as u32).map(|id| if pipeline.specials().contains(id) { 3 } else { 1 }).collect();
+    let merges: Vec<String> = hf.as_ref().map(merges_of).unwrap_or_default();
+    let byte_level = hf.as_ref().is_some_and(|t| t["pre_tokenizer"]["type"] == "ByteLevel");
+    meta.extend([
+        ("tokenizer.ggml.model".into(), Value::Str(if byte_level { "gpt2" } else { "none" }.into())),
+        ("tokenizer.ggml.pre".into(), Value::Str("gpt-2".into())),
+        ("tokenizer.ggml.tokens".into(), Value::Strs(tokens)),
+        ("tokenizer.ggml.token_type".into(), Value::I32s(types)),
+        ("tokenizer.ggml.merges".into(), Value::Strs(merges)),
+        ("tokenizer.ggml.bos_token_id".into(), Value::U32(bos)),
+        ("tokenizer.ggml.eos_token_id".into(), Value::U32(eos)),
+        ("tokenizer.ggml.padding_token_id".into(), Value::U32(pad)),
+        ("autoreg.tokenizer".into(), Value::Str(std::fs::read_to_string(run.dir.tokenizer_path())?)),
+    ]);
+    let tensors = to_gguf(vars, model)?;
+    gguf::write(out, &meta, &tensors)?;
+    println!("{}: GGUF, gpt2, {} tensors, vocabulary {vocab}", out.display(), tensors.len());
+    Ok(())
+}
+
+/// The id of every string of a `tokenizer.json`'s vocabulary and added tokens.
+fn vocab_of(tokenizer: &serde_json::Value) -> HashMap<u32, String> {
+    let model = tokenizer["model"]["vocab"].as_object().into_iter().flatten();
+    let vocab = model.filter_map(|(s, id)| Some((id.as_u64()? as u32, s.clone())));
+    let added = tokenizer["added_tokens"].as_array().into_iter().flatten();
+    let added = added.filter_map(|t| Some((t["id"].as_u64()? as u32, t["content"].as_str()?.to_owned())));
+    vocab.chain(added).collect()
+}
+
+/// The merges of a `tokenizer.json`, as `"a b"`.
+fn merges_of(tokenizer: &serde_json::Value) -> Vec<String> {
+    let merges = tokenizer["model"]["merges"].as_array().into_iter().flatten();
+    merges
+        .filter_map(|m| match m {
+            serde_json::Value::String(s) => Some(s.clone()),
+            serde_json::Value::Array(pair) => Some(format!("{} {}", pair.first()?.as_str()?, pair.get(1)?.as_str()?)),
+            _ => None,
+        })
+        .collect()
+}
+
+/// A fresh temporary folder beside `out`.
+fn temporary(out: &Path) -> Result<PathBuf> {
+    let name = out.file_name().with_context(|| format!("{}: not a folder name", out.display()))?;
+    let tmp = out.with_file_name(format!(".{}.tmp-{}", name.to_string_lossy(), std::process::id()));
+    if tmp.exists() {
+        std::fs::remove_dir_all(&tmp).with_context(|| format!("cannot remove {}", tmp.display()))?;
+    }
+    std::fs::create_dir_all(&tmp).with_context(|| format!("cannot create {}", tmp.display()))?;
+    Ok(tmp)
+}
+
+/// Puts the complete folder `tmp` at `out`, replacing a folder there.
+fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
+    if out.is_dir() {
+        std::fs::remove_dir_all(out).with_context(|| format!("cannot replace {}", out.display()))?;
+    } else if out.exists() {
+        bail!("{}: exists and is not a folder", out.display());
+    }
+    std::fs::rename(tmp, out).with_context(|| format!("cannot write {}", out.display()))
+}

@@ -1,0 +1,245 @@
+//! Models in and out: a `transformers` GPT-2 imported, sampled, evaluated and
+//! fine-tuned; a trained run exported to `transformers` and GGUF and read back there by
+//! the Python packages that `cargo setup` installs (`transformers`, `gguf`).
+
+use crate::common::{Scratch, autoreg, fails, metrics, ok, shared_data, tensors, train_with};
+use autoreg::cli::{ModelArgs, Which};
+use autoreg::model::NativeModel;
+use autoreg::run::{LoadedRun, load_run};
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// Runs a script of `tests/python/` with the venv's Python, expecting success; returns
+/// its standard output.
+fn python(script: &str, args: &[&Path]) -> String {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let out = Command::new(root.join(".venv/bin/python"))
+        .arg(root.join("tests/python").join(script))
+        .args(args)
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run the venv's python (run `cargo setup`): {e}"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{script} failed:\n{stderr}");
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// The first `bytes` of tiny shakespeare (carried by the project), in `dir/name`.
+fn shakespeare(dir: &Path, name: &str, bytes: usize) -> PathBuf {
+    let text = std::fs::read(shared_data("tinyshakespeare/input.txt")).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, &text[..bytes]).unwrap();
+    path
+}
+
+fn load(run: &Path) -> LoadedRun {
+    load_run(&ModelArgs { run_dir: run.to_path_buf(), checkpoint: Which::Best, device: None }).unwrap()
+}
+
+/// The libtorch decoder's logits on `ids`: (T, V).
+fn torch_logits(run: &LoadedRun, ids: &[u32]) -> tch::Tensor {
+    let idx = tch::Tensor::from_slice(&ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>()).view([1, -1]);
+    tch::no_grad(|| run.model.forward_t(&idx, false)).select(0, 0)
+}
+
+/// The native decoder's logits on `ids`, fed one at a time through its cache: (T, V).
+fn native_logits(run: &LoadedRun, ids: &[u32]) -> tch::Tensor {
+    let native = NativeModel::new(&run.model).unwrap();
+    let mut cache = native.new_cache(1);
+    let rows: Vec<tch::Tensor> =
+        ids.iter().map(|&id| tch::Tensor::from_slice(&native.forward(&[id], 1, &mut cache, 1))).collect();
+    tch::Tensor::stack(&rows, 0)
+}
+
+/// The largest difference between `ours` (T, V) and `theirs` (T, V'), column `a` of
+/// ours against column `columns[a]` of theirs.
+fn max_difference(ours: &tch::Tensor, theirs: &tch::Tensor, columns: &[i64]) -> f64 {
+    let theirs = theirs.index_select(1, &tch::Tensor::from_slice(columns));
+    (ours - theirs).abs().max().double_value(&[])
+}
+
+#[test]
+fn an_imported_gpt2_gives_transformers_logits_samples_evaluates_and_fine_tunes() {
+    let s = Scratch::new();
+    let text = shakespeare(s.path(), "shakespeare.txt", 100_000);
+    let folder = s.path().join("gpt2-tiny");
+    python("make_gpt2.py", &[&folder, &text]);
+    let out = ok(s.path(), &["import", "hf", "gpt2-tiny", "--name", "gpt2"]);
+    assert!(out.contains("2 layers, 64 wide, 64 positions, vocabulary 402 (400 ids"), "{out}");
+
+    // The same logits as transformers on the same tokens, through both decoders. autoreg
+    // numbers the tokens its own way (bytes by value, then <bos> <eos> <pad>, then the
+    // merges): the tokenizers' vocabularies pair the ids.
+    let run = load(&s.run_dir("gpt2"));
+    let reference = tensors(&folder.join("reference.safetensors"));
+    let (ids, logits) = (&reference[0].1, reference[1].1.select(0, 0)); // ids (1, T), logits (T, V)
+    let theirs: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(folder.join("tokenizer.json")).unwrap()).unwrap();
+    let ours = run.tokenizer.bpe.as_ref().unwrap().hf_json();
+    let id_of = |json: &serde_json::Value, token: &str| json["model"]["vocab"][token].as_u64();
+    let mut source = vec![0i64; 402];
+    for (token, id) in ours["model"]["vocab"].as_object().unwrap() {
+        let id = id.as_u64().unwrap() as usize;
+        // <bos>, <eos> and <pad> are GPT-2's end of text.
+        let token = if (256..259).contains(&id) { "<|endoftext|>" } else { token };
+        source[id] = id_of(&theirs, token).unwrap() as i64;
+    }
+    let target: HashMap<i64, u32> = source.iter().enumerate().map(|(a, &g)| (g, a as u32)).collect();
+    let ids: Vec<u32> = Vec::<i64>::try_from(ids.view([-1])).unwrap().iter().map(|g| target[g]).collect();
+    let torch = max_difference(&torch_logits(&run, &ids), &logits, &source);
+    let native = max_difference(&native_logits(&run, &ids), &logits, &source);
+    assert!(torch < 1e-4 && native < 1e-4, "largest difference: libtorch {torch}, native {native}");
+
+    // Sampling and evaluation work on it as on any run.
+    let out = autoreg(s.path(), &["sample", "runs/gpt2", "--max-tokens", "20", "--num", "1", "--seed", "1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(s.path().join("out/gpt2.txt").is_file());
+    let eval = ok(s.path(), &["eval", "runs/gpt2", "--data", "shakespeare.txt", "--no-baselines"]);
+    assert!(eval.contains("transformer, stride 32"), "{eval}");
+    let err = fails(s.path(), &["eval", "runs/gpt2"]);
+    assert!(err.contains("has no data of its own (an imported run): give --data PATH"), "{err}");
+
+    // Fine-tuning on new data from its weights, at a smaller block: the loss falls. A run
+    // that starts from the fine-tuned one starts where that one ended.
+    let config = s.path().join("ft.toml");
+    let cfg = |name: &str, steps: u32| {
+        format!(
+            "name = \"{name}\"\n[data]\nroot = \"{root}\"\npath = \"shakespeare.txt\"\nsplit = \"tail\"\n\
+             cache_dir = \"{root}/cache\"\n[model]\nblock_size = 32\n[train]\nmax_steps = {steps}\nbatch_size = 8\n\
+             lr = 3e-3\nwarmup_steps = 2\neval_interval = 20\neval_batches = 4\nthreads = 1\n",
+            root = s.path().display()
+        )
+    };
+    std::fs::write(&config, cfg("ft", 60)).unwrap();
+    train_with(s.path(), &config, &["model.init_from=\"runs/gpt2\"".into()]);
+    let losses: Vec<f64> = metrics(&s.run_dir("ft")).iter().map(|m| m["val_loss"].as_f64().unwrap()).collect();
+    assert!(losses[losses.len() - 1] < losses[0] - 0.3, "the validation loss falls: {losses:?}");
+    let saved = std::fs::read_to_string(s.run_dir("ft/config.toml")).unwrap();
+    assert!(saved.contains("mlp = \"gelu_tanh\"") && saved.contains("block_size = 32"), "{saved}");
+    std::fs::write(s.path().join("again.toml"), cfg("again", 1)).unwrap();
+    ok(s.path(), &["train", "again.toml", "--init-from", "runs/ft"]);
+    let start = metrics(&s.run_dir("again"))[0]["val_loss"].as_f64().unwrap();
+    assert!((start - losses[losses.len() - 1]).abs() < 0.05, "starts at {start}, the source ended at {losses:?}");
+
+    // Its shape is its source's.
+    let err = fails(s.path(), &["train", "again.toml", "--init-from", "runs/ft", "--set", "model.n_layer=3"]);
+    assert!(err.contains("model.n_layer = 3, but the run keeps the [model] of runs/ft, where it is 2"), "{err}");
+}
+
+#[test]
+fn a_trained_run_exports_to_transformers_and_gguf_which_read_it_back() {
+    let s = Scratch::new();
+    shakespeare(&s.path().join("data"), "corpus.txt", 60_000);
+    // A character model with GPT-2's options, autoreg's defaults: learned positions, GELU.
+    let config = s.config("chars", "");
+    let sets = ["model.block_size=256", "train.max_steps=60", "train.lr=3e-3"].map(String::from);
+    train_with(s.path(), &config, &sets);
+    let run = load(&s.run_dir("chars"));
+
+    ok(s.path(), &["export", "runs/chars", "--format", "hf", "exported"]);
+    let text = "ROMEO:\nWhat say you, my lord?";
+    std::fs::write(s.path().join("prompt.txt"), "ROMEO:").unwrap();
+    let encode = |file: &str| -> Vec<u32> {
+        let out = ok(s.path(), &["encode", "runs/chars", file, "--ids"]);
+        out.split_whitespace().map(|t| t.parse().unwrap()).collect()
+    };
+    std::fs::write(s.path().join("text.txt"), text).unwrap();
+    let ids = encode("text.txt"); // BOS text EOS
+    let prompt = encode("prompt.txt");
+    let prompt = &prompt[..prompt.len() - 1]; // BOS ROMEO: without its EOS
+    let request = serde_json::json!({"ids": ids, "prompt": prompt, "new_tokens": 200, "text": text});
+    std::fs::write(s.path().join("request.json"), request.to_string()).unwrap();
+    let checked = s.path().join("checked");
+    python("check_export.py", &[&s.path().join("exported"), &s.path().join("request.json"), &checked]);
+
+    // transformers' logits are autoreg's, on every position.
+    let theirs = tensors(&checked.join("logits.safetensors"))[0].1.shallow_clone();
+    let columns: Vec<i64> = (0..run.tokenizer.pipeline().vocab_size() as i64).collect();
+    let difference = max_difference(&torch_logits(&run, &ids), &theirs, &columns);
+    assert!(difference < 1e-4, "largest difference {difference}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(checked.join("report.json")).unwrap()).unwrap();
+    // AutoTokenizer gives autoreg's ids.
+    let encoded: Vec<u32> = serde_json::from_value(report["encoded"].clone()).unwrap();
+    assert_eq!(encoded, ids[1..ids.len() - 1]);
+    // Greedy decoding: transformers' generate writes what `autoreg sample` does at
+    // temperature 0, token for token.
+    ok(
+        s.path(),
+        &["sample", "runs/chars", "--prompt", "prompt.txt", "--temperature", "0", "--max-tokens", "200", "--num", "1"],
+    );
+    let ours = std::fs::read_to_string(s.path().join("out/chars.txt")).unwrap();
+    let generated = report["generated"].as_array().unwrap().len();
+    assert_eq!(report["generated_text"].as_str().unwrap(), ours);
+    assert!(generated == 200 || ours.len() < 206, "{generated} tokens generated");
+
+    // GGUF: llama.cpp's reader finds every tensor bit for bit.
+    ok(s.path(), &["export", "runs/chars", "--format", "gguf", "chars.gguf"]);
+    let weights = std::fs::canonicalize(s.run_dir("chars/best/model.safetensors")).unwrap();
+    let report: serde_json::Value =
+        serde_json::from_str(&python("check_gguf.py", &[&s.path().join("chars.gguf"), &weights])).unwrap();
+    assert_eq!(report["architecture"], "gpt2");
+    assert_eq!(report["tokens"], run.tokenizer.pipeline().vocab_size());
+    assert_eq!((report["block_count"].as_u64(), report["context_length"].as_u64()), (Some(2), Some(256)));
+    assert_eq!(report["differ"], serde_json::json!([]), "{report}");
+    assert_eq!(report["unexpected"], serde_json::json!([]), "{report}");
+
+    // A run that GPT-2 cannot express is refused, with the option named.
+    train_with(
+        s.path(),
+        &config,
+        &["name=\"rope\"".into(), "model.positions=\"rope\"".into(), "train.max_steps=1".into()],
+    );
+    let err = fails(s.path(), &["export", "runs/rope", "--format", "hf", "rope-hf"]);
+    assert!(err.contains("model.positions = \"rope\" has no GPT-2 form"), "{err}");
+    assert!(!s.path().join("rope-hf").exists());
+}
+
+#[test]
+fn model_folders_that_are_not_gpt2_get_clear_errors() {
+    let s = Scratch::new();
+    let text = shakespeare(s.path(), "shakespeare.txt", 20_000);
+    let folder = s.path().join("good");
+    python("make_gpt2.py", &[&folder, &text]);
+    let copy = |name: &str| {
+        let dir = s.path().join(name);
+        std::fs::create_dir_all(&dir).unwrap();
+        for file in ["config.json", "model.safetensors", "tokenizer.json"] {
+            std::fs::copy(folder.join(file), dir.join(file)).unwrap();
+        }
+        dir
+    };
+    let edit_config = |dir: &Path, key: &str, value: serde_json::Value| {
+        let mut config: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("config.json")).unwrap()).unwrap();
+        config[key] = value;
+        std::fs::write(dir.join("config.json"), config.to_string()).unwrap();
+    };
+
+    let llama = copy("llama");
+    edit_config(&llama, "model_type", "llama".into());
+    let err = fails(s.path(), &["import", "hf", "llama"]);
+    assert!(err.contains("config.json: `model_type` is \"llama\": autoreg imports GPT-2 models only"), "{err}");
+
+    let truncated = copy("truncated");
+    let bytes = std::fs::read(truncated.join("model.safetensors")).unwrap();
+    std::fs::write(truncated.join("model.safetensors"), &bytes[..bytes.len() / 2]).unwrap();
+    let err = fails(s.path(), &["import", "hf", "truncated"]);
+    assert!(err.contains("truncated/model.safetensors: cannot be read"), "{err}");
+
+    let other_vocab = copy("other-vocab");
+    edit_config(&other_vocab, "vocab_size", 500.into());
+    let err = fails(s.path(), &["import", "hf", "other-vocab"]);
+    assert!(err.contains("tokenizer.json: 400 ids, but config.json's vocab_size is 500"), "{err}");
+
+    let activation = copy("activation");
+    edit_config(&activation, "activation_function", "relu".into());
+    let err = fails(s.path(), &["import", "hf", "activation"]);
+    assert!(err.contains("`activation_function` \"relu\""), "{err}");
+
+    let empty = s.path().join("empty");
+    std::fs::create_dir_all(&empty).unwrap();
+    let err = fails(s.path(), &["import", "hf", "empty"]);
+    assert!(err.contains("empty/config.json"), "{err}");
+    assert!(!s.run_dir("empty").exists() && !s.run_dir("llama").exists(), "nothing is written");
+}
