@@ -2,7 +2,7 @@
 //! fine-tuned; a trained run exported to `transformers` and GGUF and read back there by
 //! the Python packages that `cargo setup` installs (`transformers`, `gguf`).
 
-use crate::common::{Scratch, autoreg, fails, metrics, ok, shared_data, tensors, train_with};
+use crate::common::{Scratch, autoreg, fails, metrics, ok, shared_data, tensors, tiny_config, train_with};
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::model::NativeModel;
 use autoreg::run::{LoadedRun, load_run};
@@ -36,12 +36,6 @@ fn load(run: &Path) -> LoadedRun {
     load_run(&ModelArgs { run_dir: run.to_path_buf(), checkpoint: Which::Best, device: None }).unwrap()
 }
 
-/// The libtorch decoder's logits on `ids`: (T, V).
-fn torch_logits(run: &LoadedRun, ids: &[u32]) -> tch::Tensor {
-    let idx = tch::Tensor::from_slice(&ids.iter().map(|&i| i64::from(i)).collect::<Vec<_>>()).view([1, -1]);
-    tch::no_grad(|| run.model.forward_t(&idx, false)).select(0, 0)
-}
-
 /// The native decoder's logits on `ids`, fed one at a time through its cache: (T, V).
 fn native_logits(run: &LoadedRun, ids: &[u32]) -> tch::Tensor {
     let native = NativeModel::new(&run.model).unwrap();
@@ -58,6 +52,40 @@ fn max_difference(ours: &tch::Tensor, theirs: &tch::Tensor, columns: &[i64]) -> 
     (ours - theirs).abs().max().double_value(&[])
 }
 
+/// Exports the text run `runs/NAME` of `s` to `NAME-hf` and has `check_export.py` load it
+/// in transformers: on `text`, its logits must be autoreg's within 1e-4 and
+/// AutoTokenizer's ids autoreg's; from `prompt`, greedy `generate` of `new_tokens` must
+/// write what `autoreg sample --temperature 0` writes. Returns the report.
+fn export_and_check(s: &Scratch, name: &str, text: &str, prompt: &str, new_tokens: usize) -> serde_json::Value {
+    let run = format!("runs/{name}");
+    let folder = s.path().join(format!("{name}-hf"));
+    ok(s.path(), &["export", &run, "--format", "hf", folder.to_str().unwrap()]);
+    std::fs::write(s.path().join("text.txt"), text).unwrap();
+    std::fs::write(s.path().join("prompt.txt"), prompt).unwrap();
+    let encode = |file: &str| -> Vec<u32> {
+        let out = ok(s.path(), &["encode", &run, file, "--ids"]);
+        out.split_whitespace().map(|t| t.parse().unwrap()).collect()
+    };
+    let ids = encode("text.txt"); // BOS text EOS
+    let mut prompt = encode("prompt.txt");
+    prompt.pop(); // its EOS
+    let logits = s.path().join("logits.safetensors");
+    tch::Tensor::write_safetensors(&[("logits", load(&s.run_dir(name)).logits(&ids))], &logits).unwrap();
+    let new = new_tokens.to_string();
+    ok(s.path(), &["sample", &run, "--prompt", "prompt.txt", "--temperature", "0", "--max-tokens", &new, "--num", "1"]);
+    let sampled = std::fs::read_to_string(s.path().join(format!("out/{name}.txt"))).unwrap();
+    let request = serde_json::json!({
+        "ids": ids, "logits": logits, "prompt": prompt, "new_tokens": new_tokens, "sampled": sampled, "text": text,
+    });
+    std::fs::write(s.path().join("request.json"), request.to_string()).unwrap();
+    let report = python("check_export.py", &[&folder, &s.path().join("request.json")]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert!(report["max_logit_difference"].as_f64().unwrap() < 1e-4, "{report}");
+    assert_eq!(report["encoded_equal"], true, "{report}");
+    assert_eq!(report["greedy_text_equal"], true, "{report}\nautoreg: {sampled:?}");
+    report
+}
+
 #[test]
 fn an_imported_gpt2_gives_transformers_logits_samples_evaluates_and_fine_tunes() {
     let s = Scratch::new();
@@ -66,6 +94,12 @@ fn an_imported_gpt2_gives_transformers_logits_samples_evaluates_and_fine_tunes()
     python("make_gpt2.py", &[&folder, &text]);
     let out = ok(s.path(), &["import", "hf", "gpt2-tiny", "--name", "gpt2"]);
     assert!(out.contains("2 layers, 64 wide, 64 positions, vocabulary 402 (400 ids"), "{out}");
+    let info = ok(s.path(), &["info", "runs/gpt2"]);
+    assert!(
+        info.contains("step 0 (imported from gpt2-tiny, not evaluated)") && info.contains("mlp gelu_tanh"),
+        "{info}"
+    );
+    ok(s.path(), &["report", "runs/gpt2"]);
 
     // The same logits as transformers on the same tokens, through both decoders. autoreg
     // numbers the tokens its own way (bytes by value, then <bos> <eos> <pad>, then the
@@ -86,7 +120,7 @@ fn an_imported_gpt2_gives_transformers_logits_samples_evaluates_and_fine_tunes()
     }
     let target: HashMap<i64, u32> = source.iter().enumerate().map(|(a, &g)| (g, a as u32)).collect();
     let ids: Vec<u32> = Vec::<i64>::try_from(ids.view([-1])).unwrap().iter().map(|g| target[g]).collect();
-    let torch = max_difference(&torch_logits(&run, &ids), &logits, &source);
+    let torch = max_difference(&run.logits(&ids), &logits, &source);
     let native = max_difference(&native_logits(&run, &ids), &logits, &source);
     assert!(torch < 1e-4 && native < 1e-4, "largest difference: libtorch {torch}, native {native}");
 
@@ -121,6 +155,9 @@ fn an_imported_gpt2_gives_transformers_logits_samples_evaluates_and_fine_tunes()
     let start = metrics(&s.run_dir("again"))[0]["val_loss"].as_f64().unwrap();
     assert!((start - losses[losses.len() - 1]).abs() < 0.05, "starts at {start}, the source ended at {losses:?}");
 
+    // The fine-tuned model goes back out, with GPT-2's byte-level BPE (autoreg's ids).
+    export_and_check(&s, "ft", "Whither away so fast? Upon my life,", "Whither", 20);
+
     // Its shape is its source's.
     let err = fails(s.path(), &["train", "again.toml", "--init-from", "runs/ft", "--set", "model.n_layer=3"]);
     assert!(err.contains("model.n_layer = 3, but the run keeps the [model] of runs/ft, where it is 2"), "{err}");
@@ -136,42 +173,9 @@ fn a_trained_run_exports_to_transformers_and_gguf_which_read_it_back() {
     train_with(s.path(), &config, &sets);
     let run = load(&s.run_dir("chars"));
 
-    ok(s.path(), &["export", "runs/chars", "--format", "hf", "exported"]);
-    let text = "ROMEO:\nWhat say you, my lord?";
-    std::fs::write(s.path().join("prompt.txt"), "ROMEO:").unwrap();
-    let encode = |file: &str| -> Vec<u32> {
-        let out = ok(s.path(), &["encode", "runs/chars", file, "--ids"]);
-        out.split_whitespace().map(|t| t.parse().unwrap()).collect()
-    };
-    std::fs::write(s.path().join("text.txt"), text).unwrap();
-    let ids = encode("text.txt"); // BOS text EOS
-    let prompt = encode("prompt.txt");
-    let prompt = &prompt[..prompt.len() - 1]; // BOS ROMEO: without its EOS
-    let request = serde_json::json!({"ids": ids, "prompt": prompt, "new_tokens": 200, "text": text});
-    std::fs::write(s.path().join("request.json"), request.to_string()).unwrap();
-    let checked = s.path().join("checked");
-    python("check_export.py", &[&s.path().join("exported"), &s.path().join("request.json"), &checked]);
-
-    // transformers' logits are autoreg's, on every position.
-    let theirs = tensors(&checked.join("logits.safetensors"))[0].1.shallow_clone();
-    let columns: Vec<i64> = (0..run.tokenizer.pipeline().vocab_size() as i64).collect();
-    let difference = max_difference(&torch_logits(&run, &ids), &theirs, &columns);
-    assert!(difference < 1e-4, "largest difference {difference}");
-    let report: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(checked.join("report.json")).unwrap()).unwrap();
-    // AutoTokenizer gives autoreg's ids.
-    let encoded: Vec<u32> = serde_json::from_value(report["encoded"].clone()).unwrap();
-    assert_eq!(encoded, ids[1..ids.len() - 1]);
-    // Greedy decoding: transformers' generate writes what `autoreg sample` does at
-    // temperature 0, token for token.
-    ok(
-        s.path(),
-        &["sample", "runs/chars", "--prompt", "prompt.txt", "--temperature", "0", "--max-tokens", "200", "--num", "1"],
-    );
-    let ours = std::fs::read_to_string(s.path().join("out/chars.txt")).unwrap();
-    let generated = report["generated"].as_array().unwrap().len();
-    assert_eq!(report["generated_text"].as_str().unwrap(), ours);
-    assert!(generated == 200 || ours.len() < 206, "{generated} tokens generated");
+    let report = export_and_check(&s, "chars", "ROMEO:\nWhat say you, my lord?", "ROMEO:", 200);
+    let generated = report["generated"].as_u64().unwrap();
+    assert!(generated == 200 || report["generated_text"].as_str().unwrap().len() < 206, "{report}");
 
     // GGUF: llama.cpp's reader finds every tensor bit for bit.
     ok(s.path(), &["export", "runs/chars", "--format", "gguf", "chars.gguf"]);
@@ -193,6 +197,43 @@ fn a_trained_run_exports_to_transformers_and_gguf_which_read_it_back() {
     let err = fails(s.path(), &["export", "runs/rope", "--format", "hf", "rope-hf"]);
     assert!(err.contains("model.positions = \"rope\" has no GPT-2 form"), "{err}");
     assert!(!s.path().join("rope-hf").exists());
+}
+
+#[test]
+fn a_midi_run_exports_its_weights_with_autoregs_own_tokenizer() {
+    // Music, with an untied head and no biases: transformers computes its logits too.
+    let s = Scratch::new();
+    let melodies = s.path().join("data/melody");
+    std::fs::create_dir_all(&melodies).unwrap();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(shared_data("nottingham/melody"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "mid"))
+        .collect();
+    files.sort();
+    for file in &files[..6] {
+        std::fs::copy(file, melodies.join(file.file_name().unwrap())).unwrap();
+    }
+    let data = "path = \"melody\"\nsplit = \"files\"\nval_fraction = 0.34";
+    let config = tiny_config(s.path(), &s.path().join("data"), "tunes", data, "kind = \"midi\"", 64, "");
+    train_with(s.path(), &config, &["model.tie_head=false".into(), "train.max_steps=5".into()]);
+    let out = ok(s.path(), &["export", "runs/tunes", "--format", "hf", "tunes-hf"]);
+    assert!(out.contains("the midi tokens are autoreg's own: autoreg-tokenizer.json"), "{out}");
+    let folder = s.path().join("tunes-hf");
+    assert!(folder.join("autoreg-tokenizer.json").is_file() && !folder.join("tokenizer.json").exists());
+    // The exported tokenizer file is the run's: it encodes a tune to the same ids.
+    let tune = melodies.join(files[0].file_name().unwrap());
+    let tune = tune.to_str().unwrap();
+    let ids = ok(s.path(), &["encode", "runs/tunes", tune, "--ids"]);
+    assert_eq!(ok(s.path(), &["encode", "tunes-hf/autoreg-tokenizer.json", tune, "--ids"]), ids);
+    let ids: Vec<u32> = ids.lines().next().unwrap().split_whitespace().take(64).map(|t| t.parse().unwrap()).collect();
+    let logits = s.path().join("logits.safetensors");
+    tch::Tensor::write_safetensors(&[("logits", load(&s.run_dir("tunes")).logits(&ids))], &logits).unwrap();
+    std::fs::write(s.path().join("request.json"), serde_json::json!({"ids": ids, "logits": logits}).to_string())
+        .unwrap();
+    let report = python("check_export.py", &[&folder, &s.path().join("request.json")]);
+    let report: serde_json::Value = serde_json::from_str(&report).unwrap();
+    assert!(report["max_logit_difference"].as_f64().unwrap() < 1e-4, "{report}");
 }
 
 #[test]

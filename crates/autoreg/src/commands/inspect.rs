@@ -148,16 +148,20 @@ pub fn info(args: &InfoArgs) -> Result<()> {
         // after (the process ended first) holds an earlier step's. Older checkpoints do
         // not say which step their losses are of: the metrics do.
         let own = |train: f64, val: f64| format!("train loss {train:.4}, val loss {val:.4}");
-        let losses = match c.state.evaluated() {
-            Some(true) => own(c.state.train_loss, c.state.val_loss),
-            Some(false) => "not evaluated: the process ended between its save on a stop and its evaluation; \
-                           a resume evaluates it"
-                .to_owned(),
-            None => match records.iter().rev().find(|r| r.step == c.state.step) {
-                Some(r) => own(r.train_loss, r.val_loss),
-                None if records.is_empty() => own(c.state.train_loss, c.state.val_loss),
-                None => "not evaluated: saved on a stop".to_owned(),
-            },
+        let losses = if let Some(source) = &c.state.imported_from {
+            format!("imported from {source}, not evaluated")
+        } else {
+            match c.state.evaluated() {
+                Some(true) => own(c.state.train_loss, c.state.val_loss),
+                Some(false) => "not evaluated: the process ended between its save on a stop and its evaluation; \
+                               a resume evaluates it"
+                    .to_owned(),
+                None => match records.iter().rev().find(|r| r.step == c.state.step) {
+                    Some(r) => own(r.train_loss, r.val_loss),
+                    None if records.is_empty() => own(c.state.train_loss, c.state.val_loss),
+                    None => "not evaluated: saved on a stop".to_owned(),
+                },
+            }
         };
         println!("{which:<10} step {} ({losses}) in {}", c.state.step, c.dir.display());
     }

@@ -68,6 +68,14 @@ pub struct LoadedRun {
 }
 
 impl LoadedRun {
+    /// The libtorch decoder's logits after each of `ids` (one sequence): (T, V) in f32,
+    /// on the CPU.
+    pub fn logits(&self, ids: &[u32]) -> tch::Tensor {
+        let ids: Vec<i64> = ids.iter().map(|&i| i64::from(i)).collect();
+        let idx = tch::Tensor::from_slice(&ids).view([1, -1]).to_device(self.device); // (1, T)
+        tch::no_grad(|| self.model.forward_t(&idx, false)).select(0, 0).to_device(Device::Cpu)
+    }
+
     /// Warns, on standard error, when the loaded checkpoint saw no training (step 0, and
     /// not imported):
     /// what `sample` and `eval` give then is that of the untrained model.
