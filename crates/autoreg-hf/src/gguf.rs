@@ -6,7 +6,7 @@
 //! (candle), more than this needs.
 
 use crate::HfError;
-use std::io::{BufWriter, Write};
+use autoreg_tokens::write_atomic_with;
 use std::path::Path;
 use tch::Tensor;
 
@@ -74,7 +74,7 @@ impl Value {
 }
 
 /// Writes `metadata` and `tensors` (contiguous f32, PyTorch's dimension order) to `path`
-/// through a temporary file beside it, renamed into place once complete.
+/// atomically (a temporary file beside it, renamed into place once complete).
 pub fn write(path: &Path, metadata: &[(String, Value)], tensors: &[(String, Tensor)]) -> Result<(), HfError> {
     let mut header = Vec::new();
     header.extend(b"GGUF");
@@ -98,26 +98,19 @@ pub fn write(path: &Path, metadata: &[(String, Value)], tensors: &[(String, Tens
     }
     header.resize((header.len() as u64).next_multiple_of(ALIGNMENT) as usize, 0);
 
-    let tmp = path.with_file_name(format!(
-        ".{}.tmp-{}",
-        path.file_name().map_or_else(|| "model.gguf".into(), |n| n.to_string_lossy()),
-        std::process::id()
-    ));
-    let io = |e: std::io::Error| HfError::file(path, e.to_string());
-    let file = std::fs::File::create(&tmp).map_err(io)?;
-    let mut out = BufWriter::new(file);
-    out.write_all(&header).map_err(io)?;
-    for (name, tensor) in tensors {
-        let values = Vec::<f32>::try_from(tensor.flatten(0, -1))
-            .map_err(|e| HfError::file(path, format!("tensor `{name}`: {e}")))?;
-        let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
-        out.write_all(&bytes).map_err(io)?;
-        let pad = (bytes.len() as u64).next_multiple_of(ALIGNMENT) as usize - bytes.len();
-        out.write_all(&vec![0; pad]).map_err(io)?;
-    }
-    let file = out.into_inner().map_err(|e| io(e.into_error()))?;
-    file.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, path).map_err(io)
+    write_atomic_with(path, |out| {
+        out.write_all(&header)?;
+        for (name, tensor) in tensors {
+            let values = Vec::<f32>::try_from(tensor.flatten(0, -1))
+                .map_err(|e| std::io::Error::other(format!("tensor `{name}`: {e}")))?;
+            let bytes: Vec<u8> = values.iter().flat_map(|v| v.to_le_bytes()).collect();
+            out.write_all(&bytes)?;
+            let pad = (bytes.len() as u64).next_multiple_of(ALIGNMENT) as usize - bytes.len();
+            out.write_all(&vec![0; pad])?;
+        }
+        Ok(())
+    })
+    .map_err(HfError::from)
 }
 
 #[cfg(test)]

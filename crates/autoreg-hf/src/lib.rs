@@ -31,6 +31,9 @@ pub enum HfError {
     /// A model that the other format cannot express.
     #[error("{0}")]
     Unsupported(String),
+    /// A file that cannot be written.
+    #[error(transparent)]
+    Write(#[from] autoreg_tokens::TokenError),
 }
 
 impl HfError {

@@ -1,23 +1,33 @@
 use crate::TokenError;
-use std::io::Write;
+use std::io::{BufWriter, Write};
 use std::path::Path;
 
 /// Writes `bytes` to `path` atomically: a temporary file in the same folder, flushed to
 /// disk, then renamed over `path`. A reader sees either the old file or the new one.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), TokenError> {
+    write_atomic_with(path, |out| out.write_all(bytes))
+}
+
+/// Writes what `write` writes (through a buffer) to `path` atomically, as
+/// [`write_atomic`] does: for files too large to hold in memory whole. On an error the
+/// temporary file is removed and `path` is left as it was.
+pub fn write_atomic_with(
+    path: &Path,
+    write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>,
+) -> Result<(), TokenError> {
     let dir = match path.parent() {
         Some(d) if !d.as_os_str().is_empty() => d,
         _ => Path::new("."),
     };
     let name = path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp-{}", std::process::id()));
-    let write = || -> std::io::Result<()> {
-        let mut file = std::fs::File::create(&tmp)?;
-        file.write_all(bytes)?;
-        file.sync_all()?;
+    let written = || -> std::io::Result<()> {
+        let mut out = BufWriter::new(std::fs::File::create(&tmp)?);
+        write(&mut out)?;
+        out.into_inner().map_err(|e| e.into_error())?.sync_all()?;
         std::fs::rename(&tmp, path)
     };
-    write().map_err(|e| {
+    written().map_err(|e| {
         let _ = std::fs::remove_file(&tmp);
         TokenError::io(path, e)
     })

@@ -20,7 +20,7 @@ mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
-pub use atomic::write_atomic;
+pub use atomic::{write_atomic, write_atomic_with};
 pub use caption::{Caption, Captioned};
 pub use error::TokenError;
 pub use frames::{FrameLayout, Frames};
