@@ -177,11 +177,26 @@ fn a_trained_run_exports_to_transformers_and_gguf_which_read_it_back() {
     let generated = report["generated"].as_u64().unwrap();
     assert!(generated == 200 || report["generated_text"].as_str().unwrap().len() < 206, "{report}");
 
-    // GGUF: llama.cpp's reader finds every tensor bit for bit.
+    // GGUF: llama.cpp's reader finds every tensor bit for bit, and llama.cpp computes
+    // autoreg's logits (its GELU is a tanh approximation read from an f16 table, so not to
+    // the last bits) and picks the same 200 tokens greedily.
     ok(s.path(), &["export", "runs/chars", "--format", "gguf", "chars.gguf"]);
     let weights = std::fs::canonicalize(s.run_dir("chars/best/model.safetensors")).unwrap();
-    let report: serde_json::Value =
-        serde_json::from_str(&python("check_gguf.py", &[&s.path().join("chars.gguf"), &weights])).unwrap();
+    let (gguf, request) = (s.path().join("chars.gguf"), s.path().join("request.json"));
+    let args: [&Path; 3] = [&gguf, &weights, &request];
+    let report: serde_json::Value = serde_json::from_str(&python("check_gguf.py", &args)).unwrap();
+    assert!(report["llama_logit_difference"].as_f64().unwrap() < 5e-2, "{report}");
+    let ids = |file: &str| -> Vec<u64> {
+        let out = ok(s.path(), &["encode", "runs/chars", file, "--ids"]);
+        out.split_whitespace().map(|t| t.parse().unwrap()).collect()
+    };
+    let (prompt, ours) = (ids("prompt.txt"), ids("out/chars.txt")); // BOS ... EOS each
+    let generated = &ours[prompt.len() - 1..ours.len() - 1];
+    let theirs: Vec<u64> = serde_json::from_value(report["llama_greedy"].clone()).unwrap();
+    assert_eq!(generated, &theirs[..generated.len()], "llama.cpp's greedy tokens are autoreg's");
+    if generated.len() < theirs.len() {
+        assert_eq!(theirs[generated.len()], ours[ours.len() - 1], "both end the sample");
+    }
     assert_eq!(report["architecture"], "gpt2");
     assert_eq!(report["tokens"], run.tokenizer.pipeline().vocab_size());
     assert_eq!((report["block_count"].as_u64(), report["context_length"].as_u64()), (Some(2), Some(256)));

@@ -1,10 +1,16 @@
 """Reads a GGUF file that `autoreg export --format gguf` wrote with llama.cpp's own
-reader (the `gguf` package) and compares every tensor with the run's checkpoint.
+reader (the `gguf` package) and compares every tensor with the run's checkpoint; then
+runs it in llama.cpp (`llama-cpp-python`).
 
-usage: check_gguf.py FILE.gguf MODEL.safetensors
+usage: check_gguf.py FILE.gguf MODEL.safetensors REQUEST_JSON
+
+REQUEST_JSON is check_export.py's: {"ids": [...], "logits": autoreg's logits on `ids`,
+"prompt": [...], "new_tokens": N, ...}.
 
 Prints a JSON report: the architecture, the metadata llama.cpp needs for GPT-2, the
-number of tokens, and the tensors that are missing or differ in any bit.
+number of tokens, the tensors that are missing or differ in any bit; and from llama.cpp
+the largest difference of its logits on `ids` from autoreg's, and the `new_tokens` ids
+it picks greedily after `prompt`.
 """
 
 import json
@@ -12,6 +18,7 @@ import sys
 
 import numpy as np
 from gguf import GGUFReader
+from llama_cpp import Llama
 from safetensors.numpy import load_file
 
 reader = GGUFReader(sys.argv[1])
@@ -49,6 +56,18 @@ for name, tensor in ours.items():
         differ.append(name)
 # Biases that autoreg's bias = false leaves out are written as zeros.
 extra = [n for n in read if n not in ours and (n.endswith(".weight") or np.any(read[n] != 0))]
+request = json.loads(open(sys.argv[3]).read())
+llm = Llama(model_path=sys.argv[1], logits_all=True, verbose=False, n_ctx=field("gpt2.context_length"))
+llm.eval(request["ids"])
+theirs = np.array(llm.scores[: len(request["ids"])])
+logit_difference = float(np.abs(theirs - load_file(request["logits"])["logits"]).max())
+llm.reset()
+llm.eval(request["prompt"])
+greedy = []
+for _ in range(request["new_tokens"]):
+    greedy.append(int(np.argmax(llm.scores[llm.n_tokens - 1])))
+    llm.eval(greedy[-1:])
+
 print(json.dumps({
     "architecture": field("general.architecture"),
     "block_count": field("gpt2.block_count"),
@@ -58,4 +77,6 @@ print(json.dumps({
     "tensors": len(reader.tensors),
     "differ": differ,
     "unexpected": extra,
+    "llama_logit_difference": logit_difference,
+    "llama_greedy": greedy,
 }))

@@ -16,9 +16,11 @@ const TORCH_VERSION: &str = "2.13.0";
 
 /// The Python packages the tests use, pinned: `tokenizers` is the release whose
 /// `tokenizer.json` format autoreg's Rust `tokenizers` crate (0.23) writes;
-/// `transformers` loads exported GPT-2 folders, and `gguf` (llama.cpp's own reader)
-/// exported GGUF files.
-const PYTHON_PACKAGES: [(&str, &str); 3] = [("tokenizers", "0.23.3"), ("transformers", "5.18.0"), ("gguf", "0.19.0")];
+/// `transformers` loads exported GPT-2 folders; `gguf` (llama.cpp's own reader) and
+/// `llama-cpp-python` (llama.cpp itself, built from source by pip: about 3 minutes on
+/// 2 cores, the first time) read exported GGUF files.
+const PYTHON_PACKAGES: [(&str, &str); 4] =
+    [("tokenizers", "0.23.3"), ("transformers", "5.18.0"), ("gguf", "0.19.0"), ("llama-cpp-python", "0.3.36")];
 
 /// The `cuda-toolkit` release that the torch wheel requires; its `crt` and `cccl` parts
 /// hold the CUDA headers that `ProcessGroupNCCL.hpp` includes.

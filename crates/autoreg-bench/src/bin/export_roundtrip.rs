@@ -3,7 +3,8 @@
 //! Python packages of `cargo setup` (`tests/python/check_export.py`,
 //! `tests/python/check_gguf.py`): transformers' logits beside autoreg's, greedy
 //! `generate` of 200 tokens beside `autoreg sample --temperature 0`, AutoTokenizer's ids
-//! beside autoreg's, and every GGUF tensor beside the checkpoint's.
+//! beside autoreg's; every GGUF tensor beside the checkpoint's, and llama.cpp's logits
+//! and greedy 200 tokens beside autoreg's.
 //!
 //! `AUTOREG_DATA=... cargo run --release -p autoreg-bench --bin export_roundtrip [-- STEPS]`
 
@@ -86,17 +87,33 @@ fn main() -> Result<()> {
         serde_json::from_str(&python("check_export.py", &[Path::new(&hf), &request_path])?)?;
     println!("transformers: {report}");
     let weights = std::fs::canonicalize(Path::new(&run_dir).join("best/model.safetensors"))?;
-    println!("gguf: {}", python("check_gguf.py", &[Path::new(&gguf), &weights])?);
-    let good = report["max_logit_difference"].as_f64().is_some_and(|d| d < 1e-4)
+    let llama: serde_json::Value =
+        serde_json::from_str(&python("check_gguf.py", &[Path::new(&gguf), &weights, &request_path])?)?;
+    println!("gguf: {llama}");
+    // autoreg's greedy tokens: the sample's ids after the prompt, without its EOS.
+    let ours = encode(&Path::new(&out).join("shakespeare-char.txt"))?;
+    let ours: Vec<u64> = ours[prompt_ids.len()..ours.len() - 1].iter().map(|&t| u64::from(t)).collect();
+    let theirs: Vec<u64> = serde_json::from_value(llama["llama_greedy"].clone())?;
+    let same = ours.iter().zip(&theirs).take_while(|(a, b)| a == b).count();
+    let transformers_met = report["max_logit_difference"].as_f64().is_some_and(|d| d < 1e-4)
         && report["greedy_text_equal"] == true
         && report["encoded_equal"] == true;
     println!(
-        "round trip after {steps} steps: logits within {:.2e} (goal 1e-4), greedy {} tokens {}, AutoTokenizer ids {}: {}",
+        "after {steps} steps: transformers' logits within {:.2e} of autoreg's (goal 1e-4), its greedy {} tokens {}, \
+         AutoTokenizer's ids {}: {}",
         report["max_logit_difference"].as_f64().unwrap_or(f64::NAN),
         report["generated"],
         if report["greedy_text_equal"] == true { "identical" } else { "DIFFERENT" },
         if report["encoded_equal"] == true { "identical" } else { "DIFFERENT" },
-        if good { "met" } else { "NOT met" }
+        if transformers_met { "met" } else { "NOT met" }
+    );
+    println!(
+        "llama.cpp: every GGUF tensor bit-exact: {}; logits within {:.2e}; greedy: the first {same} of autoreg's {} \
+         tokens identical: {}",
+        llama["differ"] == serde_json::json!([]),
+        llama["llama_logit_difference"].as_f64().unwrap_or(f64::NAN),
+        ours.len(),
+        if same == ours.len() { "met" } else { "NOT met" }
     );
     Ok(())
 }

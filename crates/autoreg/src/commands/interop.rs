@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::registry::{ModalityConfig, SavedTokenizer, TokenizerConfig};
 use crate::run::{self, LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
-use autoreg_bpe::{Bpe, BpeConfig, hf_tokenizer};
+use autoreg_bpe::{Bpe, BpeConfig, byte_level_spelling, hf_tokenizer};
 use autoreg_data::{DataConfig, SplitMode};
 use autoreg_hf::gguf::{self, Value};
 use autoreg_hf::{Gpt2Config, HfError, exportable, from_hf, read_weights, to_gguf, to_hf};
@@ -180,8 +180,8 @@ fn export_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -
 }
 
 /// Writes a GGUF file of llama.cpp's GPT-2 architecture, all f32, with the run's
-/// vocabulary (GPT-2's byte-level BPE when the tokens are bytes) and autoreg's own
-/// tokenizer file under `autoreg.tokenizer`.
+/// vocabulary in llama.cpp's `gpt2` form (byte-level BPE with its merges when the
+/// tokens are bytes) and autoreg's own tokenizer file under `autoreg.tokenizer`.
 fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -> Result<()> {
     let model = &run.config.model;
     let pipeline = run.tokenizer.pipeline();
@@ -199,17 +199,26 @@ fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path)
         ("gpt2.attention.head_count".into(), u32_of(model.n_head)),
         ("gpt2.attention.layer_norm_epsilon".into(), Value::F32(1e-5)),
     ];
-    // Every id's string as the HF tokenizer spells it, else autoreg's token name.
+    // llama.cpp's GPT-2 vocabulary, of the model's size: each id's string in GPT-2's
+    // byte-level alphabet (a character-level run's characters by their UTF-8 bytes), the
+    // tokenizer's added tokens (specials, classes) as control tokens, and for ids that
+    // are not text autoreg's token names (llama.cpp then runs the model on ids).
     let hf = text_tokenizer(run)?;
-    let spelled: HashMap<u32, String> = hf.as_ref().map(vocab_of).unwrap_or_default();
-    let tokens: Vec<String> = (0..vocab as u32)
-        .map(|id| spelled.get(&id).cloned().or_else(|| pipeline.token_name(id)).unwrap_or_else(|| format!("<{id}>")))
-        .collect();
-    let types: Vec<i32> = (0..vocab as u32).map(|id| if pipeline.specials().contains(id) { 3 } else { 1 }).collect();
-    let merges: Vec<String> = hf.as_ref().map(merges_of).unwrap_or_default();
+    let (spelled, added) = hf.as_ref().map(vocab_of).unwrap_or_default();
     let byte_level = hf.as_ref().is_some_and(|t| t["pre_tokenizer"]["type"] == "ByteLevel");
+    let tokens = (0..vocab as u32)
+        .map(|id| match (spelled.get(&id), added.get(&id)) {
+            (Some(s), _) if byte_level => Ok(s.clone()),
+            (Some(s), _) => byte_level_spelling(s).map_err(anyhow::Error::msg),
+            (None, Some(s)) => Ok(s.clone()),
+            (None, None) => Ok(pipeline.token_name(id).unwrap_or_else(|| format!("<{id}>"))),
+        })
+        .collect::<Result<Vec<String>>>()?;
+    let control = |id: u32| added.contains_key(&id) || pipeline.specials().contains(id);
+    let types: Vec<i32> = (0..vocab as u32).map(|id| if control(id) { 3 } else { 1 }).collect();
+    let merges: Vec<String> = hf.as_ref().map(merges_of).unwrap_or_default();
     meta.extend([
-        ("tokenizer.ggml.model".into(), Value::Str(if byte_level { "gpt2" } else { "none" }.into())),
+        ("tokenizer.ggml.model".into(), Value::Str("gpt2".into())),
         ("tokenizer.ggml.pre".into(), Value::Str("gpt-2".into())),
         ("tokenizer.ggml.tokens".into(), Value::Strs(tokens)),
         ("tokenizer.ggml.token_type".into(), Value::I32s(types)),
@@ -225,13 +234,14 @@ fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path)
     Ok(())
 }
 
-/// The id of every string of a `tokenizer.json`'s vocabulary and added tokens.
-fn vocab_of(tokenizer: &serde_json::Value) -> HashMap<u32, String> {
+/// The string of every id of a `tokenizer.json`: of its model's vocabulary, and of its
+/// added tokens.
+fn vocab_of(tokenizer: &serde_json::Value) -> (HashMap<u32, String>, HashMap<u32, String>) {
     let model = tokenizer["model"]["vocab"].as_object().into_iter().flatten();
     let vocab = model.filter_map(|(s, id)| Some((id.as_u64()? as u32, s.clone())));
     let added = tokenizer["added_tokens"].as_array().into_iter().flatten();
     let added = added.filter_map(|t| Some((t["id"].as_u64()? as u32, t["content"].as_str()?.to_owned())));
-    vocab.chain(added).collect()
+    (vocab.collect(), added.collect())
 }
 
 /// The merges of a `tokenizer.json`, as `"a b"`.
