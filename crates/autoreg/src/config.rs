@@ -87,13 +87,7 @@ impl Config {
         for check in checks {
             check.map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         }
-        if self.name.is_empty() || self.name.contains(['/', '\\']) || self.name.starts_with('.') {
-            return Err(ConfigError(format!(
-                "{}: name {:?} must be a plain folder name (no slashes, not starting with a dot)",
-                path.display(),
-                self.name
-            )));
-        }
+        check_name(&self.name).map_err(|e| ConfigError(format!("{}: {e}", path.display())))?;
         Ok(self)
     }
 
@@ -127,6 +121,14 @@ impl Config {
     pub fn to_toml(&self) -> String {
         toml::to_string_pretty(self).unwrap_or_default()
     }
+}
+
+/// Checks a run's name: a plain folder name (no slashes, not starting with a dot).
+pub fn check_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
+        return Err(format!("name {name:?} must be a plain folder name (no slashes, not starting with a dot)"));
+    }
+    Ok(())
 }
 
 /// A TOML error as `FILE, line N: message`, on one line. An error inside `[tokenizer]`

@@ -157,6 +157,7 @@ mod tests {
                     kv_cache: true,
                     frames: None,
                     grammar: None,
+                    never: &[],
                 };
                 let mut torch = TorchSteps::new(&gpt, Device::Cpu, rows, 0);
                 let mut fast = NativeSteps { model: &native, cache: native.new_cache(rows), threads: 2 };

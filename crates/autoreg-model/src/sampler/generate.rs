@@ -22,12 +22,22 @@ pub struct Sampler<'a> {
     native: OnceCell<NativeModel>,
     /// What may be drawn after a row, beyond frames.
     grammar: Option<&'a dyn Grammar>,
+    /// Ids never drawn.
+    never: &'a [u32],
 }
 
 impl<'a> Sampler<'a> {
     /// A sampler for `model`, whose variables live on `device`.
     pub fn new(model: &'a Gpt, device: Device) -> Self {
-        Self { model, device, native: OnceCell::new(), grammar: None }
+        Self { model, device, native: OnceCell::new(), grammar: None, never: &[] }
+    }
+
+    /// This sampler, never drawing `ids`: a tokenizer's `<bos>` and `<pad>`, which
+    /// start a document and fill a batch, and are no one's next token. (An imported
+    /// GPT-2 has its one end of text as `<bos>`, `<eos>` and `<pad>`: without them, its
+    /// samples follow GPT-2's own distribution.)
+    pub fn never_drawing(self, ids: &'a [u32]) -> Self {
+        Self { never: ids, ..self }
     }
 
     /// This sampler, drawing only what `grammar` leaves after each row (a mixture's
@@ -95,6 +105,7 @@ impl<'a> Sampler<'a> {
             kv_cache: options.kv_cache,
             frames,
             grammar: self.grammar,
+            never: self.never,
         };
         let vocab = self.model.vocab_size() as usize;
         let mut run = |steps: &mut dyn Steps| draw_all(steps, &window, vocab, prompt, eos, options, on_token);
@@ -215,6 +226,9 @@ fn draw_all(
             if let Some(grammar) = window.grammar {
                 grammar.mask(&rows[i], row);
             }
+            for &id in window.never.iter().filter(|&&id| (id as usize) < vocab) {
+                row[id as usize] = f32::NEG_INFINITY;
+            }
             if let Some(e) = eos.filter(|&e| step < options.min_tokens && (e as usize) < vocab) {
                 row[e as usize] = f32::NEG_INFINITY;
             }
@@ -265,6 +279,24 @@ mod tests {
                 .filter(|(t, _)| (t % 2 == 1) == odd)
                 .for_each(|(_, v)| *v = f32::NEG_INFINITY);
         }
+    }
+
+    #[test]
+    fn ids_never_drawn_are_not_drawn_at_any_temperature() {
+        let (_vs, gpt) = model(16, Positions::Learned);
+        let never = [0u32, 3, 5];
+        let s = Sampler::new(&gpt, Device::Cpu).never_drawing(&never);
+        for temperature in [0.0, 1.0, 5.0] {
+            let o = SampleOptions { temperature, num: 8, max_tokens: 40, ..opts(8, true) };
+            let rows = s.generate(&[1], None, None, &o, &mut || {}).unwrap();
+            let drawn: Vec<u32> = rows.iter().flat_map(|r| r[1..].iter().copied()).collect();
+            assert_eq!(drawn.len(), 8 * 40);
+            assert!(drawn.iter().all(|t| !never.contains(t)), "temperature {temperature}: {drawn:?}");
+        }
+        // Without the list they are drawn: the test can fail.
+        let o = SampleOptions { temperature: 5.0, num: 8, max_tokens: 40, ..opts(8, true) };
+        let rows = Sampler::new(&gpt, Device::Cpu).generate(&[1], None, None, &o, &mut || {}).unwrap();
+        assert!(rows.iter().flat_map(|r| &r[1..]).any(|t| never.contains(t)));
     }
 
     #[test]

@@ -44,6 +44,8 @@ pub(super) struct Window<'g> {
     pub(super) frames: Option<Frames>,
     /// Masks what may not follow a row.
     pub(super) grammar: Option<&'g dyn Grammar>,
+    /// Ids never drawn.
+    pub(super) never: &'g [u32],
 }
 
 impl Window<'_> {
@@ -133,7 +135,7 @@ mod tests {
         let layout = FrameLayout { token: 9, len: 5, context: 2 };
         for rolling in [false, true] {
             let frames = Some(Frames { layout, first: 1 });
-            let window = Window { block: 16, rolling, kv_cache: true, frames, grammar: None };
+            let window = Window { block: 16, rolling, kv_cache: true, frames, grammar: None, never: &[] };
             let mut steps = Counting { from: 0, len: 0 };
             let mut fed = vec![0; 200];
             for (len, slot) in fed.iter_mut().enumerate().skip(1) {

@@ -2,7 +2,7 @@
 //! folders, and out to such folders and to GGUF files for llama.cpp.
 
 use crate::cli::{ExportArgs, ExportFormat, ImportCommand, ImportHfArgs};
-use crate::config::Config;
+use crate::config::{Config, check_name};
 use crate::registry::{ModalityConfig, SavedTokenizer, TokenizerConfig};
 use crate::run::{self, LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
@@ -34,8 +34,12 @@ pub fn import_hf(args: &ImportHfArgs) -> Result<RunDir> {
     }
     let name = match &args.name {
         Some(name) => name.clone(),
-        None => dir.canonicalize()?.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or("gpt2".into()),
+        None => {
+            let full = dir.canonicalize().with_context(|| format!("cannot open {}", dir.display()))?;
+            full.file_name().map_or_else(|| "gpt2".to_owned(), |n| n.to_string_lossy().into_owned())
+        }
     };
+    check_name(&name).map_err(|e| anyhow::anyhow!("--name: {e}"))?;
     let hf = Gpt2Config::read(&dir.join("config.json"))?;
     let model = hf.to_model().map_err(|e| HfError::file(dir.join("config.json"), e))?;
 
@@ -62,13 +66,10 @@ pub fn import_hf(args: &ImportHfArgs) -> Result<RunDir> {
     let train = TrainConfig::default();
     let (vs, _gpt) = build_model(&model, &train, DeviceChoice::Cpu, vocab)?;
     let variables = vs.variables();
-    tch::no_grad(|| {
-        for (name, tensor) in &tensors {
-            if let Some(var) = variables.get(name) {
-                var.shallow_clone().copy_(tensor);
-            }
-        }
-    });
+    for (name, tensor) in &tensors {
+        let mut var = variables.get(name).with_context(|| format!("the model has no `{name}`"))?.shallow_clone();
+        tch::no_grad(|| var.f_copy_(tensor)).with_context(|| format!("{}: `{name}`", weights_path.display()))?;
+    }
 
     let config = Config {
         name: name.clone(),

@@ -450,11 +450,14 @@ fn generate(
         ProgressStyle::with_template("sampling {bar:30} {pos}/{len} tokens {per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
+    let specials = run.tokenizer.pipeline().specials();
+    let never = [specials.bos, specials.pad];
+    let sampler = Sampler::new(&run.model, run.device).never_drawing(&never);
     let sampler = match rules {
-        Some(rules) => Sampler::new(&run.model, run.device).with_grammar(rules),
-        None => Sampler::new(&run.model, run.device),
+        Some(rules) => sampler.with_grammar(rules),
+        None => sampler,
     };
-    let eos = run.tokenizer.pipeline().specials().eos;
+    let eos = specials.eos;
     let samples =
         sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1)).map_err(|e| flag_error(e, args))?;
     bar.finish_and_clear();
