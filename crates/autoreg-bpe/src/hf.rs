@@ -42,8 +42,8 @@ pub fn hf_tokenizer(base: &dyn Modality, bpe: Option<&Bpe>) -> Result<Option<ser
     serde_json::from_str(&json).map(Some).map_err(|e| e.to_string())
 }
 
-/// `text` in GPT-2's byte-level alphabet, each UTF-8 byte as its symbol: how byte-level
-/// BPE vocabularies (GPT-2's, llama.cpp's `gpt2`) spell a token.
-pub fn byte_level_spelling(text: &str) -> Result<String, String> {
-    Ok(Alphabet::new(true, 256).map_err(|e| e.to_string())?.byte_string(text.as_bytes()))
+/// `bytes` in GPT-2's byte-level alphabet, each byte as its symbol: how byte-level BPE
+/// vocabularies (GPT-2's, llama.cpp's `gpt2`) spell a token (of text, its UTF-8 bytes).
+pub fn byte_level_spelling(bytes: &[u8]) -> Result<String, String> {
+    Ok(Alphabet::new(true, 256).map_err(|e| e.to_string())?.byte_string(bytes))
 }

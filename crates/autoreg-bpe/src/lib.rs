@@ -282,12 +282,13 @@ impl Bpe {
             return Err("its `pre_tokenizer` is not ByteLevel: only byte-level BPE (GPT-2's) can be imported".into());
         }
         let alphabet = Alphabet::new(true, 256).map_err(|e| e.to_string())?;
-        let specials: Vec<(String, u32)> = tokenizer
+        let mut specials: Vec<(String, u32)> = tokenizer
             .get_added_tokens_decoder()
             .iter()
             .filter(|(_, t)| alphabet.ids(&t.content).is_none_or(|ids| ids.len() != 1))
             .map(|(&id, t)| (t.content.clone(), id))
             .collect();
+        specials.sort_by_key(|&(_, id)| id);
         let [(_, end_of_text)] = specials[..] else {
             let names: Vec<&str> = specials.iter().map(|(s, _)| s.as_str()).collect();
             return Err(format!(

@@ -111,7 +111,7 @@ impl Gpt2Config {
             logit_softcap: 0.0,
             init_from: None,
         };
-        model.validate().map(|()| model).map_err(|e| e.replace("model.", "`").replace(" (", "` ("))
+        model.validate().map(|()| model).map_err(|e| format!("it describes a model autoreg cannot build: {e}"))
     }
 
     /// The config of autoreg's `model` over `vocab_size` ids, with `specials` (the ids

@@ -210,7 +210,7 @@ fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path)
     let tokens = (0..vocab as u32)
         .map(|id| match (spelled.get(&id), added.get(&id)) {
             (Some(s), _) if byte_level => Ok(s.clone()),
-            (Some(s), _) => byte_level_spelling(s).map_err(anyhow::Error::msg),
+            (Some(s), _) => byte_level_spelling(s.as_bytes()).map_err(anyhow::Error::msg),
             (None, Some(s)) => Ok(s.clone()),
             (None, None) => Ok(pipeline.token_name(id).unwrap_or_else(|| format!("<{id}>"))),
         })
