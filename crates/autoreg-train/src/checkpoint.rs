@@ -258,13 +258,14 @@ impl RunDir {
         Ok(RunLock { run: self.clone(), _file: file })
     }
 
-    /// Saves weights, optimizer moments and state (with `model`, the `[model]` section)
-    /// as the `last` checkpoint, and as `best` too when `best` is set; then removes
-    /// checkpoints neither points at. Only the holder of the run's [`RunLock`] may call it.
+    /// Saves weights, optimizer moments (when there is an optimizer: an imported run has
+    /// none) and state (with `model`, the `[model]` section) as the `last` checkpoint, and
+    /// as `best` too when `best` is set; then removes checkpoints neither points at. Only
+    /// the holder of the run's [`RunLock`] may call it.
     pub fn save(
         &self,
         vs: &VarStore,
-        opt: &Optimizer,
+        opt: Option<&Optimizer>,
         state: &TrainState,
         model: &ModelConfig,
         best: bool,
@@ -276,11 +277,15 @@ impl RunDir {
         let dir = ckpts.join(&name);
         std::fs::create_dir_all(&tmp).map_err(|e| TrainError::io(&tmp, e))?;
         vs.save(tmp.join(WEIGHTS)).map_err(TrainError::torch(format!("saving {}", tmp.join(WEIGHTS).display())))?;
-        tch::Tensor::write_safetensors(&opt.state(), tmp.join(OPTIMIZER))
-            .map_err(TrainError::torch(format!("saving {}", tmp.join(OPTIMIZER).display())))?;
+        let mut files = vec![WEIGHTS];
+        if let Some(opt) = opt {
+            tch::Tensor::write_safetensors(&opt.state(), tmp.join(OPTIMIZER))
+                .map_err(TrainError::torch(format!("saving {}", tmp.join(OPTIMIZER).display())))?;
+            files.push(OPTIMIZER);
+        }
         let mut checksums = BTreeMap::new();
-        for file in [WEIGHTS, OPTIMIZER] {
-            checksums.insert(file.to_owned(), file_checksum(&tmp.join(file))?);
+        for file in &files {
+            checksums.insert((*file).to_owned(), file_checksum(&tmp.join(file))?);
         }
         // The tokenizer was written before training (and checked on a resume).
         let tokenizer = self.tokenizer_path();
@@ -293,7 +298,7 @@ impl RunDir {
         };
         let json = serde_json::to_vec_pretty(&record).map_err(|e| TrainError::checkpoint(&tmp, e.to_string()))?;
         std::fs::write(tmp.join(STATE), json).map_err(|e| TrainError::io(tmp.join(STATE), e))?;
-        for file in [WEIGHTS, OPTIMIZER, STATE] {
+        for file in files.into_iter().chain([STATE]) {
             let f = File::open(tmp.join(file)).and_then(|f| f.sync_all());
             f.map_err(|e| TrainError::io(tmp.join(file), e))?;
         }
@@ -609,6 +614,13 @@ impl Checkpoint {
     /// Loads the optimizer moments and step count into `opt`, once the file matches
     /// its checksum.
     pub fn load_optimizer(&self, opt: &mut Optimizer) -> Result<(), TrainError> {
+        if self.state.imported_from.is_some() && !self.dir.join(OPTIMIZER).exists() {
+            return Err(TrainError::checkpoint(
+                &self.dir,
+                "holds no optimizer state (an imported run): start a run from it with --init-from, \
+                 not --resume",
+            ));
+        }
         let path = self.verified(OPTIMIZER)?;
         let named =
             tch::Tensor::read_safetensors(&path).map_err(TrainError::torch(format!("loading {}", path.display())))?;
@@ -678,7 +690,7 @@ mod tests {
             Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.0, muon: None });
         for (step, best) in [(10, true), (20, false)] {
             let state = TrainState { step, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
-            run.save(&vs, &opt, &state, &ModelConfig::default(), best).unwrap();
+            run.save(&vs, Some(&opt), &state, &ModelConfig::default(), best).unwrap();
         }
         (run, lock, vs, opt)
     }
@@ -715,7 +727,7 @@ mod tests {
             eval_step: Some(10),
             ..Default::default()
         };
-        run.save(&vs, &opt, &stale, &ModelConfig::default(), false).unwrap();
+        run.save(&vs, Some(&opt), &stale, &ModelConfig::default(), false).unwrap();
         let last = run.checkpoint("last").unwrap();
         assert_eq!(last.state.evaluated(), Some(false));
         let evaluated =
@@ -803,7 +815,7 @@ mod tests {
         std::fs::remove_file(run.path().join("best")).unwrap();
         std::os::unix::fs::symlink("../other/checkpoints/step-000020", run.path().join("best")).unwrap();
         let state = TrainState { step: 30, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
-        run.save(&vs, &opt, &state, &ModelConfig::default(), false).unwrap();
+        run.save(&vs, Some(&opt), &state, &ModelConfig::default(), false).unwrap();
         for step in ["step-000010", "step-000020", "step-000030"] {
             assert!(run.path().join("checkpoints").join(step).is_dir(), "{step} was removed");
         }
@@ -816,7 +828,7 @@ mod tests {
         assert_eq!(opened.state.step, 20);
         // The trainer saves step 30 and removes step 20, which no link names any more.
         let state = TrainState { step: 30, train_loss: 1.0, val_loss: 2.0, best_val_loss: 2.0, ..Default::default() };
-        run.save(&vs, &opt, &state, &ModelConfig::default(), false).unwrap();
+        run.save(&vs, Some(&opt), &state, &ModelConfig::default(), false).unwrap();
         assert!(!opened.dir.exists());
         let mut reads = 0;
         let (read, ()) = run

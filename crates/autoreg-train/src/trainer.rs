@@ -391,7 +391,7 @@ impl<'a> Trainer<'a> {
                     if self.run.writes() {
                         say(true, format!("step {step}: saving ..."));
                         self.state.elapsed_s = elapsed_before + session.elapsed().as_secs_f64();
-                        self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), false)?;
+                        self.run.run().save(&self.vs, Some(&self.opt), &self.state, self.model.config(), false)?;
                     }
                 }
                 if evaluated != Some(step) {
@@ -534,7 +534,7 @@ impl<'a> Trainer<'a> {
         if saved {
             self.run.run().update_state(&self.state, best)?;
         } else {
-            self.run.run().save(&self.vs, &self.opt, &self.state, self.model.config(), best)?;
+            self.run.run().save(&self.vs, Some(&self.opt), &self.state, self.model.config(), best)?;
         }
         let Some((lr, tokens_per_s)) = log else { return Ok(()) };
         self.metrics.append(&EvalRecord {

@@ -10,7 +10,7 @@ use autoreg_bpe::{Bpe, BpeConfig, byte_level_spelling, hf_tokenizer};
 use autoreg_data::{DataConfig, SplitMode};
 use autoreg_hf::gguf::{self, Value};
 use autoreg_hf::{Gpt2Config, HfError, exportable, from_hf, read_weights, to_gguf, to_hf};
-use autoreg_model::{DeviceChoice, OptimConfig, Optimizer};
+use autoreg_model::DeviceChoice;
 use autoreg_text::{Level, TextConfig};
 use autoreg_tokens::write_atomic;
 use autoreg_train::{RunDir, TrainConfig, TrainState, build_model};
@@ -89,12 +89,9 @@ pub fn import_hf(args: &ImportHfArgs) -> Result<RunDir> {
     }
     let lock = run.lock()?;
     run::write_new(lock.run(), &config, &tokenizer)?;
-    // Saved beside the weights as every checkpoint's is; a run that starts from this
-    // one makes its own.
-    let (beta1, beta2, eps, weight_decay) = (train.beta1, train.beta2, train.eps, train.weight_decay);
-    let opt = Optimizer::new(&vs, OptimConfig { beta1, beta2, eps, weight_decay, muon: None });
+    // No optimizer state: a run that starts from this one makes its own.
     let state = TrainState { imported_from: Some(dir.display().to_string()), ..TrainState::default() };
-    run.save(&vs, &opt, &state, &model, true)?;
+    run.save(&vs, None, &state, &model, true)?;
     run::record_history(&run, &format!("import hf {}", dir.display()), &[])?;
     println!(
         "{}: {} layers, {} wide, {} positions, vocabulary {vocab} ({} ids in {}, its end of text as <bos>, <eos> and \
