@@ -192,7 +192,8 @@ pub fn to_gguf(vars: &HashMap<String, Tensor>, model: &ModelConfig) -> Result<Ve
                     "attn.c_proj" => "attn_output",
                     "ln_2" => "ffn_norm",
                     "mlp.c_fc" => "ffn_up",
-                    _ => "ffn_down",
+                    "mlp.c_proj" => "ffn_down",
+                    other => other,
                 };
                 format!("blk.{i}.{part}")
             }
@@ -200,7 +201,8 @@ pub fn to_gguf(vars: &HashMap<String, Tensor>, model: &ModelConfig) -> Result<Ve
                 "wte" => "token_embd",
                 "wpe" => "position_embd",
                 "ln_f" => "output_norm",
-                _ => "output",
+                "lm_head" => "output",
+                other => other,
             }
             .to_owned(),
         };

@@ -216,7 +216,9 @@ fn start_from(table: &mut toml::Table, source: &Path, path: &Path) -> Result<(),
     }
     table.insert("model".into(), toml::Value::Table(model));
     match (table.get("tokenizer"), saved.get("tokenizer")) {
-        (None, Some(theirs)) => drop(table.insert("tokenizer".into(), theirs.clone())),
+        (None, Some(theirs)) => {
+            table.insert("tokenizer".into(), theirs.clone());
+        }
         (Some(mine), theirs) if Some(mine) != theirs => {
             return Err(ConfigError(format!(
                 "{}: the run tokenizes with the tokenizer of {}: leave [tokenizer] out",
