@@ -458,7 +458,13 @@ mod tests {
 
     const SHAPE: SignalShape = SignalShape::Wave { rate: 1000 };
 
+    /// One training at a time: each seeds libtorch's one global generator, so trainings
+    /// of tests running at once would draw from each other's stream.
+    static ONE_AT_A_TIME: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
     fn trained(config: &CodecConfig, checkpoints: Option<&Path>, progress: &dyn Progress) -> Result<Codec, CodecError> {
+        // A test that kills a training (a panic) leaves the lock poisoned, and free.
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         train(config, SHAPE, &signals(), "codec-test.safetensors".into(), Training { progress, checkpoints })
     }
 
@@ -578,6 +584,7 @@ mod tests {
 
     #[test]
     fn image_codes_cover_patches_and_a_prompt_keeps_whole_rows_of_codes() {
+        let _alone = ONE_AT_A_TIME.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
         for channels in [1u32, 3] {
             let shape = SignalShape::Image { width: 8, height: 12, channels };
             let values = 8 * 12 * channels as usize;
