@@ -137,15 +137,28 @@ fn text_tokenizer(run: &LoadedRun) -> Result<Option<serde_json::Value>> {
 /// text, autoreg's own `autoreg-tokenizer.json` always. The folder is written beside
 /// `out` and renamed into place.
 fn export_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -> Result<()> {
+    if out.exists() && !out.is_dir() {
+        bail!("{}: exists and is not a folder", out.display());
+    }
+    let tmp = temporary(out)?;
+    let written = write_hf(run, vars, &tmp).and_then(|summary| replace_dir(&tmp, out).map(|()| summary));
+    if written.is_err() {
+        let _ = std::fs::remove_dir_all(&tmp);
+    }
+    println!("{}: {}", out.display(), written?);
+    Ok(())
+}
+
+/// Writes the files of [`export_hf`] into the folder `dir`; returns what was written.
+fn write_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, dir: &Path) -> Result<String> {
     let vocab = run.tokenizer.pipeline().vocab_size() as i64;
     let [bos, eos, pad] = specials(run);
     let config = Gpt2Config::from_model(&run.config.model, vocab, [bos, eos, pad])?;
-    let tmp = temporary(out)?;
-    let write = |name: &str, bytes: &[u8]| write_atomic(&tmp.join(name), bytes).map_err(anyhow::Error::from);
+    let write = |name: &str, bytes: &[u8]| write_atomic(&dir.join(name), bytes).map_err(anyhow::Error::from);
     write("config.json", &serde_json::to_vec_pretty(&config)?)?;
     let tensors = to_hf(vars, &run.config.model)?;
-    tch::Tensor::write_safetensors(&tensors, tmp.join("model.safetensors"))
-        .with_context(|| format!("cannot write {}", tmp.join("model.safetensors").display()))?;
+    tch::Tensor::write_safetensors(&tensors, dir.join("model.safetensors"))
+        .with_context(|| format!("cannot write {}", dir.join("model.safetensors").display()))?;
     write("autoreg-tokenizer.json", &std::fs::read(run.dir.tokenizer_path())?)?;
     let text = text_tokenizer(run)?;
     if let Some(tokenizer) = &text {
@@ -161,20 +174,15 @@ fn export_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -
         write("tokenizer.json", &serde_json::to_vec(tokenizer)?)?;
         write("tokenizer_config.json", &serde_json::to_vec_pretty(&tokenizer_config)?)?;
     }
-    replace_dir(&tmp, out)?;
-    println!(
-        "{}: GPT2LMHeadModel, {} parameters{}",
-        out.display(),
-        tensors.iter().map(|(_, t)| t.numel()).sum::<usize>(),
-        match text {
-            Some(_) => ", tokenizer.json (AutoTokenizer)".to_owned(),
-            None => format!(
-                "; the {} tokens are autoreg's own: autoreg-tokenizer.json, read by `autoreg encode` and `autoreg decode`",
-                run.tokenizer.base.as_dyn().kind()
-            ),
-        }
-    );
-    Ok(())
+    let parameters = tensors.iter().map(|(_, t)| t.numel()).sum::<usize>();
+    Ok(match text {
+        Some(_) => format!("GPT2LMHeadModel, {parameters} parameters, tokenizer.json (AutoTokenizer)"),
+        None => format!(
+            "GPT2LMHeadModel, {parameters} parameters; the {} tokens are autoreg's own: autoreg-tokenizer.json, read \
+             by `autoreg encode` and `autoreg decode`",
+            run.tokenizer.base.as_dyn().kind()
+        ),
+    })
 }
 
 /// Writes a GGUF file of llama.cpp's GPT-2 architecture, all f32, with the run's
@@ -269,8 +277,6 @@ fn temporary(out: &Path) -> Result<PathBuf> {
 fn replace_dir(tmp: &Path, out: &Path) -> Result<()> {
     if out.is_dir() {
         std::fs::remove_dir_all(out).with_context(|| format!("cannot replace {}", out.display()))?;
-    } else if out.exists() {
-        bail!("{}: exists and is not a folder", out.display());
     }
     std::fs::rename(tmp, out).with_context(|| format!("cannot write {}", out.display()))
 }
