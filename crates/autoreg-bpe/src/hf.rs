@@ -3,20 +3,25 @@
 
 use crate::alphabet::Alphabet;
 use crate::{Bpe, atom_name};
-use autoreg_tokens::Modality;
+use autoreg_tokens::{Modality, Split};
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
 use tokenizers::{AddedToken, DecoderWrapper};
 
 /// The `tokenizer.json` that gives `base`'s ids, then `bpe`'s, on text: byte-level BPE
-/// (GPT-2's) over a modality of bytes, with or without merges; one token per character
-/// over text's characters, without merges. The class tokens and specials are special
-/// tokens named as autoreg names them (`<bos>`). `None` for ids that are not text.
+/// (GPT-2's) over a modality of bytes, with or without merges; over text's characters,
+/// BPE of characters, or one token per character without merges. The class tokens and
+/// specials are special tokens named as autoreg names them (`<bos>`). `None` for ids
+/// that are not text, and for merges of characters that stop at a token (`split`).
 pub fn hf_tokenizer(base: &dyn Modality, bpe: Option<&Bpe>) -> Result<Option<serde_json::Value>, String> {
     let rule = base.merge_rule();
     if let Some(bpe) = bpe {
-        return Ok((rule.bytes).then(|| bpe.hf_json().clone()));
+        return match (rule.bytes, base.extras().characters, bpe.split()) {
+            (true, ..) => Ok(Some(bpe.hf_json().clone())),
+            (false, Some(characters), Split::None) => Ok(spelled(bpe.hf_json(), characters.chars())),
+            _ => Ok(None),
+        };
     }
     let mut vocab = Vocab::new();
     let decoder: DecoderWrapper = if rule.bytes {
@@ -40,6 +45,34 @@ pub fn hf_tokenizer(base: &dyn Modality, bpe: Option<&Bpe>) -> Result<Option<ser
     hf.add_special_tokens(atoms).map_err(|e| e.to_string())?;
     let json = hf.to_string(false).map_err(|e| e.to_string())?;
     serde_json::from_str(&json).map(Some).map_err(|e| e.to_string())
+}
+
+/// The merges of a BPE stage over text's characters, `json` (its `tokenizer.json`, whose
+/// symbols are private-use scalars), spelled in `chars`: the same ids from text, one word
+/// of the whole input, decoded by joining the tokens. `None` when a spelled token would
+/// be another's (a merge spelling a special token's name).
+fn spelled(json: &serde_json::Value, chars: &[char]) -> Option<serde_json::Value> {
+    let alphabet = Alphabet::new(false, chars.len() as u32).ok()?;
+    let spell = |s: &str| -> String {
+        alphabet.ids(s).map_or_else(|| s.to_owned(), |ids| ids.iter().map(|&i| chars[i as usize]).collect())
+    };
+    let mut json = json.clone();
+    let vocab = json["model"]["vocab"].as_object()?;
+    let spelled: serde_json::Map<String, serde_json::Value> =
+        vocab.iter().map(|(token, id)| (spell(token), id.clone())).collect();
+    if spelled.len() != vocab.len() {
+        return None;
+    }
+    let merges: Vec<serde_json::Value> = json["model"]["merges"]
+        .as_array()?
+        .iter()
+        .map(|pair| Some(serde_json::json!([spell(pair.get(0)?.as_str()?), spell(pair.get(1)?.as_str()?)])))
+        .collect::<Option<_>>()?;
+    json["model"]["vocab"] = spelled.into();
+    json["model"]["merges"] = merges.into();
+    json["pre_tokenizer"] = serde_json::Value::Null;
+    json["decoder"] = serde_json::to_value(DecoderWrapper::from(Fuse::new())).ok()?;
+    Some(json)
 }
 
 /// `bytes` in GPT-2's byte-level alphabet, each byte as its symbol: how byte-level BPE
