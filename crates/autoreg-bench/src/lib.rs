@@ -29,6 +29,24 @@ pub fn shakespeare() -> Result<(PathBuf, TextTokenizer, Vec<u32>)> {
     Ok((path, tok, doc))
 }
 
+/// Runs `command` (`who` in errors) to its end; returns the last line it printed, or an
+/// error with what it printed on standard error.
+pub fn last_line(command: &mut Command, who: &str) -> Result<String> {
+    let out = command.output().with_context(|| format!("cannot run {who}"))?;
+    if !out.status.success() {
+        bail!("{who} failed: {}", String::from_utf8_lossy(&out.stderr));
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned())
+}
+
+/// Runs `script` (a path from the project root) with the Python of the project's virtual
+/// environment (made by `cargo setup`) and `args`; returns its last line of output.
+pub fn run_python<A: AsRef<std::ffi::OsStr>>(script: &str, args: impl IntoIterator<Item = A>) -> Result<String> {
+    let python = project_root().join(".venv/bin/python");
+    let who = format!("{script} (with {}: run `cargo setup` if it is missing)", python.display());
+    last_line(Command::new(&python).arg(project_root().join(script)).args(args), &who)
+}
+
 /// A Python script kept running in the project's virtual environment (made by
 /// `cargo setup`), answering one line of standard output per line of input.
 pub struct PythonServer {

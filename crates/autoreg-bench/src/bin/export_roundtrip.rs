@@ -8,14 +8,13 @@
 //!
 //! `AUTOREG_DATA=... cargo run --release -p autoreg-bench --bin export_roundtrip [-- STEPS]`
 
-use anyhow::{Context, Result, bail};
+use anyhow::{Context, Result};
 use autoreg::cli::{Cli, ModelArgs, Which};
 use autoreg::commands;
 use autoreg::run::load_run;
-use autoreg_bench::project_root;
+use autoreg_bench::{project_root, run_python};
 use clap::Parser;
 use std::path::Path;
-use std::process::Command;
 
 const TEXT: &str = "ROMEO:\nWhat say you, my lord? Speak, and be brief.";
 const PROMPT: &str = "ROMEO:";
@@ -26,18 +25,9 @@ fn autoreg(args: &[&str]) -> Result<()> {
     commands::run(Cli::try_parse_from(std::iter::once("autoreg").chain(args.iter().copied()))?)
 }
 
-/// Runs a script of `tests/python/` with the venv's Python; returns its last line.
+/// Runs `tests/python/SCRIPT` with `args`; returns its last line.
 fn python(script: &str, args: &[&Path]) -> Result<String> {
-    let python = project_root().join(".venv/bin/python");
-    let out = Command::new(&python)
-        .arg(project_root().join("tests/python").join(script))
-        .args(args)
-        .output()
-        .with_context(|| format!("cannot run {} (run `cargo setup`)", python.display()))?;
-    if !out.status.success() {
-        bail!("{script} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    Ok(String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned())
+    run_python(&format!("tests/python/{script}"), args)
 }
 
 fn main() -> Result<()> {

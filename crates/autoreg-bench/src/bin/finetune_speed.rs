@@ -18,7 +18,7 @@ use anyhow::{Context, Result, bail};
 use autoreg::cli::{ImportHfArgs, ModelArgs, TrainArgs, Which};
 use autoreg::commands;
 use autoreg::run::load_run;
-use autoreg_bench::project_root;
+use autoreg_bench::{last_line, run_python};
 use autoreg_model::{Gpt, Mlp, ModelConfig, NATIVE_THREADS, NativeModel, OptimConfig, Optimizer};
 use autoreg_train::{TrainConfig, build_model};
 use std::process::Command;
@@ -47,16 +47,8 @@ fn main() -> Result<()> {
     let text = autoreg_data::find_data("tinyshakespeare/input.txt")?;
 
     println!("1. the tiny GPT-2 of the tests, imported and fine-tuned for {steps} steps on tiny shakespeare");
-    let python = project_root().join(".venv/bin/python");
     let folder = dir.path().join("gpt2-tiny");
-    let made = Command::new(&python)
-        .arg(project_root().join("tests/python/make_gpt2.py"))
-        .args([&folder, &text])
-        .output()
-        .with_context(|| format!("cannot run {} (run `cargo setup`)", python.display()))?;
-    if !made.status.success() {
-        bail!("make_gpt2.py failed: {}", String::from_utf8_lossy(&made.stderr));
-    }
+    run_python("tests/python/make_gpt2.py", [folder.as_os_str(), text.as_os_str()])?;
     let run = commands::import_hf(&ImportHfArgs { dir: folder.clone(), name: Some("gpt2-tiny".into()) })?;
     let config = dir.path().join("finetune.toml");
     std::fs::write(
@@ -113,33 +105,26 @@ fn report(ours: &Measured, theirs: &Measured) {
 
 /// Runs this benchmark as a child measuring autoreg with `args`.
 fn measure_autoreg(args: &[&str]) -> Result<Measured> {
-    let exe = std::env::current_exe()?;
-    parse(Command::new(exe).arg("--child").args(args).output()?, "autoreg")
+    parse(&last_line(Command::new(std::env::current_exe()?).arg("--child").args(args), "autoreg")?)
 }
 
 /// Runs the PyTorch reference with `args`.
 fn measure_pytorch(args: &[&str]) -> Result<Measured> {
-    let python = project_root().join(".venv/bin/python");
-    let script = project_root().join("crates/autoreg-bench/reference/finetune_step.py");
-    parse(Command::new(python).arg(script).args(args).output()?, "finetune_step.py")
+    parse(&run_python("crates/autoreg-bench/reference/finetune_step.py", args)?)
 }
 
 /// The measurement a child printed as `ms_per_step X decode_tokens_per_s Y peak_rss_mb Z ...`.
-fn parse(out: std::process::Output, who: &str) -> Result<Measured> {
-    if !out.status.success() {
-        bail!("{who} failed: {}", String::from_utf8_lossy(&out.stderr));
-    }
-    let line = String::from_utf8_lossy(&out.stdout).lines().last().unwrap_or_default().to_owned();
+fn parse(line: &str) -> Result<Measured> {
     let value = |key: &str| -> Result<f64> {
         let words: Vec<&str> = line.split_whitespace().collect();
-        let at = words.iter().position(|w| *w == key).with_context(|| format!("{who} printed no {key}: {line}"))?;
-        words.get(at + 1).and_then(|v| v.parse().ok()).with_context(|| format!("{who}: {key} in {line}"))
+        let at = words.iter().position(|w| *w == key).with_context(|| format!("no {key} in: {line}"))?;
+        words.get(at + 1).and_then(|v| v.parse().ok()).with_context(|| format!("{key} in: {line}"))
     };
     Ok(Measured {
         ms_per_step: value("ms_per_step")?,
         decode_tokens_per_s: value("decode_tokens_per_s")?,
         peak_rss_mb: value("peak_rss_mb")?,
-        line,
+        line: line.to_owned(),
     })
 }
 
