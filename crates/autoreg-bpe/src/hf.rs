@@ -4,6 +4,7 @@
 use crate::alphabet::Alphabet;
 use crate::{Bpe, atom_name};
 use autoreg_tokens::{Modality, Split};
+use std::collections::HashMap;
 use tokenizers::decoders::fuse::Fuse;
 use tokenizers::models::bpe::{BPE, Vocab};
 use tokenizers::pre_tokenizers::byte_level::ByteLevel;
@@ -79,4 +80,20 @@ fn spelled(json: &serde_json::Value, chars: &[char]) -> Option<serde_json::Value
 /// vocabularies (GPT-2's, llama.cpp's `gpt2`) spell a token (of text, its UTF-8 bytes).
 pub fn byte_level_spelling(bytes: &[u8]) -> Result<String, String> {
     Ok(Alphabet::new(true, 256).map_err(|e| e.to_string())?.byte_string(bytes))
+}
+
+/// What a `tokenizer.json` spells: the string of each id of its model's vocabulary, that
+/// of each of its added tokens, and its merges as `"a b"`, in order.
+pub fn spellings(tokenizer: &serde_json::Value) -> (HashMap<u32, String>, HashMap<u32, String>, Vec<String>) {
+    let model = tokenizer["model"]["vocab"].as_object().into_iter().flatten();
+    let vocab = model.filter_map(|(s, id)| Some((id.as_u64()? as u32, s.clone())));
+    let added = tokenizer["added_tokens"].as_array().into_iter().flatten();
+    let added = added.filter_map(|t| Some((t["id"].as_u64()? as u32, t["content"].as_str()?.to_owned())));
+    let merges = tokenizer["model"]["merges"].as_array().into_iter().flatten();
+    let merges = merges.filter_map(|m| match m {
+        serde_json::Value::String(s) => Some(s.clone()),
+        serde_json::Value::Array(pair) => Some(format!("{} {}", pair.first()?.as_str()?, pair.get(1)?.as_str()?)),
+        _ => None,
+    });
+    (vocab.collect(), added.collect(), merges.collect())
 }

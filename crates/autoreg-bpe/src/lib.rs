@@ -18,7 +18,7 @@ mod alphabet;
 mod hf;
 mod words;
 
-pub use hf::{byte_level_spelling, hf_tokenizer};
+pub use hf::{byte_level_spelling, hf_tokenizer, spellings};
 
 use alphabet::Alphabet;
 use autoreg_tokens::{IdModel, Modality, Split, TokenError};

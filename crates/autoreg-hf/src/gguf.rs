@@ -6,6 +6,7 @@
 //! (candle), more than this needs.
 
 use crate::HfError;
+use autoreg_model::ModelConfig;
 use autoreg_tokens::write_atomic_with;
 use std::path::Path;
 use tch::Tensor;
@@ -71,6 +72,47 @@ impl Value {
             }
         }
     }
+}
+
+/// A model's vocabulary as llama.cpp's `gpt2` tokenizer holds it.
+#[derive(Clone, Debug, Default)]
+pub struct Vocabulary {
+    /// Every id's string, in GPT-2's byte-level alphabet for text.
+    pub tokens: Vec<String>,
+    /// Whether each id is a control token (a special, a class).
+    pub control: Vec<bool>,
+    /// The merges, as `"a b"`, in order.
+    pub merges: Vec<String>,
+    /// The ids of begin of sequence, end of sequence and padding.
+    pub specials: [u32; 3],
+}
+
+/// The metadata of llama.cpp's GPT-2 architecture (`gpt2.*`, `tokenizer.ggml.*`) for a
+/// decoder of `model` named `name`, all in f32, over `vocabulary`.
+pub fn gpt2_metadata(model: &ModelConfig, name: &str, vocabulary: Vocabulary) -> Vec<(String, Value)> {
+    let u32_of = |v: i64| Value::U32(v as u32);
+    let Vocabulary { tokens, control, merges, specials: [bos, eos, pad] } = vocabulary;
+    let types = control.iter().map(|&c| if c { 3 } else { 1 }).collect(); // llama.cpp's CONTROL, NORMAL
+    let metadata = [
+        ("general.architecture", Value::Str("gpt2".into())),
+        ("general.name", Value::Str(name.into())),
+        ("general.file_type", Value::U32(0)), // all f32
+        ("gpt2.context_length", u32_of(model.block_size)),
+        ("gpt2.embedding_length", u32_of(model.n_embd)),
+        ("gpt2.feed_forward_length", u32_of(4 * model.n_embd)),
+        ("gpt2.block_count", u32_of(model.n_layer)),
+        ("gpt2.attention.head_count", u32_of(model.n_head)),
+        ("gpt2.attention.layer_norm_epsilon", Value::F32(1e-5)),
+        ("tokenizer.ggml.model", Value::Str("gpt2".into())),
+        ("tokenizer.ggml.pre", Value::Str("gpt-2".into())),
+        ("tokenizer.ggml.tokens", Value::Strs(tokens)),
+        ("tokenizer.ggml.token_type", Value::I32s(types)),
+        ("tokenizer.ggml.merges", Value::Strs(merges)),
+        ("tokenizer.ggml.bos_token_id", Value::U32(bos)),
+        ("tokenizer.ggml.eos_token_id", Value::U32(eos)),
+        ("tokenizer.ggml.padding_token_id", Value::U32(pad)),
+    ];
+    metadata.into_iter().map(|(k, v)| (k.to_owned(), v)).collect()
 }
 
 /// Writes `metadata` and `tensors` (contiguous f32, PyTorch's dimension order) to `path`

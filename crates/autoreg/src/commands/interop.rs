@@ -6,9 +6,9 @@ use crate::config::{Config, check_name};
 use crate::registry::{ModalityConfig, SavedTokenizer, TokenizerConfig};
 use crate::run::{self, LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
-use autoreg_bpe::{Bpe, BpeConfig, byte_level_spelling, hf_tokenizer};
+use autoreg_bpe::{Bpe, BpeConfig, byte_level_spelling, hf_tokenizer, spellings};
 use autoreg_data::{DataConfig, SplitMode};
-use autoreg_hf::gguf::{self, Value};
+use autoreg_hf::gguf::{self, Value, Vocabulary};
 use autoreg_hf::{Gpt2Config, HfError, exportable, from_hf, read_weights, to_gguf, to_hf};
 use autoreg_model::DeviceChoice;
 use autoreg_text::{Level, TextConfig};
@@ -189,30 +189,17 @@ fn write_hf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, dir: &Path) ->
 /// vocabulary in llama.cpp's `gpt2` form (byte-level BPE with its merges when the
 /// tokens are bytes) and autoreg's own tokenizer file under `autoreg.tokenizer`.
 fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path) -> Result<()> {
-    let model = &run.config.model;
-    let pipeline = run.tokenizer.pipeline();
-    let vocab = pipeline.vocab_size();
-    let [bos, eos, pad] = specials(run);
-    let u32_of = |v: i64| Value::U32(v as u32);
-    let mut meta: Vec<(String, Value)> = vec![
-        ("general.architecture".into(), Value::Str("gpt2".into())),
-        ("general.name".into(), Value::Str(run.config.name.clone())),
-        ("general.file_type".into(), Value::U32(0)),
-        ("gpt2.context_length".into(), u32_of(model.block_size)),
-        ("gpt2.embedding_length".into(), u32_of(model.n_embd)),
-        ("gpt2.feed_forward_length".into(), u32_of(4 * model.n_embd)),
-        ("gpt2.block_count".into(), u32_of(model.n_layer)),
-        ("gpt2.attention.head_count".into(), u32_of(model.n_head)),
-        ("gpt2.attention.layer_norm_epsilon".into(), Value::F32(1e-5)),
-    ];
     // llama.cpp's GPT-2 vocabulary, of the model's size: each id's string in GPT-2's
     // byte-level alphabet (a character-level run's characters by their UTF-8 bytes), the
     // tokenizer's added tokens (specials, classes) as control tokens, and for ids that
     // are not text autoreg's token names (llama.cpp then runs the model on ids).
+    let pipeline = run.tokenizer.pipeline();
     let hf = text_tokenizer(run)?;
-    let (spelled, added) = hf.as_ref().map(vocab_of).unwrap_or_default();
+    let (spelled, added, merges) = hf.as_ref().map(spellings).unwrap_or_default();
     let byte_level = hf.as_ref().is_some_and(|t| t["pre_tokenizer"]["type"] == "ByteLevel");
-    let tokens = (0..vocab as u32)
+    let ids = 0..pipeline.vocab_size() as u32;
+    let tokens = ids
+        .clone()
         .map(|id| match (spelled.get(&id), added.get(&id)) {
             (Some(s), _) if byte_level => Ok(s.clone()),
             (Some(s), _) => byte_level_spelling(s.as_bytes()).map_err(anyhow::Error::msg),
@@ -220,46 +207,15 @@ fn export_gguf(run: &LoadedRun, vars: &HashMap<String, tch::Tensor>, out: &Path)
             (None, None) => Ok(pipeline.token_name(id).unwrap_or_else(|| format!("<{id}>"))),
         })
         .collect::<Result<Vec<String>>>()?;
-    let control = |id: u32| added.contains_key(&id) || pipeline.specials().contains(id);
-    let types: Vec<i32> = (0..vocab as u32).map(|id| if control(id) { 3 } else { 1 }).collect();
-    let merges: Vec<String> = hf.as_ref().map(merges_of).unwrap_or_default();
-    meta.extend([
-        ("tokenizer.ggml.model".into(), Value::Str("gpt2".into())),
-        ("tokenizer.ggml.pre".into(), Value::Str("gpt-2".into())),
-        ("tokenizer.ggml.tokens".into(), Value::Strs(tokens)),
-        ("tokenizer.ggml.token_type".into(), Value::I32s(types)),
-        ("tokenizer.ggml.merges".into(), Value::Strs(merges)),
-        ("tokenizer.ggml.bos_token_id".into(), Value::U32(bos)),
-        ("tokenizer.ggml.eos_token_id".into(), Value::U32(eos)),
-        ("tokenizer.ggml.padding_token_id".into(), Value::U32(pad)),
-        ("autoreg.tokenizer".into(), Value::Str(std::fs::read_to_string(run.dir.tokenizer_path())?)),
-    ]);
-    let tensors = to_gguf(vars, model)?;
-    gguf::write(out, &meta, &tensors)?;
-    println!("{}: GGUF, gpt2, {} tensors, vocabulary {vocab}", out.display(), tensors.len());
+    let control = ids.map(|id| added.contains_key(&id) || pipeline.specials().contains(id)).collect();
+    let vocabulary = Vocabulary { tokens, control, merges, specials: specials(run) };
+    let mut metadata = gguf::gpt2_metadata(&run.config.model, &run.config.name, vocabulary);
+    let own = std::fs::read_to_string(run.dir.tokenizer_path())?;
+    metadata.push(("autoreg.tokenizer".into(), Value::Str(own)));
+    let tensors = to_gguf(vars, &run.config.model)?;
+    gguf::write(out, &metadata, &tensors)?;
+    println!("{}: GGUF, gpt2, {} tensors, vocabulary {}", out.display(), tensors.len(), pipeline.vocab_size());
     Ok(())
-}
-
-/// The string of every id of a `tokenizer.json`: of its model's vocabulary, and of its
-/// added tokens.
-fn vocab_of(tokenizer: &serde_json::Value) -> (HashMap<u32, String>, HashMap<u32, String>) {
-    let model = tokenizer["model"]["vocab"].as_object().into_iter().flatten();
-    let vocab = model.filter_map(|(s, id)| Some((id.as_u64()? as u32, s.clone())));
-    let added = tokenizer["added_tokens"].as_array().into_iter().flatten();
-    let added = added.filter_map(|t| Some((t["id"].as_u64()? as u32, t["content"].as_str()?.to_owned())));
-    (vocab.collect(), added.collect())
-}
-
-/// The merges of a `tokenizer.json`, as `"a b"`.
-fn merges_of(tokenizer: &serde_json::Value) -> Vec<String> {
-    let merges = tokenizer["model"]["merges"].as_array().into_iter().flatten();
-    merges
-        .filter_map(|m| match m {
-            serde_json::Value::String(s) => Some(s.clone()),
-            serde_json::Value::Array(pair) => Some(format!("{} {}", pair.first()?.as_str()?, pair.get(1)?.as_str()?)),
-            _ => None,
-        })
-        .collect()
 }
 
 /// A fresh temporary folder beside `out`.
