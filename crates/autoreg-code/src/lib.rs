@@ -4,7 +4,8 @@
 //! GPT-2's words by default.
 
 use autoreg_tokens::{
-    Classes, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Prompts, Source, Specials, Split, TokenError, Units,
+    Classes, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Pieces, Prompts, Source, Specials, Split,
+    TokenError, Units,
 };
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
@@ -149,15 +150,7 @@ impl Modality for CodeTokenizer {
     /// `BOS [<lang>] bytes... EOS`. The language is the source's label, else its
     /// extension; a file of another language has no language token.
     fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
-        let ext = source.path.extension().map(|e| e.to_string_lossy().to_lowercase());
-        let language = source.label.map(str::to_owned).or(ext).and_then(|l| self.language_id(&l));
-        let Specials { bos, eos, .. } = self.specials();
-        let mut doc = Vec::with_capacity(source.bytes.len() + 3);
-        doc.push(bos);
-        doc.extend(language);
-        doc.extend(source.bytes.iter().map(|&b| u32::from(b)));
-        doc.push(eos);
-        Ok(vec![doc])
+        Ok(vec![self.encode_piece(source, 0, true)?])
     }
 
     /// The bytes before the first EOS; the extension is the first language token's,
@@ -176,7 +169,30 @@ impl Modality for CodeTokenizer {
     }
 
     fn extras(&self) -> Extras<'_> {
-        Extras { classes: Some(self), prompts: Some(self), units: Some(self), ..Extras::default() }
+        Extras { classes: Some(self), prompts: Some(self), units: Some(self), pieces: Some(self), ..Extras::default() }
+    }
+}
+
+/// Code is bytes: a piece may end anywhere.
+impl Pieces for CodeTokenizer {
+    fn piece_end(&self, bytes: &[u8]) -> usize {
+        bytes.len()
+    }
+
+    fn encode_piece(&self, source: &Source, offset: u64, last: bool) -> Result<Vec<u32>, TokenError> {
+        let Specials { bos, eos, .. } = self.specials();
+        let mut doc = Vec::with_capacity(source.bytes.len() + 3);
+        if offset == 0 {
+            let ext = source.path.extension().map(|e| e.to_string_lossy().to_lowercase());
+            let language = source.label.map(str::to_owned).or(ext).and_then(|l| self.language_id(&l));
+            doc.push(bos);
+            doc.extend(language);
+        }
+        doc.extend(source.bytes.iter().map(|&b| u32::from(b)));
+        if last {
+            doc.push(eos);
+        }
+        Ok(doc)
     }
 }
 

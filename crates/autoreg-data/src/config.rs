@@ -55,6 +55,12 @@ pub struct DataConfig {
     pub context_frames: Option<usize>,
     /// Where tokenized data is cached. Unset: the user's cache folder (`~/.cache/autoreg`).
     pub cache_dir: Option<PathBuf>,
+    /// Tokens per shard of the cache (at least this many, ending after a whole file);
+    /// tokenizing that is stopped resumes at the first shard not written.
+    pub shard_tokens: u64,
+    /// Learned stages (BPE merges, a codec) learn on at most this many tokens of the
+    /// training split: whole documents drawn by the seed, the last one cut.
+    pub learn_tokens: u64,
 }
 
 impl Default for DataConfig {
@@ -68,6 +74,8 @@ impl Default for DataConfig {
             windows: Windows::Stream,
             context_frames: None,
             cache_dir: None,
+            shard_tokens: 1 << 27,
+            learn_tokens: 100_000_000,
         }
     }
 }
@@ -83,6 +91,12 @@ impl DataConfig {
                 return Err("data.context_frames is for windows = \"frames\" only".into());
             }
             _ => {}
+        }
+        if self.shard_tokens == 0 {
+            return Err("data.shard_tokens must be at least 1".into());
+        }
+        if self.learn_tokens == 0 {
+            return Err("data.learn_tokens must be at least 1".into());
         }
         if self.split == SplitMode::Files && self.val_files.is_some() {
             return Ok(());

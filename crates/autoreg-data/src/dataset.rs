@@ -6,13 +6,15 @@
 use crate::config::{DataConfig, SplitMode};
 use crate::error::DataError;
 use crate::progress::Progress;
+use crate::store::{StoreBuilder, TokenStore, open_folder};
 use crate::windows::Cut;
-use autoreg_tokens::{Pipeline, TokenStore, write_atomic};
+use autoreg_tokens::{Pieces, Pipeline, Source, TokenError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
+use std::io::Read;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
 
@@ -54,7 +56,7 @@ pub struct SourceSpan {
 
 impl Dataset {
     /// The data sets of several sources as one, each source's documents after the
-    /// previous one's, with the weights given, each source keeping its own windows;
+    /// previous one's (sharing their ids), with the weights given, each source keeping its own windows;
     /// `windows` are the first source's.
     /// Skipped files are named with their source.
     pub fn mix(sources: Vec<(String, f64, Dataset)>) -> Result<Self, DataError> {
@@ -62,41 +64,40 @@ impl Dataset {
             .first()
             .map(|(_, _, d)| d.windows)
             .ok_or_else(|| DataError::Unusable("a data set of several sources needs at least one".into()))?;
-        let (mut train, mut val) = (TokenStore::new(), TokenStore::new());
+        let (mut train, mut val) = (Vec::new(), Vec::new());
+        let (mut t0, mut v0) = (0, 0);
         let (mut files_used, mut skipped, mut from_cache, mut spans) = (0, Vec::new(), true, Vec::new());
         for (name, weight, data) in sources {
-            let (t0, v0) = (train.num_docs(), val.num_docs());
-            data.train.docs().for_each(|d| train.push(d));
-            data.val.docs().for_each(|d| val.push(d));
+            let (t1, v1) = (t0 + data.train.num_docs(), v0 + data.val.num_docs());
             files_used += data.files_used;
             skipped.extend(data.skipped.iter().map(|s| format!("source {name}: {s}")));
             from_cache &= data.from_cache;
-            spans.push(SourceSpan {
-                name,
-                weight,
-                train: t0..train.num_docs(),
-                val: v0..val.num_docs(),
-                windows: data.windows,
-            });
+            spans.push(SourceSpan { name, weight, train: t0..t1, val: v0..v1, windows: data.windows });
+            train.push(data.train);
+            val.push(data.val);
+            (t0, v0) = (t1, v1);
         }
+        let (train, val) = (TokenStore::concat(train), TokenStore::concat(val));
         Ok(Self { train, val, files_used, skipped, from_cache, windows, sources: spans })
     }
 }
 
 /// Version of the cache's format and of the code that fills it; part of the cache key,
 /// so that a change of either misses old entries.
-const CACHE_VERSION: &str = "autoreg-token-cache-3";
+const CACHE_VERSION: &str = "autoreg-token-cache-4";
 
-/// What the cache records about the tokens and each file.
-#[derive(Serialize, Deserialize)]
-struct Manifest {
-    /// Per file: its path and how many documents it gave, or why it was skipped.
-    files: Vec<FileEntry>,
-    /// [`store_checksum`] of the cached tokens.
-    checksum: String,
-}
+/// Bytes of input tokenized at once (at most; no more than `data.shard_tokens` either),
+/// the files in parallel: what bounds the memory that tokenizing takes, with
+/// [`PIECE_BYTES`].
+const BATCH_BYTES: u64 = 64 << 20;
 
-#[derive(Serialize, Deserialize)]
+/// A file larger than this, of a modality that encodes in pieces, is read and encoded
+/// in pieces of about this size, in parallel.
+const PIECE_BYTES: usize = 16 << 20;
+
+/// What the cache records about each file, shard by shard: its path and how many
+/// documents it gave, or why it was skipped.
+#[derive(Clone, Serialize, Deserialize)]
 struct FileEntry {
     path: PathBuf,
     docs: usize,
@@ -146,50 +147,34 @@ fn say_skipped_with(entries: &[FileEntry]) {
     }
 }
 
-/// blake3 (hex) of a store's document lengths and tokens.
-fn store_checksum(store: &TokenStore) -> String {
-    let mut hasher = blake3::Hasher::new();
-    hasher.update(&(store.num_docs() as u64).to_le_bytes());
-    for doc in store.docs() {
-        hasher.update(&(doc.len() as u64).to_le_bytes());
-    }
-    let mut buf = Vec::with_capacity(1 << 16);
-    for chunk in store.tokens().chunks(1 << 14) {
-        buf.clear();
-        chunk.iter().for_each(|t| buf.extend_from_slice(&t.to_le_bytes()));
-        hasher.update(&buf);
-    }
-    hasher.finalize().to_hex().to_string()
-}
-
-/// A digest of a file's path, length and contents; a file that cannot be read (reported
-/// when it is encoded) or that is not a regular file (never read: a FIFO would block) is
-/// digested by what is wrong with it.
+/// A digest of a file's path, size and modification time (as make and cargo tell a
+/// changed file: reading every file of a large corpus at each start would cost more
+/// than training from it); a file that is missing or not a regular file (never read: a
+/// FIFO would block) is digested by what is wrong with it.
 fn file_digest(path: &Path) -> blake3::Hash {
     let mut hasher = blake3::Hasher::new();
     hasher.update(path.to_string_lossy().as_bytes());
     hasher.update(&[0]);
-    let read = match std::fs::metadata(path) {
-        Ok(meta) if !meta.is_file() => Err("not a regular file".to_owned()),
-        Ok(_) => std::fs::read(path).map_err(|e| e.to_string()),
-        Err(e) => Err(e.to_string()),
-    };
-    match read {
-        Ok(bytes) => {
-            hasher.update(&(bytes.len() as u64).to_le_bytes());
-            hasher.update(blake3::hash(&bytes).as_bytes());
+    match std::fs::metadata(path) {
+        Ok(meta) if meta.is_file() => {
+            hasher.update(&meta.len().to_le_bytes());
+            let modified = meta.modified().ok().and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok());
+            hasher.update(&modified.map_or(0, |d| d.as_nanos()).to_le_bytes());
         }
-        Err(why) => {
+        Ok(_) => {
+            hasher.update(b"unusable: not a regular file");
+        }
+        Err(e) => {
             hasher.update(b"unusable: ");
-            hasher.update(why.as_bytes());
+            hasher.update(e.to_string().as_bytes());
         }
     }
     hasher.finalize()
 }
 
 /// Tokenizes `files` (or loads them from the cache) and splits the documents.
-/// `tokenizer_json` is the saved tokenizer: with the files' contents it keys the cache.
-/// `progress` is told of the files as they are tokenized.
+/// `tokenizer_json` is the saved tokenizer: with the files it keys the cache.
+/// `progress` is told of the bytes as they are tokenized.
 pub fn load_dataset(
     config: &DataConfig,
     files: &[PathBuf],
@@ -200,9 +185,9 @@ pub fn load_dataset(
 ) -> Result<Dataset, DataError> {
     config.validate().map_err(DataError::Config)?;
     let windows = Cut::resolve(config, tokenizer).map_err(DataError::Config)?;
-    let (store, manifest, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json, progress)?;
-    let skipped: Vec<String> = manifest.files.iter().filter_map(|f| f.error.clone()).collect();
-    let files_used = manifest.files.len() - skipped.len();
+    let (store, entries, from_cache) = tokenize_cached(config, files, tokenizer, tokenizer_json, progress)?;
+    let skipped: Vec<String> = entries.iter().filter_map(|f| f.error.clone()).collect();
+    let files_used = entries.len() - skipped.len();
     if store.num_docs() == 0 {
         return Err(DataError::Unusable(format!(
             "no usable data: all {} file(s) were skipped{}",
@@ -210,14 +195,14 @@ pub fn load_dataset(
             skipped.first().map(|s| format!(" (first: {s})")).unwrap_or_default()
         )));
     }
-    let (train, val) = split(config, &store, &manifest, seed)?;
+    let (train, val) = split(config, &store, &entries, seed)?;
     Ok(Dataset { train, val, files_used, skipped, from_cache, windows, sources: Vec::new() })
 }
 
 /// The key of the cache entry for `files` under the tokenizer: the cache version, the
-/// tokenizer, and the path and contents of every file and of its companion inputs.
-fn cache_key(files: &[PathBuf], tokenizer: Pipeline<'_>, tokenizer_json: &str) -> String {
-    // Each file's digests in parallel, then combined in file order.
+/// tokenizer, the shard size, and the path, size and time of every file and of its
+/// companion inputs.
+fn cache_key(files: &[PathBuf], tokenizer: Pipeline<'_>, tokenizer_json: &str, shard_tokens: u64) -> String {
     let digests: Vec<Vec<blake3::Hash>> = files
         .par_iter()
         .map(|f| {
@@ -229,6 +214,7 @@ fn cache_key(files: &[PathBuf], tokenizer: Pipeline<'_>, tokenizer_json: &str) -
     hasher.update(CACHE_VERSION.as_bytes());
     hasher.update(&[0]);
     hasher.update(tokenizer_json.as_bytes());
+    hasher.update(&shard_tokens.to_le_bytes());
     for file in &digests {
         hasher.update(&(file.len() as u64).to_le_bytes());
         for digest in file {
@@ -236,35 +222,6 @@ fn cache_key(files: &[PathBuf], tokenizer: Pipeline<'_>, tokenizer_json: &str) -
         }
     }
     hasher.finalize().to_hex().to_string()
-}
-
-/// The cached tokens of `files`, if the manifest at `manifest_path` and the store at
-/// `tokens_path` are there, agree with each other and with `files`, match the recorded
-/// checksum and hold only ids of the vocabulary. `Err` says why a cache entry that is
-/// there cannot be used.
-fn read_cache(
-    files: &[PathBuf],
-    tokenizer: Pipeline<'_>,
-    manifest_path: &Path,
-    tokens_path: &Path,
-) -> Result<Option<(TokenStore, Manifest)>, String> {
-    let bytes = match std::fs::read(manifest_path) {
-        Ok(bytes) => bytes,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e.to_string()),
-    };
-    let manifest: Manifest = serde_json::from_slice(&bytes).map_err(|e| e.to_string())?;
-    let store = TokenStore::load(tokens_path).map_err(|e| e.to_string())?;
-    let same_files = manifest.files.len() == files.len() && manifest.files.iter().zip(files).all(|(m, f)| m.path == *f);
-    let docs: usize = manifest.files.iter().map(|f| f.docs).sum();
-    if !same_files || docs != store.num_docs() {
-        return Err("its manifest does not describe these files".into());
-    }
-    if store_checksum(&store) != manifest.checksum {
-        return Err(format!("{} does not match its checksum", tokens_path.display()));
-    }
-    tokenizer.check_range(store.tokens()).map_err(|e| e.to_string())?;
-    Ok(Some((store, manifest)))
 }
 
 /// The folder of the token cache: `[data] cache_dir`, else the user's cache folder's
@@ -277,90 +234,219 @@ pub fn cache_dir(config: &DataConfig) -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(".autoreg-cache"))
 }
 
+/// The cached tokens of `files` in `dir`, if a complete store is there and its records
+/// describe `files`. `Err` says why a store that is there cannot be used.
+fn read_cache(
+    files: &[PathBuf],
+    dir: &Path,
+    vocab_size: usize,
+) -> Result<Option<(TokenStore, Vec<FileEntry>)>, String> {
+    let Some((store, records)) = open_folder::<Vec<FileEntry>>(dir, vocab_size).map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let entries: Vec<FileEntry> = records.into_iter().flatten().collect();
+    let same_files = entries.len() == files.len() && entries.iter().zip(files).all(|(m, f)| m.path == *f);
+    let docs: usize = entries.iter().map(|f| f.docs).sum();
+    if !same_files || docs != store.num_docs() {
+        return Err("its records do not describe these files".into());
+    }
+    Ok(Some((store, entries)))
+}
+
 fn tokenize_cached(
     config: &DataConfig,
     files: &[PathBuf],
     tokenizer: Pipeline<'_>,
     tokenizer_json: &str,
     progress: &dyn Progress,
-) -> Result<(TokenStore, Manifest, bool), DataError> {
-    let key = cache_key(files, tokenizer, tokenizer_json);
-    let cache_dir = cache_dir(config);
-    let tokens_path = cache_dir.join(format!("{}.tokens", &key[..32]));
-    let manifest_path = cache_dir.join(format!("{}.json", &key[..32]));
-
-    match read_cache(files, tokenizer, &manifest_path, &tokens_path) {
-        Ok(Some((store, manifest))) => {
-            for file in &manifest.files {
+) -> Result<(TokenStore, Vec<FileEntry>, bool), DataError> {
+    let key = cache_key(files, tokenizer, tokenizer_json, config.shard_tokens);
+    let dir = cache_dir(config).join(&key[..32]);
+    match read_cache(files, &dir, tokenizer.vocab_size()) {
+        Ok(Some((store, mut entries))) => {
+            skip_companions(files, tokenizer, &mut entries);
+            for file in &entries {
                 file.warnings.iter().for_each(|w| log::warn!("{w}"));
                 if let Some(reason) = file.error.as_ref().filter(|_| file.skipped_with.is_none()) {
                     log::warn!("skipped {reason}");
                 }
             }
-            say_skipped_with(&manifest.files);
-            return Ok((store, manifest, true));
+            say_skipped_with(&entries);
+            return Ok((store, entries, true));
         }
         Ok(None) => {}
-        Err(why) => {
-            log::warn!("the cached tokens {} cannot be used ({why}): tokenizing again", manifest_path.display())
-        }
+        Err(why) => log::warn!("the cached tokens in {} cannot be used ({why}): tokenizing again", dir.display()),
     }
-
-    progress.begin("tokenizing files", files.len() as u64);
-    let results: Vec<_> = files
-        .par_iter()
-        .map(|f| {
-            let done = autoreg_tokens::capture(|| tokenizer.encode_file(f));
-            progress.advance(1);
-            done
-        })
-        .collect();
-    progress.end();
-    // Said once the files are read, in their order, so as not to break into a progress bar.
-    results.iter().filter_map(|(r, _)| r.as_ref().err()).for_each(|e| log::warn!("skipped {e}"));
-
-    let mut store = TokenStore::new();
-    let mut entries = Vec::with_capacity(files.len());
-    for (path, (result, warnings)) in files.iter().zip(results) {
-        let path = path.clone();
-        match result {
-            Ok(docs) => {
-                docs.iter().for_each(|d| store.push(d));
-                entries.push(FileEntry { path, docs: docs.len(), error: None, warnings, skipped_with: None });
-            }
-            Err(e) => {
-                entries.push(FileEntry { path, docs: 0, error: Some(e.to_string()), warnings, skipped_with: None })
-            }
-        }
-    }
+    let (store, mut entries) = tokenize(config, files, tokenizer, &dir, progress)?;
     skip_companions(files, tokenizer, &mut entries);
     say_skipped_with(&entries);
-    let manifest = Manifest { files: entries, checksum: store_checksum(&store) };
-    // The cache is an optimisation: failing to write it is worth a warning, no more.
-    let saved = std::fs::create_dir_all(&cache_dir)
-        .map_err(|e| DataError::io(&cache_dir, e))
-        .and_then(|()| store.save(&tokens_path).map_err(DataError::from))
-        .and_then(|()| {
-            serde_json::to_vec(&manifest).map_err(|source| DataError::Manifest { path: manifest_path.clone(), source })
-        })
-        .and_then(|json| write_atomic(&manifest_path, &json).map_err(DataError::from));
-    if let Err(e) = saved {
-        log::warn!("cannot cache tokenized data: {e}");
-    }
-    Ok((store, manifest, false))
+    Ok((store, entries, false))
 }
 
+/// Tokenizes `files` into a store in `dir`, after the shards that a stopped run left
+/// there, in batches of files tokenized in parallel; a large file that its modality
+/// encodes in pieces is read piece by piece.
+fn tokenize(
+    config: &DataConfig,
+    files: &[PathBuf],
+    tokenizer: Pipeline<'_>,
+    dir: &Path,
+    progress: &dyn Progress,
+) -> Result<(TokenStore, Vec<FileEntry>), DataError> {
+    let (mut builder, records) = StoreBuilder::resume::<Vec<FileEntry>>(dir, tokenizer.vocab_size())?;
+    let mut entries: Vec<FileEntry> = records.into_iter().flatten().collect();
+    let sizes: Vec<u64> = files.par_iter().map(|f| std::fs::metadata(f).map_or(0, |m| m.len())).collect();
+    let mut next = entries.len().min(files.len());
+    if next > 0 {
+        log::info!("tokenizing resumes after {next} file(s) found in the cache");
+    }
+    progress.begin_bytes("tokenizing", sizes.iter().sum());
+    progress.advance(sizes[..next].iter().sum());
+    let mut shard: Vec<FileEntry> = Vec::new();
+    let streamed = |i: usize| sizes[i] > PIECE_BYTES as u64 && tokenizer.pieces().is_some();
+    // A batch holds no more than about a shard, so that a stopped run loses little.
+    let batch_bytes = BATCH_BYTES.min(config.shard_tokens);
+    while next < files.len() {
+        // The files of a batch, each with its documents (`None`: one, in the builder
+        // already), or why it was skipped.
+        let mut done: Vec<(Result<Option<Vec<Vec<u32>>>, TokenError>, Vec<String>)> = Vec::new();
+        if let Some(pieces) = tokenizer.pieces().filter(|_| streamed(next)) {
+            let result = encode_in_pieces(pieces, &files[next], &mut builder, progress)?;
+            done.push((result.map(|()| None), Vec::new()));
+            next += 1;
+        } else {
+            let mut end = next + 1;
+            let mut bytes = sizes[next];
+            while end < files.len() && !streamed(end) && bytes + sizes[end] <= batch_bytes {
+                bytes += sizes[end];
+                end += 1;
+            }
+            done = files[next..end]
+                .par_iter()
+                .zip(&sizes[next..end])
+                .map(|(f, &size)| {
+                    let (docs, warnings) = autoreg_tokens::capture(|| tokenizer.encode_file(f));
+                    progress.advance(size);
+                    (docs.map(Some), warnings)
+                })
+                .collect();
+            next = end;
+        }
+        for (result, warnings) in done {
+            let path = files[entries.len() + shard.len()].clone();
+            shard.push(match result {
+                Ok(docs) => {
+                    docs.iter().flatten().try_for_each(|d| builder.push(d))?;
+                    let docs = docs.map_or(1, |d| d.len());
+                    FileEntry { path, docs, error: None, warnings, skipped_with: None }
+                }
+                Err(e) => FileEntry { path, docs: 0, error: Some(e.to_string()), warnings, skipped_with: None },
+            });
+            if builder.shard_tokens() >= config.shard_tokens {
+                builder.end_shard(&shard)?;
+                entries.append(&mut shard);
+            }
+        }
+    }
+    progress.end();
+    let from = entries.len();
+    let (store, records) = builder.finish(Some(&shard))?;
+    entries.append(&mut shard);
+    // Said once the files are read, in their order, so as not to break into a progress bar.
+    entries[from..].iter().filter_map(|e| e.error.as_ref()).for_each(|e| log::warn!("skipped {e}"));
+    debug_assert_eq!(records.iter().map(Vec::len).sum::<usize>(), entries.len());
+    Ok((store, entries))
+}
+
+/// Encodes the file at `path` in pieces into one document of `builder`: a batch of
+/// pieces read, then encoded in parallel. The inner error says why the file was
+/// skipped, its ids dropped.
+fn encode_in_pieces(
+    pieces: &dyn Pieces,
+    path: &Path,
+    builder: &mut StoreBuilder,
+    progress: &dyn Progress,
+) -> Result<Result<(), TokenError>, DataError> {
+    let mut file = match std::fs::File::open(path) {
+        Ok(f) => f,
+        Err(e) => return Ok(Err(TokenError::io(path, e))),
+    };
+    let batch = rayon::current_num_threads().max(1);
+    let (mut offset, mut carry, mut at_end) = (0u64, Vec::new(), false);
+    while !at_end {
+        // Up to `batch` pieces, each ending where the modality allows.
+        let mut read: Vec<(u64, Vec<u8>, bool)> = Vec::with_capacity(batch);
+        while read.len() < batch && !at_end {
+            let mut buf = std::mem::take(&mut carry);
+            let have = buf.len();
+            buf.resize(PIECE_BYTES.max(have + 1), 0);
+            let n = match read_up_to(&mut file, &mut buf[have..]) {
+                Ok(n) => n,
+                Err(e) => {
+                    builder.abort_doc()?;
+                    return Ok(Err(TokenError::io(path, e)));
+                }
+            };
+            at_end = have + n < buf.len();
+            buf.truncate(have + n);
+            let end = if at_end { buf.len() } else { pieces.piece_end(&buf) };
+            carry = buf.split_off(end);
+            let len = buf.len() as u64;
+            read.push((offset, buf, at_end));
+            offset += len;
+        }
+        let encoded: Vec<Result<Vec<u32>, TokenError>> = read
+            .par_iter()
+            .map(|(at, bytes, last)| {
+                let ids = pieces.encode_piece(&Source::new(path, bytes), *at, *last);
+                progress.advance(bytes.len() as u64);
+                ids
+            })
+            .collect();
+        for ids in encoded {
+            match ids {
+                Ok(ids) => builder.extend(&ids)?,
+                Err(e) => {
+                    builder.abort_doc()?;
+                    return Ok(Err(e));
+                }
+            }
+        }
+    }
+    builder.end_doc()?;
+    Ok(Ok(()))
+}
+
+/// Reads into `buf` until it is full or the file ends; the bytes read.
+fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
+    let mut n = 0;
+    while n < buf.len() {
+        match file.read(&mut buf[n..]) {
+            Ok(0) => break,
+            Ok(k) => n += k,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+            Err(e) => return Err(e),
+        }
+    }
+    Ok(n)
+}
+
+/// The training and validation documents of `store`: selections of its documents (or,
+/// with `split = "tail"`, of their parts), not copies.
 fn split(
     config: &DataConfig,
     store: &TokenStore,
-    manifest: &Manifest,
+    entries: &[FileEntry],
     seed: u64,
 ) -> Result<(TokenStore, TokenStore), DataError> {
     let n = store.num_docs();
     let frac = config.val_fraction;
-    let mut train = TokenStore::new();
-    let mut val = TokenStore::new();
-    match config.split {
+    let whole = |i: usize| (i, 0..store.doc_len(i));
+    let by_doc = |is_val: &[bool]| {
+        let pick = |want: bool| store.select((0..n).filter(|&i| is_val[i] == want).map(whole));
+        (pick(false), pick(true))
+    };
+    let (train, val) = match config.split {
         SplitMode::Documents => {
             if n < 2 {
                 return Err(DataError::Unusable(format!(
@@ -373,24 +459,23 @@ fn split(
             order.shuffle(&mut StdRng::seed_from_u64(seed));
             let mut is_val = vec![false; n];
             order[..n_val].iter().for_each(|&i| is_val[i] = true);
-            for (i, doc) in store.docs().enumerate() {
-                if is_val[i] { val.push(doc) } else { train.push(doc) }
-            }
+            by_doc(&is_val)
         }
         SplitMode::Tail => {
-            for doc in store.docs() {
-                let cut = doc.len() - (doc.len() as f64 * frac).ceil() as usize;
-                train.push(&doc[..cut]);
-                val.push(&doc[cut..]);
-            }
+            let cut = |i: usize| {
+                let len = store.doc_len(i);
+                len - (len as f64 * frac).ceil() as usize
+            };
+            let train = store.select((0..n).map(|i| (i, 0..cut(i))));
+            let val = store.select((0..n).map(|i| (i, cut(i)..store.doc_len(i))));
+            (train, val)
         }
         SplitMode::Files => {
-            let names: Vec<String> = manifest
-                .files
+            let names: Vec<String> = entries
                 .iter()
                 .map(|f| f.path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default())
                 .collect();
-            let is_val: Vec<bool> = match config.val_files.as_deref() {
+            let val_file: Vec<bool> = match config.val_files.as_deref() {
                 Some(pattern) => {
                     let glob = glob::Pattern::new(pattern).map_err(|e| {
                         DataError::Config(format!("data.val_files {pattern:?} is not a valid glob: {e}"))
@@ -398,7 +483,7 @@ fn split(
                     names.iter().map(|n| glob.matches(n)).collect()
                 }
                 None => {
-                    let used: Vec<usize> = (0..names.len()).filter(|&i| manifest.files[i].docs > 0).collect();
+                    let used: Vec<usize> = (0..names.len()).filter(|&i| entries[i].docs > 0).collect();
                     if used.len() < 2 {
                         return Err(DataError::Unusable(format!(
                             "data.split = \"files\" needs at least 2 files with data, found {}",
@@ -413,15 +498,12 @@ fn split(
                     is_val
                 }
             };
-            let mut docs = store.docs();
-            for (file, val_file) in manifest.files.iter().zip(is_val) {
-                let target = if val_file { &mut val } else { &mut train };
-                for doc in docs.by_ref().take(file.docs) {
-                    target.push(doc);
-                }
-            }
+            // Each file's documents follow the previous file's.
+            let is_val: Vec<bool> =
+                entries.iter().zip(val_file).flat_map(|(f, v)| std::iter::repeat_n(v, f.docs)).collect();
+            by_doc(&is_val)
         }
-    }
+    };
     for (name, s) in [("training", &train), ("validation", &val)] {
         if s.num_tokens() == 0 {
             return Err(DataError::Unusable(format!(
@@ -475,44 +557,105 @@ mod tests {
         assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache);
     }
 
-    /// The one cache entry under `cfg`: its tokens and manifest files.
-    fn cache_entry(cfg: &DataConfig) -> (PathBuf, PathBuf) {
+    /// The shards of the one cache entry under `cfg`, in order.
+    fn shards(cfg: &DataConfig) -> Vec<PathBuf> {
         let dir = cfg.cache_dir.as_ref().unwrap();
-        let find = |ext: &str| {
-            let mut found = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path());
-            found.find(|p| p.extension().is_some_and(|e| e == ext)).unwrap()
-        };
-        (find("tokens"), find("json"))
+        let entry = std::fs::read_dir(dir).unwrap().flatten().map(|e| e.path()).find(|p| p.is_dir()).unwrap();
+        let mut found: Vec<PathBuf> = std::fs::read_dir(entry).unwrap().flatten().map(|e| e.path()).collect();
+        found.retain(|p| p.extension().is_some_and(|e| e == "tokens"));
+        found.sort();
+        found
     }
 
     #[test]
-    fn a_cache_overwritten_with_other_ids_or_ids_outside_the_vocabulary_misses() {
+    fn a_cache_overwritten_with_other_ids_misses_and_is_written_again() {
         let dir = tempfile::tempdir().unwrap();
         let files: Vec<PathBuf> = (0..4).map(|i| write(dir.path(), &format!("{i}.txt"), b"abcabc")).collect();
         let tok = TextConfig { level: Level::Char }.build(&files).unwrap();
         let cfg = config(dir.path());
         let fresh = load(&cfg, &files, &tok, "tok").unwrap();
-        let (tokens, manifest) = cache_entry(&cfg);
-        let size = std::fs::metadata(&tokens).unwrap().len();
-        // Valid ids, the same shape and size: the checksum tells.
-        let mut other = TokenStore::new();
-        (0..4).for_each(|_| other.push(&[1; 8]));
-        other.save(&tokens).unwrap();
-        assert_eq!(std::fs::metadata(&tokens).unwrap().len(), size);
+        // Copies: the fresh split reads the shard that is changed below.
+        let fresh: Vec<Vec<Vec<u32>>> =
+            [fresh.train, fresh.val].iter().map(|s| s.docs().map(|d| d.into_owned()).collect()).collect();
+        let shard = &shards(&cfg)[0];
+        // Valid ids, the same size: the checksum tells.
+        let mut bytes = std::fs::read(shard).unwrap();
+        bytes[130] ^= 1;
+        std::fs::write(shard, &bytes).unwrap();
         let again = load(&cfg, &files, &tok, "tok").unwrap();
         assert!(!again.from_cache);
-        assert_eq!((again.train, again.val), (fresh.train, fresh.val));
-        // Ids outside the vocabulary, with a checksum that matches them.
-        let mut bad = TokenStore::new();
-        (0..4).for_each(|_| bad.push(&[1, 2, 9999, 3]));
-        bad.save(&tokens).unwrap();
-        let mut json: serde_json::Value = serde_json::from_slice(&std::fs::read(&manifest).unwrap()).unwrap();
-        json["checksum"] = store_checksum(&bad).into();
-        std::fs::write(&manifest, json.to_string()).unwrap();
-        let again = load(&cfg, &files, &tok, "tok").unwrap();
-        assert!(!again.from_cache);
-        assert!(again.train.tokens().iter().all(|&t| (t as usize) < tok.vocab_size()));
+        let again: Vec<Vec<Vec<u32>>> =
+            [again.train, again.val].iter().map(|s| s.docs().map(|d| d.into_owned()).collect()).collect();
+        assert_eq!(again, fresh);
         assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache, "the cache is written again");
+    }
+
+    /// Progress that stops the process's work (a panic, as a kill would) after `n`
+    /// bytes.
+    struct KillAfter(u64, std::sync::atomic::AtomicU64);
+
+    impl Progress for KillAfter {
+        fn begin(&self, _what: &str, _total: u64) {}
+        fn advance(&self, n: u64) {
+            if self.1.fetch_add(n, std::sync::atomic::Ordering::SeqCst) + n > self.0 {
+                panic!("killed");
+            }
+        }
+        fn end(&self) {}
+    }
+
+    #[test]
+    fn tokenizing_stopped_halfway_resumes_to_the_same_store() {
+        let dir = tempfile::tempdir().unwrap();
+        let files: Vec<PathBuf> = (0..40)
+            .map(|i| write(dir.path(), &format!("d/{i:02}.txt"), format!("text {i} ").repeat(50).as_bytes()))
+            .collect();
+        let tok = autoreg_text::TextTokenizer::byte();
+        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let cfg = |name: &str| DataConfig { shard_tokens: 2000, ..config(&dir.path().join(name)) };
+        let whole = load(&cfg("whole"), &files, &tok, "t").unwrap();
+        assert!(shards(&cfg("whole")).len() > 5, "several shards: {:?}", shards(&cfg("whole")));
+        let killed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            load_dataset(&cfg("killed"), &files, pipeline, "t", 1, &KillAfter(12_000, 0.into())).map(|_| ())
+        }));
+        assert!(killed.is_err());
+        let left = shards(&cfg("killed")).len();
+        assert!(left > 0 && left < shards(&cfg("whole")).len(), "{left} shards were left");
+        let resumed = load(&cfg("killed"), &files, &tok, "t").unwrap();
+        assert!(!resumed.from_cache);
+        assert_eq!((&resumed.train, &resumed.val), (&whole.train, &whole.val));
+        let (a, b) = (shards(&cfg("whole")), shards(&cfg("killed")));
+        assert_eq!(a.len(), b.len());
+        for (a, b) in a.iter().zip(&b) {
+            assert_eq!(std::fs::read(a).unwrap(), std::fs::read(b).unwrap(), "{}", b.display());
+        }
+    }
+
+    #[test]
+    fn a_large_file_is_encoded_in_pieces_as_it_is_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        // More than a piece, with characters of 1 to 4 bytes across the pieces' ends.
+        let text: String = "aé€😀\n".repeat(PIECE_BYTES / 5 + 7);
+        let files = vec![write(dir.path(), "big.txt", text.as_bytes()), write(dir.path(), "small.txt", b"a")];
+        let chars = TextConfig { level: Level::Char }.build(&files).unwrap();
+        for tok in [chars.clone(), autoreg_text::TextTokenizer::byte()] {
+            let cfg = DataConfig { split: SplitMode::Tail, ..config(&dir.path().join(format!("{:?}", tok.level()))) };
+            let data = load(&cfg, &files, &tok, "t").unwrap();
+            let whole = tok.encode(&Source::new(&files[0], text.as_bytes())).unwrap().remove(0);
+            let mut streamed = data.train.doc(0).into_owned();
+            streamed.extend_from_slice(&data.val.doc(0));
+            assert!(streamed == whole, "{} tokens against {}", streamed.len(), whole.len());
+        }
+        // An error deep in the file names its byte, and the file is skipped.
+        let mut bad = text.into_bytes();
+        let at = bad.len() - 1;
+        bad[at] = 0xff;
+        std::fs::write(&files[0], &bad).unwrap();
+        let cfg = DataConfig { split: SplitMode::Tail, ..config(&dir.path().join("bad")) };
+        let data = load(&cfg, &files, &chars, "t").unwrap();
+        assert_eq!(data.skipped.len(), 1);
+        assert!(data.skipped[0].contains(&format!("at offset {at}")), "{:?}", data.skipped);
+        assert_eq!(data.train.num_docs(), 1);
     }
 
     /// A text tokenizer whose files come with companions. `Labels`: each file has a
@@ -628,7 +771,7 @@ mod tests {
         write(dir.path(), "0.labels", b"1");
         assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache, "a new companion");
         assert!(load(&cfg, &files, &tok, "tok").unwrap().from_cache);
-        write(dir.path(), "0.labels", b"2");
+        write(dir.path(), "0.labels", b"22");
         assert!(!load(&cfg, &files, &tok, "tok").unwrap().from_cache, "a changed companion");
     }
 

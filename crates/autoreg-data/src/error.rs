@@ -40,14 +40,9 @@ pub enum DataError {
     /// The data set is empty or too small for its split or its windows.
     #[error("data: {0}")]
     Unusable(String),
-    /// The cache's manifest could not be written as JSON.
-    #[error("{}: {source}", path.display())]
-    Manifest {
-        /// The manifest file.
-        path: PathBuf,
-        /// The serializer's error.
-        source: serde_json::Error,
-    },
+    /// The token store (the cache) could not be written or read.
+    #[error("{0} (the token cache: data.cache_dir sets its folder)")]
+    Store(#[from] crate::store::StoreError),
     /// A tokenizer error while preparing data.
     #[error(transparent)]
     Token(#[from] autoreg_tokens::TokenError),

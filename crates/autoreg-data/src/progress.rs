@@ -6,6 +6,11 @@ pub trait Progress: Sync {
     /// A step of `total` items begins; `what` names them, such as "tokenizing files".
     fn begin(&self, what: &str, total: u64);
 
+    /// A step over `total` bytes begins (shown with its rate); `advance` counts bytes.
+    fn begin_bytes(&self, what: &str, total: u64) {
+        self.begin(what, total);
+    }
+
     /// `n` more items are done.
     fn advance(&self, n: u64);
 

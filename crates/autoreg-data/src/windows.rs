@@ -2,7 +2,8 @@
 
 use crate::config::{DataConfig, Windows};
 use crate::error::DataError;
-use autoreg_tokens::{FrameLayout, Pipeline, TokenStore};
+use crate::store::TokenStore;
+use autoreg_tokens::{FrameLayout, Pipeline};
 use rand::Rng;
 
 /// How windows are cut from a split: `[data] windows`, resolved against the tokenizer.
@@ -58,8 +59,10 @@ impl Cut {
 /// the next token: the contexts that sampling slides through.
 #[derive(Clone, Debug)]
 pub struct WindowSampler {
-    /// The split's documents, end to end.
+    /// The split's documents.
     store: TokenStore,
+    /// With [`Cut::Stream`]: where each document ends in the documents laid end to end.
+    ends: Vec<usize>,
     /// With [`Cut::Documents`], per document of two or more tokens: its index in
     /// `store` and its prefix length. With [`Cut::Frames`], per window: its document's
     /// index and its start.
@@ -82,13 +85,19 @@ impl WindowSampler {
         prefix_len: impl Fn(&[u32]) -> usize,
         name: &str,
     ) -> Result<Self, DataError> {
-        let (mut docs, mut starts) = (Vec::new(), Vec::new());
+        let (mut docs, mut starts, mut ends) = (Vec::new(), Vec::new(), Vec::new());
         match windows {
-            Cut::Stream => {}
+            Cut::Stream => {
+                let mut total = 0;
+                for i in 0..store.num_docs() {
+                    total += store.doc_len(i);
+                    ends.push(total);
+                }
+            }
             Cut::Documents => {
                 let mut total = 0;
                 for (i, doc) in store.docs().enumerate().filter(|(_, d)| d.len() >= 2) {
-                    docs.push((i, prefix_len(doc).min(block)));
+                    docs.push((i, prefix_len(&doc).min(block)));
                     total += doc.len().saturating_sub(block).max(1);
                     starts.push(total);
                 }
@@ -98,7 +107,7 @@ impl WindowSampler {
                 for (i, doc) in store.docs().enumerate().filter(|(_, d)| d.len() >= 2) {
                     docs.push((i, 0));
                     let full = |&s: &usize| s > 0 && s + layout.span() < doc.len();
-                    docs.extend(layout.starts(doc).into_iter().skip(1).filter(full).map(|s| (i, s)));
+                    docs.extend(layout.starts(&doc).into_iter().skip(1).filter(full).map(|s| (i, s)));
                 }
             }
         }
@@ -114,7 +123,7 @@ impl WindowSampler {
                 block + 1
             )));
         }
-        Ok(Self { store, docs, starts, windows, block })
+        Ok(Self { store, ends, docs, starts, windows, block })
     }
 
     /// Positions of the model: a full window holds one token more.
@@ -144,14 +153,22 @@ impl WindowSampler {
         window.clear();
         match self.windows {
             Cut::Stream => {
-                let stream = self.store.tokens();
-                let start = rng.random_range(0..=stream.len() - t - 1);
-                window.extend_from_slice(&stream[start..start + t + 1]);
+                // A window of the documents laid end to end, copied document by document.
+                let mut at = rng.random_range(0..=self.store.num_tokens() - t - 1);
+                let mut d = self.ends.partition_point(|&e| e <= at);
+                while window.len() < t + 1 {
+                    let doc_start = if d == 0 { 0 } else { self.ends[d - 1] };
+                    let ids = self.store.ids(d);
+                    let take = (ids.len() - (at - doc_start)).min(t + 1 - window.len());
+                    ids.slice(at - doc_start..at - doc_start + take).extend_into(window);
+                    at += take;
+                    d += 1;
+                }
             }
             Cut::Frames(layout) => {
                 let (d, start) = self.docs[rng.random_range(0..self.docs.len())];
-                let doc = self.store.doc(d);
-                window.extend_from_slice(&doc[start..(start + layout.span() + 1).min(doc.len())]);
+                let ids = self.store.ids(d);
+                ids.slice(start..(start + layout.span() + 1).min(ids.len())).extend_into(window);
             }
             Cut::Documents => {
                 // A document chosen in proportion to its window starts, then a start.
@@ -159,14 +176,14 @@ impl WindowSampler {
                 let draw = rng.random_range(0..total);
                 let i = self.starts.partition_point(|&c| c <= draw);
                 let (d, prefix) = self.docs[i];
-                let doc = self.store.doc(d);
-                let len = doc.len();
+                let ids = self.store.ids(d);
+                let len = ids.len();
                 let offset = draw - if i == 0 { 0 } else { self.starts[i - 1] };
                 if offset == 0 {
-                    window.extend_from_slice(&doc[..len.min(t + 1)]);
+                    ids.slice(0..len.min(t + 1)).extend_into(window);
                 } else {
-                    window.extend_from_slice(&doc[..prefix]);
-                    window.extend_from_slice(&doc[offset + prefix..(offset + t + 1).min(len)]);
+                    ids.slice(0..prefix).extend_into(window);
+                    ids.slice(offset + prefix..(offset + t + 1).min(len)).extend_into(window);
                 }
             }
         }

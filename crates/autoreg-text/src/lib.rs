@@ -7,16 +7,25 @@
 //! exact bytes, valid UTF-8 or not.
 
 use autoreg_tokens::{
-    Characters, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Source, Specials, Split, TokenError,
+    Characters, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Pieces, Source, Specials, Split, TokenError,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
 use std::path::PathBuf;
 
-/// `bytes` as UTF-8 text, or an error naming the first invalid byte.
-fn utf8<'a>(bytes: &'a [u8], name: &str) -> Result<&'a str, TokenError> {
-    std::str::from_utf8(bytes)
-        .map_err(|e| TokenError::format(name, format!("not UTF-8: invalid byte at offset {}", e.valid_up_to())))
+/// `bytes`, found at byte `at` of their file, as UTF-8 text, or an error naming the
+/// first invalid byte.
+fn utf8<'a>(bytes: &'a [u8], name: &str, at: u64) -> Result<&'a str, TokenError> {
+    std::str::from_utf8(bytes).map_err(|e| {
+        TokenError::format(name, format!("not UTF-8: invalid byte at offset {}", at + e.valid_up_to() as u64))
+    })
+}
+
+/// Where a piece of UTF-8 text that starts with `bytes` may end: before the last
+/// character that starts in the last four bytes (it may go on past them).
+pub fn utf8_piece_end(bytes: &[u8]) -> usize {
+    let from = bytes.len().saturating_sub(4);
+    (from..bytes.len()).rev().find(|&i| bytes[i] & 0xC0 != 0x80).filter(|&i| i > 0).unwrap_or(bytes.len())
 }
 
 /// How text is split into tokens.
@@ -60,7 +69,7 @@ impl ModalityBuilder for TextConfig {
                             continue;
                         }
                     };
-                    match utf8(&bytes, &file.display().to_string()) {
+                    match utf8(&bytes, &file.display().to_string(), 0) {
                         Ok(text) => chars.extend(text.chars()),
                         Err(e) => {
                             first_error.get_or_insert(e);
@@ -149,6 +158,11 @@ impl TextTokenizer {
 
     /// Ordinary tokens of `text`, without BOS and EOS.
     pub fn encode_str(&self, text: &str, name: &str) -> Result<Vec<u32>, TokenError> {
+        self.encode_text(text, name, 0)
+    }
+
+    /// [`TextTokenizer::encode_str`] of text found at byte `at` of its file.
+    fn encode_text(&self, text: &str, name: &str, at: u64) -> Result<Vec<u32>, TokenError> {
         match self.level {
             Level::Byte => Ok(text.bytes().map(u32::from).collect()),
             Level::Char => text
@@ -157,7 +171,11 @@ impl TextTokenizer {
                     self.chars.binary_search(&c).map(|i| i as u32).map_err(|_| {
                         TokenError::format(
                             name,
-                            format!("character {c:?} (U+{:04X}) at byte {offset} is not in the vocabulary", c as u32),
+                            format!(
+                                "character {c:?} (U+{:04X}) at byte {} is not in the vocabulary",
+                                c as u32,
+                                at + offset as u64
+                            ),
                         )
                     })
                 })
@@ -204,17 +222,7 @@ impl Modality for TextTokenizer {
     }
 
     fn encode(&self, source: &Source) -> Result<Vec<Vec<u32>>, TokenError> {
-        let name = source.name();
-        let symbols = match self.level {
-            Level::Byte => source.bytes.iter().map(|&b| u32::from(b)).collect(),
-            Level::Char => self.encode_str(utf8(source.bytes, &name)?, &name)?,
-        };
-        let Specials { bos, eos, .. } = self.specials();
-        let mut doc = Vec::with_capacity(symbols.len() + 2);
-        doc.push(bos);
-        doc.extend(symbols);
-        doc.push(eos);
-        Ok(vec![doc])
+        Ok(vec![self.encode_piece(source, 0, true)?])
     }
 
     /// Text has no grammar: nothing is ever repaired.
@@ -230,9 +238,35 @@ impl Modality for TextTokenizer {
 
     fn extras(&self) -> Extras<'_> {
         match self.level {
-            Level::Char => Extras { characters: Some(self), ..Extras::default() },
-            Level::Byte => Extras::default(),
+            Level::Char => Extras { characters: Some(self), pieces: Some(self), ..Extras::default() },
+            Level::Byte => Extras { pieces: Some(self), ..Extras::default() },
         }
+    }
+}
+
+impl Pieces for TextTokenizer {
+    fn piece_end(&self, bytes: &[u8]) -> usize {
+        match self.level {
+            Level::Byte => bytes.len(),
+            Level::Char => utf8_piece_end(bytes),
+        }
+    }
+
+    fn encode_piece(&self, source: &Source, offset: u64, last: bool) -> Result<Vec<u32>, TokenError> {
+        let name = source.name();
+        let Specials { bos, eos, .. } = self.specials();
+        let mut doc = Vec::with_capacity(source.bytes.len() + 2);
+        if offset == 0 {
+            doc.push(bos);
+        }
+        match self.level {
+            Level::Byte => doc.extend(source.bytes.iter().map(|&b| u32::from(b))),
+            Level::Char => doc.extend(self.encode_text(utf8(source.bytes, &name, offset)?, &name, offset)?),
+        }
+        if last {
+            doc.push(eos);
+        }
+        Ok(doc)
     }
 }
 

@@ -1,7 +1,7 @@
 //! Core types shared by every autoreg modality: the stages of a tokenizer (a
 //! [`Modality`] with its optional [`Extras`], then an [`IdModel`]), the [`Pipeline`]
 //! that joins them, the [`Mixture`] of several in one vocabulary with [`Captioned`]
-//! sources, the [`TokenStore`] that holds tokenized documents, and [`write_atomic`].
+//! sources, and [`write_atomic`].
 //!
 //! This crate has no heavy dependencies (no tch, no codecs), so that modality crates
 //! build and test in seconds.
@@ -16,7 +16,6 @@ mod modality;
 mod notice;
 mod pipeline;
 mod specials;
-mod store;
 #[cfg(feature = "testing")]
 pub mod testing;
 
@@ -28,9 +27,8 @@ pub use label::LabelPattern;
 pub use mixture::{Grammar, MAX_CAPTION, Mixture, Parts, Segment, SegmentRules, Stages};
 pub use modality::{
     Augment, Characters, Classes, Companions, Decoded, Extras, Inputs, MergeRule, Modality, ModalityBuilder, Overview,
-    Prompts, Signal, SignalShape, Source, Split, Titles, Units,
+    Pieces, Prompts, Signal, SignalShape, Source, Split, Titles, Units,
 };
 pub use notice::{SaidOnce, capture, warn};
 pub use pipeline::{IdModel, Identity, Pipeline};
 pub use specials::Specials;
-pub use store::TokenStore;

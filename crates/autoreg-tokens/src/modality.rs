@@ -160,6 +160,23 @@ pub struct Extras<'a> {
     pub signal: Option<&'a dyn Signal>,
     /// Ids that are characters of text, which other tools' tokenizers can spell.
     pub characters: Option<&'a dyn Characters>,
+    /// Files encoded in pieces, so that a large one is never held whole.
+    pub pieces: Option<&'a dyn Pieces>,
+}
+
+/// Files of one document each that may be encoded in pieces (text, code), so that a
+/// file larger than memory is never held whole: the document's ids are the pieces' ids
+/// end to end, the same as [`Modality::encode`] gives for the whole file.
+pub trait Pieces: Sync {
+    /// Where a piece that starts with `bytes`, which do not reach the file's end, may
+    /// end: the length of the longest prefix that ends between two tokens (after a
+    /// whole UTF-8 character, say).
+    fn piece_end(&self, bytes: &[u8]) -> usize;
+
+    /// The ids of the piece `source.bytes`, found at byte `offset` of `source.path`: the
+    /// first piece (at offset 0) opens the document (BOS and what follows it) and the
+    /// `last` closes it (EOS). Errors name the byte of the file.
+    fn encode_piece(&self, source: &Source, offset: u64, last: bool) -> Result<Vec<u32>, TokenError>;
 }
 
 /// Ids that are the characters of text: ordinary id `i` is `chars()[i]`.

@@ -1,7 +1,7 @@
 //! The last stage, an [`IdModel`] (identity, or subword merges), and the [`Pipeline`]
 //! that puts a [`Modality`] and an id model together for the shared layers.
 
-use crate::{Decoded, Modality, Parts, Source, Specials, TokenError};
+use crate::{Decoded, Modality, Parts, Pieces, Source, Specials, TokenError};
 use std::path::{Path, PathBuf};
 
 /// An id → id stage after a modality's base ids: ids `0..base` are the base ids
@@ -201,6 +201,11 @@ impl<'a> Pipeline<'a> {
     pub fn frames(&self) -> Option<(u32, usize)> {
         let frames = self.base.extras().frames.filter(|_| self.ids.is_identity())?;
         Some((frames.frame_token(), frames.frame_len()))
+    }
+
+    /// Encoding in pieces, when the modality has it and no subword stage follows.
+    pub fn pieces(&self) -> Option<&'a dyn Pieces> {
+        self.base.extras().pieces.filter(|_| self.ids.is_identity())
     }
 
     /// The parts, when this tokenizer is a mixture of several.

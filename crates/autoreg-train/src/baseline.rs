@@ -2,7 +2,7 @@
 //! as [`crate::evaluate`]: every token of a document after its first.
 
 use crate::TrainError;
-use autoreg_tokens::TokenStore;
+use autoreg_data::TokenStore;
 use std::collections::HashMap;
 
 /// A baseline model of next tokens.
@@ -57,11 +57,13 @@ pub fn baseline_nats(
     match baseline {
         Baseline::Unigram => {
             let mut counts = vec![0.0f64; vocab];
-            train.docs().flat_map(|d| d.iter().skip(1)).for_each(|&t| counts[t as usize] += 1.0);
+            train.docs().for_each(|d| d.iter().skip(1).for_each(|&t| counts[t as usize] += 1.0));
             let sum: f64 = counts.iter().sum::<f64>() + vocab as f64;
-            for &t in val.docs().flat_map(|d| d.iter().skip(1)) {
-                total -= ((counts[t as usize] + 1.0) / sum).ln();
-                count += 1;
+            for d in val.docs() {
+                for &t in d.iter().skip(1) {
+                    total -= ((counts[t as usize] + 1.0) / sum).ln();
+                    count += 1;
+                }
             }
         }
         Baseline::Positional => {

@@ -2,9 +2,10 @@
 //! [`autoreg_data::WindowSampler`], which draws them from a split.
 
 use crate::error::TrainError;
+use autoreg_data::TokenStore;
 use autoreg_data::{Cut, WindowSampler};
 use autoreg_model::IGNORE;
-use autoreg_tokens::{Pipeline, TokenStore};
+use autoreg_tokens::Pipeline;
 use rand::Rng;
 use rand::rngs::StdRng;
 use std::ops::Range;

@@ -1,8 +1,9 @@
 //! Evaluation over every token of a split.
 
 use autoreg_data::Cut;
+use autoreg_data::TokenStore;
 use autoreg_model::{Gpt, IGNORE};
-use autoreg_tokens::{FrameLayout, Pipeline, TokenStore};
+use autoreg_tokens::{FrameLayout, Pipeline};
 use tch::{Device, Reduction, Tensor};
 
 /// Loss over a whole split.
@@ -134,44 +135,52 @@ pub fn evaluate(
 ) -> Evaluation {
     let block = model.config().block_size as usize;
     let pad = i64::from(tokenizer.specials().pad);
-    let all: Vec<Window> = store
-        .docs()
-        .flat_map(|d| {
-            let prefix = if windows == Cut::Documents { tokenizer.prefix_len(d) } else { 0 };
-            match (windows, stride) {
-                (Cut::Frames(layout), _) => frame_windows_of(d, block, layout),
-                (_, Some(stride)) => strided_windows_of(d, block, prefix, stride),
-                (_, None) => windows_of(d, block, prefix),
-            }
-        })
-        .collect();
     let per_window = 2.0 * 4.0 * block as f64 * model.vocab_size() as f64;
     let batch = batch.min((LOGITS_BUDGET / per_window) as usize).max(1);
     let mut total = 0.0;
     let mut tokens = 0;
-    tch::no_grad(|| {
-        for chunk in all.chunks(batch) {
-            let t = chunk.iter().map(|(x, _)| x.len()).max().unwrap_or(1);
-            let mut x = vec![pad; chunk.len() * t];
-            let mut y = vec![IGNORE; chunk.len() * t];
-            for (i, (xs, ys)) in chunk.iter().enumerate() {
-                for (j, (&a, &b)) in xs.iter().zip(ys).enumerate() {
-                    x[i * t + j] = i64::from(a);
-                    y[i * t + j] = b;
-                }
-                tokens += ys.iter().filter(|&&b| b != IGNORE).count();
+    let mut run = |chunk: &[Window]| {
+        let t = chunk.iter().map(|(x, _)| x.len()).max().unwrap_or(1);
+        let mut x = vec![pad; chunk.len() * t];
+        let mut y = vec![IGNORE; chunk.len() * t];
+        for (i, (xs, ys)) in chunk.iter().enumerate() {
+            for (j, (&a, &b)) in xs.iter().zip(ys).enumerate() {
+                x[i * t + j] = i64::from(a);
+                y[i * t + j] = b;
             }
-            let shape = [chunk.len() as i64, t as i64];
-            let x = Tensor::from_slice(&x).view(shape).to_device(device);
-            let y = Tensor::from_slice(&y).view([-1]).to_device(device);
-            let logits = model.forward_t(&x, false).view([-1, model.vocab_size()]); // (B*T, V)
-            let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, IGNORE, 0.0);
-            total += loss.double_value(&[]);
+            tokens += ys.iter().filter(|&&b| b != IGNORE).count();
+        }
+        let shape = [chunk.len() as i64, t as i64];
+        let x = Tensor::from_slice(&x).view(shape).to_device(device);
+        let y = Tensor::from_slice(&y).view([-1]).to_device(device);
+        let logits = model.forward_t(&x, false).view([-1, model.vocab_size()]); // (B*T, V)
+        let loss = logits.cross_entropy_loss::<Tensor>(&y, None, Reduction::Sum, IGNORE, 0.0);
+        total += loss.double_value(&[]);
+    };
+    // The windows of one document after another, a batch at a time: the split is read
+    // as it is evaluated, never held whole.
+    tch::no_grad(|| {
+        let mut pending: Vec<Window> = Vec::new();
+        for d in store.docs() {
+            let prefix = if windows == Cut::Documents { tokenizer.prefix_len(&d) } else { 0 };
+            pending.extend(match (windows, stride) {
+                (Cut::Frames(layout), _) => frame_windows_of(&d, block, layout),
+                (_, Some(stride)) => strided_windows_of(&d, block, prefix, stride),
+                (_, None) => windows_of(&d, block, prefix),
+            });
+            while pending.len() >= batch {
+                let rest = pending.split_off(batch);
+                run(&pending);
+                pending = rest;
+            }
+        }
+        if !pending.is_empty() {
+            run(&pending);
         }
     });
     let documents = store.num_docs();
     let per_unit = tokenizer.unit().map(|unit| {
-        let units: usize = store.docs().map(|d| tokenizer.count_units(d)).sum();
+        let units: usize = store.docs().map(|d| tokenizer.count_units(&d)).sum();
         (unit, units, if units > 0 { total / units as f64 } else { f64::NAN })
     });
     Evaluation { documents, tokens, loss: if tokens > 0 { total / tokens as f64 } else { f64::NAN }, per_unit }

@@ -18,9 +18,12 @@ use crate::config::Config;
 use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, captions_tokenizer};
 use crate::sources::Inputs;
 use anyhow::{Context, Result, anyhow};
-use autoreg_data::{Cut, Dataset, Progress, cache_dir, list_files, load_dataset, resolve_data_path};
-use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline, TokenStore};
+use autoreg_data::{
+    Cut, Dataset, Progress, StoreBuilder, cache_dir, list_files, load_dataset, open_folder, resolve_data_path,
+};
+use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline};
 use rayon::prelude::*;
+use std::borrow::Cow;
 use std::path::{Path, PathBuf};
 
 /// A run's tokenizer and its data in the tokenizer's ids.
@@ -51,7 +54,7 @@ fn learned(config: &Config, base: &Path, progress: &dyn Progress) -> Result<(Sav
     let files = files(&inputs, base)?;
     let fitted = fit(&inputs, &files)?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    let tokenizer = learn(&inputs, &fitted, &data, progress)?;
+    let tokenizer = learn(&inputs, &fitted, &data, config.train.seed, progress)?;
     Ok((fitted, tokenizer, data))
 }
 
@@ -152,12 +155,34 @@ fn read(
 }
 
 /// The whole tokenizer: `fitted`, with each part's learned stages fitted on its
-/// documents of the training split of `data` (in `fitted`'s ids). A codec keeps its
-/// training checkpoint in the token cache's folder.
-fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset, progress: &dyn Progress) -> Result<SavedTokenizer> {
+/// documents of the training split of `data` (in `fitted`'s ids), at most
+/// `data.learn_tokens` of it drawn by `seed`. A codec keeps its training checkpoint in
+/// the token cache's folder.
+fn learn(
+    inputs: &Inputs,
+    fitted: &SavedTokenizer,
+    data: &Dataset,
+    seed: u64,
+    progress: &dyn Progress,
+) -> Result<SavedTokenizer> {
+    let sample = |source: &crate::sources::Source| {
+        let budget = usize::try_from(source.data.learn_tokens).unwrap_or(usize::MAX);
+        let sample = data.train.sample(budget, seed);
+        if sample.num_tokens() < data.train.num_tokens() {
+            log::info!(
+                "learning the {} stages on {} of the {} training tokens (data.learn_tokens)",
+                source.tokenizer.modality.kind(),
+                sample.num_tokens(),
+                data.train.num_tokens()
+            );
+        }
+        sample
+    };
     let Some(mixture) = fitted.mixture() else {
         let source = &inputs.sources()[0];
-        let docs: Vec<&[u32]> = data.train.docs().collect();
+        let sample = sample(source);
+        let docs: Vec<Cow<[u32]>> = sample.docs().collect();
+        let docs: Vec<&[u32]> = docs.iter().map(|d| &**d).collect();
         let cache = cache_dir(&source.data);
         return Ok(source.tokenizer.learn(fitted, &docs, progress, Some(&cache))?);
     };
@@ -167,7 +192,7 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset, progress: &dy
         let part = match inputs.of_kind(kind).next().filter(|s| s.tokenizer.learns()) {
             Some(source) => {
                 // The part's runs of ids in every training document, captions included.
-                let docs: Vec<Vec<u32>> = data.train.docs().flat_map(|doc| mixture.runs_of(i, doc)).collect();
+                let docs: Vec<Vec<u32>> = sample(source).docs().flat_map(|doc| mixture.runs_of(i, &doc)).collect();
                 let docs: Vec<&[u32]> = docs.iter().map(Vec::as_slice).collect();
                 let cache = cache_dir(&source.data);
                 source
@@ -185,8 +210,12 @@ fn learn(inputs: &Inputs, fitted: &SavedTokenizer, data: &Dataset, progress: &dy
     SavedTokenizer::new(SavedModality::Mixed(mixed), None).map_err(|e| anyhow!(e))
 }
 
+/// Documents rebased at once, in parallel, at most: what bounds the memory it takes.
+const REBASE_TOKENS: usize = 16 << 20;
+
 /// `data`, in the ids of `fitted`, in the ids of `tokenizer`: every document through
-/// the learned stages, in parallel.
+/// the learned stages, in parallel, into a store in the token cache (keyed by the
+/// tokenizer and the documents), from which a later run reads them.
 fn rebase(
     inputs: &Inputs,
     data: Dataset,
@@ -197,23 +226,60 @@ fn rebase(
     if !tokenizer.has_stages() {
         return Ok(data);
     }
-    progress
-        .begin("encoding documents through the learned stages", (data.train.num_docs() + data.val.num_docs()) as u64);
-    let store = |store: &TokenStore| -> Result<TokenStore> {
-        let docs: Vec<&[u32]> = store.docs().collect();
-        let merged = docs
-            .par_iter()
-            .map(|doc| {
-                progress.advance(1);
-                tokenizer.rebase(fitted, doc)
-            })
-            .collect::<Result<Vec<Vec<u32>>, _>>()?;
-        let mut out = TokenStore::new();
-        merged.iter().for_each(|doc| out.push(doc));
-        Ok(out)
+    let (n_train, n) = (data.train.num_docs(), data.train.num_docs() + data.val.num_docs());
+    let mut key = blake3::Hasher::new();
+    key.update(b"autoreg-staged-1\0");
+    key.update(tokenizer.to_json().context("cannot write the tokenizer as JSON")?.as_bytes());
+    key.update(data.train.fingerprint().as_bytes());
+    key.update(data.val.fingerprint().as_bytes());
+    let source = &inputs.sources()[0].data;
+    let dir = cache_dir(source).join(format!("staged-{}", &key.finalize().to_hex()[..32]));
+    let vocab = tokenizer.pipeline().vocab_size();
+    let cached = match open_folder::<usize>(&dir, vocab) {
+        Ok(found) => found.map(|(store, _)| store).filter(|s| s.num_docs() == n),
+        Err(e) => {
+            log::warn!("the cached tokens in {} cannot be used ({e}): encoding again", dir.display());
+            None
+        }
     };
-    let (train, val) = (store(&data.train)?, store(&data.val)?);
-    progress.end();
+    let store = match cached {
+        Some(store) => store,
+        None => {
+            let (mut builder, records) = StoreBuilder::resume::<usize>(&dir, vocab)?;
+            let mut next: usize = records.iter().sum::<usize>().min(n);
+            let doc = |i: usize| if i < n_train { data.train.doc(i) } else { data.val.doc(i - n_train) };
+            progress.begin("encoding documents through the learned stages", n as u64);
+            progress.advance(next as u64);
+            let mut in_shard = 0;
+            while next < n {
+                let mut end = next;
+                let mut tokens = 0;
+                while end < n && (end == next || tokens < REBASE_TOKENS) {
+                    tokens += if end < n_train { data.train.doc_len(end) } else { data.val.doc_len(end - n_train) };
+                    end += 1;
+                }
+                let merged = (next..end)
+                    .into_par_iter()
+                    .map(|i| {
+                        progress.advance(1);
+                        tokenizer.rebase(fitted, &doc(i))
+                    })
+                    .collect::<Result<Vec<Vec<u32>>, _>>()?;
+                for doc in &merged {
+                    builder.push(doc)?;
+                    in_shard += 1;
+                    if builder.shard_tokens() >= source.shard_tokens {
+                        builder.end_shard(&in_shard)?;
+                        in_shard = 0;
+                    }
+                }
+                next = end;
+            }
+            progress.end();
+            builder.finish(Some(&in_shard))?.0
+        }
+    };
+    let (train, val) = (store.slice(0..n_train), store.slice(n_train..n));
     // A codec makes frames shorter: windows of frames are cut by the stages' frames.
     let pipeline = tokenizer.pipeline();
     let windows = restaged(data.windows, pipeline.frames());

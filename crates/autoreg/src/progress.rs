@@ -14,6 +14,16 @@ impl Bar {
     }
 }
 
+impl Bar {
+    /// Shows the bar with `template`, for `total` items.
+    fn start(&self, template: &str, total: u64) {
+        self.0.set_style(ProgressStyle::with_template(template).unwrap_or_else(|_| ProgressStyle::default_bar()));
+        self.0.reset();
+        self.0.set_length(total);
+        self.0.set_draw_target(ProgressDrawTarget::stderr());
+    }
+}
+
 impl Default for Bar {
     fn default() -> Self {
         Self::new()
@@ -22,11 +32,14 @@ impl Default for Bar {
 
 impl Progress for Bar {
     fn begin(&self, what: &str, total: u64) {
-        let template = format!("{what} {{bar:30}} {{pos}}/{{len}} {{elapsed}} ETA {{eta}}");
-        self.0.set_style(ProgressStyle::with_template(&template).unwrap_or_else(|_| ProgressStyle::default_bar()));
-        self.0.reset();
-        self.0.set_length(total);
-        self.0.set_draw_target(ProgressDrawTarget::stderr());
+        self.start(&format!("{what} {{bar:30}} {{pos}}/{{len}} {{elapsed}} ETA {{eta}}"), total);
+    }
+
+    fn begin_bytes(&self, what: &str, total: u64) {
+        let template = format!(
+            "{what} {{bar:30}} {{binary_bytes}}/{{binary_total_bytes}} {{binary_bytes_per_sec}} {{elapsed}} ETA {{eta}}"
+        );
+        self.start(&template, total);
     }
 
     fn advance(&self, n: u64) {

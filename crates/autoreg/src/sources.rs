@@ -240,7 +240,7 @@ mod tests {
         let images: Vec<String> = [&data.train, &data.val]
             .iter()
             .zip([&data.sources[0].train, &data.sources[0].val])
-            .map(|(store, docs)| names(store.doc(docs.start)))
+            .map(|(store, docs)| names(&store.doc(docs.start)))
             .collect();
         let mut images = images;
         images.sort();
@@ -251,16 +251,16 @@ mod tests {
                 "<bos> <text> text:'t' text:'h' text:'r' text:'e' text:'e' <pixels> pixels:Grey_0 pixels:Grey_0 pixels:Grey_0 pixels:Grey_0 <eos>",
             ]
         );
-        assert!(names(data.train.doc(data.sources[1].train.start)).starts_with("<bos> <text> text:'t' text:'h'"));
+        assert!(names(&data.train.doc(data.sources[1].train.start)).starts_with("<bos> <text> text:'t' text:'h'"));
         let doc = data.train.doc(data.sources[0].train.start);
-        assert_eq!(tok.prefix_len(doc), 8, "a window keeps BOS, the caption and the tag");
+        assert_eq!(tok.prefix_len(&doc), 8, "a window keeps BOS, the caption and the tag");
         let saved = dir.path().join("tokenizer.json");
         tokenizer.save(&saved).unwrap();
         let back = SavedTokenizer::load(&saved).unwrap();
         assert_eq!(back.to_json().unwrap(), tokenizer.to_json().unwrap());
         assert_eq!(back.pipeline().vocab_size(), tok.vocab_size());
         let parts = back.pipeline().parts().unwrap();
-        assert_eq!(parts.segments(doc), tok.parts().unwrap().segments(doc));
+        assert_eq!(parts.segments(&doc), tok.parts().unwrap().segments(&doc));
         // The cache is used the second time.
         assert!(reload(&config, dir.path(), &tokenizer, &Silent).unwrap().from_cache);
     }
@@ -348,7 +348,7 @@ mod tests {
         let mut prefixes: Vec<usize> = [&data.train, &data.val]
             .iter()
             .zip([&data.sources[0].train, &data.sources[0].val])
-            .flat_map(|(store, docs)| docs.clone().map(|d| tok.prefix_len(store.doc(d))))
+            .flat_map(|(store, docs)| docs.clone().map(|d| tok.prefix_len(&store.doc(d))))
             .collect();
         prefixes.sort();
         assert_eq!(prefixes, [8, 8], "BOS <text> three/seven <pixels>");

@@ -18,8 +18,8 @@ use autoreg::{Config, SavedTokenizer};
 use autoreg_bench::budget::{Trained, Work, bench_config, describe, train_for};
 use autoreg_bench::project_root;
 use autoreg_data::Silent;
+use autoreg_data::TokenStore;
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::TokenStore;
 use clap::Parser;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -90,7 +90,8 @@ fn main() -> Result<()> {
     // The config's root is absolute: the folder it is found from does not matter.
     let Prepared { tokenizer: modality, data } = prepare(&base, Path::new("."), &Silent)?;
     let start = Instant::now();
-    let bpe = autoreg::bpe::Bpe::learn(&bpe_config, modality.base.as_dyn(), data.train.docs())?;
+    let docs: Vec<_> = data.train.docs().collect();
+    let bpe = autoreg::bpe::Bpe::learn(&bpe_config, modality.base.as_dyn(), docs.iter().map(|d| &**d))?;
     let learn_s = start.elapsed().as_secs_f64();
     let merged = SavedTokenizer::new(modality.base.clone(), Some(bpe)).map_err(anyhow::Error::msg)?;
     println!(
@@ -167,7 +168,7 @@ fn count(store: &TokenStore, modality: &SavedTokenizer, merged: &SavedTokenizer)
     let (base, bpe) = (modality.pipeline(), merged.pipeline());
     store
         .docs()
-        .fold((0, 0, 0), |(n, b, m), doc| (n + base.count_units(doc), b + doc.len(), m + bpe.ids.merge(doc).len()))
+        .fold((0, 0, 0), |(n, b, m), doc| (n + base.count_units(&doc), b + doc.len(), m + bpe.ids.merge(&doc).len()))
 }
 
 /// Trains `config` for the budget, evaluates it on the held-out split and times sampling.

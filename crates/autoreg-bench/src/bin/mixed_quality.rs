@@ -20,8 +20,9 @@ use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
 use autoreg_audio::AudioTokenizer;
 use autoreg_bench::judge::{Judge, decoded_samples, fsdd, mfcc_summary, print_tally, print_voices};
+use autoreg_data::TokenStore;
 use autoreg_model::{SampleOptions, Sampler};
-use autoreg_tokens::{Parts, SegmentRules, Source, TokenStore};
+use autoreg_tokens::{Parts, SegmentRules, Source};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -80,7 +81,7 @@ fn main() -> Result<()> {
     for span in &data.sources {
         let train = data.train.slice(span.train.clone());
         let val = data.val.slice(span.val.clone());
-        let Some(part) = train.docs().next().and_then(|d| parts.segments(d).pop()).map(|s| s.part) else { continue };
+        let Some(part) = train.docs().next().and_then(|d| parts.segments(&d).pop()).map(|s| s.part) else { continue };
         let saved = &mixture.parts()[part];
         let mut voices = None;
         let (features, max_tokens, what): (Features, usize, &str) = match &saved.base {
@@ -103,7 +104,7 @@ fn main() -> Result<()> {
         };
         let examples = train
             .docs()
-            .filter_map(|d| captioned(parts, d))
+            .filter_map(|d| captioned(parts, &d))
             .map(|(c, body)| Ok((features(&body)?, c)))
             .collect::<Result<Vec<_>>>()?;
         let judge = Judge::new(examples);
@@ -155,7 +156,7 @@ fn judged(
     features: &Features,
     max_tokens: usize,
 ) -> Result<()> {
-    let real: Vec<(String, Vec<u32>)> = val.docs().filter_map(|d| captioned(parts, d)).collect();
+    let real: Vec<(String, Vec<u32>)> = val.docs().filter_map(|d| captioned(parts, &d)).collect();
     let mut right = 0;
     for (caption, body) in &real {
         right += usize::from(judge.label(&features(body)?) == caption);

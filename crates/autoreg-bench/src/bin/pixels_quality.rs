@@ -18,9 +18,10 @@ use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
 use autoreg_bench::judge::nearest;
+use autoreg_data::TokenStore;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::{Colors, PixelsTokenizer};
-use autoreg_tokens::{Classes, Modality, TokenStore, Units};
+use autoreg_tokens::{Classes, Modality, Units};
 use std::f64::consts::LN_2;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -85,7 +86,8 @@ fn main() -> Result<()> {
 
     // Likelihoods on the validation split, pixels only (class tokens and EOS are not counted).
     let start = Instant::now();
-    let val: Vec<&[u32]> = data.val.docs().collect();
+    let val: Vec<Vec<u32>> = data.val.docs().map(|d| d.into_owned()).collect();
+    let val: Vec<&[u32]> = val.iter().map(Vec::as_slice).collect();
     let dims: usize = val.iter().map(|d| tok.count(d)).sum();
     let per_image = |nats: f64| nats / val.len() as f64;
     let per_dim = |nats: f64| nats / dims as f64;
@@ -229,8 +231,8 @@ fn independent_pixels(tok: &PixelsTokenizer, train: &TokenStore, val: &[&[u32]],
     // counts[group][position][symbol]
     let mut counts: Vec<Vec<Vec<f64>>> = vec![Vec::new(); groups];
     for doc in train.docs() {
-        let g = &mut counts[group(doc)];
-        for (i, t) in pixels(doc).into_iter().enumerate() {
+        let g = &mut counts[group(&doc)];
+        for (i, t) in pixels(&doc).into_iter().enumerate() {
             if g.len() <= i {
                 g.resize(i + 1, vec![0.0; symbols]);
             }
@@ -264,8 +266,8 @@ impl Judge {
     fn new(tok: &PixelsTokenizer, train: &TokenStore) -> Result<Self> {
         let mut judge = Self { images: Vec::new(), labels: Vec::new() };
         for doc in train.docs() {
-            judge.images.push(tok.decode_pixels(doc));
-            judge.labels.push(tok.class_of(doc).context("a training image without a class")?);
+            judge.images.push(tok.decode_pixels(&doc));
+            judge.labels.push(tok.class_of(&doc).context("a training image without a class")?);
         }
         Ok(judge)
     }

@@ -10,8 +10,9 @@
 use anyhow::{Context, Result};
 use autoreg_bench::{PythonServer, median, shakespeare};
 use autoreg_data::Cut;
+use autoreg_data::TokenStore;
 use autoreg_model::{Gpt, ModelConfig, OptimConfig, Optimizer, Positions};
-use autoreg_tokens::{Identity, Modality, Pipeline, TokenStore};
+use autoreg_tokens::{Identity, Modality, Pipeline};
 use autoreg_train::Batcher;
 use rand::SeedableRng;
 use rand::rngs::StdRng;

@@ -74,7 +74,7 @@ fn main() -> Result<()> {
     }
 
     let data = autoreg::prepare::reload(&run.config, &o.run, &run.tokenizer, &autoreg_data::Silent)?;
-    let tunes: Vec<Tune> = data.val.docs().map(|doc| measure(&tok.decode(doc)?.bytes, true)).collect::<Result<_>>()?;
+    let tunes: Vec<Tune> = data.val.docs().map(|doc| measure(&tok.decode(&doc)?.bytes, true)).collect::<Result<_>>()?;
 
     println!("\nseed  bars  ends by itself");
     for (i, s) in samples.iter().enumerate() {

@@ -22,11 +22,12 @@ use autoreg::SavedModality;
 use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::{LoadedRun, load_run};
 use autoreg_bench::judge::nearest;
+use autoreg_data::TokenStore;
 use autoreg_model::{SampleOptions, Sampler};
 use autoreg_pixels::image::codecs::gif::GifDecoder;
 use autoreg_pixels::image::imageops::FilterType;
 use autoreg_pixels::image::{AnimationDecoder, DynamicImage, GrayImage};
-use autoreg_tokens::{Classes, Signal, TokenStore};
+use autoreg_tokens::{Classes, Signal};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
@@ -281,7 +282,10 @@ fn main() -> Result<()> {
                 store
                     .docs()
                     .map(|d| {
-                        Ok((tok.decode_pixels(d), names[tok.class_of(d).context("an image without a class")?].clone()))
+                        Ok((
+                            tok.decode_pixels(&d),
+                            names[tok.class_of(&d).context("an image without a class")?].clone(),
+                        ))
                     })
                     .collect()
             };
@@ -305,7 +309,7 @@ fn main() -> Result<()> {
             let mut real = Vec::new();
             for doc in val.docs() {
                 let Some(&class) = doc.iter().find(|&&t| classes.contains(&t)) else { bail!("a clip without a class") };
-                let (frames, _) = tok.frames_of(doc);
+                let (frames, _) = tok.frames_of(&doc);
                 real.extend(frames.into_iter().map(|f| (f, names[(class - first) as usize].clone())));
             }
             (judge, real)

@@ -5,8 +5,9 @@ use crate::prepare;
 use crate::progress::Bar;
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
+use autoreg_data::TokenStore;
 use autoreg_data::{Dataset, SourceSpan};
-use autoreg_tokens::{Parts, TokenStore, write_atomic};
+use autoreg_tokens::{Parts, write_atomic};
 use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
 
@@ -56,7 +57,7 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
     let frames = data.windows.frames();
     let mut units: Vec<(&str, usize)> = e.per_unit.map(|(u, n, _)| (u, n)).into_iter().collect();
     if let Some(layout) = frames {
-        units.push(("frame", data.val.docs().map(|d| layout.starts(d).len()).sum()));
+        units.push(("frame", data.val.docs().map(|d| layout.starts(&d).len()).sum()));
     }
     let header: String =
         units.iter().map(|(u, _)| format!("  {:>12} {:>12}", format!("nats/{u}"), format!("bits/{u}"))).collect();
@@ -193,7 +194,7 @@ fn source_rows(
     let mut unit = None;
     let mut units = 0;
     for doc in val.docs() {
-        if let Some(segment) = parts.segments(doc).pop() {
+        if let Some(segment) = parts.segments(&doc).pop() {
             let part = parts.part(segment.part);
             unit = unit.or(part.unit());
             units += part.count_units(&segment.ids);
