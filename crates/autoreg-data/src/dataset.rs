@@ -6,7 +6,7 @@
 use crate::config::{DataConfig, SplitMode};
 use crate::error::DataError;
 use crate::progress::Progress;
-use crate::store::{StoreBuilder, TokenStore, open_folder};
+use crate::store::{StoreBuilder, TokenStore, lock_folder, open_folder};
 use crate::windows::Cut;
 use autoreg_tokens::{Pieces, Pipeline, Source, TokenError};
 use rand::SeedableRng;
@@ -262,6 +262,8 @@ fn tokenize_cached(
 ) -> Result<(TokenStore, Vec<FileEntry>, bool), DataError> {
     let key = cache_key(files, tokenizer, tokenizer_json, config.shard_tokens);
     let dir = cache_dir(config).join(&key[..32]);
+    // Held while the store is read or built: another process building it is waited for.
+    let _held = lock_folder(&dir)?;
     match read_cache(files, &dir, tokenizer.vocab_size()) {
         Ok(Some((store, mut entries))) => {
             skip_companions(files, tokenizer, &mut entries);
@@ -282,6 +284,10 @@ fn tokenize_cached(
     say_skipped_with(&entries);
     Ok((store, entries, false))
 }
+
+/// A file tokenized: its documents (`None`: one, in the store's builder already) or why
+/// it was skipped, and the warnings it gave.
+type Encoded = (Result<Option<Vec<Vec<u32>>>, TokenError>, Vec<String>);
 
 /// Tokenizes `files` into a store in `dir`, after the shards that a stopped run left
 /// there, in batches of files tokenized in parallel; a large file that its modality
@@ -307,9 +313,7 @@ fn tokenize(
     // A batch holds no more than about a shard, so that a stopped run loses little.
     let batch_bytes = BATCH_BYTES.min(config.shard_tokens);
     while next < files.len() {
-        // The files of a batch, each with its documents (`None`: one, in the builder
-        // already), or why it was skipped.
-        let mut done: Vec<(Result<Option<Vec<Vec<u32>>>, TokenError>, Vec<String>)> = Vec::new();
+        let mut done: Vec<Encoded> = Vec::new();
         if let Some(pieces) = tokenizer.pieces().filter(|_| streamed(next)) {
             let result = encode_in_pieces(pieces, &files[next], &mut builder, progress)?;
             done.push((result.map(|()| None), Vec::new()));

@@ -20,5 +20,5 @@ pub use error::DataError;
 pub use files::list_files;
 pub use progress::{Progress, Silent};
 pub use roots::{DataRoot, data_roots, find_data, full_data_sets, resolve_data_path};
-pub use store::{Ids, StoreBuilder, StoreError, TokenStore, open_folder};
+pub use store::{Ids, StoreBuilder, StoreError, TokenStore, lock_folder, open_folder};
 pub use windows::{Cut, WindowSampler};

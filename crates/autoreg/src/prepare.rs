@@ -19,7 +19,8 @@ use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, cap
 use crate::sources::Inputs;
 use anyhow::{Context, Result, anyhow};
 use autoreg_data::{
-    Cut, Dataset, Progress, StoreBuilder, cache_dir, list_files, load_dataset, open_folder, resolve_data_path,
+    Cut, Dataset, Progress, StoreBuilder, cache_dir, list_files, load_dataset, lock_folder, open_folder,
+    resolve_data_path,
 };
 use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline};
 use rayon::prelude::*;
@@ -235,6 +236,7 @@ fn rebase(
     let source = &inputs.sources()[0].data;
     let dir = cache_dir(source).join(format!("staged-{}", &key.finalize().to_hex()[..32]));
     let vocab = tokenizer.pipeline().vocab_size();
+    let _held = lock_folder(&dir)?;
     let cached = match open_folder::<usize>(&dir, vocab) {
         Ok(found) => found.map(|(store, _)| store).filter(|s| s.num_docs() == n),
         Err(e) => {

@@ -9,9 +9,26 @@
 use super::{Shard, ShardWriter, Stamp, StoreError, TokenStore};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
+use std::fs::File;
 use std::path::{Path, PathBuf};
 
 const COMPLETE: &str = "store.json";
+const LOCK: &str = ".lock";
+
+/// Holds `dir` (made if missing) for this process until dropped: another process that
+/// asks waits here (and is told so), then finds what this one built. The lock is
+/// advisory: it orders the processes that look for a store and build it if missing.
+pub fn lock_folder(dir: &Path) -> Result<File, StoreError> {
+    std::fs::create_dir_all(dir).map_err(|e| StoreError::io(dir, e))?;
+    let path = dir.join(LOCK);
+    let file =
+        File::options().create(true).truncate(false).write(true).open(&path).map_err(|e| StoreError::io(&path, e))?;
+    if let Err(std::fs::TryLockError::WouldBlock) = file.try_lock() {
+        log::warn!("waiting for another process that is writing tokens in {}", dir.display());
+        file.lock().map_err(|e| StoreError::io(&path, e))?;
+    }
+    Ok(file)
+}
 
 fn shard_path(dir: &Path, i: usize) -> PathBuf {
     dir.join(format!("{i:05}.tokens"))
@@ -55,7 +72,7 @@ pub fn open_folder<R: DeserializeOwned>(
 }
 
 /// Builds a store in a folder, shard by shard; the caller says when a shard ends and
-/// what its record is.
+/// what its record is. The caller holds the folder ([`lock_folder`]) meanwhile.
 pub struct StoreBuilder {
     dir: PathBuf,
     vocab_size: usize,
@@ -95,7 +112,7 @@ impl StoreBuilder {
         for entry in std::fs::read_dir(dir).map_err(|e| StoreError::io(dir, e))?.flatten() {
             let name = entry.file_name().to_string_lossy().into_owned();
             let index = name.split('.').next().and_then(|n| n.parse::<usize>().ok());
-            let stale = index.is_some_and(|i| i >= stamps.len()) || name.starts_with('.');
+            let stale = index.is_some_and(|i| i >= stamps.len()) || name.starts_with('.') && name != LOCK;
             if stale {
                 let _ = std::fs::remove_file(entry.path());
             }

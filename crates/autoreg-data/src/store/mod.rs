@@ -5,7 +5,7 @@
 mod folder;
 mod shard;
 
-pub use folder::{StoreBuilder, open_folder};
+pub use folder::{StoreBuilder, lock_folder, open_folder};
 use shard::ShardWriter;
 pub use shard::{Ids, Shard, Stamp};
 
