@@ -275,6 +275,20 @@ mod tests {
     }
 
     #[test]
+    fn pieces_give_the_ids_of_the_whole_file() {
+        let tok = CodeConfig { extensions: vec!["rs".into()], language_token: true }.build(&[]).unwrap();
+        let bytes = b"fn main() {\n    println!(\"hi\");\n}\n";
+        let path = std::path::Path::new("src/main.rs");
+        let whole = tok.encode(&Source::new(path, bytes)).unwrap().remove(0);
+        let pieces = tok.extras().pieces.unwrap();
+        let cut = pieces.piece_end(&bytes[..13]);
+        let mut ids = pieces.encode_piece(&Source::new(path, &bytes[..cut]), 0, false).unwrap();
+        ids.extend(pieces.encode_piece(&Source::new(path, &bytes[cut..]), cut as u64, true).unwrap());
+        assert_eq!(ids, whole);
+        assert_eq!(&ids[..2], &[tok.specials().bos, 256], "BOS <rs>, once");
+    }
+
+    #[test]
     fn prompts_keep_the_first_lines() {
         let tok = CodeConfig::default().build(&[]).unwrap();
         let text = b"import os\nx = 1\ny = 2\n";

@@ -172,6 +172,8 @@ pub fn evaluate(
                 let rest = pending.split_off(batch);
                 run(&pending);
                 pending = rest;
+                // What was read leaves the process's resident memory.
+                store.release_pages();
             }
         }
         if !pending.is_empty() {

@@ -267,6 +267,8 @@ fn rebase(
                         tokenizer.rebase(fitted, &doc(i))
                     })
                     .collect::<Result<Vec<Vec<u32>>, _>>()?;
+                // The ids read so far leave the process's resident memory.
+                data.train.release_pages();
                 for doc in &merged {
                     builder.push(doc)?;
                     in_shard += 1;

@@ -11,7 +11,7 @@ pub use shard::{Ids, Shard, Stamp};
 
 use std::borrow::Cow;
 use std::ops::Range;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::sync::Arc;
 
 /// What can go wrong with a token store.
@@ -108,7 +108,7 @@ impl TokenStore {
     }
 
     /// The documents of `shards`, in order.
-    pub fn from_shards(shards: Vec<Shard>) -> Self {
+    fn from_shards(shards: Vec<Shard>) -> Self {
         let mut store = Self::new();
         for shard in shards {
             let chunk = store.chunks.len();
@@ -264,15 +264,15 @@ impl TokenStore {
         hasher.finalize().to_hex().to_string()
     }
 
-    /// The shards whose ids the store reads.
-    pub fn shard_paths(&self) -> Vec<&Path> {
-        self.chunks
-            .iter()
-            .filter_map(|c| match &**c {
-                Chunk::Mapped(shard) => Some(shard.path()),
-                Chunk::Owned(_) => None,
-            })
-            .collect()
+    /// Drops the pages of its shards that this process has read from its resident
+    /// memory (the page cache keeps them): for a pass over a store larger than memory,
+    /// now and then, so that the process's memory stays flat.
+    pub fn release_pages(&self) {
+        for chunk in &self.chunks {
+            if let Chunk::Mapped(shard) = &**chunk {
+                shard.release_pages();
+            }
+        }
     }
 }
 

@@ -360,7 +360,6 @@ fn hex(bytes: &[u8]) -> String {
 /// A shard opened for reading, through a memory map.
 #[derive(Debug)]
 pub struct Shard {
-    path: PathBuf,
     map: Mmap,
     width: Width,
     docs: usize,
@@ -418,7 +417,6 @@ impl Shard {
         // them as plain integers).
         let map = unsafe { Mmap::map(&file) }.map_err(|e| StoreError::io(path, e))?;
         let shard = Self {
-            path: path.to_owned(),
             map,
             width: header.width,
             docs: header.docs as usize,
@@ -440,11 +438,6 @@ impl Shard {
         bytemuck::cast_slice(&self.map[self.offsets_at..self.offsets_at + 8 * (self.docs + 1)])
     }
 
-    /// The shard's file.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Its checksum (hex).
     pub fn checksum(&self) -> &str {
         &self.checksum
@@ -464,6 +457,15 @@ impl Shard {
     pub fn doc_range(&self, i: usize) -> Range<usize> {
         let o = self.offsets();
         o[i] as usize..o[i + 1] as usize
+    }
+
+    /// Drops the pages of the shard that this process has read from its resident
+    /// memory; the page cache keeps them, and a later read maps them again.
+    pub fn release_pages(&self) {
+        // SAFETY: the map is a shared, read-only map of a file: dropping its pages only
+        // makes later reads fault them in again from the file, with the same contents.
+        // It is advice: should the system refuse it, the pages stay, and nothing else.
+        let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     }
 
     /// The ids of token range `range`.
