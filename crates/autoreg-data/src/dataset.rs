@@ -353,11 +353,11 @@ fn tokenize(
         }
     }
     progress.end();
-    let from = entries.len();
     let (store, records) = builder.finish(Some(&shard))?;
     entries.append(&mut shard);
-    // Said once the files are read, in their order, so as not to break into a progress bar.
-    entries[from..].iter().filter_map(|e| e.error.as_ref()).for_each(|e| log::warn!("skipped {e}"));
+    // Said once the files are read (those of a stopped run's shards too), in their
+    // order, so as not to break into a progress bar.
+    entries.iter().filter_map(|e| e.error.as_ref()).for_each(|e| log::warn!("skipped {e}"));
     debug_assert_eq!(records.iter().map(Vec::len).sum::<usize>(), entries.len());
     Ok((store, entries))
 }

@@ -123,6 +123,8 @@ impl WindowSampler {
                 block + 1
             )));
         }
+        // Reading every document for its prefix or frames leaves no pages resident.
+        store.release_pages();
         Ok(Self { store, ends, docs, starts, windows, block })
     }
 

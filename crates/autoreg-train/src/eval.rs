@@ -50,24 +50,30 @@ fn first_window(doc: &[u32], block: usize) -> Option<(Window, usize)> {
 /// `prefix` tokens kept (see [`Tokenizer::prefix_len`]; 0 for stream windows), every
 /// later one starts with them, as training windows do: the prefix, then the tokens that
 /// follow the previous window, the last prefix token predicting the first of them.
-fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
-    let Some((first, mut next)) = first_window(doc, block) else { return Vec::new() };
-    let mut windows = vec![first];
+fn windows_of(doc: &[u32], block: usize, prefix: usize) -> impl Iterator<Item = Window> + '_ {
+    // The first window, until it is given, and the next token to predict.
+    let mut state = first_window(doc, block).map(|(w, next)| (Some(w), next));
     let prefix = prefix.min(block.saturating_sub(1));
-    while next < doc.len() {
+    std::iter::from_fn(move || {
+        let (first, next) = state.as_mut()?;
+        if let Some(first) = first.take() {
+            return Some(first);
+        }
+        if *next >= doc.len() {
+            return None;
+        }
         // Targets doc[next..end]; inputs the prefix or the token before `next`, then the
         // tokens up to the last target.
         let (mut x, mut y, end) = if prefix == 0 {
-            (vec![doc[next - 1]], Vec::new(), (next + block).min(doc.len()))
+            (vec![doc[*next - 1]], Vec::new(), (*next + block).min(doc.len()))
         } else {
-            (doc[..prefix].to_vec(), vec![IGNORE; prefix - 1], (next + block + 1 - prefix).min(doc.len()))
+            (doc[..prefix].to_vec(), vec![IGNORE; prefix - 1], (*next + block + 1 - prefix).min(doc.len()))
         };
-        x.extend_from_slice(&doc[next..end - 1]);
-        y.extend(doc[next..end].iter().map(|&t| i64::from(t)));
-        windows.push((x, y));
-        next = end;
-    }
-    windows
+        x.extend_from_slice(&doc[*next..end - 1]);
+        y.extend(doc[*next..end].iter().map(|&t| i64::from(t)));
+        *next = end;
+        Some((x, y))
+    })
 }
 
 /// Overlapping windows of `doc` that predict each of its tokens after the first once,
@@ -76,23 +82,29 @@ fn windows_of(doc: &[u32], block: usize, prefix: usize) -> Vec<Window> {
 /// as much context before them as fits, behind the document's `prefix` tokens. So every
 /// scored token past the first window sees at least `block - prefix - stride` tokens
 /// before it, and the prefix.
-fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -> Vec<Window> {
-    let Some((first, mut next)) = first_window(doc, block) else { return Vec::new() };
-    let mut windows = vec![first];
+fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -> impl Iterator<Item = Window> + '_ {
+    // The first window, until it is given, and the next token to predict.
+    let mut state = first_window(doc, block).map(|(w, next)| (Some(w), next));
     let prefix = prefix.min(block.saturating_sub(1));
     let stride = stride.clamp(1, block - prefix);
-    while next < doc.len() {
-        let end = (next + stride).min(doc.len());
+    std::iter::from_fn(move || {
+        let (first, next) = state.as_mut()?;
+        if let Some(first) = first.take() {
+            return Some(first);
+        }
+        if *next >= doc.len() {
+            return None;
+        }
+        let end = (*next + stride).min(doc.len());
         // The tokens read: the prefix, then doc[start..end], block + 1 in all (end > block + 1
         // past the first window, so start > prefix); targets from doc[next] on are scored.
         let start = prefix + end - 1 - block;
         let w: Vec<u32> = doc[..prefix].iter().chain(&doc[start..end]).copied().collect();
-        let scored = prefix + next - start;
+        let scored = prefix + *next - start;
         let y = (1..w.len()).map(|m| if m >= scored { i64::from(w[m]) } else { IGNORE }).collect();
-        windows.push((w[..w.len() - 1].to_vec(), y));
-        next = end;
-    }
-    windows
+        *next = end;
+        Some((w[..w.len() - 1].to_vec(), y))
+    })
 }
 
 /// The windows of `doc` that predict each of its tokens after the first once, frame by
@@ -163,17 +175,19 @@ pub fn evaluate(
         let mut pending: Vec<Window> = Vec::new();
         for d in store.docs() {
             let prefix = if windows == Cut::Documents { tokenizer.prefix_len(&d) } else { 0 };
-            pending.extend(match (windows, stride) {
-                (Cut::Frames(layout), _) => frame_windows_of(&d, block, layout),
-                (_, Some(stride)) => strided_windows_of(&d, block, prefix, stride),
-                (_, None) => windows_of(&d, block, prefix),
-            });
-            while pending.len() >= batch {
-                let rest = pending.split_off(batch);
-                run(&pending);
-                pending = rest;
-                // What was read leaves the process's resident memory.
-                store.release_pages();
+            let of_doc: Box<dyn Iterator<Item = Window>> = match (windows, stride) {
+                (Cut::Frames(layout), _) => Box::new(frame_windows_of(&d, block, layout).into_iter()),
+                (_, Some(stride)) => Box::new(strided_windows_of(&d, block, prefix, stride)),
+                (_, None) => Box::new(windows_of(&d, block, prefix)),
+            };
+            for window in of_doc {
+                pending.push(window);
+                if pending.len() == batch {
+                    run(&pending);
+                    pending.clear();
+                    // What was read leaves the process's resident memory.
+                    store.release_pages();
+                }
             }
         }
         if !pending.is_empty() {
@@ -203,7 +217,7 @@ mod tests {
     #[test]
     fn windows_past_the_first_keep_the_prefix_and_predict_each_token_once() {
         let doc: Vec<u32> = (100..120).collect(); // BOS-like 100, class-like 101
-        let w = windows_of(&doc, 8, 2);
+        let w: Vec<Window> = windows_of(&doc, 8, 2).collect();
         assert_eq!(w[0], ((100..108).collect(), (101..109).collect()));
         // The prefix, then the tokens after the previous window; the class token is
         // not predicted again, the last prefix token predicts the first new token.
@@ -212,10 +226,10 @@ mod tests {
         assert!(w.iter().all(|(x, y)| x.len() == y.len() && x.len() <= 8 && x[..2] == [100, 101]));
         assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
         // A BOS-only prefix, and stream windows (context restarts, no prefix).
-        let w = windows_of(&doc, 8, 1);
+        let w: Vec<Window> = windows_of(&doc, 8, 1).collect();
         assert!(w[1..].iter().all(|(x, y)| x[0] == 100 && y[0] != IGNORE));
         assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
-        let w = windows_of(&doc, 8, 0);
+        let w: Vec<Window> = windows_of(&doc, 8, 0).collect();
         assert_eq!(w[1], ((108..116).collect(), (109..117).collect()));
         assert_eq!(predicted(&w), (101..120).collect::<Vec<_>>());
     }
@@ -224,7 +238,7 @@ mod tests {
     fn strided_windows_predict_each_token_once_with_context() {
         let doc: Vec<u32> = (100..140).collect(); // BOS-like 100, class-like 101
         for (prefix, stride) in [(0, 4), (2, 3), (1, 7), (2, 100)] {
-            let w = strided_windows_of(&doc, 8, prefix, stride);
+            let w: Vec<Window> = strided_windows_of(&doc, 8, prefix, stride).collect();
             assert_eq!(w[0], ((100..108).collect(), (101..109).collect()));
             assert_eq!(predicted(&w), (101..140).collect::<Vec<_>>(), "prefix {prefix} stride {stride}");
             let stride = stride.min(8 - prefix);
