@@ -196,7 +196,6 @@ pub struct ShardWriter {
     offsets: Vec<u64>,
     /// Tokens written, the open document's included.
     tokens: u64,
-    max_id: u32,
 }
 
 impl ShardWriter {
@@ -222,7 +221,6 @@ impl ShardWriter {
             vocab_size,
             offsets: vec![0],
             tokens: 0,
-            max_id: 0,
         })
     }
 
@@ -239,7 +237,6 @@ impl ShardWriter {
                 reason: format!("id {bad} is outside the vocabulary of {}", self.vocab_size),
             });
         }
-        self.max_id = ids.iter().copied().fold(self.max_id, u32::max);
         let written = match self.width {
             Width::U16 => {
                 let narrow: Vec<u16> = ids.iter().map(|&t| t as u16).collect();
@@ -279,8 +276,7 @@ impl ShardWriter {
     pub fn finish(mut self) -> Result<Stamp, StoreError> {
         self.abort_doc()?;
         let docs = self.offsets.len() as u64 - 1;
-        let mut header =
-            Header { width: self.width, docs, tokens: self.tokens, max_id: self.max_id, checksum: [0; 32] };
+        let mut header = Header { width: self.width, docs, tokens: self.tokens, max_id: 0, checksum: [0; 32] };
         let (offsets_at, size) = header.layout().ok_or_else(|| StoreError::Shard {
             path: self.path.clone(),
             reason: "too large for this machine's addresses".into(),
@@ -290,10 +286,12 @@ impl ShardWriter {
             self.out.write_all(&vec![0u8; offsets_at - ids_end as usize])?;
             self.out.write_all(bytemuck::cast_slice(&self.offsets))?;
             let mut file = self.out.into_inner().map_err(|e| e.into_error())?;
-            // The body's checksum, read back from the file: what was written is what is
-            // hashed, and a dropped document needs no undoing in a hasher.
+            // The body's checksum and largest id, read back from the file: what was
+            // written is what is hashed, and a dropped document needs no undoing.
             file.seek(SeekFrom::Start(HEADER as u64))?;
-            header.checksum = header.checksum_of(hash_and_scan(&mut file, header.width, 0, &mut 0)?);
+            let ids_bytes = header.tokens * header.width.bytes() as u64;
+            let body = hash_and_scan(&mut file, header.width, ids_bytes, &mut header.max_id)?;
+            header.checksum = header.checksum_of(body);
             file.seek(SeekFrom::Start(0))?;
             file.write_all(&header.to_bytes())?;
             debug_assert_eq!(file.metadata()?.len(), size);
