@@ -463,6 +463,7 @@ impl Shard {
         // SAFETY: the map is a shared, read-only map of a file: dropping its pages only
         // makes later reads fault them in again from the file, with the same contents.
         // It is advice: should the system refuse it, the pages stay, and nothing else.
+        #[cfg(unix)]
         let _ = unsafe { self.map.unchecked_advise(memmap2::UncheckedAdvice::DontNeed) };
     }
 
