@@ -23,9 +23,31 @@ fn utf8<'a>(bytes: &'a [u8], name: &str, at: u64) -> Result<&'a str, TokenError>
 
 /// Where a piece of UTF-8 text that starts with `bytes` may end: before the last
 /// character that starts in the last four bytes (it may go on past them).
-pub fn utf8_piece_end(bytes: &[u8]) -> usize {
+fn utf8_piece_end(bytes: &[u8]) -> usize {
     let from = bytes.len().saturating_sub(4);
     (from..bytes.len()).rev().find(|&i| bytes[i] & 0xC0 != 0x80).filter(|&i| i > 0).unwrap_or(bytes.len())
+}
+
+/// The characters of the text file at `path`, read in pieces of 16 MB (a file of any
+/// size takes bounded memory), or why it is not UTF-8 text.
+fn chars_of(path: &std::path::Path) -> Result<BTreeSet<char>, TokenError> {
+    use std::io::Read;
+    const PIECE: usize = 16 << 20;
+    let mut file = std::fs::File::open(path).map_err(|e| TokenError::io(path, e))?;
+    let (mut chars, mut buf, mut at) = (BTreeSet::new(), Vec::with_capacity(PIECE), 0u64);
+    loop {
+        let have = buf.len();
+        // The carry of the last piece is at most 3 bytes: there is room to read.
+        let n = file.by_ref().take((PIECE - have) as u64).read_to_end(&mut buf);
+        let n = n.map_err(|e| TokenError::io(path, e))?;
+        let end = if n == 0 { buf.len() } else { utf8_piece_end(&buf) };
+        chars.extend(utf8(&buf[..end], &path.display().to_string(), at)?.chars());
+        if n == 0 {
+            return Ok(chars);
+        }
+        at += end as u64;
+        buf.drain(..end);
+    }
 }
 
 /// How text is split into tokens.
@@ -62,15 +84,8 @@ impl ModalityBuilder for TextConfig {
                 let mut chars = BTreeSet::new();
                 let mut first_error = None;
                 for file in files {
-                    let bytes = match std::fs::read(file) {
-                        Ok(bytes) => bytes,
-                        Err(e) => {
-                            first_error.get_or_insert(TokenError::io(file, e));
-                            continue;
-                        }
-                    };
-                    match utf8(&bytes, &file.display().to_string(), 0) {
-                        Ok(text) => chars.extend(text.chars()),
+                    match chars_of(file) {
+                        Ok(found) => chars.extend(found),
                         Err(e) => {
                             first_error.get_or_insert(e);
                         }
@@ -332,6 +347,28 @@ mod tests {
         let tok = fit(&["abc"]);
         let err = enc(&tok, b"ab\xffc", "bad.txt").unwrap_err().to_string();
         assert_eq!(err, "bad.txt: not UTF-8: invalid byte at offset 2");
+    }
+
+    #[test]
+    fn fitting_reads_a_large_file_in_pieces_and_skips_it_whole_when_it_is_not_utf8() {
+        let dir = tempfile::tempdir().unwrap();
+        let big = dir.path().join("big.txt");
+        // Past one piece of 16 MB, with characters of 1 to 4 bytes across its end.
+        let mut text = "é€😀\n".repeat((16 << 20) / 10 + 3);
+        text.push('Z');
+        std::fs::write(&big, &text).unwrap();
+        let tok = TextConfig { level: Level::Char }.build(std::slice::from_ref(&big)).unwrap();
+        assert_eq!(tok.chars(), ['\n', 'Z', 'é', '€', '😀']);
+        let mut bytes = text.into_bytes();
+        let at = bytes.len() - 1;
+        bytes[at] = 0xff;
+        std::fs::write(&big, &bytes).unwrap();
+        let small = dir.path().join("small.txt");
+        std::fs::write(&small, "ab").unwrap();
+        let tok = TextConfig { level: Level::Char }.build(&[big.clone(), small]).unwrap();
+        assert_eq!(tok.chars(), ['a', 'b'], "a file that is not UTF-8 gives no characters");
+        let err = TextConfig { level: Level::Char }.build(&[big]).unwrap_err().to_string();
+        assert!(err.contains(&format!("invalid byte at offset {at}")), "{err}");
     }
 
     #[test]
