@@ -382,17 +382,16 @@ fn encode_in_pieces(
         let mut read: Vec<(u64, Vec<u8>, bool)> = Vec::with_capacity(batch);
         while read.len() < batch && !at_end {
             let mut buf = std::mem::take(&mut carry);
-            let have = buf.len();
-            buf.resize(PIECE_BYTES.max(have + 1), 0);
-            let n = match read_up_to(&mut file, &mut buf[have..]) {
+            // The carry of the last piece is a few bytes: there is room to read.
+            let want = PIECE_BYTES.max(buf.len() + 1) - buf.len();
+            let n = match file.by_ref().take(want as u64).read_to_end(&mut buf) {
                 Ok(n) => n,
                 Err(e) => {
                     builder.abort_doc()?;
                     return Ok(Err(TokenError::io(path, e)));
                 }
             };
-            at_end = have + n < buf.len();
-            buf.truncate(have + n);
+            at_end = n < want;
             let end = if at_end { buf.len() } else { pieces.piece_end(&buf) };
             carry = buf.split_off(end);
             let len = buf.len() as u64;
@@ -419,20 +418,6 @@ fn encode_in_pieces(
     }
     builder.end_doc()?;
     Ok(Ok(()))
-}
-
-/// Reads into `buf` until it is full or the file ends; the bytes read.
-fn read_up_to(file: &mut std::fs::File, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match file.read(&mut buf[n..]) {
-            Ok(0) => break,
-            Ok(k) => n += k,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
-    }
-    Ok(n)
 }
 
 /// The training and validation documents of `store`: selections of its documents (or,

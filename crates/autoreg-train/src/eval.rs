@@ -51,28 +51,18 @@ fn first_window(doc: &[u32], block: usize) -> Option<(Window, usize)> {
 /// later one starts with them, as training windows do: the prefix, then the tokens that
 /// follow the previous window, the last prefix token predicting the first of them.
 fn windows_of(doc: &[u32], block: usize, prefix: usize) -> impl Iterator<Item = Window> + '_ {
-    // The first window, until it is given, and the next token to predict.
-    let mut state = first_window(doc, block).map(|(w, next)| (Some(w), next));
     let prefix = prefix.min(block.saturating_sub(1));
-    std::iter::from_fn(move || {
-        let (first, next) = state.as_mut()?;
-        if let Some(first) = first.take() {
-            return Some(first);
-        }
-        if *next >= doc.len() {
-            return None;
-        }
+    windows_after_first(doc, block, move |next| {
         // Targets doc[next..end]; inputs the prefix or the token before `next`, then the
         // tokens up to the last target.
         let (mut x, mut y, end) = if prefix == 0 {
-            (vec![doc[*next - 1]], Vec::new(), (*next + block).min(doc.len()))
+            (vec![doc[next - 1]], Vec::new(), (next + block).min(doc.len()))
         } else {
-            (doc[..prefix].to_vec(), vec![IGNORE; prefix - 1], (*next + block + 1 - prefix).min(doc.len()))
+            (doc[..prefix].to_vec(), vec![IGNORE; prefix - 1], (next + block + 1 - prefix).min(doc.len()))
         };
-        x.extend_from_slice(&doc[*next..end - 1]);
-        y.extend(doc[*next..end].iter().map(|&t| i64::from(t)));
-        *next = end;
-        Some((x, y))
+        x.extend_from_slice(&doc[next..end - 1]);
+        y.extend(doc[next..end].iter().map(|&t| i64::from(t)));
+        ((x, y), end)
     })
 }
 
@@ -83,28 +73,37 @@ fn windows_of(doc: &[u32], block: usize, prefix: usize) -> impl Iterator<Item = 
 /// scored token past the first window sees at least `block - prefix - stride` tokens
 /// before it, and the prefix.
 fn strided_windows_of(doc: &[u32], block: usize, prefix: usize, stride: usize) -> impl Iterator<Item = Window> + '_ {
-    // The first window, until it is given, and the next token to predict.
-    let mut state = first_window(doc, block).map(|(w, next)| (Some(w), next));
     let prefix = prefix.min(block.saturating_sub(1));
     let stride = stride.clamp(1, block - prefix);
-    std::iter::from_fn(move || {
-        let (first, next) = state.as_mut()?;
-        if let Some(first) = first.take() {
-            return Some(first);
-        }
-        if *next >= doc.len() {
-            return None;
-        }
-        let end = (*next + stride).min(doc.len());
+    windows_after_first(doc, block, move |next| {
+        let end = (next + stride).min(doc.len());
         // The tokens read: the prefix, then doc[start..end], block + 1 in all (end > block + 1
         // past the first window, so start > prefix); targets from doc[next] on are scored.
         let start = prefix + end - 1 - block;
         let w: Vec<u32> = doc[..prefix].iter().chain(&doc[start..end]).copied().collect();
-        let scored = prefix + *next - start;
+        let scored = prefix + next - start;
         let y = (1..w.len()).map(|m| if m >= scored { i64::from(w[m]) } else { IGNORE }).collect();
-        *next = end;
-        Some((w[..w.len() - 1].to_vec(), y))
+        ((w[..w.len() - 1].to_vec(), y), end)
     })
+}
+
+/// The [`first_window`] of `doc`, then, lazily, the windows `later` makes from the next
+/// token to predict (each with the token after its last target) until the document
+/// ends.
+fn windows_after_first<'a>(
+    doc: &'a [u32],
+    block: usize,
+    mut later: impl FnMut(usize) -> (Window, usize) + 'a,
+) -> impl Iterator<Item = Window> + 'a {
+    // Without a first window (a document of fewer than two tokens), none after it.
+    let (first, mut next) = first_window(doc, block).map_or((None, doc.len()), |(w, next)| (Some(w), next));
+    first.into_iter().chain(std::iter::from_fn(move || {
+        (next < doc.len()).then(|| {
+            let (window, end) = later(next);
+            next = end;
+            window
+        })
+    }))
 }
 
 /// The windows of `doc` that predict each of its tokens after the first once, frame by

@@ -19,7 +19,7 @@ use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, cap
 use crate::sources::Inputs;
 use anyhow::{Context, Result, anyhow};
 use autoreg_data::{
-    Cut, Dataset, Progress, StoreBuilder, cache_dir, list_files, load_dataset, lock_folder, open_folder,
+    Cut, Dataset, Progress, StoreBuilder, TokenStore, cache_dir, list_files, load_dataset, lock_folder, open_folder,
     resolve_data_path,
 };
 use autoreg_tokens::{Captioned, FrameLayout, Identity, Modality, Parts, Pipeline};
@@ -249,7 +249,8 @@ fn rebase(
         None => {
             let (mut builder, records) = StoreBuilder::resume::<usize>(&dir, vocab)?;
             let mut next: usize = records.iter().sum::<usize>().min(n);
-            let doc = |i: usize| if i < n_train { data.train.doc(i) } else { data.val.doc(i - n_train) };
+            // The training documents, then the validation ones.
+            let all = TokenStore::concat([data.train.clone(), data.val.clone()]);
             progress.begin("encoding documents through the learned stages", n as u64);
             progress.advance(next as u64);
             let mut in_shard = 0;
@@ -257,18 +258,18 @@ fn rebase(
                 let mut end = next;
                 let mut tokens = 0;
                 while end < n && (end == next || tokens < REBASE_TOKENS) {
-                    tokens += if end < n_train { data.train.doc_len(end) } else { data.val.doc_len(end - n_train) };
+                    tokens += all.doc_len(end);
                     end += 1;
                 }
                 let merged = (next..end)
                     .into_par_iter()
                     .map(|i| {
                         progress.advance(1);
-                        tokenizer.rebase(fitted, &doc(i))
+                        tokenizer.rebase(fitted, &all.doc(i))
                     })
                     .collect::<Result<Vec<Vec<u32>>, _>>()?;
                 // The ids read so far leave the process's resident memory.
-                data.train.release_pages();
+                all.release_pages();
                 for doc in &merged {
                     builder.push(doc)?;
                     in_shard += 1;
