@@ -38,10 +38,12 @@ fn load(run: &Path) -> LoadedRun {
 
 /// The native decoder's logits on `ids`, fed one at a time through its cache: (T, V).
 fn native_logits(run: &LoadedRun, ids: &[u32]) -> tch::Tensor {
-    let native = NativeModel::new(&run.model).unwrap();
+    let native = NativeModel::new(&run.model, autoreg::model::Weights::F32).unwrap();
     let mut cache = native.new_cache(1);
-    let rows: Vec<tch::Tensor> =
-        ids.iter().map(|&id| tch::Tensor::from_slice(&native.forward(&[id], 1, &mut cache, 1))).collect();
+    let rows: Vec<tch::Tensor> = ids
+        .iter()
+        .map(|&id| tch::Tensor::from_slice(&native.forward(&[id], 1, &mut cache, 1, autoreg::model::Readout::Last)))
+        .collect();
     tch::Tensor::stack(&rows, 0)
 }
 

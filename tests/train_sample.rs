@@ -1,7 +1,8 @@
 //! Training, resuming, sampling and evaluating end to end through the `autoreg` binary.
 
 use crate::common;
-use common::{Scratch, last_val_loss, ok};
+use common::{Scratch, fails, last_val_loss, ok, train_with};
+use std::path::Path;
 
 /// 2N steps in one run and N steps resumed for N more end on the same loss, with the
 /// `[train]` keys of `extra` and the overrides `sets`; returns the scratch folder and
@@ -285,4 +286,56 @@ fn two_ranks_stop_together_at_the_end_of_their_time() {
     assert!((2.0..7.0).contains(&state["elapsed_s"].as_f64().unwrap()), "{state}");
     let lines = lr_and_time(&s.run_dir("t"));
     assert_eq!(lines.last().unwrap().0, state["step"].as_i64().unwrap(), "{lines:?}");
+}
+
+#[test]
+fn int8_weights_and_speculative_decoding_from_the_command_line() {
+    let s = Scratch::new();
+    let cfg = s.config("t", "[sample]\nnum = 2\nmax_tokens = 60\n");
+    let cfg = cfg.to_str().unwrap();
+    train_with(s.path(), Path::new(cfg), &[]);
+    // A draft: the same data and tokenizer, a quarter of the width; and a run whose
+    // tokenizer reads bytes.
+    train_with(s.path(), Path::new(cfg), &["name=\"draft\"".into(), "model.n_embd=8".into()]);
+    train_with(s.path(), Path::new(cfg), &["name=\"bytes\"".into(), "tokenizer.level=\"byte\"".into()]);
+    let (r, draft, bytes) = (s.run_dir("t"), s.run_dir("draft"), s.run_dir("bytes"));
+    let (r, draft, bytes) = (r.to_str().unwrap(), draft.to_str().unwrap(), bytes.to_str().unwrap());
+    // Greedy: the same text with either draft (60 tokens pass the context of 32).
+    let greedy = ["sample", r, "--temperature", "0", "--out"];
+    let plain = ok(s.path(), &[&greedy[..], &["plain"]].concat());
+    for (out, extra) in [("ngram", vec!["--draft", "ngram"]), ("model", vec!["--draft", draft, "--draft-tokens", "3"])]
+    {
+        let args = [&greedy[..], &[out], &extra[..]].concat();
+        let output = common::autoreg(s.path(), &args);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(output.status.success(), "{stderr}");
+        assert_eq!(String::from_utf8_lossy(&output.stdout), plain, "{extra:?}");
+        assert!(stderr.contains("drafted tokens accepted") && stderr.contains("tokens/s"), "{stderr}");
+    }
+    // int8 weights sample, and evaluate within a few percent of f32.
+    let int8 = ok(s.path(), &["sample", r, "--weights", "int8", "--out", "int8"]);
+    assert!(!int8.is_empty());
+    let loss = |args: &[&str]| -> f64 {
+        let out = ok(s.path(), &[&["eval", r, "--no-baselines"], args].concat());
+        let line = out.lines().find(|l| l.starts_with("transformer, stride")).unwrap_or_else(|| panic!("{out}"));
+        // "transformer, stride N  nats/token ..."
+        line.split_whitespace().nth(3).unwrap().parse().unwrap()
+    };
+    let (f32s, q) = (loss(&[]), loss(&["--weights", "int8"]));
+    assert!(f32s > 1.0 && (q - f32s).abs() < 0.02 * f32s && q != f32s, "int8 {q} vs f32 {f32s}");
+    // Bad flags are named.
+    let err = fails(s.path(), &["sample", r, "--draft", bytes]);
+    assert!(err.contains(&format!("--draft {bytes}: its tokenizer")) && err.contains("share the tokenizer"), "{err}");
+    let err = fails(s.path(), &["sample", r, "--weights", "int8", "--decoder", "libtorch"]);
+    assert!(err.contains("--weights = \"int8\" runs on the native decoder only"), "{err}");
+    let err = fails(s.path(), &["sample", r, "--draft", "ngram", "--draft-tokens", "0"]);
+    assert!(err.contains("--draft-tokens must be from 1 to 16"), "{err}");
+    let err = fails(s.path(), &["sample", r, "--draft", "runs/missing"]);
+    assert!(err.contains("--draft runs/missing: cannot load the draft run"), "{err}");
+    for (flag, value, says) in [("--weights", "int4", "unknown weights \"int4\""), ("--draft", "", "an empty draft")] {
+        let out = common::autoreg(s.path(), &["sample", r, flag, value]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "a usage error: {err}");
+        assert!(err.contains(flag) && err.contains(says), "{err}");
+    }
 }

@@ -54,6 +54,14 @@ impl KvCache {
         }
         self.dropped += 1;
     }
+
+    /// Forgets the `n` newest positions (drafted tokens that were rejected).
+    pub fn drop_newest(&mut self, n: i64) {
+        for (k, v) in self.layers.iter_mut().flatten() {
+            let keep = (k.size()[2] - n).max(0);
+            (*k, *v) = (k.narrow(2, 0, keep), v.narrow(2, 0, keep));
+        }
+    }
 }
 
 #[derive(Debug)]
@@ -71,6 +79,8 @@ struct Pass<'a> {
     rope: Option<&'a Rope>,
     /// Position of the first new token.
     position: i64,
+    /// Positions a token attends to, at most: `block_size`.
+    window: i64,
     /// Dropout on.
     train: bool,
     /// Kind of the matrix products.
@@ -80,7 +90,7 @@ struct Pass<'a> {
 impl Attention {
     /// `x` (B, T, C) after `past` cached positions; rotary positions start at `pass.position`.
     fn forward(&self, x: &Tensor, cache: Option<&mut Option<(Tensor, Tensor)>>, pass: &Pass) -> Tensor {
-        let Pass { rope, position, train, kind } = *pass;
+        let Pass { rope, position, window, train, kind } = *pass;
         let (b, t, c) = x.size3().expect("attention input is (B, T, C)");
         let hs = c / self.n_head;
         let qkv = self.c_attn.forward(x, kind); // (B, T, 3C)
@@ -112,8 +122,9 @@ impl Attention {
             // One new query sees every cached key.
             Tensor::scaled_dot_product_attention(&q, &k, &v, None::<Tensor>, p, false, None, false)
         } else {
-            // Several new queries: query i sees keys 0..=past + i.
-            let mask = Tensor::ones([t, past + t], (Kind::Bool, x.device())).tril(past);
+            // Several new queries: query i sees keys 0..=past + i, the last `window`.
+            let ones = Tensor::ones([t, past + t], (Kind::Bool, x.device()));
+            let mask = ones.tril(past).logical_and(&ones.triu(past + 1 - window));
             Tensor::scaled_dot_product_attention(&q, &k, &v, Some(mask), p, false, None, false)
         }; // (B, nh, T, hs)
         let y = y.transpose(1, 2).contiguous().view([b, t, c]);
@@ -223,8 +234,8 @@ impl Gpt {
 
     /// Final hidden states: `idx` (B, T) -> (B, T, C) in f32. With a cache, the tokens
     /// continue the cached ones at [`KvCache::position`], and their keys and values are
-    /// appended to it. The cached length plus T must not exceed `block_size`, nor, with
-    /// learned positions, the position plus T.
+    /// appended to it; each token attends to its last `block_size` positions at most. With
+    /// learned positions, the position plus T must not exceed `block_size`.
     pub fn hidden(&self, idx: &Tensor, mut cache: Option<&mut KvCache>, train: bool) -> Tensor {
         let t = idx.size()[1];
         let position = cache.as_ref().map_or(0, |c| c.position());
@@ -234,7 +245,8 @@ impl Gpt {
             x += wpe.narrow(0, position, t); // (T, C) broadcast over B
         }
         let mut x = x.dropout(p, train);
-        let pass = Pass { rope: self.rope.as_ref(), position, train, kind: self.kind };
+        let window = self.config.block_size;
+        let pass = Pass { rope: self.rope.as_ref(), position, window, train, kind: self.kind };
         for (i, block) in self.blocks.iter().enumerate() {
             let slot = cache.as_deref_mut().map(|c| &mut c.layers[i]);
             x = block.forward(&x, slot, &pass);

@@ -13,6 +13,8 @@ mod sampler;
 pub use config::{Mlp, ModelConfig, Positions, available_memory};
 pub use device::{DeviceChoice, Precision, resolve_device};
 pub use gpt::{Gpt, IGNORE, KvCache};
-pub use native::{NativeCache, NativeModel};
+pub use native::{NativeCache, NativeModel, Readout, Weights};
 pub use optim::{MuonConfig, OptimConfig, Optimizer};
-pub use sampler::{Decoder, NATIVE_THREADS, SampleError, SampleOptions, SampleOverrides, Sampler};
+pub use sampler::{
+    Acceptance, Decoder, DraftChoice, NATIVE_THREADS, SampleError, SampleOptions, SampleOverrides, Sampler,
+};

@@ -12,12 +12,18 @@
 //! each, which no crate offers over plain slices.
 
 mod kernels;
+mod quant;
 
+use crate::SampleOptions;
 use crate::config::{Mlp, Positions};
 use crate::gpt::Gpt;
 use crate::layers::{LN_EPS, LayerNorm, Linear, QK_NORM_EPS, rope_angles};
 use gemm::Parallelism;
+use quant::{Q8Matrix, Q8Row};
 use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+use std::fmt;
+use std::str::FromStr;
 use tch::{Device, Kind, TchError, Tensor};
 
 /// A tensor's values in f32, row-major, on the CPU.
@@ -53,33 +59,79 @@ impl Norm {
     }
 }
 
-/// A linear layer and its optional bias. The weight is stored transposed, (d_in, d_out),
-/// and cut into panels of [`PANEL`] output columns, each (d_in, width) contiguous: a
-/// single row's product is then a sum of panel rows scaled by its inputs, streamed in
-/// order, with no horizontal sums, and a thread can own whole panels.
+/// How the native decoder keeps the weights of its matrices.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Weights {
+    /// As trained.
+    #[default]
+    F32,
+    /// Symmetric int8 in groups of 32 inputs with an f32 scale each, made when the
+    /// model is loaded; the products quantize their inputs the same way.
+    Int8,
+}
+
+impl FromStr for Weights {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "f32" => Ok(Self::F32),
+            "int8" => Ok(Self::Int8),
+            _ => Err(format!("unknown weights {s:?}: expected \"f32\" or \"int8\"")),
+        }
+    }
+}
+
+impl fmt::Display for Weights {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Self::F32 => "f32",
+            Self::Int8 => "int8",
+        })
+    }
+}
+
+/// A linear layer's weight, as [`Weights`] says.
+enum Stored {
+    /// Transposed, (d_in, d_out), and cut into panels of [`PANEL`] output columns, each
+    /// (d_in, width) contiguous: a single row's product is then a sum of panel rows
+    /// scaled by its inputs, streamed in order, with no horizontal sums, and a thread
+    /// can own whole panels.
+    F32(Vec<f32>),
+    Int8(Q8Matrix),
+}
+
+/// A linear layer and its optional bias.
 struct Dense {
-    panels: Vec<f32>,
+    stored: Stored,
     b: Option<Vec<f32>>,
     d_in: usize,
     d_out: usize,
 }
 
 impl Dense {
-    fn copy(linear: &Linear) -> Result<Self, TchError> {
+    fn copy(linear: &Linear, weights: Weights) -> Result<Self, TchError> {
         let b = linear.bs.as_ref().map(to_vec).transpose()?;
-        Self::new(&linear.ws, b)
+        Self::new(&linear.ws, b, weights)
     }
 
-    fn new(w: &Tensor, b: Option<Vec<f32>>) -> Result<Self, TchError> {
+    fn new(w: &Tensor, b: Option<Vec<f32>>, weights: Weights) -> Result<Self, TchError> {
         let (d_out, d_in) = w.size2()?;
         let (d_in, d_out) = (d_in as usize, d_out as usize);
-        let wt = to_vec(&w.transpose(0, 1))?;
-        let mut panels = Vec::with_capacity(wt.len());
-        for start in (0..d_out).step_by(PANEL) {
-            let width = PANEL.min(d_out - start);
-            wt.chunks_exact(d_out).for_each(|row| panels.extend_from_slice(&row[start..start + width]));
-        }
-        Ok(Self { panels, b, d_in, d_out })
+        let stored = match weights {
+            Weights::Int8 => Stored::Int8(Q8Matrix::new(&to_vec(w)?, d_out, d_in)),
+            Weights::F32 => {
+                let wt = to_vec(&w.transpose(0, 1))?;
+                let mut panels = Vec::with_capacity(wt.len());
+                for start in (0..d_out).step_by(PANEL) {
+                    let width = PANEL.min(d_out - start);
+                    wt.chunks_exact(d_out).for_each(|row| panels.extend_from_slice(&row[start..start + width]));
+                }
+                Stored::F32(panels)
+            }
+        };
+        Ok(Self { stored, b, d_in, d_out })
     }
 
     /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ + b, or `out +=` that when `accumulate`,
@@ -87,18 +139,42 @@ impl Dense {
     fn apply(&self, x: &[f32], out: &mut [f32], accumulate: bool, threads: usize) {
         let rows = x.len() / self.d_in;
         assert!(x.len() == rows * self.d_in && out.len() == rows * self.d_out, "linear layer shapes");
-        if rows == 1 {
-            let panels = &self.panels;
-            for_chunks(out, PANEL, threads, |p, y| {
-                kernels::gemv(x, &panels[p * PANEL * self.d_in..], y.len(), y, accumulate);
-            });
-        } else {
-            // Several rows: each thread takes a share of the rows, through every panel.
-            let share = rows.div_ceil(threads.max(1)) * self.d_out;
-            for_chunks(out, share, threads, |part, out| {
-                let x = &x[part * share / self.d_out * self.d_in..][..out.len() / self.d_out * self.d_in];
-                self.apply_rows(x, out, accumulate);
-            });
+        match &self.stored {
+            Stored::Int8(m) if rows == 1 => {
+                // Each thread a share of whole panels.
+                let share = self.d_out.div_ceil(threads.max(1)).div_ceil(PANEL) * PANEL;
+                let mut q = Q8Row::default();
+                q.quantize(x);
+                for_chunks(out, share, threads, |p, y| m.gemv(&q, p * share, y, accumulate));
+            }
+            Stored::Int8(m) => {
+                // Several rows: each thread takes a share of the rows.
+                let qs: Vec<Q8Row> = x
+                    .chunks_exact(self.d_in)
+                    .map(|x| {
+                        let mut q = Q8Row::default();
+                        q.quantize(x);
+                        q
+                    })
+                    .collect();
+                let share = rows.div_ceil(threads.max(1));
+                for_chunks(out, share * self.d_out, threads, |part, out| {
+                    m.gemm(&qs[part * share..][..out.len() / self.d_out], out, accumulate);
+                });
+            }
+            Stored::F32(panels) if rows == 1 => {
+                for_chunks(out, PANEL, threads, |p, y| {
+                    kernels::gemv(x, &panels[p * PANEL * self.d_in..], y.len(), y, accumulate);
+                });
+            }
+            Stored::F32(panels) => {
+                // Several rows: each thread takes a share of the rows, through every panel.
+                let share = rows.div_ceil(threads.max(1)) * self.d_out;
+                for_chunks(out, share, threads, |part, out| {
+                    let x = &x[part * share / self.d_out * self.d_in..][..out.len() / self.d_out * self.d_in];
+                    self.apply_rows(panels, x, out, accumulate);
+                });
+            }
         }
         if let Some(b) = &self.b {
             for row in out.chunks_exact_mut(self.d_out) {
@@ -108,21 +184,23 @@ impl Dense {
     }
 
     /// `out` (rows, d_out) = `x` (rows, d_in) · Wᵀ, or `out +=` that, on this thread: one
-    /// gemm per panel.
-    fn apply_rows(&self, x: &[f32], out: &mut [f32], accumulate: bool) {
+    /// gemm per panel of `panels`.
+    fn apply_rows(&self, panels: &[f32], x: &[f32], out: &mut [f32], accumulate: bool) {
         let rows = x.len() / self.d_in;
         assert!(x.len() == rows * self.d_in && out.len() == rows * self.d_out, "linear layer shapes");
         for (p, start) in (0..self.d_out).step_by(PANEL).enumerate() {
             let width = PANEL.min(self.d_out - start);
-            let panel = &self.panels[p * PANEL * self.d_in..][..self.d_in * width];
+            let panel = &panels[p * PANEL * self.d_in..][..self.d_in * width];
             let dims = (rows, width, self.d_in);
             matmul(dims, (&mut out[start..], self.d_out), (x, self.d_in), (panel, width), 1.0, accumulate);
         }
     }
 }
 
-/// Columns per panel of a [`Dense`] layer's single-row layout.
+/// Columns per panel of a [`Dense`] layer's single-row layout, and outputs per share of
+/// a thread: whole blocks of the int8 layout.
 const PANEL: usize = 64;
+const _: () = assert!(PANEL.is_multiple_of(quant::BLOCK));
 
 /// One transformer block's weights.
 struct Layer {
@@ -153,16 +231,18 @@ pub struct NativeModel {
 }
 
 /// Keys and values of every layer for the positions a [`NativeModel`] has seen, for a
-/// batch of rows. A ring of `block_size` slots per head: position `p` sits in slot
-/// `p % block_size`, so that dropping the oldest position moves nothing. Keys are kept
+/// batch of rows. A ring of `block_size + MAX_DRAFT` slots per head (room for a step of
+/// drafted tokens past a full context): position `p` sits in slot `p % slots`, so that
+/// dropping the oldest position moves nothing. Keys are kept
 /// transposed, (hs, slots) per head, so that a query's scores are a sum of key rows
 /// scaled by the query (no horizontal sum per key).
 pub struct NativeCache {
     rows: usize,
     len: usize,
     position: usize,
-    keys: Vec<Vec<f32>>,   // per layer: (rows, nh, hs, block_size)
-    values: Vec<Vec<f32>>, // per layer: (rows, nh, block_size, hs)
+    slots: usize,
+    keys: Vec<Vec<f32>>,   // per layer: (rows, nh, hs, slots)
+    values: Vec<Vec<f32>>, // per layer: (rows, nh, slots, hs)
 }
 
 impl NativeCache {
@@ -185,11 +265,29 @@ impl NativeCache {
     pub fn drop_oldest(&mut self) {
         self.len = self.len.saturating_sub(1);
     }
+
+    /// Forgets the `n` newest positions (drafted tokens that were rejected): the next
+    /// token takes the first one's place.
+    pub fn drop_newest(&mut self, n: usize) {
+        let n = n.min(self.len);
+        self.len -= n;
+        self.position -= n;
+    }
+}
+
+/// Which positions' logits [`NativeModel::forward`] returns.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Readout {
+    /// Each row's last.
+    Last,
+    /// Every new position's.
+    All,
 }
 
 impl NativeModel {
-    /// Copies the weights of `model` (on any device) into CPU buffers.
-    pub fn new(model: &Gpt) -> Result<Self, TchError> {
+    /// Copies the weights of `model` (on any device) into CPU buffers, its matrices as
+    /// `weights` says (the embedding table stays f32: a step reads one of its rows).
+    pub fn new(model: &Gpt, weights: Weights) -> Result<Self, TchError> {
         let config = model.config();
         let layers = model
             .blocks
@@ -197,11 +295,11 @@ impl NativeModel {
             .map(|b| {
                 Ok(Layer {
                     ln_1: Norm::copy(&b.ln_1)?,
-                    c_attn: Dense::copy(&b.attn.c_attn)?,
-                    attn_proj: Dense::copy(&b.attn.c_proj)?,
+                    c_attn: Dense::copy(&b.attn.c_attn, weights)?,
+                    attn_proj: Dense::copy(&b.attn.c_proj, weights)?,
                     ln_2: Norm::copy(&b.ln_2)?,
-                    c_fc: Dense::copy(&b.c_fc)?,
-                    mlp_proj: Dense::copy(&b.c_proj)?,
+                    c_fc: Dense::copy(&b.c_fc, weights)?,
+                    mlp_proj: Dense::copy(&b.c_proj, weights)?,
                 })
             })
             .collect::<Result<_, TchError>>()?;
@@ -213,8 +311,8 @@ impl NativeModel {
             vocab_size: model.vocab_size() as usize,
             wte: to_vec(&model.wte)?,
             head: match &model.lm_head {
-                Some(head) => Dense::copy(head)?,
-                None => Dense::new(&model.wte, None)?,
+                Some(head) => Dense::copy(head, weights)?,
+                None => Dense::new(&model.wte, None, weights)?,
             },
             wpe: model.wpe.as_ref().map(to_vec).transpose()?,
             rope: config.positions == Positions::Rope,
@@ -233,24 +331,35 @@ impl NativeModel {
 
     /// An empty cache for a batch of `rows`.
     pub fn new_cache(&self, rows: usize) -> NativeCache {
-        let size = rows * self.n_embd * self.block_size;
+        let slots = self.block_size + SampleOptions::MAX_DRAFT;
+        let size = rows * self.n_embd * slots;
         NativeCache {
             rows,
             len: 0,
             position: 0,
+            slots,
             keys: (0..self.layers.len()).map(|_| vec![0.0; size]).collect(),
             values: (0..self.layers.len()).map(|_| vec![0.0; size]).collect(),
         }
     }
 
     /// Feeds `t` new tokens per row after the cached ones and returns the logits after
-    /// each row's last token: (rows, V). `tokens` is (rows, t), row-major, every id below
-    /// the vocabulary size. The cache must have room: `len + t ≤ block_size`, and with
-    /// learned positions `position + t ≤ block_size` (the sampler keeps both). The
+    /// each row's last token, (rows, V), or with [`Readout::All`] after each new token,
+    /// (rows, t, V). `tokens` is (rows, t), row-major, every id below the vocabulary
+    /// size. Each new token attends to its last `block_size` positions at most. The cache
+    /// must have room, `len + t ≤ block_size + MAX_DRAFT`, and with learned positions
+    /// `position + t ≤ block_size` (the sampler keeps both). The
     /// products use `threads` threads of rayon's pool (1: the calling thread alone).
-    pub fn forward(&self, tokens: &[u32], t: usize, cache: &mut NativeCache, threads: usize) -> Vec<f32> {
+    pub fn forward(
+        &self,
+        tokens: &[u32],
+        t: usize,
+        cache: &mut NativeCache,
+        threads: usize,
+        readout: Readout,
+    ) -> Vec<f32> {
         let (rows, c, hs, nh) = (cache.rows, self.n_embd, self.head_size, self.n_head);
-        let cap = self.block_size;
+        let (cap, window) = (cache.slots, self.block_size);
         assert!(tokens.len() == rows * t && t > 0 && cache.len + t <= cap, "native decoder: cache overflow");
         let m = rows * t;
         let par = threads;
@@ -298,7 +407,7 @@ impl NativeModel {
             }
             let (keys, values, qkv) = (&*keys, &*values, &qkv);
             let first = (cache.position - cache.len) % cap; // ring slot of the oldest position
-            if t > 1 && first + cache.len + t <= cap {
+            if t > 1 && first + cache.len + t <= cap && cache.len + t <= window {
                 // A prompt: per row and head, all its queries at once as matrix products.
                 let mut heads = vec![0.0f32; rows * nh * t * hs]; // (rows, nh, t, hs)
                 for_chunks(&mut heads, t * hs, threads, |u, out| {
@@ -319,8 +428,10 @@ impl NativeModel {
                 for_chunks(&mut y, hs, threads, |u, out| {
                     let (j, head) = (u / nh, u % nh);
                     let (r, i) = (j / t, j % t);
-                    // Token i sees the cached positions and the new ones up to itself.
-                    let seen = cache.len + i + 1;
+                    // Token i sees the cached positions and the new ones up to itself,
+                    // the last `window` of them.
+                    let seen = (cache.len + i + 1).min(window);
+                    let first = (cache.position + i + 1 - seen) % cap;
                     let base = (r * nh + head) * cap * hs;
                     let q = &qkv[j * 3 * c + head * hs..][..hs];
                     attend(q, &keys[base..][..cap * hs], &values[base..][..cap * hs], first, seen, scale, out);
@@ -338,11 +449,13 @@ impl NativeModel {
         }
         cache.len += t;
         cache.position += t;
-        // Only each row's last token is read out.
-        let last: Vec<f32> = x.chunks_exact(c).skip(t - 1).step_by(t).flatten().copied().collect(); // (rows, C)
-        let mut hl = vec![0.0f32; rows * c];
-        self.ln_f.apply(&last, &mut hl);
-        let mut logits = vec![0.0f32; rows * self.vocab_size];
+        let read: Vec<f32> = match readout {
+            Readout::All => x, // (rows · t, C)
+            Readout::Last => x.chunks_exact(c).skip(t - 1).step_by(t).flatten().copied().collect(), // (rows, C)
+        };
+        let mut hl = vec![0.0f32; read.len()];
+        self.ln_f.apply(&read, &mut hl);
+        let mut logits = vec![0.0f32; read.len() / c * self.vocab_size];
         self.head.apply(&hl, &mut logits, false, par);
         if self.logit_softcap > 0.0 {
             let cap = self.logit_softcap;

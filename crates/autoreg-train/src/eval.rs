@@ -2,7 +2,7 @@
 
 use autoreg_data::Cut;
 use autoreg_data::TokenStore;
-use autoreg_model::{Gpt, IGNORE};
+use autoreg_model::{Gpt, IGNORE, NATIVE_THREADS, NativeModel, Readout};
 use autoreg_tokens::{FrameLayout, Pipeline};
 use tch::{Device, Reduction, Tensor};
 
@@ -24,6 +24,15 @@ impl Evaluation {
     pub fn bits_per_token(&self) -> f64 {
         self.loss / std::f64::consts::LN_2
     }
+}
+
+/// What computes the logits of evaluation windows.
+#[derive(Clone, Copy)]
+pub enum Scorer<'m> {
+    /// libtorch, a batch of windows at once, on this device.
+    Torch(Device),
+    /// The native decoder (over f32 or int8 weights), a window at a time, on the CPU.
+    Native(&'m NativeModel),
 }
 
 /// Bytes of logits (and their log-softmax) that one evaluation batch may take: larger
@@ -135,12 +144,13 @@ fn frame_windows_of(doc: &[u32], block: usize, layout: FrameLayout) -> Vec<Windo
 /// first keep the document's prefix (BOS, class) in front, as in training; with
 /// [`Cut::Frames`] they are [`frame_windows_of`], whatever `stride`. `batch`
 /// windows are evaluated at once, fewer when their logits would take more than 1 GiB.
+/// `scorer` computes the logits of `model`'s weights.
 pub fn evaluate(
     model: &Gpt,
+    scorer: Scorer<'_>,
     store: &TokenStore,
     windows: Cut,
     tokenizer: Pipeline<'_>,
-    device: Device,
     batch: usize,
     stride: Option<usize>,
 ) -> Evaluation {
@@ -150,7 +160,25 @@ pub fn evaluate(
     let batch = batch.min((LOGITS_BUDGET / per_window) as usize).max(1);
     let mut total = 0.0;
     let mut tokens = 0;
+    let vocab = model.vocab_size() as usize;
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get().min(NATIVE_THREADS));
     let mut run = |chunk: &[Window]| {
+        let device = match scorer {
+            Scorer::Torch(device) => device,
+            Scorer::Native(native) => {
+                for (x, y) in chunk {
+                    let mut cache = native.new_cache(1);
+                    let logits = native.forward(x, x.len(), &mut cache, threads, Readout::All); // (t, V)
+                    for (row, &target) in logits.chunks_exact(vocab).zip(y).filter(|(_, y)| **y != IGNORE) {
+                        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v));
+                        let sum: f64 = row.iter().map(|&v| f64::from(v - max).exp()).sum();
+                        total += sum.ln() + f64::from(max) - f64::from(row[target as usize]);
+                        tokens += 1;
+                    }
+                }
+                return;
+            }
+        };
         let t = chunk.iter().map(|(x, _)| x.len()).max().unwrap_or(1);
         let mut x = vec![pad; chunk.len() * t];
         let mut y = vec![IGNORE; chunk.len() * t];
@@ -204,7 +232,7 @@ pub fn evaluate(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use autoreg_model::ModelConfig;
+    use autoreg_model::{ModelConfig, Weights};
     use autoreg_text::TextTokenizer;
     use autoreg_tokens::{Identity, Modality};
 
@@ -286,9 +314,16 @@ mod tests {
         for windows in [Cut::Stream, Cut::Documents] {
             for stride in [None, Some(4)] {
                 let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
-                let e = evaluate(&model, &store, windows, pipeline, Device::Cpu, 2, stride);
+                let e = evaluate(&model, Scorer::Torch(Device::Cpu), &store, windows, pipeline, 2, stride);
                 assert_eq!((e.documents, e.tokens), (2, 31));
                 assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");
+                // The native decoder's loss is libtorch's, to rounding; int8's near it.
+                for (weights, tolerance) in [(Weights::F32, 1e-5), (Weights::Int8, 0.01)] {
+                    let native = NativeModel::new(&model, weights).unwrap();
+                    let n = evaluate(&model, Scorer::Native(&native), &store, windows, pipeline, 2, stride);
+                    assert_eq!((n.documents, n.tokens), (e.documents, e.tokens));
+                    assert!((n.loss - e.loss).abs() <= tolerance * e.loss, "{weights}: {n:?} vs {e:?}");
+                }
             }
         }
     }

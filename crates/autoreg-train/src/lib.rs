@@ -19,7 +19,7 @@ pub use batch::{Batcher, SplitSource};
 pub use checkpoint::{Checkpoint, RunDir, RunLock, TrainState};
 pub use config::{OptimizerKind, TrainConfig};
 pub use error::TrainError;
-pub use eval::{Evaluation, evaluate};
+pub use eval::{Evaluation, Scorer, evaluate};
 pub use metrics::{EvalRecord, MetricsLog, plot_losses};
 pub use schedule::Schedule;
 pub use trainer::{RunHandle, TrainSummary, Trainer, build_model, check_world_size};

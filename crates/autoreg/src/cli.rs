@@ -249,6 +249,10 @@ pub struct EvalArgs {
     /// the run's own data (an imported run has none).
     #[arg(long, value_name = "PATH")]
     pub data: Option<PathBuf>,
+    /// Evaluate through the native CPU decoder with its matrices in `f32` or `int8`
+    /// (as `autoreg sample --weights` samples), instead of libtorch.
+    #[arg(long, value_name = "WEIGHTS")]
+    pub weights: Option<autoreg_model::Weights>,
 }
 
 /// `autoreg encode`.

@@ -112,6 +112,7 @@ fn measure(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Res
         no_baselines: true,
         stride: None,
         data: None,
+        weights: None,
     };
     let e = commands::eval(&args)?;
     let (_, bytes, nats_per_byte) = e.per_unit.context("the code tokenizer reports no unit")?;

@@ -19,7 +19,7 @@ use autoreg::cli::{ImportHfArgs, ModelArgs, TrainArgs, Which};
 use autoreg::commands;
 use autoreg::run::load_run;
 use autoreg_bench::{last_line, run_python};
-use autoreg_model::{Gpt, Mlp, ModelConfig, NATIVE_THREADS, NativeModel, OptimConfig, Optimizer};
+use autoreg_model::{Gpt, Mlp, ModelConfig, NATIVE_THREADS, NativeModel, OptimConfig, Optimizer, Readout, Weights};
 use autoreg_train::{TrainConfig, build_model};
 use std::process::Command;
 use std::time::Instant;
@@ -188,13 +188,13 @@ fn child(args: &[String]) -> Result<()> {
 
 /// Greedy decoding of `n` tokens at batch 1 by the native decoder, after 4 to warm up.
 fn decode_speed(model: &Gpt, n: usize) -> Result<f64> {
-    let native = NativeModel::new(model)?;
+    let native = NativeModel::new(model, Weights::F32)?;
     let run = |n: usize| -> f64 {
         let mut cache = native.new_cache(1);
         let mut token = 0u32;
         let start = Instant::now();
         for _ in 0..n {
-            let logits = native.forward(&[token], 1, &mut cache, NATIVE_THREADS);
+            let logits = native.forward(&[token], 1, &mut cache, NATIVE_THREADS, Readout::Last);
             token = logits.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1)).map_or(0, |(i, _)| i as u32);
         }
         n as f64 / start.elapsed().as_secs_f64()

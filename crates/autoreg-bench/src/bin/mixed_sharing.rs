@@ -14,7 +14,7 @@ use autoreg::cli::{ModelArgs, Which};
 use autoreg::run::load_run;
 use autoreg_bench::budget::{Work, train_steps};
 use autoreg_bench::project_root;
-use autoreg_train::evaluate;
+use autoreg_train::{Scorer, evaluate};
 use clap::Parser;
 use std::path::{Path, PathBuf};
 
@@ -47,7 +47,7 @@ fn per_source(run_dir: &Path) -> Result<Vec<(String, usize, f64)>> {
         .iter()
         .map(|span| {
             let val = data.val.slice(span.val.clone());
-            let e = evaluate(&run.model, &val, data.windows, tok, run.device, batch, Some(block / 2));
+            let e = evaluate(&run.model, Scorer::Torch(run.device), &val, data.windows, tok, batch, Some(block / 2));
             (span.name.clone(), e.tokens, e.loss)
         })
         .collect())

@@ -3,23 +3,29 @@
 
 use super::backend::{NativeSteps, Steps, TorchSteps};
 use super::logits::draw;
-use super::options::{Decoder, SampleError, SampleOptions};
+use super::options::{Decoder, DraftChoice, SampleError, SampleOptions};
+use super::speculate::{Acceptance, Draft, DraftModel, draw_row};
 use super::window::{Frames, Window};
 use crate::config::Positions;
 use crate::gpt::Gpt;
-use crate::native::NativeModel;
+use crate::native::{NativeModel, Weights};
 use autoreg_tokens::{FrameLayout, Grammar};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use tch::Device;
 
 /// Draws samples from a decoder.
 pub struct Sampler<'a> {
     model: &'a Gpt,
     device: Device,
-    /// The native decoder's copy of the weights, made on first use.
-    native: OnceCell<NativeModel>,
+    /// The native decoder's copy of the weights, in f32 and in int8, made on first use.
+    native: Natives,
+    /// The draft model of speculative decoding (`sample.draft` naming a run), with its
+    /// native copies.
+    draft: Option<(&'a Gpt, Natives)>,
+    /// How the last speculative sampling went.
+    acceptance: Cell<Option<Acceptance>>,
     /// What may be drawn after a row, beyond frames.
     grammar: Option<&'a dyn Grammar>,
     /// Ids never drawn.
@@ -29,7 +35,27 @@ pub struct Sampler<'a> {
 impl<'a> Sampler<'a> {
     /// A sampler for `model`, whose variables live on `device`.
     pub fn new(model: &'a Gpt, device: Device) -> Self {
-        Self { model, device, native: OnceCell::new(), grammar: None, never: &[] }
+        Self {
+            model,
+            device,
+            native: Natives::default(),
+            draft: None,
+            acceptance: Cell::new(None),
+            grammar: None,
+            never: &[],
+        }
+    }
+
+    /// This sampler, with `draft` (a smaller model of the same tokenizer, on the same
+    /// device) as the draft that `sample.draft` naming a run asks for.
+    pub fn with_draft(self, draft: &'a Gpt) -> Self {
+        Self { draft: Some((draft, Natives::default())), ..self }
+    }
+
+    /// How many drafted tokens the last call of [`Sampler::generate`] with
+    /// `sample.draft` kept; `None` before one.
+    pub fn acceptance(&self) -> Option<Acceptance> {
+        self.acceptance.get()
     }
 
     /// This sampler, never drawing `ids`: a tokenizer's `<bos>` and `<pad>`, which
@@ -48,7 +74,8 @@ impl<'a> Sampler<'a> {
 
     /// Generates `options.num` continuations of `prompt`. Each result is the prompt
     /// followed by the new tokens, up to and including `eos` when one was drawn.
-    /// `on_token` is called after every step.
+    /// `on_token` is called after every step; with `sample.draft`, whose rows are drawn
+    /// one after another, after every token of each row.
     ///
     /// A prompt longer than `block_size` is kept whole in the results; the model sees
     /// its last `block_size` tokens. With the KV cache the prefix is never recomputed
@@ -108,30 +135,73 @@ impl<'a> Sampler<'a> {
             never: self.never,
         };
         let vocab = self.model.vocab_size() as usize;
-        let mut run = |steps: &mut dyn Steps| draw_all(steps, &window, vocab, prompt, eos, options, on_token);
-        let rows = if decoder == Decoder::Libtorch {
-            let mut steps = TorchSteps::new(self.model, self.device, options.num, threads);
-            tch::no_grad(|| run(&mut steps))?
-        } else {
-            let model = match self.native.get() {
-                Some(m) => m,
-                None => {
-                    let m = tch::no_grad(|| NativeModel::new(self.model))?;
-                    self.native.get_or_init(|| m)
+        let draft = match &options.draft {
+            None => None,
+            Some(_) if window.frames.is_some() => {
+                let reason = "does not work with frames (video) yet: sample without it".to_string();
+                return Err(SampleError::BadOption { key: "draft", reason });
+            }
+            Some(DraftChoice::Ngram) => Some(None),
+            Some(DraftChoice::Run(path)) => {
+                let Some((model, natives)) = &self.draft else {
+                    let reason = format!("names the run {}, but no draft model was loaded", path.display());
+                    return Err(SampleError::BadOption { key: "draft", reason });
+                };
+                if model.vocab_size() != self.model.vocab_size() {
+                    let reason = format!(
+                        "{} has a vocabulary of {} ids, the model {}: a draft needs the same tokenizer",
+                        path.display(),
+                        model.vocab_size(),
+                        self.model.vocab_size()
+                    );
+                    return Err(SampleError::BadOption { key: "draft", reason });
                 }
+                Some(Some((*model, natives)))
+            }
+        };
+        // With a draft model, its context and whether its cache rolls.
+        let shape =
+            draft.map(|d| d.map(|(m, _)| (m.config().block_size as usize, m.config().positions == Positions::Rope)));
+        let mut draw = |make: &Make<'_>, make_draft: Option<&Make<'_>>| {
+            let draft = shape.map(|s| match (s, make_draft) {
+                (Some((block, rolling)), Some(make)) => DraftMaker::Model { make, block, rolling },
+                _ => DraftMaker::Ngram,
+            });
+            draw_rows(make, draft, &window, vocab, prompt, eos, options, on_token)
+        };
+        let (rows, acceptance) = if decoder == Decoder::Native {
+            let model = self.native.get(self.model, options.weights)?;
+            let draft_model = match draft {
+                Some(Some((m, natives))) => Some(natives.get(m, options.weights)?),
+                _ => None,
             };
-            let mut steps = NativeSteps { cache: model.new_cache(options.num), model, threads };
+            let make = native_steps(model, threads);
+            let make_draft = draft_model.map(|m| native_steps(m, threads));
+            let mut go = || draw(&make, make_draft.as_ref().map(|m| m as &Make<'_>));
             if threads > 1 {
                 // The whole loop runs inside the pool, so that splitting a step's work
                 // between its threads costs no wake-up of the calling thread.
                 let pool = rayon::ThreadPoolBuilder::new().num_threads(threads).build().map_err(|e| {
                     SampleError::BadOption { key: "threads", reason: format!("cannot start them: {e}") }
                 })?;
-                pool.install(|| run(&mut steps))?
+                pool.install(go)?
             } else {
-                run(&mut steps)?
+                go()?
             }
+        } else {
+            let device = self.device;
+            let torch = |m: &'a Gpt| {
+                move |rows: usize| -> Result<Box<dyn Steps + 'a>, SampleError> {
+                    Ok(Box::new(TorchSteps::new(m, device, rows, threads)))
+                }
+            };
+            let make = torch(self.model);
+            let make_draft = draft.flatten().map(|(m, _)| torch(m));
+            tch::no_grad(|| draw(&make, make_draft.as_ref().map(|m| m as &Make<'_>)))?
         };
+        if acceptance.is_some() {
+            self.acceptance.set(acceptance);
+        }
         Ok(rows
             .into_iter()
             .map(|mut out| {
@@ -199,6 +269,64 @@ impl<'a> Sampler<'a> {
     }
 }
 
+/// Makes native decoders of `model` on `threads` threads.
+fn native_steps<'m>(
+    model: &'m NativeModel,
+    threads: usize,
+) -> impl Fn(usize) -> Result<Box<dyn Steps + 'm>, SampleError> + Sync + 'm {
+    move |rows| Ok(Box::new(NativeSteps { cache: model.new_cache(rows), model, threads }))
+}
+
+/// Makes a decoder for a batch of rows.
+type Make<'m> = dyn Fn(usize) -> Result<Box<dyn Steps + 'm>, SampleError> + 'm;
+
+/// The draft that [`draw_rows`] makes.
+enum DraftMaker<'d, 'm> {
+    /// Prompt lookup.
+    Ngram,
+    /// A draft model: what makes its decoder, its context, whether its cache rolls.
+    Model { make: &'d Make<'m>, block: usize, rolling: bool },
+}
+
+/// Draws every row: all in one batch, or with a draft one at a time; returns the rows
+/// and, with a draft, how its proposals fared.
+#[allow(clippy::too_many_arguments)]
+fn draw_rows(
+    make: &Make<'_>,
+    draft: Option<DraftMaker<'_, '_>>,
+    window: &Window,
+    vocab: usize,
+    prompt: &[u32],
+    eos: Option<u32>,
+    options: &SampleOptions,
+    on_token: &mut (dyn FnMut() + Send),
+) -> Result<(Vec<Vec<u32>>, Option<Acceptance>), SampleError> {
+    let Some(draft) = draft else {
+        let mut steps = make(options.num)?;
+        return Ok((draw_all(&mut *steps, window, vocab, prompt, eos, options, on_token)?, None));
+    };
+    let mut target = make(1)?;
+    let mut draft_steps = match draft {
+        DraftMaker::Model { make, block, rolling } => Some((make(1)?, (block, rolling))),
+        DraftMaker::Ngram => None,
+    };
+    let mut rng = StdRng::seed_from_u64(options.seed);
+    let mut stats = Acceptance::default();
+    let constrain = |row: &[u32], logits: &mut [f32]| constrain(window, prompt.len(), eos, options, row, logits);
+    let mut rows = Vec::with_capacity(options.num);
+    for _ in 0..options.num {
+        let mut draft = match &mut draft_steps {
+            Some((steps, (block, rolling))) => Draft::Model(DraftModel::new(&mut **steps, *block, *rolling)),
+            None => Draft::Ngram,
+        };
+        let (target, draft) = (&mut *target, &mut draft);
+        rows.push(draw_row(
+            target, window, draft, vocab, prompt, eos, options, &constrain, &mut rng, &mut stats, on_token,
+        )?);
+    }
+    Ok((rows, Some(stats)))
+}
+
 /// The sampling loop: `options.num` rows continuing `prompt`, drawn step by step until
 /// `options.max_tokens` or until every row has drawn `eos`.
 fn draw_all(
@@ -214,7 +342,7 @@ fn draw_all(
     let mut rng = StdRng::seed_from_u64(options.seed);
     let mut rows: Vec<Vec<u32>> = vec![prompt.to_vec(); n];
     let mut done = vec![false; n];
-    for step in 0..options.max_tokens {
+    for _ in 0..options.max_tokens {
         let (start, count) = window.next_feed(steps, rows[0].len());
         let tokens: Vec<u32> = rows.iter().flat_map(|r| r[start..start + count].iter().copied()).collect();
         let mut logits = steps.feed(&tokens, count)?; // (N, V)
@@ -223,15 +351,7 @@ fn draw_all(
             if let (Some(f), Some(start)) = (&window.frames, at_frame_start) {
                 f.constrain(row, start, eos);
             }
-            if let Some(grammar) = window.grammar {
-                grammar.mask(&rows[i], row);
-            }
-            for &id in window.never.iter().filter(|&&id| (id as usize) < vocab) {
-                row[id as usize] = f32::NEG_INFINITY;
-            }
-            if let Some(e) = eos.filter(|&e| step < options.min_tokens && (e as usize) < vocab) {
-                row[e as usize] = f32::NEG_INFINITY;
-            }
+            constrain(window, prompt.len(), eos, options, &rows[i], row);
             let next = draw(row, options, &mut rng);
             // Finished rows keep the batch rectangular; their tokens are dropped by the caller.
             rows[i].push(next);
@@ -243,6 +363,51 @@ fn draw_all(
         }
     }
     Ok(rows)
+}
+
+/// Masks in `logits` (V,) what may not follow `row`, a continuation of a prompt of
+/// `prompt` tokens: what the grammar forbids, the ids never drawn, and `eos` before
+/// `min_tokens` new tokens.
+fn constrain(
+    window: &Window,
+    prompt: usize,
+    eos: Option<u32>,
+    options: &SampleOptions,
+    row: &[u32],
+    logits: &mut [f32],
+) {
+    let vocab = logits.len();
+    if let Some(grammar) = window.grammar {
+        grammar.mask(row, logits);
+    }
+    for &id in window.never.iter().filter(|&&id| (id as usize) < vocab) {
+        logits[id as usize] = f32::NEG_INFINITY;
+    }
+    if let Some(e) = eos.filter(|&e| row.len() - prompt < options.min_tokens && (e as usize) < vocab) {
+        logits[e as usize] = f32::NEG_INFINITY;
+    }
+}
+
+/// The native decoder's copies of a model, one per [`Weights`], each made on first use.
+#[derive(Default)]
+struct Natives {
+    f32: OnceCell<NativeModel>,
+    int8: OnceCell<NativeModel>,
+}
+
+impl Natives {
+    /// The copy of `model` with `weights`.
+    fn get(&self, model: &Gpt, weights: Weights) -> Result<&NativeModel, SampleError> {
+        let cell = match weights {
+            Weights::F32 => &self.f32,
+            Weights::Int8 => &self.int8,
+        };
+        if let Some(m) = cell.get() {
+            return Ok(m);
+        }
+        let m = tch::no_grad(|| NativeModel::new(model, weights))?;
+        Ok(cell.get_or_init(|| m))
+    }
 }
 
 #[cfg(test)]

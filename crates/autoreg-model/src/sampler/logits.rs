@@ -10,6 +10,18 @@ pub(super) fn draw(logits: &mut [f32], options: &SampleOptions, rng: &mut StdRng
     if options.temperature == 0.0 {
         return argmax(logits);
     }
+    pick(&distribution(logits, options), rng)
+}
+
+/// The distribution that [`draw`] draws from (V,): the softmax of the logits after
+/// temperature, top-k and top-p; for temperature 0, all of it on the first largest
+/// logit. Overwrites `logits`.
+pub(super) fn distribution(logits: &mut [f32], options: &SampleOptions) -> Vec<f32> {
+    if options.temperature == 0.0 {
+        let mut one = vec![0.0; logits.len()];
+        one[argmax(logits) as usize] = 1.0;
+        return one;
+    }
     let t = options.temperature as f32;
     logits.iter_mut().for_each(|v| *v /= t);
     // k is clamped in usize, so that a huge k keeps every token.
@@ -32,7 +44,12 @@ pub(super) fn draw(logits: &mut [f32], options: &SampleOptions, rng: &mut StdRng
             covered += f64::from(probs[i]);
         }
     }
-    let probs = softmax(logits);
+    softmax(logits)
+}
+
+/// One index of `probs` (V,), drawn in proportion to its values (which need not sum to
+/// exactly 1).
+pub(super) fn pick(probs: &[f32], rng: &mut StdRng) -> u32 {
     let total: f32 = probs.iter().sum();
     let mut u = rng.random::<f32>() * total;
     let last = probs.iter().rposition(|&p| p > 0.0).unwrap_or(0);
@@ -46,7 +63,7 @@ pub(super) fn draw(logits: &mut [f32], options: &SampleOptions, rng: &mut StdRng
 }
 
 /// The first index of the largest value.
-fn argmax(values: &[f32]) -> u32 {
+pub(super) fn argmax(values: &[f32]) -> u32 {
     let mut best = 0;
     for (i, v) in values.iter().enumerate() {
         if *v > values[best] {

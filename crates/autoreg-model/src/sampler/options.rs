@@ -1,8 +1,10 @@
 //! What to draw: `[sample]`, its checks, its overrides on the command line, and why
 //! sampling could not start.
 
+use crate::native::Weights;
 use serde::{Deserialize, Serialize};
 use std::fmt;
+use std::path::PathBuf;
 use std::str::FromStr;
 use tch::Device;
 
@@ -42,6 +44,52 @@ impl fmt::Display for Decoder {
     }
 }
 
+/// What proposes tokens for speculative decoding.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub enum DraftChoice {
+    /// Prompt lookup: the tokens that followed the latest earlier occurrence of the
+    /// context's last few tokens.
+    Ngram,
+    /// A smaller model of the same tokenizer: an autoreg run directory.
+    Run(PathBuf),
+}
+
+impl FromStr for DraftChoice {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "" => Err("an empty draft: expected \"ngram\" or a run directory".into()),
+            "ngram" => Ok(Self::Ngram),
+            run => Ok(Self::Run(PathBuf::from(run))),
+        }
+    }
+}
+
+impl TryFrom<String> for DraftChoice {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Self, String> {
+        s.parse()
+    }
+}
+
+impl From<DraftChoice> for String {
+    fn from(d: DraftChoice) -> String {
+        d.to_string()
+    }
+}
+
+impl fmt::Display for DraftChoice {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Ngram => f.write_str("ngram"),
+            Self::Run(path) => write!(f, "{}", path.display()),
+        }
+    }
+}
+
 /// `[sample]`: how to draw tokens. Every field can be overridden on the command line.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -68,6 +116,16 @@ pub struct SampleOptions {
     pub decoder: Decoder,
     /// CPU threads; 0 picks them by path (see [`SampleOptions::threads_for`]).
     pub threads: usize,
+    /// The native decoder's matrices: `"f32"`, or `"int8"` (quantized when the run is
+    /// loaded, never saved).
+    pub weights: Weights,
+    /// Speculative decoding: `"ngram"` or a draft run's directory proposes
+    /// `draft_tokens` tokens, and one batched step of the model accepts or rejects them
+    /// so that samples follow the model's distribution exactly. Rows are then drawn
+    /// one at a time.
+    pub draft: Option<DraftChoice>,
+    /// Tokens the draft proposes per step.
+    pub draft_tokens: usize,
 }
 
 impl Default for SampleOptions {
@@ -83,6 +141,9 @@ impl Default for SampleOptions {
             kv_cache: true,
             decoder: Decoder::Auto,
             threads: 0,
+            weights: Weights::F32,
+            draft: None,
+            draft_tokens: 4,
         }
     }
 }
@@ -116,6 +177,9 @@ impl SampleOptions {
     /// Most samples `num` may ask for: they are drawn together, in one batch.
     pub const MAX_NUM: usize = 1 << 16;
 
+    /// Most tokens a draft may propose per step (`draft_tokens`).
+    pub const MAX_DRAFT: usize = 16;
+
     /// Most new tokens `max_tokens` may ask for per sample (2^24: 35 minutes of 8 kHz
     /// sound, 16 MB of text; hours of sampling even for a small model).
     pub const MAX_TOKENS: usize = 1 << 24;
@@ -147,13 +211,22 @@ impl SampleOptions {
         if self.threads > MAX_THREADS {
             return bad("threads", &format!("must be at most {MAX_THREADS} (0 picks them by path)"));
         }
+        if self.weights == Weights::Int8 && self.decoder == Decoder::Libtorch {
+            return bad("weights", "= \"int8\" runs on the native decoder only, not on libtorch");
+        }
+        if !(1..=Self::MAX_DRAFT).contains(&self.draft_tokens) {
+            return bad("draft_tokens", &format!("must be from 1 to {}", Self::MAX_DRAFT));
+        }
+        if self.draft.is_some() && !self.kv_cache {
+            return bad("draft", "needs the KV cache: speculative decoding rolls it back");
+        }
         Ok(())
     }
 
     /// The decoder that runs for a model on `device`.
     pub fn decoder_for(&self, device: Device) -> Decoder {
         match self.decoder {
-            Decoder::Auto if device == Device::Cpu => Decoder::Native,
+            Decoder::Auto if device == Device::Cpu || self.weights == Weights::Int8 => Decoder::Native,
             Decoder::Auto => Decoder::Libtorch,
             chosen => chosen,
         }
@@ -211,6 +284,16 @@ pub struct SampleOverrides {
     /// libtorch's own choice for libtorch).
     #[arg(long, value_name = "N")]
     pub threads: Option<usize>,
+    /// The native decoder's weights: `f32`, or `int8` (quantized at load).
+    #[arg(long, value_name = "WEIGHTS")]
+    pub weights: Option<Weights>,
+    /// Speculative decoding with a draft: `ngram` (prompt lookup) or a smaller run of
+    /// the same tokenizer.
+    #[arg(long, value_name = "ngram|RUN")]
+    pub draft: Option<DraftChoice>,
+    /// Tokens the draft proposes per step.
+    #[arg(long, value_name = "K")]
+    pub draft_tokens: Option<usize>,
 }
 
 impl SampleOverrides {
@@ -228,6 +311,9 @@ impl SampleOverrides {
             "kv_cache" => (self.no_kv_cache, "--no-kv-cache"),
             "decoder" => (self.decoder.is_some(), "--decoder"),
             "threads" => (self.threads.is_some(), "--threads"),
+            "weights" => (self.weights.is_some(), "--weights"),
+            "draft" => (self.draft.is_some(), "--draft"),
+            "draft_tokens" => (self.draft_tokens.is_some(), "--draft-tokens"),
             _ => return None,
         };
         given.then_some(flag)
@@ -248,6 +334,9 @@ impl SampleOptions {
             kv_cache: !overrides.no_kv_cache && self.kv_cache,
             decoder: overrides.decoder.unwrap_or(self.decoder),
             threads: overrides.threads.unwrap_or(self.threads),
+            weights: overrides.weights.unwrap_or(self.weights),
+            draft: overrides.draft.clone().or_else(|| self.draft.clone()),
+            draft_tokens: overrides.draft_tokens.unwrap_or(self.draft_tokens),
         }
     }
 }

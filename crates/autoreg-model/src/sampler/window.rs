@@ -81,7 +81,7 @@ mod tests {
     use super::*;
     use crate::sampler::testing::{model, opts};
     use crate::sampler::{Decoder, SampleError, SampleOptions, Sampler};
-    use crate::{Gpt, ModelConfig, Positions};
+    use crate::{Gpt, ModelConfig, Positions, Readout};
     use tch::{Device, Kind, nn};
 
     #[test]
@@ -123,7 +123,10 @@ mod tests {
         fn drop_oldest(&mut self) {
             (self.from, self.len) = (self.from + 1, self.len - 1);
         }
-        fn feed(&mut self, _tokens: &[u32], t: usize) -> Result<Vec<f32>, SampleError> {
+        fn drop_newest(&mut self, n: usize) {
+            self.len -= n;
+        }
+        fn feed_for(&mut self, _tokens: &[u32], t: usize, _: Readout) -> Result<Vec<f32>, SampleError> {
             self.len += t;
             Ok(Vec::new())
         }

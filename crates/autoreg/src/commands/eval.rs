@@ -7,8 +7,9 @@ use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, bail};
 use autoreg_data::TokenStore;
 use autoreg_data::{Dataset, SourceSpan};
+use autoreg_model::NativeModel;
 use autoreg_tokens::{Parts, write_atomic};
-use autoreg_train::{Baseline, Evaluation, baseline_nats, evaluate};
+use autoreg_train::{Baseline, Evaluation, Scorer, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
@@ -36,21 +37,31 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     }
     let config = &run.config;
     let data = prepare::reload(config, run.dir.path(), &run.tokenizer, &Bar::new())?;
-    if data.sources.is_empty() { one_source(args, &run, &data) } else { by_source(args, &run, &data) }
+    // `--weights`: through the native decoder, its matrices so kept.
+    let native = args
+        .weights
+        .map(|w| NativeModel::new(&run.model, w).with_context(|| format!("--weights {w}: cannot copy the weights")))
+        .transpose()?;
+    let scorer = match &native {
+        Some(native) => Scorer::Native(native),
+        None => Scorer::Torch(run.device),
+    };
+    if data.sources.is_empty() { one_source(args, &run, &data, scorer) } else { by_source(args, &run, &data, scorer) }
 }
 
 /// The table of a run of one source.
-fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluation> {
+fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset, scorer: Scorer<'_>) -> Result<Evaluation> {
     let tok = run.tokenizer.pipeline();
     let config = &run.config;
     let batch = config.train.batch_size.max(1) as usize;
     let block = run.model.config().block_size as usize;
     let stride = args.stride.unwrap_or(block / 2).clamp(1, block);
-    let e = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch, Some(stride));
+    let e = evaluate(&run.model, scorer, &data.val, data.windows, tok, batch, Some(stride));
     let place = format!(
-        "{} (step {}): validation split of {} documents, {} predicted tokens",
+        "{} (step {}{}): validation split of {} documents, {} predicted tokens",
         run.dir.path().display(),
         run.checkpoint.state.step,
+        weights_note(args),
         e.documents,
         e.tokens
     );
@@ -69,7 +80,7 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
         print_header();
         rows.push(row("transformer, frame windows", e.loss * e.tokens as f64, e.tokens, &data.val, &units));
     } else {
-        let restarts = evaluate(&run.model, &data.val, data.windows, tok, run.device, batch, None);
+        let restarts = evaluate(&run.model, scorer, &data.val, data.windows, tok, batch, None);
         println!(
             "{place}; windows of {block} tokens advancing by {stride} (a token past the first window has at least {} \
              before it), and windows that restart",
@@ -121,10 +132,15 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evalua
     Ok(e)
 }
 
+/// `, weights W on the native decoder` when `--weights` was given.
+fn weights_note(args: &EvalArgs) -> String {
+    args.weights.map(|w| format!(", {w} weights on the native decoder")).unwrap_or_default()
+}
+
 /// The table of a run of several sources: per source, the transformer and the
 /// baselines fitted on that source's training documents, per token, per document and
 /// per unit of the source's modality (counted in each document's last segment).
-fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluation> {
+fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset, scorer: Scorer<'_>) -> Result<Evaluation> {
     let tok = run.tokenizer.pipeline();
     let parts = tok.parts().ok_or_else(|| anyhow::anyhow!("a run of several sources needs a mixture"))?;
     let batch = run.config.train.batch_size.max(1) as usize;
@@ -136,7 +152,7 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
         .iter()
         .map(|span| {
             let val = data.val.slice(span.val.clone());
-            evaluate(&run.model, &val, span.windows, tok, run.device, batch, Some(stride))
+            evaluate(&run.model, scorer, &val, span.windows, tok, batch, Some(stride))
         })
         .collect();
     let tokens: usize = each.iter().map(|e| e.tokens).sum();
@@ -144,10 +160,11 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset) -> Result<Evaluat
     let documents = each.iter().map(|e| e.documents).sum();
     let all = Evaluation { documents, tokens, loss: nats / tokens.max(1) as f64, per_unit: None };
     println!(
-        "{} (step {}): validation split of {} documents, {} predicted tokens; windows of {block} tokens advancing by \
-         {stride}",
+        "{} (step {}{}): validation split of {} documents, {} predicted tokens; windows of {block} tokens advancing \
+         by {stride}",
         run.dir.path().display(),
         run.checkpoint.state.step,
+        weights_note(args),
         all.documents,
         all.tokens
     );

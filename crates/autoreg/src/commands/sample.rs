@@ -1,6 +1,7 @@
 //! `autoreg sample`.
 
 use super::interactive;
+use crate::cli::ModelArgs;
 use crate::cli::SampleArgs;
 use crate::errors::error_line;
 use crate::page::write_report;
@@ -8,10 +9,11 @@ use crate::prepare;
 use crate::run::samples::{SampleRecord, SampleSet, record_samples};
 use crate::run::{LoadedRun, load_run};
 use anyhow::{Context, Result, anyhow, bail};
-use autoreg_model::{SampleError, SampleOptions, SampleOverrides, Sampler};
+use autoreg_model::{DraftChoice, SampleError, SampleOptions, SampleOverrides, Sampler};
 use autoreg_tokens::{FrameLayout, Parts, Pipeline, SegmentRules, Source, write_atomic};
 use indicatif::{ProgressBar, ProgressStyle};
 use std::path::{Path, PathBuf};
+use std::time::Instant;
 use tch::Tensor;
 
 /// Generates samples from a run and writes them as files; returns their paths.
@@ -27,6 +29,11 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
     let options = run.config.sample.with(&overrides);
     // Before any size is derived from them (frames) or allocated.
     options.validate().map_err(|e| flag_error(e, args))?;
+    let draft = match &options.draft {
+        Some(DraftChoice::Run(dir)) => Some(load_draft(&run, dir, args)?),
+        _ => None,
+    };
+    let run = Runs { run: &run, draft: draft.as_ref() };
     let target = match &args.modality {
         Some(kind) => Some(segment_target(&run, kind)?),
         None => None,
@@ -61,7 +68,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
                 Some(layout) => frame_options(&prompt, layout, args, options)?,
                 None => options,
             };
-            rows.push(generate(&run, &prompt, frames, rules.as_ref(), &options, args)?);
+            rows.push(generate(run, &prompt, frames, rules.as_ref(), &options, args)?);
         }
         create_out(&args.out)?;
         for (class, samples) in classes.iter().zip(&rows) {
@@ -121,7 +128,7 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
             Some(layout) => frame_options(&prompt, layout, args, options)?,
             None => options,
         };
-        let samples = generate(&run, &prompt, frames, rules.as_ref(), &options, args)?;
+        let samples = generate(run, &prompt, frames, rules.as_ref(), &options, args)?;
         create_out(&args.out)?;
         for (i, tokens) in samples.iter().enumerate() {
             let name = if samples.len() == 1 { stem.clone() } else { format!("{stem}-{i}") };
@@ -435,17 +442,65 @@ fn report_set(out: &Path, samples: &[SampleRecord]) {
     }
 }
 
+/// The run sampled, and the draft run of `--draft RUN`.
+#[derive(Clone, Copy)]
+struct Runs<'r> {
+    run: &'r LoadedRun,
+    draft: Option<&'r LoadedRun>,
+}
+
+impl std::ops::Deref for Runs<'_> {
+    type Target = LoadedRun;
+
+    fn deref(&self) -> &LoadedRun {
+        self.run
+    }
+}
+
+/// The run that `sample.draft` names, on the same device, refused unless its tokenizer
+/// is `run`'s.
+fn load_draft(run: &LoadedRun, dir: &Path, args: &SampleArgs) -> Result<LoadedRun> {
+    let flag = args.overrides.flag("draft").unwrap_or("sample.draft");
+    let draft =
+        load_run(&ModelArgs { run_dir: dir.to_path_buf(), checkpoint: Default::default(), device: args.model.device })
+            .with_context(|| format!("{flag} {}: cannot load the draft run", dir.display()))?;
+    if draft.device != run.device {
+        bail!(
+            "{flag} {}: the draft is on {:?}, the run on {:?}: give both one device with --device",
+            dir.display(),
+            draft.device,
+            run.device
+        );
+    }
+    let read = |path: PathBuf| -> Result<serde_json::Value> {
+        let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+        serde_json::from_str(&text).with_context(|| format!("{} is not JSON", path.display()))
+    };
+    if read(draft.dir.tokenizer_path())? != read(run.dir.tokenizer_path())? {
+        bail!(
+            "{flag} {}: its tokenizer ({}) is not this run's ({}): a draft must share the tokenizer",
+            dir.display(),
+            draft.dir.tokenizer_path().display(),
+            run.dir.tokenizer_path().display()
+        );
+    }
+    Ok(draft)
+}
+
 /// Draws samples continuing `prompt`, of `frames` when the run's windows are frames,
-/// within a mixture's segments by `rules`, with a progress bar on a terminal.
+/// within a mixture's segments by `rules`, with a progress bar on a terminal; prints
+/// the speed, and with a draft how many of its tokens were kept.
 fn generate(
-    run: &LoadedRun,
+    run: Runs<'_>,
     prompt: &[u32],
     frames: Option<FrameLayout>,
     rules: Option<&SegmentRules<'_>>,
     options: &SampleOptions,
     args: &SampleArgs,
 ) -> Result<Vec<Vec<u32>>> {
-    let bar = if interactive() { ProgressBar::new(options.max_tokens as u64) } else { ProgressBar::hidden() };
+    // With a draft, rows are drawn one after another and the bar counts every token.
+    let rows = if options.draft.is_some() { options.num } else { 1 };
+    let bar = if interactive() { ProgressBar::new((options.max_tokens * rows) as u64) } else { ProgressBar::hidden() };
     bar.set_style(
         ProgressStyle::with_template("sampling {bar:30} {pos}/{len} tokens {per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
@@ -457,10 +512,27 @@ fn generate(
         Some(rules) => sampler.with_grammar(rules),
         None => sampler,
     };
+    let sampler = match run.draft {
+        Some(draft) => sampler.with_draft(&draft.model),
+        None => sampler,
+    };
     let eos = specials.eos;
+    let start = Instant::now();
     let samples =
         sampler.generate(prompt, Some(eos), frames, options, &mut || bar.inc(1)).map_err(|e| flag_error(e, args))?;
+    let seconds = start.elapsed().as_secs_f64();
     bar.finish_and_clear();
+    let new: usize = samples.iter().map(|s| s.len() - prompt.len()).sum();
+    eprintln!("sampled {new} tokens in {seconds:.2} s: {:.0} tokens/s", new as f64 / seconds.max(1e-9));
+    if let (Some(a), Some(draft)) = (sampler.acceptance(), &options.draft) {
+        eprintln!(
+            "draft {draft}: {} of {} drafted tokens accepted ({:.0}%), {:.2} tokens per step of the model",
+            a.accepted,
+            a.proposed,
+            100.0 * a.rate(),
+            a.tokens_per_step()
+        );
+    }
     Ok(samples)
 }
 
