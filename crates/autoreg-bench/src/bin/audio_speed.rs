@@ -1,7 +1,8 @@
 //! Real-time factor of audio generation: seconds of 8 kHz audio generated per second of
 //! wall time, decoding to samples included, for models of `configs/spoken-digits.toml`'s
 //! shape (random weights: the cost does not depend on them), at batch 1 and batch 8, on
-//! the native CPU decoder (its default threads: every core) and on the libtorch path:
+//! the native CPU decoder (its default threads: every core) with f32 and with int8
+//! weights, and on the libtorch path:
 //!
 //! - the reference: sample tokens (8-bit mu-law, 8,000 ids per second) with the context
 //!   the sample-level config had (512 ids);
@@ -16,7 +17,7 @@
 use anyhow::{Context, Result, bail};
 use autoreg::{Config, SavedTokenizer};
 use autoreg_bench::{agreement, project_root};
-use autoreg_model::{Decoder, Gpt, ModelConfig, SampleOptions, Sampler};
+use autoreg_model::{Decoder, Gpt, ModelConfig, SampleOptions, Sampler, Weights};
 use autoreg_tokens::Pipeline;
 use std::path::PathBuf;
 use std::time::Instant;
@@ -53,20 +54,23 @@ fn main() -> Result<()> {
         config.model.n_layer, config.model.n_embd, config.model.n_head, config.model.positions
     );
     let reference = ModelConfig { block_size: 512, ..config.model.clone() };
-    let sample_rtf = measure("sample tokens (mu-law)", samples.pipeline(), &reference, 8000.0, seconds)?;
+    let [sample_rtf, sample_int8] = measure("sample tokens (mu-law)", samples.pipeline(), &reference, 8000.0, seconds)?;
     let per_second = coded.codec().and_then(|c| c.codes_per_second()).unwrap_or(0.0);
-    let codec_rtf = measure("codec codes", coded.pipeline(), &config.model, per_second, seconds)?;
+    let [codec_rtf, codec_int8] = measure("codec codes", coded.pipeline(), &config.model, per_second, seconds)?;
     println!(
-        "\nreal-time factor at batch 1, native decoder: codec {codec_rtf:.1}, sample tokens {sample_rtf:.2} ({:.0}x)",
-        codec_rtf / sample_rtf
+        "\nreal-time factor at batch 1, native decoder: codec {codec_rtf:.1}, sample tokens {sample_rtf:.2} ({:.0}x); \
+         int8 weights: codec {codec_int8:.1} ({:.2}x f32), sample tokens {sample_int8:.2} ({:.2}x f32)",
+        codec_rtf / sample_rtf,
+        codec_int8 / codec_rtf,
+        sample_int8 / sample_rtf
     );
     Ok(())
 }
 
 /// Times `seconds` of audio at `per_second` ids per second from a random model of
 /// `model`'s shape over `tok`'s ids, at batch 1 and 8 on both decoders; returns the
-/// real-time factor at batch 1 on the native decoder.
-fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, seconds: f64) -> Result<f64> {
+/// real-time factors at batch 1 on the native decoder, f32 and int8.
+fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, seconds: f64) -> Result<[f64; 2]> {
     let prompt = tok.class_prompt(3)?;
     tch::manual_seed(1337);
     let vs = VarStore::new(Device::Cpu);
@@ -79,9 +83,9 @@ fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, 
         model.block_size,
         model.block_size as f64 / per_second
     );
-    let run = |num: usize, decoder: Decoder| -> Result<Timing> {
+    let run = |num: usize, decoder: Decoder, weights: Weights| -> Result<Timing> {
         // EOS is not a stop here, so every row generates all its tokens.
-        let options = SampleOptions { num, max_tokens, seed: 7, decoder, ..Default::default() };
+        let options = SampleOptions { num, max_tokens, seed: 7, decoder, weights, ..Default::default() };
         let start = Instant::now();
         let samples = sampler.generate(&prompt, None, None, &options, &mut || {})?;
         for row in &samples {
@@ -91,13 +95,14 @@ fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, 
     };
     let native_threads = SampleOptions::default().threads_for(Decoder::Native);
     let paths = [
-        (format!("native, {native_threads} threads"), Decoder::Native),
-        (format!("libtorch, {} threads", tch::get_num_threads()), Decoder::Libtorch),
+        (format!("native, {native_threads} threads"), Decoder::Native, Weights::F32),
+        (format!("native int8, {native_threads} threads"), Decoder::Native, Weights::Int8),
+        (format!("libtorch, {} threads", tch::get_num_threads()), Decoder::Libtorch, Weights::F32),
     ];
-    let mut batch1 = 0.0;
+    let mut batch1 = [0.0; 2];
     for num in [1, 8] {
-        let timings = paths.iter().map(|(_, d)| run(num, *d)).collect::<Result<Vec<_>>>()?;
-        for ((label, _), t) in paths.iter().zip(&timings) {
+        let timings = paths.iter().map(|(_, d, w)| run(num, *d, *w)).collect::<Result<Vec<_>>>()?;
+        for ((label, ..), t) in paths.iter().zip(&timings) {
             println!(
                 "  batch {num}  {label:<20} {:7.2} s wall  {:8.0} ids/s  RTF per stream {:7.3}  all streams {:7.3}",
                 t.secs,
@@ -106,9 +111,9 @@ fn measure(what: &str, tok: Pipeline<'_>, model: &ModelConfig, per_second: f64, 
                 seconds * num as f64 / t.secs
             );
         }
-        println!("  batch {num}: native vs libtorch ids: {}", agreement(&timings[0].samples, &timings[1].samples));
+        println!("  batch {num}: native vs libtorch ids: {}", agreement(&timings[0].samples, &timings[2].samples));
         if num == 1 {
-            batch1 = seconds / timings[0].secs;
+            batch1 = [seconds / timings[0].secs, seconds / timings[1].secs];
         }
     }
     Ok(batch1)

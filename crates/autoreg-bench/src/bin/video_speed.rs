@@ -3,14 +3,15 @@
 //! them), on the native CPU decoder. The context slides by whole frames, so 40 frames
 //! should cost twice 20 (the target: at most 2.2x). Rotary positions keep their cache
 //! when a frame leaves it; learned positions rebuild it from the frames kept, which
-//! costs more per frame but the same at any length. Medians of 3 alternating runs.
+//! costs more per frame but the same at any length. Beside them, 20 frames with the
+//! native decoder's int8 weights. Medians of 3 alternating runs.
 //!
 //! `cargo run --release -p autoreg-bench --bin video_speed [-- --config configs/moving-mnist.toml]`
 
 use anyhow::{Context, Result, bail};
 use autoreg::Config;
 use autoreg_bench::{median, project_root};
-use autoreg_model::{Gpt, Positions, SampleOptions, Sampler};
+use autoreg_model::{Gpt, Positions, SampleOptions, Sampler, Weights};
 use autoreg_pixels::Colors;
 use autoreg_tokens::FrameLayout;
 use clap::Parser;
@@ -62,9 +63,10 @@ fn main() -> Result<()> {
         let vs = VarStore::new(Device::Cpu);
         let model = Gpt::new(&vs.root(), &model_config, vocab, Kind::Float);
         let sampler = Sampler::new(&model, Device::Cpu);
-        let time = |frames: usize| -> Result<f64> {
+        let time = |frames: usize, weights: Weights| -> Result<f64> {
             let new = frames * layout.len;
-            let options = SampleOptions { num: args.num, max_tokens: new, min_tokens: new, ..Default::default() };
+            let options =
+                SampleOptions { num: args.num, max_tokens: new, min_tokens: new, weights, ..Default::default() };
             let start = Instant::now();
             let out = sampler.generate(&[bos], Some(bos + 1), Some(layout), &options, &mut || {})?;
             let seconds = start.elapsed().as_secs_f64();
@@ -73,20 +75,25 @@ fn main() -> Result<()> {
             }
             Ok(seconds)
         };
-        let (mut twenty, mut forty) = (Vec::new(), Vec::new());
+        let (mut twenty, mut forty, mut int8) = (Vec::new(), Vec::new(), Vec::new());
         for _ in 0..REPEATS {
-            twenty.push(time(20)?);
-            forty.push(time(40)?);
+            twenty.push(time(20, Weights::F32)?);
+            forty.push(time(40, Weights::F32)?);
+            int8.push(time(20, Weights::Int8)?);
         }
-        let (twenty, forty) = (median(&mut twenty), median(&mut forty));
+        let (twenty, forty, int8) = (median(&mut twenty), median(&mut forty), median(&mut int8));
         let ratio = forty / twenty;
         println!(
             "  {positions:?} positions: 20 frames {:.2} s ({:.0} ms a frame), 40 frames {:.2} s ({:.0} ms a frame): \
-             {ratio:.2}x the time for 2x the frames",
+             {ratio:.2}x the time for 2x the frames; int8 weights: 20 frames {:.2} s ({:.0} ms a frame, {:.2}x f32's \
+             speed)",
             twenty,
             twenty * 1e3 / 20.0,
             forty,
-            forty * 1e3 / 40.0
+            forty * 1e3 / 40.0,
+            int8,
+            int8 * 1e3 / 20.0,
+            twenty / int8
         );
         ratios.push(ratio);
     }

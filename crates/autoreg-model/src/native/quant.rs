@@ -53,26 +53,28 @@ impl Q8Row {
     /// Quantizes `x` (d_in,), padded with zeros to whole groups.
     pub(crate) fn quantize(&mut self, x: &[f32]) {
         let groups = x.len().div_ceil(GROUP);
-        self.quants.clear();
         self.quants.resize(groups * GROUP, 0);
-        self.scales.clear();
-        for (g, chunk) in x.chunks(GROUP).enumerate() {
-            self.scales.push(quantize_group(chunk, &mut self.quants[g * GROUP..][..chunk.len()]));
+        self.scales.resize(groups, 0.0);
+        let mut padded = [0.0f32; GROUP];
+        for ((chunk, quants), scale) in x.chunks(GROUP).zip(self.quants.chunks_exact_mut(GROUP)).zip(&mut self.scales) {
+            padded[..chunk.len()].copy_from_slice(chunk);
+            padded[chunk.len()..].fill(0.0);
+            let quants: &mut [i8; GROUP] = quants.try_into().expect("a group is GROUP quants");
+            *scale = quantize_group(&padded, quants);
         }
     }
 }
 
-/// Quantizes `values` into `out` symmetrically (round to nearest, ties to even, ±127);
+/// Quantizes a group symmetrically (round to nearest, ties to even, ±127) into `out`;
 /// returns the scale, `max |v| / 127` (0 for a group of zeros, whose quants are all 0).
-/// Plain float and integer operations only, so that the loops vectorise (`round` is a
-/// call per value, and a saturating cast is scalar): adding 1.5 · 2^23 rounds, and
-/// leaves the integer in the float's low bits.
+/// Fixed sizes and plain float and integer operations only, so that the loops
+/// vectorise (`round` is a call per value, and a saturating cast is scalar): adding
+/// 1.5 · 2^23 rounds, and leaves the integer in the float's low bits.
 #[inline]
-fn quantize_group(values: &[f32], out: &mut [i8]) -> f32 {
+fn quantize_group(values: &[f32; GROUP], out: &mut [i8; GROUP]) -> f32 {
     const MAGIC: f32 = 12_582_912.0;
-    // The largest magnitude in 8 lanes, so that the loop vectorises.
     let mut lanes = [0.0f32; 8];
-    for chunk in values.chunks(8) {
+    for chunk in values.chunks_exact(8) {
         lanes.iter_mut().zip(chunk).for_each(|(m, v)| *m = m.max(v.abs()));
     }
     let max = lanes.iter().fold(0.0f32, |m, &v| m.max(v));
@@ -95,12 +97,14 @@ impl Q8Matrix {
         let mut scales = vec![0.0f32; blocks * groups * BLOCK];
         let mut offsets = vec![0i32; blocks * groups * BLOCK];
         let mut q = [0i8; GROUP];
+        let mut padded = [0.0f32; GROUP];
         for (o, row) in w.chunks_exact(d_in).enumerate() {
             let (b, lane) = (o / BLOCK, o % BLOCK);
             for (g, chunk) in row.chunks(GROUP).enumerate() {
-                q.fill(0);
+                padded[..chunk.len()].copy_from_slice(chunk);
+                padded[chunk.len()..].fill(0.0);
                 let cell = b * groups + g;
-                scales[cell * BLOCK + lane] = quantize_group(chunk, &mut q[..chunk.len()]);
+                scales[cell * BLOCK + lane] = quantize_group(&padded, &mut q);
                 offsets[cell * BLOCK + lane] = 128 * q.iter().map(|&v| i32::from(v)).sum::<i32>();
                 for (i, &v) in q.iter().enumerate() {
                     quants[cell * CELL + (i / 4) * BLOCK * 4 + lane * 4 + i % 4] = v;
@@ -138,7 +142,7 @@ impl Q8Matrix {
     }
 
     /// `y` (rows, d_out) = `xs` (rows) · Wᵀ, or `y +=` that when `accumulate`. With
-    /// VNNI, tiles of 4 rows by 2 blocks read each weight once for the 4 rows.
+    /// VNNI, tiles of up to 4 rows by 2 blocks read each weight once for their rows.
     pub(crate) fn gemm(&self, xs: &[Q8Row], y: &mut [f32], accumulate: bool) {
         assert_eq!(y.len(), xs.len() * self.d_out, "int8 product shapes");
         #[cfg(target_arch = "x86_64")]
@@ -148,23 +152,14 @@ impl Q8Matrix {
                 && is_x86_feature_detected!("avx512vnni")
                 && xs.iter().all(|x| x.quants.len() == self.padded_in())
             {
-                let blocks = self.d_out.div_ceil(BLOCK);
                 for (xs, y) in xs.chunks(4).zip(y.chunks_mut(4 * self.d_out)) {
-                    let Ok(xs) = <&[Q8Row; 4]>::try_from(xs) else {
-                        // Fewer than 4 rows left: one at a time.
-                        for (x, y) in xs.iter().zip(y.chunks_mut(self.d_out)) {
-                            self.gemv(x, 0, y, accumulate);
-                        }
-                        continue;
-                    };
-                    for b in (0..blocks).step_by(2) {
-                        // SAFETY: the CPU has the features; the rows are checked above.
-                        unsafe {
-                            if b + 1 < blocks {
-                                self.vnni_tile::<2>(xs, b, y, accumulate);
-                            } else {
-                                self.vnni_tile::<1>(xs, b, y, accumulate);
-                            }
+                    // SAFETY: the CPU has the features; the rows are checked above.
+                    unsafe {
+                        match xs {
+                            [a, b, c, d] => self.vnni_rows([a, b, c, d], y, accumulate),
+                            [a, b, c] => self.vnni_rows([a, b, c], y, accumulate),
+                            [a, b] => self.vnni_rows([a, b], y, accumulate),
+                            _ => self.gemv_vnni(&xs[0], 0, y, accumulate),
                         }
                     }
                 }
@@ -174,6 +169,17 @@ impl Q8Matrix {
         for (x, y) in xs.iter().zip(y.chunks_mut(self.d_out)) {
             self.gemv(x, 0, y, accumulate);
         }
+    }
+
+    /// The cells of the `N` blocks from block `b`, group `g`. A loop, not a closure: a
+    /// closure would not be inlined into the kernels, whose instruction sets it lacks.
+    #[inline(always)]
+    fn cells<const N: usize>(&self, b: usize, g: usize) -> [(&[i8], &[f32], &[i32]); N] {
+        let mut cells = [self.cell(b, g); N];
+        for (k, cell) in cells.iter_mut().enumerate().skip(1) {
+            *cell = self.cell(b + k, g);
+        }
+        cells
     }
 
     /// The cells of block `b`, group `g`: its quants, scales and offsets.
@@ -240,7 +246,7 @@ impl Q8Matrix {
         for g in 0..self.groups {
             let mut sums = [_mm512_setzero_si512(); N];
             let xq = x.quants[g * GROUP..][..GROUP].as_ptr();
-            let cells: [(&[i8], &[f32], &[i32]); N] = std::array::from_fn(|k| self.cell(b + k, g));
+            let cells = self.cells::<N>(b, g);
             for quad in 0..QUADS {
                 // SAFETY: the quad lies inside the group's GROUP bytes.
                 let xb = unsafe { xq.add(quad * 4).cast::<i32>().read_unaligned() };
@@ -267,21 +273,49 @@ impl Q8Matrix {
         }
     }
 
-    /// [`Q8Matrix::gemm`] of 4 rows over the `N` blocks from block `b`: `y` is the 4
-    /// rows' outputs, (4, d_out).
+    /// [`Q8Matrix::gemm`] of `R` rows, every block: `y` is their outputs, (R, d_out).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
-    unsafe fn vnni_tile<const N: usize>(&self, xs: &[Q8Row; 4], b: usize, y: &mut [f32], accumulate: bool) {
+    unsafe fn vnni_rows<const R: usize>(&self, xs: [&Q8Row; R], y: &mut [f32], accumulate: bool) {
+        let blocks = self.d_out.div_ceil(BLOCK);
+        for b in (0..blocks).step_by(2) {
+            // SAFETY: the features are this function's.
+            unsafe {
+                if b + 1 < blocks {
+                    self.vnni_tile::<R, 2>(xs, b, y, accumulate);
+                } else {
+                    self.vnni_tile::<R, 1>(xs, b, y, accumulate);
+                }
+            }
+        }
+    }
+
+    /// [`Q8Matrix::gemm`] of `R` rows over the `N` blocks from block `b`: `y` is the
+    /// rows' outputs, (R, d_out).
+    #[cfg(target_arch = "x86_64")]
+    #[target_feature(enable = "avx512f,avx512bw,avx512vnni,fma")]
+    unsafe fn vnni_tile<const R: usize, const N: usize>(
+        &self,
+        xs: [&Q8Row; R],
+        b: usize,
+        y: &mut [f32],
+        accumulate: bool,
+    ) {
         let flip = _mm512_set1_epi32(0x8080_8080u32 as i32);
-        let mut acc = [[_mm512_setzero_ps(); N]; 4];
+        let mut acc = [[_mm512_setzero_ps(); N]; R];
         for g in 0..self.groups {
-            let mut sums = [[_mm512_setzero_si512(); N]; 4];
-            let cells: [(&[i8], &[f32], &[i32]); N] = std::array::from_fn(|k| self.cell(b + k, g));
-            let xq: [&[i8]; 4] = std::array::from_fn(|r| &xs[r].quants[g * GROUP..][..GROUP]);
+            let mut sums = [[_mm512_setzero_si512(); N]; R];
+            let cells = self.cells::<N>(b, g);
+            let mut xq = [&xs[0].quants[..0]; R];
+            for (xq, x) in xq.iter_mut().zip(xs) {
+                *xq = &x.quants[g * GROUP..][..GROUP];
+            }
             for quad in 0..QUADS {
-                // SAFETY: a quad of a cell is BLOCK · 4 = 64 bytes inside it.
-                let w: [__m512i; N] =
-                    std::array::from_fn(|k| unsafe { _mm512_loadu_si512(cells[k].0.as_ptr().add(quad * 64).cast()) });
+                let mut w = [_mm512_setzero_si512(); N];
+                for (w, (quants, ..)) in w.iter_mut().zip(&cells) {
+                    // SAFETY: a quad of a cell is BLOCK · 4 = 64 bytes inside it.
+                    *w = unsafe { _mm512_loadu_si512(quants.as_ptr().add(quad * 64).cast()) };
+                }
                 for (sums, xq) in sums.iter_mut().zip(xq) {
                     // SAFETY: the quad lies inside the group's GROUP bytes.
                     let xb = unsafe { xq.as_ptr().add(quad * 4).cast::<i32>().read_unaligned() };
@@ -344,7 +378,7 @@ impl Q8Matrix {
         for g in 0..self.groups {
             let mut sums = [[_mm256_setzero_si256(); 2]; N];
             let xq = x.quants[g * GROUP..][..GROUP].as_ptr();
-            let cells: [(&[i8], &[f32], &[i32]); N] = std::array::from_fn(|k| self.cell(b + k, g));
+            let cells = self.cells::<N>(b, g);
             for quad in 0..QUADS {
                 // SAFETY: the quad lies inside the group's GROUP bytes.
                 let xb = _mm256_set1_epi32(unsafe { xq.add(quad * 4).cast::<i32>().read_unaligned() });

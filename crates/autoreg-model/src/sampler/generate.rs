@@ -237,10 +237,18 @@ impl<'a> Sampler<'a> {
     ) -> Result<(), SampleError> {
         let (host, device) = self.bytes_per_row(prompt, options);
         let on_host = self.device == Device::Cpu || decoder == Decoder::Native;
-        let per_row = if on_host { host + device } else { host };
-        // The native decoder copies the weights once.
+        // The native decoder copies the weights once. With a draft, rows are drawn one
+        // at a time: one row's cache (the draft's is smaller) serves them all.
         let vocab = self.model.vocab_size() as usize;
-        let fixed = if decoder == Decoder::Native { 4.0 * self.model.config().num_params(vocab) } else { 0.0 };
+        let mut fixed = if decoder == Decoder::Native { 4.0 * self.model.config().num_params(vocab) } else { 0.0 };
+        let per_row = match (on_host, options.draft.is_some()) {
+            (true, false) => host + device,
+            (true, true) => {
+                fixed += 2.0 * device;
+                host
+            }
+            (false, _) => host,
+        };
         let need = fixed + per_row * options.num as f64;
         if need <= available as f64 {
             return Ok(());

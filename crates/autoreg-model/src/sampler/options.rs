@@ -360,6 +360,33 @@ mod tests {
     }
 
     #[test]
+    fn weights_and_drafts_parse_and_are_checked() {
+        assert_eq!("int8".parse::<Weights>(), Ok(Weights::Int8));
+        let err = "int4".parse::<Weights>().unwrap_err();
+        assert!(err.contains("\"int4\"") && err.contains("\"int8\""), "{err}");
+        assert_eq!("ngram".parse::<DraftChoice>(), Ok(DraftChoice::Ngram));
+        assert_eq!("runs/small".parse::<DraftChoice>(), Ok(DraftChoice::Run("runs/small".into())));
+        assert!("".parse::<DraftChoice>().is_err());
+        // Through TOML as plain strings.
+        let o: SampleOptions = toml::from_str("weights = \"int8\"\ndraft = \"runs/small\"\ndraft_tokens = 6").unwrap();
+        assert_eq!(
+            (o.weights, o.draft.clone(), o.draft_tokens),
+            (Weights::Int8, Some(DraftChoice::Run("runs/small".into())), 6)
+        );
+        assert_eq!(toml::from_str::<SampleOptions>(&toml::to_string(&o).unwrap()).unwrap(), o);
+        // int8 picks the native decoder even for a model on a GPU, and refuses libtorch.
+        assert_eq!(o.decoder_for(Device::Cuda(0)), Decoder::Native);
+        let bad = |o: SampleOptions| o.validate().unwrap_err().to_string();
+        let libtorch = SampleOptions { weights: Weights::Int8, decoder: Decoder::Libtorch, ..Default::default() };
+        assert!(bad(libtorch).starts_with("sample.weights = \"int8\" runs on the native decoder only"));
+        assert!(
+            bad(SampleOptions { draft_tokens: 17, ..Default::default() }).starts_with("sample.draft_tokens must be")
+        );
+        let no_cache = SampleOptions { draft: Some(DraftChoice::Ngram), kv_cache: false, ..Default::default() };
+        assert!(bad(no_cache).starts_with("sample.draft needs the KV cache"));
+    }
+
+    #[test]
     fn overrides_replace_the_options_they_give_and_name_their_flags() {
         #[derive(Parser)]
         struct Cli {
