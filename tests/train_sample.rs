@@ -323,6 +323,12 @@ fn int8_weights_and_speculative_decoding_from_the_command_line() {
     };
     let (f32s, q) = (loss(&[]), loss(&["--weights", "int8"]));
     assert!(f32s > 1.0 && (q - f32s).abs() < 0.02 * f32s && q != f32s, "int8 {q} vs f32 {f32s}");
+    // Saved beside the run's own evaluation, not over it.
+    let saved = |name: &str| -> serde_json::Value {
+        serde_json::from_slice(&std::fs::read(s.run_dir("t").join(name)).unwrap()).unwrap()
+    };
+    assert_eq!(saved("eval.json").get("weights"), None);
+    assert_eq!(saved("eval-int8.json")["weights"], "int8");
     // Bad flags are named.
     let err = fails(s.path(), &["sample", r, "--draft", bytes]);
     assert!(err.contains(&format!("--draft {bytes}: its tokenizer")) && err.contains("share the tokenizer"), "{err}");

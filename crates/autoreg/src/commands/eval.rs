@@ -13,8 +13,9 @@ use autoreg_train::{Baseline, Evaluation, Scorer, baseline_nats, evaluate};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
-/// fitted on its training split, prints the table and saves it as `eval.json`. A run
-/// of several sources gets one table with each source's rows.
+/// fitted on its training split, prints the table and saves it as `eval.json` (with
+/// `--weights W`, `eval-W.json`, beside it). A run of several sources gets one table
+/// with each source's rows.
 pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
     if !args.no_baselines && args.markov_order > Baseline::MAX_MARKOV_ORDER {
         bail!(
@@ -128,7 +129,7 @@ fn one_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset, scorer: Scorer<'
         "models": rows,
         "codec": codec,
     });
-    save(run, &e, stride, json)?;
+    save(args, run, &e, stride, json)?;
     Ok(e)
 }
 
@@ -178,13 +179,19 @@ fn by_source(args: &EvalArgs, run: &LoadedRun, data: &Dataset, scorer: Scorer<'_
         .zip(&each)
         .map(|(span, e)| source_rows(args, run, data, span, parts, e, stride))
         .collect::<Result<Vec<serde_json::Value>>>()?;
-    save(run, &all, stride, serde_json::json!({ "nats_per_token": all.loss, "sources": sources }))?;
+    save(args, run, &all, stride, serde_json::json!({ "nats_per_token": all.loss, "sources": sources }))?;
     Ok(all)
 }
 
-/// Writes the run's `eval.json`: the step, what was evaluated, and `fields`.
-fn save(run: &LoadedRun, e: &Evaluation, stride: usize, mut fields: serde_json::Value) -> Result<()> {
-    let path = run.dir.path().join("eval.json");
+/// Writes the run's `eval.json` (`eval-W.json` with `--weights W`): the step, what was
+/// evaluated, and `fields`.
+fn save(args: &EvalArgs, run: &LoadedRun, e: &Evaluation, stride: usize, mut fields: serde_json::Value) -> Result<()> {
+    // `--weights` figures go beside the run's own, not over them.
+    let name = args.weights.map_or("eval.json".to_string(), |w| format!("eval-{w}.json"));
+    let path = run.dir.path().join(name);
+    if let Some(w) = args.weights {
+        fields["weights"] = serde_json::json!(w.to_string());
+    }
     fields["step"] = serde_json::json!(run.checkpoint.state.step);
     fields["documents"] = serde_json::json!(e.documents);
     fields["tokens"] = serde_json::json!(e.tokens);
