@@ -10,6 +10,7 @@ mod bpe;
 mod codec;
 mod distributed;
 mod image_codec;
+mod infill;
 mod interrupt;
 mod kill;
 mod midi;

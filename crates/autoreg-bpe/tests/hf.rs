@@ -17,7 +17,7 @@ fn both(base: &dyn Modality, bpe: Option<&Bpe>) -> (Vec<u32>, Vec<u32>) {
         Some(bpe) => bpe,
         None => &identity,
     };
-    let pipeline = Pipeline { base, ids };
+    let pipeline = Pipeline::new(base, ids);
     let ours = pipeline.encode(&Source::new(Path::new("t.txt"), TEXT.as_bytes())).unwrap().remove(0);
     let json = hf_tokenizer(base, bpe).unwrap().expect("a text tokenizer");
     let theirs: tokenizers::Tokenizer = json.to_string().parse().unwrap();
@@ -27,7 +27,7 @@ fn both(base: &dyn Modality, bpe: Option<&Bpe>) -> (Vec<u32>, Vec<u32>) {
 }
 
 fn learned(base: &dyn Modality) -> Bpe {
-    let doc: Vec<u32> = Pipeline { base, ids: &Identity { vocab_size: base.vocab_size() } }
+    let doc: Vec<u32> = Pipeline::new(base, &Identity { vocab_size: base.vocab_size() })
         .encode(&Source::new(Path::new("train.txt"), TRAIN.repeat(20).as_bytes()))
         .unwrap()
         .remove(0);

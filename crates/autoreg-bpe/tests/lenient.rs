@@ -55,7 +55,7 @@ proptest! {
         CASES.with(|cases| {
             for (base, bpe) in cases {
                 let identity = Identity { vocab_size: base.vocab_size() };
-                for pipeline in [Pipeline { base: base.as_ref(), ids: &identity }, Pipeline { base: base.as_ref(), ids: bpe }] {
+                for pipeline in [Pipeline::new(base.as_ref(), &identity), Pipeline::new(base.as_ref(), bpe)] {
                     // Ids up to 20 past the vocabulary, from a small generator.
                     let span = pipeline.vocab_size() as u64 + 20;
                     let mut x = seed | 1;

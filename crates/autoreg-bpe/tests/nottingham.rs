@@ -26,7 +26,7 @@ fn every_melody_gives_the_same_base_tokens_through_bpe() {
     let config = BpeConfig { vocab_size: tok.vocab_size() + 600, min_frequency: 2, split: None };
     let bpe = Bpe::learn(&config, &tok, docs.iter().map(Vec::as_slice)).unwrap();
     assert_eq!(bpe.split(), &autoreg_tokens::Split::Before("Bar".into()), "MIDI's default split");
-    let pipeline = Pipeline { base: &tok, ids: &bpe };
+    let pipeline = Pipeline::new(&tok, &bpe);
     let bar = (0..tok.vocab_size() as u32).find(|&id| tok.token_name(id).as_deref() == Some("Bar")).unwrap();
 
     // No merged id holds a Bar except at its start: merges never cross a bar line.
@@ -53,7 +53,7 @@ fn transposition_works_on_base_ids_under_merges() {
         files[..200].iter().flat_map(|f| tok.encode(&Source::new(f, &std::fs::read(f).unwrap())).unwrap()).collect();
     let config = BpeConfig { vocab_size: tok.vocab_size() + 300, min_frequency: 2, split: None };
     let bpe = Bpe::learn(&config, &tok, docs.iter().map(Vec::as_slice)).unwrap();
-    let pipeline = Pipeline { base: &tok, ids: &bpe };
+    let pipeline = Pipeline::new(&tok, &bpe);
     let augment = tok.extras().augment.unwrap();
     let mut moved = 0;
     for (draw, doc) in docs.iter().enumerate().take(100) {

@@ -4,11 +4,12 @@
 //! GPT-2's words by default.
 
 use autoreg_tokens::{
-    Classes, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Pieces, Prompts, Source, Specials, Split,
-    TokenError, Units,
+    Classes, Decoded, Extras, Glyph, MergeRule, Modality, ModalityBuilder, Pieces, Prompts, Source, Spans, Specials,
+    Split, TokenError, Units, line_boundaries,
 };
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 /// `[tokenizer] kind = "code"` in a config.
@@ -169,7 +170,29 @@ impl Modality for CodeTokenizer {
     }
 
     fn extras(&self) -> Extras<'_> {
-        Extras { classes: Some(self), prompts: Some(self), units: Some(self), pieces: Some(self), ..Extras::default() }
+        Extras {
+            classes: Some(self),
+            prompts: Some(self),
+            units: Some(self),
+            pieces: Some(self),
+            spans: Some(self),
+            ..Extras::default()
+        }
+    }
+}
+
+/// Fill in the middle cuts code on lines.
+impl Spans for CodeTokenizer {
+    fn unit(&self) -> &'static str {
+        "line"
+    }
+
+    fn boundaries(&self, ids: &[u32]) -> Vec<RangeInclusive<usize>> {
+        let Specials { bos, eos, .. } = self.specials();
+        // The text starts after BOS and the language token.
+        let head =
+            (ids.first() == Some(&bos)).then(|| 1 + ids[1..].iter().take_while(|&&t| t > 255 && t < bos).count());
+        line_boundaries(ids, head, eos, |t| if t < 256 { Glyph::of(char::from(t as u8)) } else { Glyph::Other })
     }
 }
 

@@ -36,7 +36,7 @@ fn every_stdlib_file_comes_back_byte_exact_through_bpe() {
     let config = BpeConfig { vocab_size: 2048, min_frequency: 2, split: None };
     let bpe = Bpe::learn(&config, &tok, docs.iter().step_by(4).map(Vec::as_slice)).unwrap();
     assert_eq!(bpe.vocab_size(), 2048);
-    let pipeline = Pipeline { base: &tok, ids: &bpe };
+    let pipeline = Pipeline::new(&tok, &bpe);
     let (mut bytes, mut merged) = (0, 0);
     for (file, doc) in files.iter().zip(&docs) {
         let ids = bpe.merge(doc);
@@ -51,4 +51,41 @@ fn every_stdlib_file_comes_back_byte_exact_through_bpe() {
     let per_token = bytes as f64 / merged as f64;
     let floor = if autoreg_data::full_data_sets() { 3.0 } else { 2.5 };
     assert!(per_token > floor, "{per_token:.2} bytes per token with 2048 ids");
+}
+
+/// Fill in the middle on stdlib files through BPE: every cut falls between two merged
+/// ids on a line boundary (right before a newline, or inside the indentation after
+/// one), and most lines of a file have one.
+#[test]
+fn fill_in_the_middle_cuts_whole_lines_between_merged_ids() {
+    let files: Vec<PathBuf> = stdlib_files().into_iter().step_by(8).collect();
+    let tok = CodeConfig::default().build(&files).unwrap();
+    let docs = base_docs(&tok, &files);
+    let config = BpeConfig { vocab_size: 1024, min_frequency: 2, split: None };
+    let bpe = Bpe::learn(&config, &tok, docs.iter().map(Vec::as_slice)).unwrap();
+    let pipeline = Pipeline::new(&tok, &bpe).with_fim();
+    let (mut lines, mut cut_lines) = (0, 0);
+    for (file, doc) in files.iter().zip(&docs) {
+        let ids = bpe.merge(doc);
+        let bytes = std::fs::read(file).unwrap();
+        // Where each merged id starts, in bytes of the file (after BOS and <py>).
+        let mut starts = vec![0usize];
+        for &id in &ids[2..] {
+            let mut base = Vec::new();
+            bpe.expand(id, &mut base);
+            starts.push(starts.last().unwrap() + base.iter().filter(|&&b| b < 256).count());
+        }
+        let cuts = pipeline.unit_cuts(&ids, true);
+        for &c in &cuts {
+            let at = starts[c.max(2) - 2];
+            let line_start = bytes[..at].iter().rposition(|&b| b == b'\n').map_or(0, |n| n + 1);
+            let on_line = at == bytes.len()
+                || bytes[at] == b'\n'
+                || bytes[line_start..at].iter().all(|&b| b == b' ' || b == b'\t');
+            assert!(on_line, "{}: a cut at byte {at} inside a line", file.display());
+        }
+        lines += bytes.iter().filter(|&&b| b == b'\n').count();
+        cut_lines += cuts.len();
+    }
+    assert!(cut_lines as f64 > 0.9 * lines as f64, "{cut_lines} cuts for {lines} lines");
 }

@@ -1,5 +1,6 @@
 //! `[data]`: where the files are, how they are split and how windows are cut.
 
+use autoreg_tokens::FimRates;
 use serde::{Deserialize, Serialize};
 use std::path::PathBuf;
 
@@ -61,6 +62,13 @@ pub struct DataConfig {
     /// Learned stages (BPE merges, a codec) learn on at most this many tokens of the
     /// training split: whole documents drawn by the seed, the last one cut.
     pub learn_tokens: u64,
+    /// Fill in the middle: the chance that a training window's document is cut at two of
+    /// its units (lines, bars, rows) and rearranged behind sentinel tokens, so that the
+    /// model learns to infill; 0 (the default) is off. 0.5 is the usual rate.
+    pub fim_rate: f64,
+    /// The chance that a rearranged document is in SPM order (suffix, then prefix and
+    /// middle) rather than PSM (prefix, suffix, middle).
+    pub fim_spm: f64,
 }
 
 impl Default for DataConfig {
@@ -76,11 +84,18 @@ impl Default for DataConfig {
             cache_dir: None,
             shard_tokens: 1 << 27,
             learn_tokens: 100_000_000,
+            fim_rate: 0.0,
+            fim_spm: 0.5,
         }
     }
 }
 
 impl DataConfig {
+    /// The rates of fill in the middle, when `fim_rate` turns it on.
+    pub fn fim(&self) -> Option<FimRates> {
+        (self.fim_rate > 0.0).then_some(FimRates { rate: self.fim_rate, spm: self.fim_spm })
+    }
+
     /// Checks `val_fraction` (a finite share in (0, 1), unless a `val_files` glob
     /// picks the validation files); the error names the key.
     pub fn validate(&self) -> Result<(), String> {
@@ -97,6 +112,11 @@ impl DataConfig {
         }
         if self.learn_tokens == 0 {
             return Err("data.learn_tokens must be at least 1".into());
+        }
+        for (key, rate) in [("fim_rate", self.fim_rate), ("fim_spm", self.fim_spm)] {
+            if !(0.0..=1.0).contains(&rate) {
+                return Err(format!("data.{key} must be in [0, 1], got {rate}"));
+            }
         }
         if self.split == SplitMode::Files && self.val_files.is_some() {
             return Ok(());
@@ -116,6 +136,15 @@ mod tests {
         assert_eq!(bad.validate().unwrap_err(), "data.val_fraction must be in (0, 1), got NaN");
         let glob = DataConfig { split: SplitMode::Files, val_files: Some("*_0.wav".into()), ..bad };
         assert_eq!(glob.validate(), Ok(()));
+    }
+
+    #[test]
+    fn fim_rates_are_chances() {
+        let bad = DataConfig { fim_rate: 1.5, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err(), "data.fim_rate must be in [0, 1], got 1.5");
+        let bad = DataConfig { fim_spm: f64::NAN, ..Default::default() };
+        assert_eq!(bad.validate().unwrap_err(), "data.fim_spm must be in [0, 1], got NaN");
+        assert_eq!(DataConfig { fim_rate: 0.5, fim_spm: 0.0, ..Default::default() }.validate(), Ok(()));
     }
 
     #[test]

@@ -8,7 +8,7 @@ use crate::error::DataError;
 use crate::progress::Progress;
 use crate::store::{StoreBuilder, TokenStore, lock_folder, open_folder};
 use crate::windows::Cut;
-use autoreg_tokens::{Pieces, Pipeline, Source, TokenError};
+use autoreg_tokens::{FimRates, Pieces, Pipeline, Source, TokenError};
 use rand::SeedableRng;
 use rand::rngs::StdRng;
 use rand::seq::SliceRandom;
@@ -35,6 +35,8 @@ pub struct Dataset {
     pub from_cache: bool,
     /// How training windows are cut; with several sources, each span says its own.
     pub windows: Cut,
+    /// How often training windows are rearranged for fill in the middle, when they are.
+    pub fim: Option<FimRates>,
     /// With several sources, each one's documents in `train` and `val`; empty for one.
     pub sources: Vec<SourceSpan>,
 }
@@ -57,12 +59,12 @@ pub struct SourceSpan {
 impl Dataset {
     /// The data sets of several sources as one, each source's documents after the
     /// previous one's (sharing their ids), with the weights given, each source keeping its own windows;
-    /// `windows` are the first source's.
+    /// `windows` and `fim` are the first source's.
     /// Skipped files are named with their source.
     pub fn mix(sources: Vec<(String, f64, Dataset)>) -> Result<Self, DataError> {
-        let windows = sources
+        let (windows, fim) = sources
             .first()
-            .map(|(_, _, d)| d.windows)
+            .map(|(_, _, d)| (d.windows, d.fim))
             .ok_or_else(|| DataError::Unusable("a data set of several sources needs at least one".into()))?;
         let (mut train, mut val) = (Vec::new(), Vec::new());
         let (mut t0, mut v0) = (0, 0);
@@ -78,7 +80,7 @@ impl Dataset {
             (t0, v0) = (t1, v1);
         }
         let (train, val) = (TokenStore::concat(train), TokenStore::concat(val));
-        Ok(Self { train, val, files_used, skipped, from_cache, windows, sources: spans })
+        Ok(Self { train, val, files_used, skipped, from_cache, windows, fim, sources: spans })
     }
 }
 
@@ -196,7 +198,7 @@ pub fn load_dataset(
         )));
     }
     let (train, val) = split(config, &store, &entries, seed)?;
-    Ok(Dataset { train, val, files_used, skipped, from_cache, windows, sources: Vec::new() })
+    Ok(Dataset { train, val, files_used, skipped, from_cache, windows, fim: config.fim(), sources: Vec::new() })
 }
 
 /// The key of the cache entry for `files` under the tokenizer: the cache version, the
@@ -511,7 +513,8 @@ mod tests {
 
     /// `load_dataset` of `tok`'s base ids, with seed 1.
     fn load(cfg: &DataConfig, files: &[PathBuf], tok: &dyn Modality, json: &str) -> Result<Dataset, DataError> {
-        let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let identity = Identity { vocab_size: tok.vocab_size() };
+        let pipeline = Pipeline::new(tok, &identity);
         load_dataset(cfg, files, pipeline, json, 1, &crate::Silent)
     }
 
@@ -600,7 +603,8 @@ mod tests {
             .map(|i| write(dir.path(), &format!("d/{i:02}.txt"), format!("text {i} ").repeat(50).as_bytes()))
             .collect();
         let tok = autoreg_text::TextTokenizer::byte();
-        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let identity = Identity { vocab_size: tok.vocab_size() };
+        let pipeline = Pipeline::new(&tok, &identity);
         let cfg = |name: &str| DataConfig { shard_tokens: 2000, ..config(&dir.path().join(name)) };
         let whole = load(&cfg("whole"), &files, &tok, "t").unwrap();
         assert!(shards(&cfg("whole")).len() > 5, "several shards: {:?}", shards(&cfg("whole")));

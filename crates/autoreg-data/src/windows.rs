@@ -149,8 +149,9 @@ impl WindowSampler {
     }
 
     /// Replaces the contents of `window` with a random window: [`Self::window_len`]
-    /// tokens, or fewer from a short document (see [`WindowSampler`]).
-    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, window: &mut Vec<u32>) {
+    /// tokens, or fewer from a short document (see [`WindowSampler`]). Returns whether
+    /// the window runs on from its first document's start, with no ids skipped.
+    pub fn draw<R: Rng + ?Sized>(&self, rng: &mut R, window: &mut Vec<u32>) -> bool {
         let t = self.block;
         window.clear();
         match self.windows {
@@ -158,6 +159,7 @@ impl WindowSampler {
                 // A window of the documents laid end to end, copied document by document.
                 let mut at = rng.random_range(0..=self.store.num_tokens() - t - 1);
                 let mut d = self.ends.partition_point(|&e| e <= at);
+                let from_start = at == if d == 0 { 0 } else { self.ends[d - 1] };
                 while window.len() < t + 1 {
                     let doc_start = if d == 0 { 0 } else { self.ends[d - 1] };
                     let ids = self.store.ids(d);
@@ -166,11 +168,13 @@ impl WindowSampler {
                     at += take;
                     d += 1;
                 }
+                from_start
             }
             Cut::Frames(layout) => {
                 let (d, start) = self.docs[rng.random_range(0..self.docs.len())];
                 let ids = self.store.ids(d);
                 ids.slice(start..(start + layout.span() + 1).min(ids.len())).extend_into(window);
+                start == 0
             }
             Cut::Documents => {
                 // A document chosen in proportion to its window starts, then a start.
@@ -187,6 +191,7 @@ impl WindowSampler {
                     ids.slice(0..prefix).extend_into(window);
                     ids.slice(offset + prefix..(offset + t + 1).min(len)).extend_into(window);
                 }
+                offset == 0
             }
         }
     }

@@ -28,7 +28,8 @@ fn a_200_mb_single_line_is_tokenized_in_bounded_memory() {
     drop(out);
     let before = peak_rss_mb();
     let tok = TextTokenizer::byte();
-    let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+    let identity = Identity { vocab_size: tok.vocab_size() };
+    let pipeline = Pipeline::new(&tok, &identity);
     let config = DataConfig { split: SplitMode::Tail, cache_dir: Some(dir.path().join("cache")), ..Default::default() };
     let data = load_dataset(&config, std::slice::from_ref(&path), pipeline, "t", 1, &Silent).unwrap();
     assert_eq!(data.train.num_tokens() + data.val.num_tokens(), written + 2);

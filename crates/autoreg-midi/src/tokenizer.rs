@@ -9,10 +9,11 @@ use crate::render::{render_piano_roll, render_preview_wav};
 use crate::score::Score;
 use crate::vocab::{DRUMS, Token, Vocab};
 use autoreg_tokens::{
-    Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Specials, Split, Titles, TokenError,
-    Units,
+    Augment, Companions, Decoded, Extras, MergeRule, Modality, Prompts, Source, Spans, Specials, Split, Titles,
+    TokenError, Units, marker_boundaries,
 };
 use serde::{Deserialize, Serialize};
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 /// A MIDI tokenizer (REMI or TSD). Its vocabulary follows from its [`MidiConfig`];
@@ -189,7 +190,22 @@ impl Modality for MidiTokenizer {
             augment: (self.config.transpose > 0).then_some(self as &dyn Augment),
             units: Some(self),
             titles: Some(self),
+            spans: self.vocab.id(Token::Bar).map(|_| self as &dyn Spans),
             ..Extras::default()
+        }
+    }
+}
+
+/// Fill in the middle cuts REMI on bars: each starts at its `Bar`.
+impl Spans for MidiTokenizer {
+    fn unit(&self) -> &'static str {
+        "bar"
+    }
+
+    fn boundaries(&self, ids: &[u32]) -> Vec<RangeInclusive<usize>> {
+        match self.vocab.id(Token::Bar) {
+            Some(bar) => marker_boundaries(ids, bar, self.specials().eos),
+            None => Vec::new(),
         }
     }
 }

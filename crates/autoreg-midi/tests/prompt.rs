@@ -156,3 +156,30 @@ fn cut_prompts_end_at_a_bar_line_and_keep_their_notes() {
         check_continuations(&tok, &whole, &full, end, &other[from..], &format!("{scheme:?}, whole"));
     }
 }
+
+/// Fill in the middle cuts REMI on bars: each cut is at a `Bar` (or EOS), one per bar,
+/// and the bars before and after a middle decode unchanged whatever is put between.
+#[test]
+fn fill_in_the_middle_cuts_remi_on_bars() {
+    let remi = tok(Scheme::Remi);
+    let identity = autoreg_tokens::Identity { vocab_size: remi.vocab_size() };
+    let pipeline = autoreg_tokens::Pipeline::new(&remi, &identity);
+    assert_eq!(pipeline.span_unit(), Some("bar"));
+    let bar = by_name(&remi)["Bar"];
+    let eos = remi.specials().eos;
+    for file in common::midi_files(&common::data_dir("nottingham/melody")).iter().take(20) {
+        let doc = remi.encode_file(file).unwrap().remove(0);
+        let bounds = pipeline.unit_bounds(&doc);
+        let bars = doc.iter().filter(|&&t| t == bar).count();
+        assert_eq!(bounds.len(), bars + 1, "{}", file.display());
+        assert!(bounds.iter().all(|&b| doc[b] == bar || doc[b] == eos), "{}", file.display());
+        // Bars 2-3 replaced by nothing: bar 1 and the bars after 3 decode as they were.
+        if bars >= 5 {
+            let cut = pipeline.infill_cut(&doc, 2, 3).unwrap();
+            let spliced = [&doc[..cut.a], &doc[cut.b..]].concat();
+            let end = bar_tick(&remi, &doc, 1);
+            assert_eq!(notes_before(&remi, &spliced, end), notes_before(&remi, &doc, end), "{}", file.display());
+        }
+    }
+    assert_eq!(tok(Scheme::Tsd).extras().spans.map(|s| s.unit()), None, "TSD has no bar tokens");
+}

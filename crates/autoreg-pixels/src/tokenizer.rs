@@ -5,13 +5,13 @@ use crate::raster::{Raster, Shape};
 use crate::read::{self, Origin, Sample};
 use crate::{palette, quantize};
 use autoreg_tokens::{
-    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Signal, SignalShape, Source, Specials,
-    Split, TokenError, Units,
+    Classes, Decoded, Extras, Inputs, MergeRule, Modality, Overview, Prompts, Signal, SignalShape, Source, Spans,
+    Specials, Split, TokenError, Units,
 };
 use image::DynamicImage;
 use serde::{Deserialize, Serialize};
 use std::collections::HashMap;
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 
 /// Most pixels of one decoded image, enlarged `scale` times, and of an overview grid:
@@ -390,8 +390,32 @@ impl Modality for PixelsTokenizer {
             units: Some(self),
             inputs: Some(self),
             signal: self.levels().map(|_| self as &dyn Signal),
+            spans: Some(self),
             ..Extras::default()
         }
+    }
+}
+
+/// Fill in the middle cuts images on rows, counted from the document's start.
+impl Spans for PixelsTokenizer {
+    fn unit(&self) -> &'static str {
+        "row"
+    }
+
+    /// Before each row and after the last, from the first pixel (after BOS and the
+    /// class); none when `ids` do not start with BOS.
+    fn boundaries(&self, ids: &[u32]) -> Vec<RangeInclusive<usize>> {
+        let specials = self.specials();
+        if ids.first() != Some(&specials.bos) {
+            return Vec::new();
+        }
+        let head = if ids.get(1).is_some_and(|t| Classes::ids(self).contains(t)) { 2 } else { 1 };
+        let row = self.image_tokens() / self.shape.height as usize;
+        (0..=self.shape.height as usize).map(|r| head + r * row).filter(|&p| p <= ids.len()).map(|p| p..=p).collect()
+    }
+
+    fn marked(&self) -> bool {
+        false
     }
 }
 

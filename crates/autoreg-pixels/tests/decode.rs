@@ -36,8 +36,8 @@ fn decoding_pads_crops_and_skips_stray_class_tokens() {
     let stopped = tok.decode_pixels(&[4, s.eos, 16, 16]);
     assert!(stopped[0] == 0.25 && stopped[1..].iter().all(|&v| v == 0.0));
     // An id outside the vocabulary is dropped, and counted as a repair.
-    let pipeline =
-        autoreg_tokens::Pipeline { base: &tok, ids: &autoreg_tokens::Identity { vocab_size: tok.vocab_size() } };
+    let identity = autoreg_tokens::Identity { vocab_size: tok.vocab_size() };
+    let pipeline = autoreg_tokens::Pipeline::new(&tok, &identity);
     let decoded = pipeline.decode(&[s.bos, tok.vocab_size() as u32, 16]).unwrap();
     assert_eq!(decoded.repairs, 1);
     assert_eq!(decoded.bytes, tok.decode_bytes(&[s.bos, 16]).unwrap());
@@ -171,4 +171,21 @@ fn rgb_token_names_and_vocabulary() {
     assert_eq!(tok.token_name(7), None);
     assert_eq!(tok.unit(), Some("dim"));
     assert!(tok.classes().is_empty());
+}
+
+#[test]
+fn fill_in_the_middle_cuts_images_on_rows_from_the_first_pixel() {
+    let (tok, files, _dir) = conditional();
+    let identity = autoreg_tokens::Identity { vocab_size: tok.vocab_size() };
+    let pipeline = autoreg_tokens::Pipeline::new(&tok, &identity);
+    let bytes = std::fs::read(&files[0]).unwrap();
+    let doc = tok.encode(&Source { path: &files[0], bytes: &bytes, label: Some("a") }).unwrap().remove(0);
+    // BOS Class_a, then 3 rows of 4 pixels, then EOS: a boundary before each row and at EOS.
+    assert_eq!(pipeline.span_unit(), Some("row"));
+    assert_eq!(pipeline.unit_bounds(&doc), [2, 6, 10, 14]);
+    assert_eq!(pipeline.unit_cuts(&doc[..9], true), [2, 6]);
+    // Rows count from the document's start: a window from inside an image has none.
+    assert_eq!(pipeline.unit_cuts(&doc[5..], false), Vec::<usize>::new());
+    let cut = pipeline.infill_cut(&doc, 2, 3).unwrap();
+    assert_eq!((cut.head, cut.a, cut.b), (2, 6, 14));
 }

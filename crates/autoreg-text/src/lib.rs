@@ -7,10 +7,12 @@
 //! exact bytes, valid UTF-8 or not.
 
 use autoreg_tokens::{
-    Characters, Decoded, Extras, MergeRule, Modality, ModalityBuilder, Pieces, Source, Specials, Split, TokenError,
+    Characters, Decoded, Extras, Glyph, MergeRule, Modality, ModalityBuilder, Pieces, Source, Spans, Specials, Split,
+    TokenError, line_boundaries,
 };
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeSet;
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
 /// `bytes`, found at byte `at` of their file, as UTF-8 text, or an error naming the
@@ -253,9 +255,28 @@ impl Modality for TextTokenizer {
 
     fn extras(&self) -> Extras<'_> {
         match self.level {
-            Level::Char => Extras { characters: Some(self), pieces: Some(self), ..Extras::default() },
-            Level::Byte => Extras { pieces: Some(self), ..Extras::default() },
+            Level::Char => {
+                Extras { characters: Some(self), pieces: Some(self), spans: Some(self), ..Extras::default() }
+            }
+            Level::Byte => Extras { pieces: Some(self), spans: Some(self), ..Extras::default() },
         }
+    }
+}
+
+/// Fill in the middle cuts text on lines.
+impl Spans for TextTokenizer {
+    fn unit(&self) -> &'static str {
+        "line"
+    }
+
+    fn boundaries(&self, ids: &[u32]) -> Vec<RangeInclusive<usize>> {
+        let Specials { bos, eos, .. } = self.specials();
+        let head = (ids.first() == Some(&bos)).then_some(1);
+        line_boundaries(ids, head, eos, |t| match self.level {
+            Level::Byte if t < 256 => Glyph::of(char::from(t as u8)),
+            Level::Char => self.chars.get(t as usize).map_or(Glyph::Other, |&c| Glyph::of(c)),
+            Level::Byte => Glyph::Other,
+        })
     }
 }
 
@@ -399,7 +420,8 @@ mod tests {
         let s = tok.specials();
         assert_eq!(dec(&tok, &[s.bos, 0, 1, s.eos, 0]), b"ab");
         // Ids outside the vocabulary are dropped by the pipeline, and counted.
-        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let identity = Identity { vocab_size: tok.vocab_size() };
+        let pipeline = Pipeline::new(&tok, &identity);
         let decoded = pipeline.decode(&[0, 99, 1]).unwrap();
         assert_eq!((decoded.bytes.as_slice(), decoded.repairs), (&b"ab"[..], 1));
         assert_eq!(

@@ -9,11 +9,14 @@
 mod atomic;
 mod caption;
 mod error;
+mod fim;
 mod frames;
 mod label;
 mod mixture;
 mod modality;
 mod notice;
+#[cfg(test)]
+mod pair;
 mod pipeline;
 mod specials;
 #[cfg(feature = "testing")]
@@ -22,6 +25,7 @@ pub mod testing;
 pub use atomic::{write_atomic, write_atomic_with};
 pub use caption::{Caption, Captioned};
 pub use error::TokenError;
+pub use fim::{Cut, FimRates, Glyph, Order, Sentinels, Spans, line_boundaries, marker_boundaries};
 pub use frames::{FrameLayout, Frames};
 pub use label::LabelPattern;
 pub use mixture::{Grammar, MAX_CAPTION, Mixture, Parts, Segment, SegmentRules, Stages};

@@ -460,7 +460,7 @@ mod tests {
 
     impl Stages for Toy {
         fn pipeline(&self) -> Pipeline<'_> {
-            Pipeline { base: self, ids: &self.identity }
+            Pipeline::new(self, &self.identity)
         }
     }
 
@@ -543,7 +543,7 @@ mod tests {
     impl Stages for Staged {
         fn pipeline(&self) -> Pipeline<'_> {
             match &self.pairs {
-                Some(pairs) => Pipeline { base: &self.toy, ids: pairs },
+                Some(pairs) => Pipeline::new(&self.toy, pairs),
                 None => self.toy.pipeline(),
             }
         }

@@ -2,7 +2,7 @@
 //! inside the modality's crate) and its base vocabulary (document ⇄ base ids), seen by
 //! shared code as one [`Modality`]; and the optional extras a modality provides.
 
-use crate::{Frames, Parts, Specials, TokenError};
+use crate::{Frames, Parts, Spans, Specials, TokenError};
 use serde::{Deserialize, Serialize};
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -162,6 +162,8 @@ pub struct Extras<'a> {
     pub characters: Option<&'a dyn Characters>,
     /// Files encoded in pieces, so that a large one is never held whole.
     pub pieces: Option<&'a dyn Pieces>,
+    /// Units (lines, bars, rows) that fill in the middle cuts on.
+    pub spans: Option<&'a dyn Spans>,
 }
 
 /// Files of one document each that may be encoded in pieces (text, code), so that a

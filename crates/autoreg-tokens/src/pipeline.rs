@@ -1,7 +1,7 @@
 //! The last stage, an [`IdModel`] (identity, or subword merges), and the [`Pipeline`]
 //! that puts a [`Modality`] and an id model together for the shared layers.
 
-use crate::{Decoded, Modality, Parts, Pieces, Source, Specials, TokenError};
+use crate::{Decoded, Modality, Parts, Pieces, Sentinels, Source, Specials, TokenError};
 use std::path::{Path, PathBuf};
 
 /// An id → id stage after a modality's base ids: ids `0..base` are the base ids
@@ -64,24 +64,37 @@ impl IdModel for Identity {
 /// pipeline, the trainer and the sampler use; it names no modality.
 ///
 /// Specials and class tokens are base ids that no id model merges, so they keep their
-/// ids whatever the id model.
+/// ids whatever the id model. The sentinels of fill in the middle, when it has them,
+/// come after every other id.
 #[derive(Clone, Copy)]
 pub struct Pipeline<'a> {
     /// The modality.
     pub base: &'a dyn Modality,
     /// The id model after it.
     pub ids: &'a dyn IdModel,
+    /// The sentinels of fill in the middle, after the id model's ids.
+    pub fim: Option<Sentinels>,
 }
 
 impl<'a> Pipeline<'a> {
+    /// The pipeline of `base`, then `ids`, without sentinels.
+    pub fn new(base: &'a dyn Modality, ids: &'a dyn IdModel) -> Self {
+        Self { base, ids, fim: None }
+    }
+
+    /// This pipeline with the sentinels of fill in the middle after its ids.
+    pub fn with_fim(self) -> Self {
+        Self { fim: Some(Sentinels::after(self.ids.vocab_size() as u32)), ..self }
+    }
+
     /// The modality, as written in `[tokenizer] kind`.
     pub fn kind(&self) -> &'static str {
         self.base.kind()
     }
 
-    /// Number of ids, specials included.
+    /// Number of ids, specials and sentinels included.
     pub fn vocab_size(&self) -> usize {
-        self.ids.vocab_size()
+        self.ids.vocab_size() + if self.fim.is_some() { Sentinels::COUNT } else { 0 }
     }
 
     /// The special tokens.
@@ -90,9 +103,10 @@ impl<'a> Pipeline<'a> {
     }
 
     /// A readable name for `id`: its base name, or a merged id's base names joined
-    /// by `+`; `None` if out of range.
+    /// by `+`, or a sentinel's name; `None` if out of range.
     pub fn token_name(&self, id: u32) -> Option<String> {
-        self.base.token_name(id).or_else(|| self.ids.merged_name(id, self.base))
+        let sentinel = || self.fim.and_then(|s| s.name(id)).map(str::to_owned);
+        self.base.token_name(id).or_else(|| self.ids.merged_name(id, self.base)).or_else(sentinel)
     }
 
     /// Encodes one input into documents, each `BOS ... EOS`.
@@ -279,6 +293,7 @@ impl<'a> Pipeline<'a> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::pair::Pair;
     use crate::{Augment, Classes, Extras, MergeRule, Split};
     use std::ops::Range;
 
@@ -332,38 +347,7 @@ mod tests {
     }
 
     /// Merges every `0 1` into id 8.
-    struct Pairs;
-
-    impl IdModel for Pairs {
-        fn vocab_size(&self) -> usize {
-            9
-        }
-        fn is_identity(&self) -> bool {
-            false
-        }
-        fn merge(&self, base: &[u32]) -> Vec<u32> {
-            let mut out = Vec::new();
-            let mut i = 0;
-            while i < base.len() {
-                if base[i..].starts_with(&[0, 1]) {
-                    out.push(8);
-                    i += 2;
-                } else {
-                    out.push(base[i]);
-                    i += 1;
-                }
-            }
-            out
-        }
-        fn expand(&self, id: u32, out: &mut Vec<u32>) -> bool {
-            match id {
-                0..8 => out.push(id),
-                8 => out.extend([0, 1]),
-                _ => return false,
-            }
-            true
-        }
-    }
+    const PAIRS: Pair = Pair { first: 0, second: 1, merged: 8 };
 
     fn toy() -> Toy {
         Toy { classes: vec!["only".into()] }
@@ -371,8 +355,8 @@ mod tests {
 
     #[test]
     fn merges_and_expands_and_names_merged_ids() {
-        let (base, pairs) = (toy(), Pairs);
-        let p = Pipeline { base: &base, ids: &pairs };
+        let (base, pairs) = (toy(), PAIRS);
+        let p = Pipeline::new(&base, &pairs);
         let doc = p.encode(&Source::new(Path::new("x"), &[0, 1, 2, 0, 1])).unwrap().remove(0);
         assert_eq!(doc, [5, 4, 8, 2, 8, 6]);
         assert_eq!(p.expand(&doc), (vec![5, 4, 0, 1, 2, 0, 1, 6], 0));
@@ -387,8 +371,8 @@ mod tests {
 
     #[test]
     fn augmentation_works_on_base_ids_and_merges_again() {
-        let (base, pairs) = (toy(), Pairs);
-        let p = Pipeline { base: &base, ids: &pairs };
+        let (base, pairs) = (toy(), PAIRS);
+        let p = Pipeline::new(&base, &pairs);
         // 0 1 -> 1 2 no longer merges: the window grows by one.
         let mut window = vec![5, 4, 8, 3];
         p.augment(&mut window, 0);
@@ -396,14 +380,14 @@ mod tests {
         // Without merges it is done in place.
         let identity = Identity { vocab_size: 8 };
         let mut window = vec![5, 0, 1];
-        Pipeline { base: &base, ids: &identity }.augment(&mut window, 0);
+        Pipeline::new(&base, &identity).augment(&mut window, 0);
         assert_eq!(window, [5, 1, 2]);
     }
 
     #[test]
     fn a_prompt_without_a_unit_is_the_whole_first_document_without_eos() {
-        let (base, pairs) = (toy(), Pairs);
-        let p = Pipeline { base: &base, ids: &pairs };
+        let (base, pairs) = (toy(), PAIRS);
+        let p = Pipeline::new(&base, &pairs);
         let source = Source::new(Path::new("p.toy"), &[0, 1]);
         assert_eq!(p.prompt(&source, None).unwrap(), [5, 4, 8]);
         let err = p.prompt(&source, Some(2.0)).unwrap_err().to_string();

@@ -46,7 +46,7 @@ pub fn logged(marker: &str) -> Vec<String> {
 pub trait Tokenize: Modality + Sized {
     /// The pipeline of this modality with the identity id model.
     fn with<T>(&self, f: impl FnOnce(Pipeline<'_>) -> T) -> T {
-        f(Pipeline { base: self, ids: &Identity { vocab_size: self.vocab_size() } })
+        f(Pipeline::new(self, &Identity { vocab_size: self.vocab_size() }))
     }
 
     /// Encodes `bytes`, the contents of a file called `name`.

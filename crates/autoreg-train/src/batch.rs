@@ -5,7 +5,7 @@ use crate::error::TrainError;
 use autoreg_data::TokenStore;
 use autoreg_data::{Cut, WindowSampler};
 use autoreg_model::IGNORE;
-use autoreg_tokens::Pipeline;
+use autoreg_tokens::{FimRates, Pipeline};
 use rand::Rng;
 use rand::rngs::StdRng;
 use std::ops::Range;
@@ -32,6 +32,8 @@ pub struct Batcher {
     weights: Vec<f64>,
     /// The input that pads a short window.
     pad: u32,
+    /// How often training windows are rearranged for fill in the middle.
+    fim: Option<FimRates>,
     device: Device,
 }
 
@@ -68,7 +70,13 @@ impl Batcher {
             }
             (samplers, weights)
         };
-        Ok(Self { samplers, weights, pad: tokenizer.specials().pad, device })
+        Ok(Self { samplers, weights, pad: tokenizer.specials().pad, fim: None, device })
+    }
+
+    /// This batcher, rearranging windows for fill in the middle at `fim`'s rates (see
+    /// [`Pipeline::fill_in_the_middle`]) when they are drawn with a tokenizer.
+    pub fn with_fim(self, fim: Option<FimRates>) -> Self {
+        Self { fim, ..self }
     }
 
     /// Number of tokens in the split.
@@ -93,19 +101,22 @@ impl Batcher {
     }
 
     /// `batch` random windows: inputs and targets, (B, T) each on the device; padded
-    /// targets are [`IGNORE`]. With `augment`, each window goes through the tokenizer's
-    /// augmentation first (which, under merges, may change its length: it is cut to
-    /// the window's length).
-    pub fn random(&self, batch: i64, rng: &mut StdRng, augment: Option<Pipeline<'_>>) -> (Tensor, Tensor) {
+    /// targets are [`IGNORE`]. With `shape`, the tokenizer, each window goes through its
+    /// augmentation (which, under merges, may change its length) and, at this batcher's
+    /// rates, fill in the middle, and is cut back to the window's length.
+    pub fn random(&self, batch: i64, rng: &mut StdRng, shape: Option<Pipeline<'_>>) -> (Tensor, Tensor) {
         let t = self.samplers[0].block();
         let full = self.samplers[0].window_len();
         let mut x = Vec::with_capacity(batch as usize * t);
         let mut y = Vec::with_capacity(batch as usize * t);
         let mut window = Vec::with_capacity(full);
         for _ in 0..batch {
-            self.pick(rng).draw(rng, &mut window);
-            if let Some(tok) = augment {
+            let from_start = self.pick(rng).draw(rng, &mut window);
+            if let Some(tok) = shape {
                 tok.augment(&mut window, rng.random());
+                if let Some(rates) = self.fim {
+                    tok.fill_in_the_middle(&mut window, from_start, rates, full, rng);
+                }
                 window.truncate(full);
             }
             let real = window.len();
@@ -132,7 +143,8 @@ mod tests {
 
     fn batcher(store: TokenStore, block: i64, windows: Cut) -> Result<Batcher, TrainError> {
         let tok = TextTokenizer::byte();
-        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let identity = Identity { vocab_size: tok.vocab_size() };
+        let pipeline = Pipeline::new(&tok, &identity);
         Batcher::new(store, &[], block, windows, pipeline, Device::Cpu, "validation")
     }
 
@@ -164,7 +176,8 @@ mod tests {
         store.push(&(0..50).collect::<Vec<u32>>());
         store.push(&(100..150).collect::<Vec<u32>>());
         let tok = TextTokenizer::byte();
-        let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+        let identity = Identity { vocab_size: tok.vocab_size() };
+        let pipeline = Pipeline::new(&tok, &identity);
         // Weights are relative, and too large to sum in f64 alike.
         for (a, b) in [(3.0, 1.0), (1.5e308, 0.5e308)] {
             let source =

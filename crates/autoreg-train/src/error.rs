@@ -23,6 +23,9 @@ pub enum TrainError {
     /// A tokenizer error while preparing data.
     #[error(transparent)]
     Token(#[from] autoreg_tokens::TokenError),
+    /// Decoding failed while evaluating (infilling).
+    #[error(transparent)]
+    Sample(#[from] autoreg_model::SampleError),
     /// A run directory or checkpoint is missing or damaged.
     #[error("{}: {reason}", path.display())]
     Checkpoint {

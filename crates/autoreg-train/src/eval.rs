@@ -313,7 +313,8 @@ mod tests {
         store.push(&[5, 6, 7]);
         for windows in [Cut::Stream, Cut::Documents] {
             for stride in [None, Some(4)] {
-                let pipeline = Pipeline { base: &tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+                let identity = Identity { vocab_size: tok.vocab_size() };
+                let pipeline = Pipeline::new(&tok, &identity);
                 let e = evaluate(&model, Scorer::Torch(Device::Cpu), &store, windows, pipeline, 2, stride);
                 assert_eq!((e.documents, e.tokens), (2, 31));
                 assert!(e.loss.is_finite() && e.loss > 0.0, "{e:?}");

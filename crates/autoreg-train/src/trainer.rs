@@ -223,7 +223,8 @@ impl<'a> Trainer<'a> {
             data.sources.iter().map(source).collect()
         };
         let (train_sources, val_sources) = (spans(false), spans(true));
-        let train = Batcher::new(data.train, &train_sources, block, data.windows, tokenizer, device, "training")?;
+        let train = Batcher::new(data.train, &train_sources, block, data.windows, tokenizer, device, "training")?
+            .with_fim(data.fim);
         let val = Batcher::new(data.val, &val_sources, block, data.windows, tokenizer, device, "validation")?;
         // Only once everything is checked: metrics are never dropped by a failed start.
         if run.writes() {

@@ -3,12 +3,12 @@ use crate::read::{self, clip_name, frame_files, opens_clip};
 use autoreg_pixels::PixelsTokenizer;
 use autoreg_tokens::{
     Classes, Companions, Decoded, Extras, Frames, Inputs, LabelPattern, MergeRule, Modality, Overview, Prompts, Signal,
-    SignalShape, Source, Specials, Split, TokenError, Units,
+    SignalShape, Source, Spans, Specials, Split, TokenError, Units, marker_boundaries,
 };
 use image::DynamicImage;
 use image::imageops::FilterType;
 use serde::{Deserialize, Serialize};
-use std::ops::Range;
+use std::ops::{Range, RangeInclusive};
 use std::path::{Path, PathBuf};
 
 /// A fitted video tokenizer. A clip is `BOS [<frame> pixels...]... EOS`: each frame opened
@@ -246,6 +246,7 @@ impl Modality for VideoTokenizer {
             inputs: Some(self),
             frames: Some(self),
             signal: self.frame.extras().signal.map(|_| self as &dyn Signal),
+            spans: Some(self),
             ..Extras::default()
         }
     }
@@ -383,6 +384,17 @@ impl Inputs for VideoTokenizer {
         }
         // A folder that cannot be listed has none here; encoding its first frame says why.
         frame_files(path).map(|files| files.into_iter().skip(1).collect()).unwrap_or_else(|_| Vec::new())
+    }
+}
+
+/// Fill in the middle cuts clips on frames: each starts at its frame token.
+impl Spans for VideoTokenizer {
+    fn unit(&self) -> &'static str {
+        "frame"
+    }
+
+    fn boundaries(&self, ids: &[u32]) -> Vec<RangeInclusive<usize>> {
+        marker_boundaries(ids, self.frame_id(), self.specials().eos)
     }
 }
 

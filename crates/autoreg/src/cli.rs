@@ -222,6 +222,15 @@ pub struct SampleArgs {
     /// segment follows ("seven").
     #[arg(long, value_name = "TEXT", requires = "modality")]
     pub text: Option<String>,
+    /// Fill in the middle of this file: regenerate its `--span` and keep the rest as it
+    /// is (a run trained with `data.fim_rate` > 0). `--num N` gives N candidates.
+    #[arg(long, value_name = "FILE", requires = "span", conflicts_with_all = ["prompt", "per_class", "modality", "frames"])]
+    pub infill: Option<PathBuf>,
+    /// With `--infill`: the units to regenerate, `A:B`, counted from 1 and both included,
+    /// in the run's unit (lines of code and text, bars of music, rows of an image,
+    /// frames of a clip: `autoreg info RUN` names it). `5:5` is one.
+    #[arg(long, value_name = "A:B", requires = "infill")]
+    pub span: Option<String>,
     /// Folder for the generated files.
     #[arg(long, default_value = "out")]
     pub out: PathBuf,
@@ -253,6 +262,18 @@ pub struct EvalArgs {
     /// (as `autoreg sample --weights` samples), instead of libtorch.
     #[arg(long, value_name = "WEIGHTS")]
     pub weights: Option<autoreg_model::Weights>,
+    /// Score infilling instead (a run trained with `data.fim_rate` > 0): in each held-out
+    /// document one unit (a line, a bar, a row) chosen by `--seed`, its loss given what
+    /// comes before and after it beside its loss given what comes before alone, and how
+    /// often greedy decoding writes it exactly either way.
+    #[arg(long, conflicts_with = "weights")]
+    pub infill: bool,
+    /// With `--infill`: how many held-out documents to score, one middle each.
+    #[arg(long, value_name = "N", default_value_t = 100, requires = "infill")]
+    pub docs: usize,
+    /// With `--infill`: the seed that chooses the middles.
+    #[arg(long, value_name = "SEED", default_value_t = 0, requires = "infill")]
+    pub seed: u64,
 }
 
 /// `autoreg encode`.

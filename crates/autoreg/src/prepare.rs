@@ -17,7 +17,7 @@
 use crate::config::Config;
 use crate::registry::{Mixed, SavedModality, SavedTokenizer, TokenizerConfig, captions_tokenizer};
 use crate::sources::Inputs;
-use anyhow::{Context, Result, anyhow};
+use anyhow::{Context, Result, anyhow, bail};
 use autoreg_data::{
     Cut, Dataset, Progress, StoreBuilder, TokenStore, cache_dir, list_files, load_dataset, lock_folder, open_folder,
     resolve_data_path,
@@ -54,9 +54,29 @@ fn learned(config: &Config, base: &Path, progress: &dyn Progress) -> Result<(Sav
     let inputs = config.inputs();
     let files = files(&inputs, base)?;
     let fitted = fit(&inputs, &files)?;
+    check_fim(config, &fitted)?;
     let data = read(config, &inputs, &files, &fitted, progress)?;
-    let tokenizer = learn(&inputs, &fitted, &data, config.train.seed, progress)?;
+    let tokenizer = learn(&inputs, &fitted, &data, config.train.seed, progress)?.with_fim(config.data.fim_rate > 0.0);
     Ok((fitted, tokenizer, data))
+}
+
+/// Refuses `data.fim_rate` for a tokenizer that has no units to cut (before any data is
+/// read): fill in the middle cuts a modality's own lines, bars, rows or frames.
+fn check_fim(config: &Config, fitted: &SavedTokenizer) -> Result<()> {
+    if config.data.fim_rate == 0.0 {
+        return Ok(());
+    }
+    let kind = fitted.pipeline().kind();
+    if config.tokenizer.as_ref().is_some_and(|t| t.codec.is_some()) {
+        bail!("data.fim_rate: fill in the middle cuts a modality's own units, which a codec's codes do not keep");
+    }
+    if fitted.pipeline().span_unit().is_none() {
+        bail!(
+            "data.fim_rate: the {kind} tokenizer has no units to cut for fill in the middle (lines of text or code, \
+             bars of REMI, rows of an image, frames of a clip)"
+        );
+    }
+    Ok(())
 }
 
 /// The data of a saved run of `config` in the ids of its `tokenizer`; paths are found
@@ -144,7 +164,8 @@ fn read(
         let part = parts.part_named(kind).with_context(|| format!("the run's mixture has no {kind} part"))?;
         let reader = Captioned::new(fitted.pipeline().base, part, source.caption.as_ref(), max_caption)
             .map_err(|e| anyhow!("source {}: {e}", source.name))?;
-        let pipeline = Pipeline { base: &reader, ids: &Identity { vocab_size: reader.vocab_size() } };
+        let identity = Identity { vocab_size: reader.vocab_size() };
+        let pipeline = Pipeline::new(&reader, &identity);
         // The cache is keyed by the whole mixture and the source's caption, and by the
         // longest caption taken, which the model's context sets.
         let key = format!("{json}\n{}\nmax_caption {max_caption}", serde_json::to_string(&source.caption)?);

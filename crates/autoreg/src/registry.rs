@@ -11,8 +11,8 @@ use autoreg_midi::{MidiConfig, MidiTokenizer};
 use autoreg_pixels::{PixelsConfig, PixelsTokenizer};
 use autoreg_text::{Level, TextConfig, TextTokenizer};
 use autoreg_tokens::{
-    Decoded, Extras, IdModel, Identity, MergeRule, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Source,
-    Specials, Stages, TokenError,
+    Decoded, Extras, IdModel, Identity, MergeRule, Mixture, Modality, ModalityBuilder, Parts, Pipeline, Sentinels,
+    Source, Specials, Stages, TokenError,
 };
 use autoreg_video::{VideoConfig, VideoTokenizer};
 use serde::{Deserialize, Serialize};
@@ -348,6 +348,8 @@ pub struct SavedTokenizer {
     pub bpe: Option<Bpe>,
     /// The id model of a tokenizer without BPE.
     identity: Identity,
+    /// Whether the sentinels of fill in the middle follow its ids.
+    fim: bool,
 }
 
 /// The saved form of [`SavedTokenizer`].
@@ -360,6 +362,9 @@ struct Saved {
     codec: Option<Codec>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     bpe: Option<Bpe>,
+    /// The sentinels' ids, written out so that other tools need not work them out.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    fim: Option<Sentinels>,
 }
 
 impl SavedTokenizer {
@@ -383,7 +388,12 @@ impl SavedTokenizer {
             bpe.check_base(modality)?;
         }
         let identity = Identity { vocab_size: modality.vocab_size() };
-        Ok(Self { base, coded, bpe, identity })
+        Ok(Self { base, coded, bpe, identity, fim: false })
+    }
+
+    /// This tokenizer with the sentinels of fill in the middle after its ids, when `fim`.
+    pub fn with_fim(self, fim: bool) -> Self {
+        Self { fim, ..self }
     }
 
     /// The whole tokenizer, for the shared layers.
@@ -396,7 +406,8 @@ impl SavedTokenizer {
             Some(coded) => coded,
             None => self.base.as_dyn(),
         };
-        Pipeline { base, ids }
+        let pipeline = Pipeline::new(base, ids);
+        if self.fim { pipeline.with_fim() } else { pipeline }
     }
 
     /// The codec, if it has one.
@@ -459,6 +470,7 @@ impl SavedTokenizer {
             base: self.base.clone(),
             codec: self.codec().cloned(),
             bpe: self.bpe.clone(),
+            fim: self.pipeline().fim,
         };
         serde_json::to_string_pretty(&saved)
     }
@@ -469,11 +481,11 @@ impl SavedTokenizer {
         let bytes = std::fs::read(path).map_err(|e| TokenError::io(path, e))?;
         let json = |source| TokenError::Json { path: path.to_owned(), source };
         let value: serde_json::Value = serde_json::from_slice(&bytes).map_err(json)?;
-        let (base, codec, bpe) = match value.get("format").map(serde_json::Value::as_u64) {
-            None if value.get("kind").is_some() => (serde_json::from_value(value).map_err(json)?, None, None),
+        let (base, codec, bpe, fim) = match value.get("format").map(serde_json::Value::as_u64) {
+            None if value.get("kind").is_some() => (serde_json::from_value(value).map_err(json)?, None, None, None),
             Some(Some(format)) if (FORMATS_FROM..=u64::from(TOKENIZER_FORMAT)).contains(&format) => {
                 let saved: Saved = serde_json::from_value(value).map_err(json)?;
-                (saved.base, saved.codec, saved.bpe)
+                (saved.base, saved.codec, saved.bpe, saved.fim)
             }
             found => {
                 let found = match (found, value.get("format")) {
@@ -489,8 +501,16 @@ impl SavedTokenizer {
                 ));
             }
         };
-        let tokenizer =
-            Self::staged(base, codec, bpe).map_err(|reason| TokenError::format(path.display().to_string(), reason))?;
+        let tokenizer = Self::staged(base, codec, bpe)
+            .map_err(|reason| TokenError::format(path.display().to_string(), reason))?
+            .with_fim(fim.is_some());
+        if fim != tokenizer.pipeline().fim {
+            let expected = tokenizer.pipeline().fim.map(|s| s.ids());
+            return Err(TokenError::format(
+                path.display().to_string(),
+                format!("`fim`: the sentinels must be the ids after the vocabulary, {expected:?}, not {fim:?}"),
+            ));
+        }
         let dir = path.parent().unwrap_or(Path::new("."));
         for codec in tokenizer.codecs() {
             codec.attach(dir)?;

@@ -113,6 +113,9 @@ fn measure(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Res
         stride: None,
         data: None,
         weights: None,
+        infill: false,
+        docs: 0,
+        seed: 0,
     };
     let e = commands::eval(&args)?;
     let (_, bytes, nats_per_byte) = e.per_unit.context("the code tokenizer reports no unit")?;

@@ -182,6 +182,9 @@ fn measure(config: &Config, work: &Path, o: &Options) -> Result<Measured> {
         stride: None,
         data: None,
         weights: None,
+        infill: false,
+        docs: 0,
+        seed: 0,
     })?;
     let (_, notes, nats_per_note) = e.per_unit.context("the MIDI tokenizer reports no unit")?;
     let run = load_run(&ModelArgs { run_dir: trained.run_dir.clone(), checkpoint: Which::Last, device: None })?;

@@ -108,6 +108,9 @@ fn train_and_measure(config: &Config, work: &Path, steps: i64) -> Result<Measure
         stride: None,
         data: None,
         weights: None,
+        infill: false,
+        docs: 0,
+        seed: 0,
     })?;
     let (unit, _, nats_per_unit) =
         e.per_unit.with_context(|| format!("{}: the tokenizer reports no unit", config.name))?;

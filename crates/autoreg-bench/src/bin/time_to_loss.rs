@@ -61,6 +61,9 @@ fn main() -> Result<()> {
         stride: None,
         data: None,
         weights: None,
+        infill: false,
+        docs: 0,
+        seed: 0,
     })?;
 
     println!("{:>6}  {:>18}  {:>18}", "step", "reference val (s)", "autoreg val (s)");

@@ -62,7 +62,8 @@ fn compare(
     let model = Gpt::new(&vs.root(), &config, tok.vocab_size() as i64, Kind::Float);
     let mut opt =
         Optimizer::new(&vs, OptimConfig { beta1: 0.9, beta2: 0.99, eps: 1e-8, weight_decay: 0.1, muon: None });
-    let pipeline = Pipeline { base: tok, ids: &Identity { vocab_size: tok.vocab_size() } };
+    let identity = Identity { vocab_size: tok.vocab_size() };
+    let pipeline = Pipeline::new(tok, &identity);
     let batches = Batcher::new(store.clone(), &[], config.block_size, Cut::Stream, pipeline, Device::Cpu, "training")?;
     let mut rng = StdRng::seed_from_u64(1337);
     let mut step = || {

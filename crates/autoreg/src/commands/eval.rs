@@ -9,7 +9,7 @@ use autoreg_data::TokenStore;
 use autoreg_data::{Dataset, SourceSpan};
 use autoreg_model::NativeModel;
 use autoreg_tokens::{Parts, write_atomic};
-use autoreg_train::{Baseline, Evaluation, Scorer, baseline_nats, evaluate};
+use autoreg_train::{Baseline, Evaluation, Scorer, baseline_nats, evaluate, evaluate_infill};
 use std::f64::consts::LN_2;
 
 /// Evaluates a run's checkpoint on its validation split beside count-based baselines
@@ -26,16 +26,7 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
             Baseline::MAX_MARKOV_ORDER
         );
     }
-    let mut run = load_run(&args.model)?;
-    run.warn_if_untrained();
-    if let Some(path) = &args.data {
-        if !run.config.sources.is_empty() {
-            bail!("--data: {} is a run of [[sources]], each with its own data", run.dir.path().display());
-        }
-        run.config.data.path = std::path::absolute(path).with_context(|| format!("--data {}", path.display()))?;
-    } else if run.config.sources.is_empty() && run.config.data.path.as_os_str().is_empty() {
-        bail!("{} has no data of its own (an imported run): give --data PATH", run.dir.path().display());
-    }
+    let run = load_for_eval(args)?;
     let config = &run.config;
     let data = prepare::reload(config, run.dir.path(), &run.tokenizer, &Bar::new())?;
     // `--weights`: through the native decoder, its matrices so kept.
@@ -48,6 +39,63 @@ pub fn eval(args: &EvalArgs) -> Result<Evaluation> {
         None => Scorer::Torch(run.device),
     };
     if data.sources.is_empty() { one_source(args, &run, &data, scorer) } else { by_source(args, &run, &data, scorer) }
+}
+
+/// `autoreg eval --infill`: scores infilling on the run's validation split (see
+/// [`evaluate_infill`]), prints the table and saves it as `eval-infill.json`.
+pub fn eval_infill(args: &EvalArgs) -> Result<()> {
+    let run = load_for_eval(args)?;
+    let tok = run.tokenizer.pipeline();
+    if tok.fim.is_none() {
+        bail!(
+            "--infill: this run was trained without fill in the middle (its tokenizer has no sentinels); \
+             train one with data.fim_rate = 0.5"
+        );
+    }
+    let data = prepare::reload(&run.config, run.dir.path(), &run.tokenizer, &Bar::new())?;
+    let s = evaluate_infill(&run.model, run.device, &data.val, tok, args.docs, args.seed)?;
+    if s.documents == 0 {
+        bail!("--infill: no validation document has a {} to infill within the model's block", s.span_unit);
+    }
+    println!(
+        "{} (step {}): one {} in each of {} validation documents (seed {}), {} middle tokens",
+        run.dir.path().display(),
+        run.checkpoint.state.step,
+        s.span_unit,
+        s.documents,
+        s.seed,
+        s.tokens
+    );
+    let unit = s.per_unit.as_ref().map(|(u, n)| (u.as_str(), *n));
+    let header = unit.map(|(u, _)| format!(" {:>12}", format!("nats/{u}"))).unwrap_or_default();
+    println!("{:<28} {:>11}{header} {:>12}", "middle given", "nats/token", "exact match");
+    for (name, nats, exact) in [
+        ("prefix and suffix (FIM)", s.fim_nats, s.fim_exact),
+        ("prefix alone (left to right)", s.prefix_nats, s.prefix_exact),
+    ] {
+        let per_unit = unit.map(|(_, n)| format!(" {:>12.4}", nats / n.max(1) as f64)).unwrap_or_default();
+        let rate = format!("{:.1}%", 100.0 * exact as f64 / s.documents as f64);
+        println!("{name:<28} {:>11.4}{per_unit} {rate:>12}", nats / s.tokens as f64);
+    }
+    let path = run.dir.path().join("eval-infill.json");
+    let json = serde_json::to_vec_pretty(&s).context("cannot write the infilling figures as JSON")?;
+    write_atomic(&path, &json).with_context(|| format!("cannot write {}", path.display()))?;
+    Ok(())
+}
+
+/// The run to evaluate, its data path replaced by `--data` when given.
+fn load_for_eval(args: &EvalArgs) -> Result<LoadedRun> {
+    let mut run = load_run(&args.model)?;
+    run.warn_if_untrained();
+    if let Some(path) = &args.data {
+        if !run.config.sources.is_empty() {
+            bail!("--data: {} is a run of [[sources]], each with its own data", run.dir.path().display());
+        }
+        run.config.data.path = std::path::absolute(path).with_context(|| format!("--data {}", path.display()))?;
+    } else if run.config.sources.is_empty() && run.config.data.path.as_os_str().is_empty() {
+        bail!("{} has no data of its own (an imported run): give --data PATH", run.dir.path().display());
+    }
+    Ok(run)
 }
 
 /// The table of a run of one source.

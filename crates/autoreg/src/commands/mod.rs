@@ -3,6 +3,7 @@
 mod codec;
 mod dataset;
 mod eval;
+mod infill;
 mod inspect;
 mod interop;
 mod report;
@@ -14,7 +15,7 @@ use anyhow::Result;
 
 pub use codec::codec;
 pub use dataset::dataset;
-pub use eval::eval;
+pub use eval::{eval, eval_infill};
 pub use inspect::{decode, encode, info, render};
 pub use interop::{export, import, import_hf};
 pub use report::report;
@@ -27,6 +28,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Train(args) if args.nproc > 1 => launch(&args),
         Command::Train(args) => train(&args).map(|_| ()),
         Command::Sample(args) => sample(&args).map(|_| ()),
+        Command::Eval(args) if args.infill => eval_infill(&args),
         Command::Eval(args) => eval(&args).map(|_| ()),
         Command::Encode(args) => encode(&args),
         Command::Decode(args) => decode(&args),

@@ -1,5 +1,6 @@
 //! `autoreg sample`.
 
+use super::infill::infill;
 use super::interactive;
 use crate::cli::ModelArgs;
 use crate::cli::SampleArgs;
@@ -54,7 +55,10 @@ pub fn sample(args: &SampleArgs) -> Result<Vec<PathBuf>> {
         samples: Vec::new(),
     };
 
-    if args.per_class.is_some() {
+    if let Some(file) = &args.infill {
+        let class = args.class.as_deref().map(|c| class_index(tok, c)).transpose()?;
+        (written, set) = infill(run, file, class, &options, args)?;
+    } else if args.per_class.is_some() {
         let classes = tok.classes();
         if classes.is_empty() {
             bail!("--per-class: this {} run has no classes", tok.kind());
@@ -337,7 +341,7 @@ fn class_index(tok: Pipeline<'_>, class: &str) -> Result<usize> {
 /// anywhere. Without `--class`, it is the class under which the model finds the prompt
 /// likeliest; but a code prompt keeps its extension's language, as a training file does
 /// (an extension is the file's type, not where it was put).
-fn file_prompt(
+pub(super) fn file_prompt(
     run: &LoadedRun,
     path: &Path,
     bytes: &[u8],
@@ -411,13 +415,13 @@ fn likeliest_class(run: &LoadedRun, prompt: &[u32]) -> Result<usize> {
 }
 
 /// Creates the output folder.
-fn create_out(out: &Path) -> Result<()> {
+pub(super) fn create_out(out: &Path) -> Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("cannot create the output folder {}", out.display()))
 }
 
 /// Says what was written, one line per sample: its file and companions; a long set of
 /// samples in one line.
-fn report_set(out: &Path, samples: &[SampleRecord]) {
+pub(super) fn report_set(out: &Path, samples: &[SampleRecord]) {
     let name = |p: &Path| p.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let files: Vec<&[PathBuf]> = samples.iter().map(|s| s.files.as_slice()).collect();
     let (Some(first), Some(last)) = (files.first(), files.last()) else { return };
@@ -444,7 +448,7 @@ fn report_set(out: &Path, samples: &[SampleRecord]) {
 
 /// The run sampled, and the draft run of `--draft RUN`.
 #[derive(Clone, Copy)]
-struct Runs<'r> {
+pub(super) struct Runs<'r> {
     run: &'r LoadedRun,
     draft: Option<&'r LoadedRun>,
 }
@@ -490,7 +494,7 @@ fn load_draft(run: &LoadedRun, dir: &Path, args: &SampleArgs) -> Result<LoadedRu
 /// Draws samples continuing `prompt`, of `frames` when the run's windows are frames,
 /// within a mixture's segments by `rules`, with a progress bar on a terminal; prints
 /// the speed, and with a draft how many of its tokens were kept.
-fn generate(
+pub(super) fn generate(
     run: Runs<'_>,
     prompt: &[u32],
     frames: Option<FrameLayout>,
@@ -505,8 +509,11 @@ fn generate(
         ProgressStyle::with_template("sampling {bar:30} {pos}/{len} tokens {per_sec} ETA {eta}")
             .unwrap_or_else(|_| ProgressStyle::default_bar()),
     );
-    let specials = run.tokenizer.pipeline().specials();
-    let never = [specials.bos, specials.pad];
+    let tok = run.tokenizer.pipeline();
+    let specials = tok.specials();
+    // Sentinels open an infilling prompt's parts; the model writes none.
+    let never: Vec<u32> =
+        [specials.bos, specials.pad].into_iter().chain(tok.fim.iter().flat_map(|s| s.ids())).collect();
     let sampler = Sampler::new(&run.model, run.device).never_drawing(&never);
     let sampler = match rules {
         Some(rules) => sampler.with_grammar(rules),
@@ -591,7 +598,7 @@ fn write_segments(parts: &dyn Parts, tokens: &[u32], base: &Path) -> Result<Vec<
 
 /// Decodes one sample to `<base>.<ext>`, then its companion files; returns the paths,
 /// the sample's file first, unlabelled. A sample that is text is also printed.
-fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<SampleRecord> {
+pub(super) fn write_sample(tok: Pipeline<'_>, tokens: &[u32], base: &Path) -> Result<SampleRecord> {
     let decoded = tok.decode(tokens)?;
     let mut path = base.as_os_str().to_owned();
     path.push(format!(".{}", decoded.extension));
