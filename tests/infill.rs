@@ -45,6 +45,9 @@ fn lines_are_infilled_and_nothing_else_changes() {
     let json: serde_json::Value =
         serde_json::from_slice(&std::fs::read(d.join("runs/fim/tokenizer.json")).unwrap()).unwrap();
     assert_eq!(json["fim"], serde_json::json!({"prefix": 300, "suffix": 301, "middle": 302}), "{json}");
+    let info = ok(d, &["info", run]);
+    assert!(info.contains("infill     --infill FILE --span A:B counts lines (sentinels 300, 301, 302)"), "{info}");
+    assert!(info.contains("bpe        40 merged ids after 260 base ids"), "{info}");
     let plain_json = std::fs::read_to_string(d.join("runs/plain/tokenizer.json")).unwrap();
     assert!(!plain_json.contains("fim"), "{plain_json}");
 
@@ -92,12 +95,19 @@ fn lines_are_infilled_and_nothing_else_changes() {
         let err = fails(d, &["sample", run, "--infill", f, "--span", span]);
         assert!(err.contains(says), "{span}: {err}");
     }
+    // A run that starts from one made without sentinels does not get them.
+    let tuned = config(d, "tuned", 0.5);
+    let text = std::fs::read_to_string(&tuned).unwrap();
+    let (head, tail) = text.split_once("[tokenizer]").unwrap();
+    std::fs::write(&tuned, format!("{head}{}", &tail[tail.find("[model]").unwrap()..])).unwrap();
+    let err = fails(d, &["train", &tuned, "--set", &format!("model.init_from=\"{plain}\"")]);
+    assert!(err.contains("data.fim_rate: the tokenizer this run trains with"), "{err}");
     let err = fails(d, &["sample", plain, "--infill", f, "--span", "2:3"]);
     assert!(err.contains("--infill: this run was trained without fill in the middle"), "{err}");
     let out = common::autoreg(d, &["sample", run, "--span", "2:3"]);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(!out.status.success() && stderr.contains("--infill"), "{stderr}");
-    // Ordinary sampling of a FIM run never writes a sentinel.
+    // Ordinary sampling of a FIM run writes code, never a sentinel.
     let text = ok(d, &["sample", run, "--num", "4", "--max-tokens", "40", "--out", "free"]);
     assert!(!text.is_empty());
 }

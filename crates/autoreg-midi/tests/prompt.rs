@@ -167,19 +167,29 @@ fn fill_in_the_middle_cuts_remi_on_bars() {
     assert_eq!(pipeline.span_unit(), Some("bar"));
     let bar = by_name(&remi)["Bar"];
     let eos = remi.specials().eos;
+    let mut spliced_tunes = 0;
     for file in common::midi_files(&common::data_dir("nottingham/melody")).iter().take(20) {
         let doc = remi.encode_file(file).unwrap().remove(0);
         let bounds = pipeline.unit_bounds(&doc);
         let bars = doc.iter().filter(|&&t| t == bar).count();
         assert_eq!(bounds.len(), bars + 1, "{}", file.display());
         assert!(bounds.iter().all(|&b| doc[b] == bar || doc[b] == eos), "{}", file.display());
-        // Bars 2-3 replaced by nothing: bar 1 and the bars after 3 decode as they were.
+        // Bars 2-3 replaced by nothing: bar 1 and the bars after 3 decode as they were,
+        // the later ones two bars earlier.
         if bars >= 5 {
             let cut = pipeline.infill_cut(&doc, 2, 3).unwrap();
             let spliced = [&doc[..cut.a], &doc[cut.b..]].concat();
             let end = bar_tick(&remi, &doc, 1);
             assert_eq!(notes_before(&remi, &spliced, end), notes_before(&remi, &doc, end), "{}", file.display());
+            let shift = bar_tick(&remi, &doc, 3) - end;
+            let after = |tokens: &[u32], from: u64, shift: u64| -> Vec<Note> {
+                let all = notes_before(&remi, tokens, u64::MAX);
+                all.into_iter().filter(|n| n.0 >= from).map(|(t, p, d, v)| (t - shift, p, d, v)).collect()
+            };
+            assert_eq!(after(&spliced, end, 0), after(&doc, end + shift, shift), "{}", file.display());
+            spliced_tunes += 1;
         }
     }
+    assert!(spliced_tunes >= 15, "only {spliced_tunes} tunes of 5 bars or more");
     assert_eq!(tok(Scheme::Tsd).extras().spans.map(|s| s.unit()), None, "TSD has no bar tokens");
 }

@@ -8,8 +8,8 @@
 //! - PSM: `head <fim_prefix> prefix <fim_suffix> suffix <fim_middle> middle EOS`, or
 //! - SPM: `head <fim_prefix> <fim_suffix> suffix <fim_middle> prefix middle EOS`,
 //!
-//! and infilled from the PSM prompt `head <fim_prefix> prefix <fim_suffix> suffix
-//! <fim_middle>`: what the model writes up to EOS is the middle.
+//! and infilled from the SPM prompt `head <fim_prefix> <fim_suffix> suffix <fim_middle>
+//! prefix`: what the model writes up to EOS is the middle.
 
 use crate::Pipeline;
 use rand::Rng;
@@ -96,38 +96,43 @@ pub struct Cut {
 }
 
 impl Cut {
-    /// The infilling prompt of `doc` (PSM, without the middle): `head <fim_prefix>
-    /// prefix <fim_suffix> suffix <fim_middle>`, in at most `budget` ids when the head
-    /// and sentinels fit in it: the prefix's end and the suffix's start, what one side
-    /// does not need going to the other. (Training windows are cut alike: a window
-    /// holds what is near the middle.)
-    pub fn prompt(&self, doc: &[u32], sentinels: Sentinels, budget: usize) -> Vec<u32> {
+    /// The infilling prompt of `doc`, in SPM order without the middle: `head
+    /// <fim_prefix> <fim_suffix> suffix <fim_middle> prefix`, so that the middle the
+    /// model writes follows the prefix it continues (small models infill better so than
+    /// from PSM's `prefix <fim_suffix> suffix <fim_middle>`, where the prefix's end lies
+    /// a whole suffix back). Within `budget` ids when the head and sentinels fit in it:
+    /// the prefix's end and the suffix's start, what one side does not need going to the
+    /// other, as a training window holds what is near its middle. A prefix cut at its
+    /// start keeps the head in front only with `keep_head` (windows of whole documents
+    /// keep it; a stream's window from inside a document has none).
+    pub fn prompt(&self, doc: &[u32], sentinels: Sentinels, budget: usize, keep_head: bool) -> Vec<u32> {
         let (prefix, suffix) = (&doc[self.head..self.a], &doc[self.b..]);
         let room = budget.saturating_sub(self.head + Sentinels::COUNT);
         let half = room / 2;
         let keep_prefix = prefix.len().min(room.saturating_sub(suffix.len().min(room - half)));
         let keep_suffix = suffix.len().min(room - keep_prefix);
-        let mut out = Vec::with_capacity(self.head + keep_prefix + keep_suffix + Sentinels::COUNT);
-        out.extend_from_slice(&doc[..self.head]);
-        out.push(sentinels.prefix);
-        out.extend_from_slice(&prefix[prefix.len() - keep_prefix..]);
-        out.push(sentinels.suffix);
+        let head = if keep_head || keep_prefix == prefix.len() { &doc[..self.head] } else { &[] };
+        let mut out = Vec::with_capacity(head.len() + keep_prefix + keep_suffix + Sentinels::COUNT);
+        out.extend_from_slice(head);
+        out.extend([sentinels.prefix, sentinels.suffix]);
         out.extend_from_slice(&suffix[..keep_suffix]);
         out.push(sentinels.middle);
+        out.extend_from_slice(&prefix[prefix.len() - keep_prefix..]);
         out
     }
 
     /// `doc` rearranged for training in `order`, the middle closed by `eos`.
     pub fn arrange(&self, doc: &[u32], order: Order, sentinels: Sentinels, eos: u32) -> Vec<u32> {
         let mut out = match order {
-            Order::Psm => self.prompt(doc, sentinels, usize::MAX),
-            Order::Spm => {
+            Order::Spm => self.prompt(doc, sentinels, usize::MAX, true),
+            Order::Psm => {
                 let mut out = Vec::with_capacity(doc.len() + Sentinels::COUNT + 1);
                 out.extend_from_slice(&doc[..self.head]);
-                out.extend([sentinels.prefix, sentinels.suffix]);
+                out.push(sentinels.prefix);
+                out.extend_from_slice(&doc[self.head..self.a]);
+                out.push(sentinels.suffix);
                 out.extend_from_slice(&doc[self.b..]);
                 out.push(sentinels.middle);
-                out.extend_from_slice(&doc[self.head..self.a]);
                 out
             }
         };
@@ -175,7 +180,8 @@ impl<'a> Pipeline<'a> {
 
     /// The places in `ids` (this pipeline's ids) where a fill-in-the-middle cut may
     /// fall: between two ids, on one of the modality's unit boundaries (the first such
-    /// place of each), in order. See [`Pipeline::unit_places`] for `from_start`.
+    /// place of each), in order. `from_start` says whether `ids` start at a document's
+    /// start: units that are not marked by ids are found only then.
     pub fn unit_cuts(&self, ids: &[u32], from_start: bool) -> Vec<usize> {
         let mut cuts: Vec<usize> =
             self.unit_places(ids, from_start).into_iter().filter(|&(_, inside)| inside).map(|(i, _)| i).collect();
@@ -426,13 +432,15 @@ mod tests {
         let s = Sentinels::after(10);
         let cut = Cut { head: 1, a: 3, b: 5 };
         let doc = [4, 0, 1, 2, 3, 0, 5];
-        assert_eq!(cut.prompt(&doc, s, usize::MAX), [4, 10, 0, 1, 11, 0, 5, 12]);
-        // Within a budget: the prefix's end and the suffix's start, shared evenly...
-        assert_eq!(cut.prompt(&doc, s, 6), [4, 10, 1, 11, 0, 12]);
+        assert_eq!(cut.prompt(&doc, s, usize::MAX, false), [4, 10, 11, 0, 5, 12, 0, 1]);
+        // Within a budget: the prefix's end and the suffix's start, shared evenly, the
+        // head kept in front of a prefix cut short only when asked...
+        assert_eq!(cut.prompt(&doc, s, 6, true), [4, 10, 11, 0, 12, 1]);
+        assert_eq!(cut.prompt(&doc, s, 6, false), [10, 11, 0, 12, 1]);
         // ...what one side does not need going to the other.
         let long = Cut { head: 1, a: 2, b: 3 };
-        assert_eq!(long.prompt(&doc, s, 7), [4, 10, 0, 11, 2, 3, 12]);
-        assert_eq!(long.prompt(&doc, s, 2), [4, 10, 11, 12]);
+        assert_eq!(long.prompt(&doc, s, 7, false), [4, 10, 11, 2, 3, 12, 0]);
+        assert_eq!(long.prompt(&doc, s, 2, true), [4, 10, 11, 12]);
         assert_eq!(cut.arrange(&doc, Order::Psm, s, 5), [4, 10, 0, 1, 11, 0, 5, 12, 2, 3, 5]);
         assert_eq!(cut.arrange(&doc, Order::Spm, s, 5), [4, 10, 11, 0, 5, 12, 0, 1, 2, 3, 5]);
         assert_eq!((s.name(11), s.name(13)), (Some("<fim_suffix>"), None));

@@ -4,7 +4,7 @@
 //! often greedy decoding writes it exactly either way.
 
 use crate::error::TrainError;
-use autoreg_data::TokenStore;
+use autoreg_data::{Cut as Windows, TokenStore};
 use autoreg_model::{Gpt, SampleOptions, Sampler};
 use autoreg_tokens::{Cut, Pipeline, Sentinels};
 use rand::rngs::StdRng;
@@ -37,13 +37,13 @@ pub struct InfillScore {
     pub seed: u64,
 }
 
-/// Scores infilling on up to `limit` documents of `val` (in `tok`'s ids): in each, one
-/// unit chosen with `seed` among those whose middle leaves room for context. Both
-/// contexts are cut to the model's block as sampling cuts them.
+/// Scores infilling on up to `limit` documents of `val` (in `tok`'s ids, the run's
+/// training windows cut as `windows`): in each, one unit chosen with `seed` among those
+/// whose middle leaves room for context. Both contexts are cut to the model's block as
+/// sampling cuts them.
 pub fn evaluate_infill(
-    model: &Gpt,
-    device: Device,
-    val: &TokenStore,
+    (model, device): (&Gpt, Device),
+    (val, windows): (&TokenStore, Windows),
     tok: Pipeline<'_>,
     limit: usize,
     seed: u64,
@@ -75,8 +75,8 @@ pub fn evaluate_infill(
         let k = fits[rng.random_range(0..fits.len())];
         let cut = tok.infill_cut(&doc, k, k).map_err(TrainError::Config)?;
         let middle = &doc[cut.a..cut.b];
-        let (fim, prefix) = contexts(&doc, cut, sentinels, block);
-        let (with_suffix, alone) = middle_nats(model, device, &doc, cut, sentinels)?;
+        let (fim, prefix) = contexts(&doc, cut, sentinels, block, windows != Windows::Stream);
+        let (with_suffix, alone) = middle_nats(model, device, &doc, cut, (sentinels, windows))?;
         score.fim_nats += with_suffix;
         score.prefix_nats += alone;
         let decoder = (model, device, &never[..]);
@@ -92,22 +92,25 @@ pub fn evaluate_infill(
 }
 
 /// The two contexts of the middle of `doc` cut at `cut`, within `block` ids with the
-/// middle: the infilling prompt (prefix and suffix), and the prefix alone.
-fn contexts(doc: &[u32], cut: Cut, sentinels: Sentinels, block: usize) -> (Vec<u32>, &[u32]) {
+/// middle: the infilling prompt (prefix and suffix; see [`Cut::prompt`] for
+/// `keep_head`), and the prefix alone.
+fn contexts(doc: &[u32], cut: Cut, sentinels: Sentinels, block: usize, keep_head: bool) -> (Vec<u32>, &[u32]) {
     let room = block.saturating_sub(cut.b - cut.a);
-    (cut.prompt(doc, sentinels, room), &doc[cut.a.saturating_sub(room)..cut.a])
+    (cut.prompt(doc, sentinels, room, keep_head), &doc[cut.a.saturating_sub(room)..cut.a])
 }
 
 /// The negative log-likelihood in nats of the middle of `doc` cut at `cut` (its EOS left
-/// out) given the prefix and the suffix, and given the prefix alone.
+/// out) given the prefix and the suffix, and given the prefix alone; `windows` are the
+/// run's (see [`Cut::prompt`]).
 pub fn middle_nats(
     model: &Gpt,
     device: Device,
     doc: &[u32],
     cut: Cut,
-    sentinels: Sentinels,
+    (sentinels, windows): (Sentinels, Windows),
 ) -> Result<(f64, f64), TrainError> {
-    let (fim, prefix) = contexts(doc, cut, sentinels, model.config().block_size as usize);
+    let block = model.config().block_size as usize;
+    let (fim, prefix) = contexts(doc, cut, sentinels, block, windows != Windows::Stream);
     let middle = &doc[cut.a..cut.b];
     Ok((nats(model, device, &fim, middle)?, nats(model, device, prefix, middle)?))
 }

@@ -12,7 +12,7 @@
 //!   beside given bars 1-4 alone. Goal: lower with both sides.
 //!
 //! `AUTOREG_DATA=../shared/datasets cargo run --release -p autoreg-bench --bin infill -- [--code-steps 2000]
-//! [--melody-steps 1500] [--docs 100] [--seed 0] [--work DIR --keep]`
+//! [--melody-steps 1500] [--docs 100] [--seed 0] [--work DIR --keep] [--reuse]`
 
 use anyhow::{Context, Result};
 use autoreg::cli::{ModelArgs, Which};
@@ -38,6 +38,9 @@ struct Options {
     /// The seed that chooses the lines.
     #[arg(long, default_value_t = 0)]
     seed: u64,
+    /// Measure the runs a kept earlier run left in `--work`, training none.
+    #[arg(long)]
+    reuse: bool,
     #[command(flatten)]
     work: Work,
 }
@@ -53,7 +56,9 @@ fn main() -> Result<()> {
         let (mut config, _) = bench_config(&project_root().join("configs/python-code.toml"), &work)?;
         config.name = name.into();
         config.data.fim_rate = rate;
-        train_steps(config.clone(), &work, o.code_steps)?;
+        if !o.reuse {
+            train_steps(config.clone(), &work, o.code_steps)?;
+        }
         code.push(load(&config.run_dir())?);
     }
     println!("infill: {} thread(s) for libtorch", tch::get_num_threads());
@@ -68,7 +73,8 @@ fn main() -> Result<()> {
 
     let fim = &code[1];
     let data = autoreg::prepare::reload(&fim.config, fim.dir.path(), &fim.tokenizer, &autoreg_data::Silent)?;
-    let s = evaluate_infill(&fim.model, fim.device, &data.val, fim.tokenizer.pipeline(), o.docs, o.seed)?;
+    let s =
+        evaluate_infill((&fim.model, fim.device), (&data.val, data.windows), fim.tokenizer.pipeline(), o.docs, o.seed)?;
     let bytes = s.per_unit.as_ref().map_or(0, |(_, n)| *n).max(1) as f64;
     println!(
         "single-line infilling: one line in each of {} held-out files (seed {}), {} middle tokens, {} bytes:",
@@ -94,7 +100,9 @@ fn main() -> Result<()> {
     let (mut config, _) = bench_config(&project_root().join("configs/melody.toml"), &work)?;
     config.name = "melody-fim".into();
     config.data.fim_rate = 0.5;
-    train_steps(config.clone(), &work, o.melody_steps)?;
+    if !o.reuse {
+        train_steps(config.clone(), &work, o.melody_steps)?;
+    }
     let melody = load(&config.run_dir())?;
     bars_5_6(&melody)?;
     o.work.finish(&work)
@@ -126,7 +134,7 @@ fn bars_5_6(run: &LoadedRun) -> Result<()> {
         // The first 8 bars, closed by EOS.
         let eight: Vec<u32> = doc[..bounds[8]].iter().copied().chain([eos]).collect();
         let cut = tok.infill_cut(&eight, 5, 6).map_err(anyhow::Error::msg)?;
-        let (b, a) = middle_nats(&run.model, run.device, &eight, cut, sentinels)?;
+        let (b, a) = middle_nats(&run.model, run.device, &eight, cut, (sentinels, data.windows))?;
         both += b;
         alone += a;
         notes += tok.count_units(&eight[cut.a..cut.b]);

@@ -53,7 +53,7 @@ pub fn eval_infill(args: &EvalArgs) -> Result<()> {
         );
     }
     let data = prepare::reload(&run.config, run.dir.path(), &run.tokenizer, &Bar::new())?;
-    let s = evaluate_infill(&run.model, run.device, &data.val, tok, args.docs, args.seed)?;
+    let s = evaluate_infill((&run.model, run.device), (&data.val, data.windows), tok, args.docs, args.seed)?;
     if s.documents == 0 {
         bail!("--infill: no validation document has a {} to infill within the model's block", s.span_unit);
     }

@@ -5,6 +5,7 @@ use super::sample::{Runs, create_out, file_prompt, generate, report_set, write_s
 use crate::cli::SampleArgs;
 use crate::run::samples::{SampleRecord, SampleSet};
 use anyhow::{Context, Result, anyhow, bail};
+use autoreg_data::Windows;
 use autoreg_model::SampleOptions;
 use autoreg_tokens::{Cut, Pipeline};
 use std::path::{Path, PathBuf};
@@ -34,7 +35,9 @@ pub fn infill(
     // The middle's room: what the model may write before its context is full.
     let block = run.model.config().block_size as usize;
     let room = options.max_tokens.min(block / 2);
-    let prompt = cut.prompt(&doc, sentinels, block - room);
+    // A prefix cut short keeps the head in front as the run's training windows do.
+    let keep_head = run.config.data.windows != Windows::Stream;
+    let prompt = cut.prompt(&doc, sentinels, block - room, keep_head);
     let samples = generate(run, &prompt, None, None, options, args)?;
     create_out(&args.out)?;
     let stem = format!(

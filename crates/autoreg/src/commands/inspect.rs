@@ -104,7 +104,7 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     if let Some(bpe) = &saved.bpe {
         let base = tok.base.vocab_size();
         let split = String::from(bpe.split().clone());
-        println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.vocab_size() - base);
+        println!("bpe        {} merged ids after {base} base ids, split {split:?}", tok.ids.vocab_size() - base);
     }
     for codec in saved.codecs() {
         println!("codec      {codec}");
@@ -112,6 +112,10 @@ pub fn info(args: &InfoArgs) -> Result<()> {
     if let Some(prompts) = tok.base.extras().prompts {
         let flag = if tok.frames().is_some() { "--prompt-frames (or --prompt-length)" } else { "--prompt-length" };
         println!("prompts    {flag} counts {}", prompts.unit());
+    }
+    if let (Some(sentinels), Some(unit)) = (tok.fim, tok.span_unit()) {
+        let [p, s, m] = sentinels.ids();
+        println!("infill     --infill FILE --span A:B counts {unit}s (sentinels {p}, {s}, {m})");
     }
     let classes = tok.classes();
     if !classes.is_empty() {

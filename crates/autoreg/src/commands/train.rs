@@ -171,6 +171,12 @@ fn train_here(args: &TrainArgs) -> Result<TrainSummary> {
         g.barrier(PREPARE_TIMEOUT).context("waiting for the other ranks")?;
     }
     let tok = tokenizer.pipeline();
+    if config.data.fim_rate > 0.0 && tok.fim.is_none() {
+        bail!(
+            "data.fim_rate: the tokenizer this run trains with (a resumed run's, or model.init_from's) has no \
+             sentinels of fill in the middle, which only a new run adds: start one with data.fim_rate set"
+        );
+    }
     if writes {
         eprintln!(
             "data: {} file(s){}{}, {} train + {} validation documents, {} + {} tokens, vocabulary {}",
