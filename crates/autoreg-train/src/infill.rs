@@ -76,9 +76,8 @@ pub fn evaluate_infill(
         let cut = tok.infill_cut(&doc, k, k).map_err(TrainError::Config)?;
         let middle = &doc[cut.a..cut.b];
         let (fim, prefix) = contexts(&doc, cut, sentinels, block, windows != Windows::Stream);
-        let (with_suffix, alone) = middle_nats(model, device, &doc, cut, (sentinels, windows))?;
-        score.fim_nats += with_suffix;
-        score.prefix_nats += alone;
+        score.fim_nats += nats(model, device, &fim, middle)?;
+        score.prefix_nats += nats(model, device, prefix, middle)?;
         let decoder = (model, device, &never[..]);
         score.fim_exact +=
             usize::from(greedy(decoder, &fim, middle.len() + 1, Some(eos))? == [middle, &[eos]].concat());

@@ -276,6 +276,24 @@ pub struct EvalArgs {
     pub seed: u64,
 }
 
+impl EvalArgs {
+    /// `autoreg eval RUN --no-baselines` of `model`: the run's own data through libtorch,
+    /// windows advancing by half a block (what the benchmarks compare).
+    pub fn without_baselines(model: ModelArgs) -> Self {
+        Self {
+            model,
+            markov_order: 3,
+            no_baselines: true,
+            stride: None,
+            data: None,
+            weights: None,
+            infill: false,
+            docs: 0,
+            seed: 0,
+        }
+    }
+}
+
 /// `autoreg encode`.
 #[derive(Debug, Args)]
 pub struct EncodeArgs {

@@ -106,17 +106,11 @@ fn main() -> Result<()> {
 /// Trains `config` for `budget_s` and evaluates it on the whole validation split.
 fn measure(config: &Config, work: &Path, budget_s: f64, calib_steps: i64) -> Result<Measured> {
     let trained = train_for(config, work, budget_s, calib_steps)?;
-    let args = EvalArgs {
-        model: ModelArgs { run_dir: trained.run_dir.clone(), checkpoint: Which::Last, device: None },
-        markov_order: 3,
-        no_baselines: true,
-        stride: None,
-        data: None,
-        weights: None,
-        infill: false,
-        docs: 0,
-        seed: 0,
-    };
+    let args = EvalArgs::without_baselines(ModelArgs {
+        run_dir: trained.run_dir.clone(),
+        checkpoint: Which::Last,
+        device: None,
+    });
     let e = commands::eval(&args)?;
     let (_, bytes, nats_per_byte) = e.per_unit.context("the code tokenizer reports no unit")?;
     let vocab = autoreg::SavedTokenizer::load(&RunDir::new(&trained.run_dir).tokenizer_path())?.pipeline().vocab_size();

@@ -175,17 +175,7 @@ fn count(store: &TokenStore, modality: &SavedTokenizer, merged: &SavedTokenizer)
 fn measure(config: &Config, work: &Path, o: &Options) -> Result<Measured> {
     let trained = train_for(config, work, o.budget_s, o.calib_steps)?;
     let model = ModelArgs { run_dir: trained.run_dir.clone(), checkpoint: Which::Last, device: None };
-    let e = commands::eval(&EvalArgs {
-        model,
-        markov_order: 3,
-        no_baselines: true,
-        stride: None,
-        data: None,
-        weights: None,
-        infill: false,
-        docs: 0,
-        seed: 0,
-    })?;
+    let e = commands::eval(&EvalArgs::without_baselines(model))?;
     let (_, notes, nats_per_note) = e.per_unit.context("the MIDI tokenizer reports no unit")?;
     let run = load_run(&ModelArgs { run_dir: trained.run_dir.clone(), checkpoint: Which::Last, device: None })?;
     let tok = run.tokenizer.pipeline();

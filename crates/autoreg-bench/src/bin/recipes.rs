@@ -101,17 +101,7 @@ fn main() -> Result<()> {
 fn train_and_measure(config: &Config, work: &Path, steps: i64) -> Result<Measured> {
     let summary = train_steps(config.clone(), work, steps)?;
     let model = ModelArgs { run_dir: config.run_dir(), checkpoint: Which::Last, device: None };
-    let e = commands::eval(&EvalArgs {
-        model,
-        markov_order: 3,
-        no_baselines: true,
-        stride: None,
-        data: None,
-        weights: None,
-        infill: false,
-        docs: 0,
-        seed: 0,
-    })?;
+    let e = commands::eval(&EvalArgs::without_baselines(model))?;
     let (unit, _, nats_per_unit) =
         e.per_unit.with_context(|| format!("{}: the tokenizer reports no unit", config.name))?;
     Ok(Measured { steps: summary.step, seconds: summary.elapsed_s, unit, nats_per_unit })

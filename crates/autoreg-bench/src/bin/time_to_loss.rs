@@ -54,17 +54,7 @@ fn main() -> Result<()> {
     let records = MetricsLog::new(RunDir::new(config.run_dir()).metrics_path()).read()?;
     let ours: Vec<Point> = records.iter().map(|r| (r.step, r.val_loss, r.elapsed_s)).collect();
     let model = ModelArgs { run_dir: config.run_dir(), checkpoint: Which::Last, device: None };
-    let whole = commands::eval(&EvalArgs {
-        model,
-        markov_order: 3,
-        no_baselines: true,
-        stride: None,
-        data: None,
-        weights: None,
-        infill: false,
-        docs: 0,
-        seed: 0,
-    })?;
+    let whole = commands::eval(&EvalArgs::without_baselines(model))?;
 
     println!("{:>6}  {:>18}  {:>18}", "step", "reference val (s)", "autoreg val (s)");
     for step in (0..=2000).step_by(250) {
